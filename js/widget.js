@@ -1,0 +1,30 @@
+// @ts-check
+/// <reference types="@anywidget/types" />
+// Entry of the one bundle every panel shares: the Python class sets `_view`, we render that panel.
+import { renderActiveList } from "./panels/active_list.js";
+import { renderDetails } from "./panels/details.js";
+import { renderCreate } from "./panels/create.js";
+import { renderHistory } from "./panels/history.js";
+import { renderDashboard } from "./panels/dashboard.js";
+
+/** @type {Record<string, (model: any, el: HTMLElement) => (() => void)>} */
+const PANELS = {
+  list: renderActiveList,
+  details: renderDetails,
+  create: renderCreate,
+  history: renderHistory,
+  dashboard: renderDashboard,
+};
+
+/** @type {import("@anywidget/types").Render} */
+function render({ model, el }) {
+  const panel = PANELS[model.get("_view")];
+  el.classList.add("bw-root");
+  if (!panel) {
+    el.textContent = `batch_widgets: unknown view ${JSON.stringify(model.get("_view"))}`;
+    return;
+  }
+  return panel(model, el);
+}
+
+export default { render };

@@ -1,0 +1,112 @@
+"""Typed exceptions. One base class; API errors carry status, code, message and the server's request id.
+
+No exception here ever holds the API key: messages are built from the response body and our own words only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+class BatchWidgetsError(Exception):
+    """Base class of every error batch_widgets raises on purpose."""
+
+
+class APIError(BatchWidgetsError):
+    """The API answered with an error status, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        code: Optional[str] = None,
+        type: Optional[str] = None,
+        param: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.type = type
+        self.param = param
+        self.request_id = request_id
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [f"HTTP {self.status}" if self.status else None, self.code, self.message]
+        text = ": ".join(p for p in parts if p)
+        return f"{text} (request id {self.request_id})" if self.request_id else text
+
+
+class BadRequestError(APIError):
+    """400: the request was malformed or refused."""
+
+
+class AuthenticationError(APIError):
+    """401: missing or wrong API key."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: no such batch or file (old output files are deleted after 30 days)."""
+
+
+class ConflictError(APIError):
+    """409: e.g. cancelling a batch that already finished."""
+
+
+class PayloadTooLargeError(APIError):
+    """413: the upload is too large."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request body failed validation."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests, or a quota reached."""
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached, or the connection dropped."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """One problem in a JSONL input, located by 1-based line number (``None`` for whole-file problems)."""
+
+    line: Optional[int]
+    code: str
+    message: str
+    field: Optional[str] = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "file"
+        field = f" [{self.field}]" if self.field else ""
+        return f"{where}{field}: {self.message} ({self.code})"
+
+
+class InvalidRequestsError(BatchWidgetsError, ValueError):
+    """The requests failed validation; nothing was uploaded. ``.problems`` lists every problem found."""
+
+    def __init__(self, problems: list[LineProblem], source: Optional[str] = None, limit: int = 20) -> None:
+        self.problems = list(problems)
+        self.source = source
+        head = f"{len(self.problems)} problem(s) in {source or 'the requests'}; nothing was uploaded:"
+        lines = [f"  {p}" for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"  ... and {len(self.problems) - limit} more (see .problems)")
+        super().__init__("\n".join([head, *lines]))

@@ -1,0 +1,378 @@
+"""Pydantic v2 models of the Batch API: the one vocabulary shared by the client, the server and the analytics.
+
+Provider deviations (uppercase statuses and synonyms, ISO-8601 timestamps, ``""`` file ids, ``null`` request
+counts) are normalised here, on the way in, so nothing downstream has to know about them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ENDPOINTS",
+    "Batch",
+    "BatchError",
+    "BatchErrors",
+    "BatchInputLine",
+    "BatchLineError",
+    "BatchOutputLine",
+    "BatchPage",
+    "BatchResponse",
+    "BatchStatus",
+    "BatchUsage",
+    "FileDeleted",
+    "FileObject",
+    "FilePage",
+    "RequestCounts",
+    "to_unix_seconds",
+]
+
+#: Every endpoint the Batch API accepts (openai-python ``batch_create_params``), in display order.
+ENDPOINTS: tuple[str, ...] = (
+    "/v1/chat/completions",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/completions",
+    "/v1/moderations",
+    "/v1/images/generations",
+    "/v1/images/edits",
+    "/v1/videos",
+)
+
+
+class BatchStatus(str, enum.Enum):
+    VALIDATING = "validating"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_terminal
+
+    @classmethod
+    def parse(cls, value: Any) -> "BatchStatus":
+        """Accept our spelling, any case, and the synonyms other providers use."""
+        if isinstance(value, cls):
+            return value
+        key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+        return cls(_STATUS_SYNONYMS.get(key, key))
+
+    def __str__(self) -> str:  # f-strings show "completed", not "BatchStatus.COMPLETED"
+        return self.value
+
+
+_TERMINAL = frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
+_STATUS_SYNONYMS = {
+    "progress": "in_progress",
+    "running": "in_progress",
+    "inprogress": "in_progress",
+    "success": "completed",
+    "succeeded": "completed",
+    "timeout_exceeded": "expired",
+    "cancellation_requested": "cancelling",
+    "canceling": "cancelling",
+    "canceled": "cancelled",
+    "queued": "validating",
+    "pending": "validating",
+}
+
+
+def to_unix_seconds(value: Any) -> Optional[int]:
+    """Unix seconds from an int, a float, a numeric string or an ISO-8601 string; ``None``/``""`` stay ``None``.
+
+    Values that are clearly milliseconds (after the year 33658 in seconds) are scaled down.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a timestamp cannot be a boolean")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return int(moment.timestamp())
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return int(moment.timestamp())
+    if number > 1e12:
+        number /= 1000.0
+    return int(number)
+
+
+class _Open(BaseModel):
+    """Base for API objects: unknown fields from providers are kept, not dropped."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class RequestCounts(_Open):
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_to_zero(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if isinstance(data, dict):
+            data = dict(data)
+            # Mistral/Novita spell successes "succeeded".
+            if data.get("completed") is None and data.get("succeeded") is not None:
+                data["completed"] = data["succeeded"]
+            for key in ("total", "completed", "failed"):
+                if data.get(key) is None:
+                    data[key] = 0
+        return data
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed
+
+
+class BatchError(_Open):
+    code: Optional[str] = None
+    message: Optional[str] = None
+    param: Optional[str] = None
+    line: Optional[int] = None
+
+
+class BatchErrors(_Open):
+    object: str = "list"
+    data: list[BatchError] = Field(default_factory=list)
+
+
+class InputTokensDetails(_Open):
+    cached_tokens: int = 0
+
+
+class OutputTokensDetails(_Open):
+    reasoning_tokens: int = 0
+
+
+class BatchUsage(_Open):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    input_tokens_details: Optional[InputTokensDetails] = None
+    output_tokens_details: Optional[OutputTokensDetails] = None
+
+    @property
+    def cached_tokens(self) -> int:
+        return self.input_tokens_details.cached_tokens if self.input_tokens_details else 0
+
+
+_TIMESTAMP_FIELDS = (
+    "created_at",
+    "in_progress_at",
+    "expires_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+
+
+class Batch(_Open):
+    id: str
+    object: str = "batch"
+    endpoint: Optional[str] = None  # required by the spec, but Azure has returned null
+    input_file_id: str
+    completion_window: str = "24h"
+    status: BatchStatus
+    created_at: int
+    model: Optional[str] = None
+    errors: Optional[BatchErrors] = None
+    output_file_id: Optional[str] = None
+    error_file_id: Optional[str] = None
+    in_progress_at: Optional[int] = None
+    expires_at: Optional[int] = None
+    finalizing_at: Optional[int] = None
+    completed_at: Optional[int] = None
+    failed_at: Optional[int] = None
+    expired_at: Optional[int] = None
+    cancelling_at: Optional[int] = None
+    cancelled_at: Optional[int] = None
+    request_counts: RequestCounts = Field(default_factory=RequestCounts)
+    metadata: Optional[dict[str, str]] = None
+    usage: Optional[BatchUsage] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        # Together wraps create responses as {"job": {...}, "warning": ...}.
+        if "job" in data and isinstance(data["job"], dict) and "id" not in data:
+            data = {**data["job"], **{k: v for k, v in data.items() if k != "job"}}
+        if data.get("input_file_id") is None:
+            data["input_file_id"] = data.get("input_file") or ""
+        if data.get("endpoint") == "":
+            data["endpoint"] = None
+        if data.get("model") is None and data.get("model_id"):
+            data["model"] = data["model_id"]
+        for key in ("output_file_id", "error_file_id"):
+            if data.get(key) == "":
+                data[key] = None
+        if data.get("request_counts") is None:
+            data["request_counts"] = {}
+        if data.get("completion_window") is None:
+            data["completion_window"] = "24h"
+        if isinstance(data.get("errors"), list):  # some gateways send a bare list
+            data["errors"] = {"object": "list", "data": data["errors"]}
+        for key in _TIMESTAMP_FIELDS:
+            if key in data:
+                data[key] = to_unix_seconds(data[key])
+        return data
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> BatchStatus:
+        return BatchStatus.parse(value)
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): "" if v is None else str(v) for k, v in value.items()}
+        return value
+
+    @property
+    def is_active(self) -> bool:
+        return self.status.is_active
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def ended_at(self) -> Optional[int]:
+        """When the batch reached its terminal state (None while active)."""
+        return {
+            BatchStatus.COMPLETED: self.completed_at,
+            BatchStatus.FAILED: self.failed_at,
+            BatchStatus.EXPIRED: self.expired_at,
+            BatchStatus.CANCELLED: self.cancelled_at,
+        }.get(self.status)
+
+    @property
+    def description(self) -> Optional[str]:
+        return (self.metadata or {}).get("description")
+
+    @property
+    def tags(self) -> list[str]:
+        raw = (self.metadata or {}).get("tags") or ""
+        return [t.strip() for t in raw.split(",") if t.strip()]
+
+
+class BatchPage(_Open):
+    object: str = "list"
+    data: list[Batch] = Field(default_factory=list)
+    first_id: Optional[str] = None
+    last_id: Optional[str] = None
+    has_more: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_has_more(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("has_more") is None:
+            data = {**data, "has_more": False}
+        return data
+
+
+FilePurpose = Literal[
+    "assistants",
+    "assistants_output",
+    "batch",
+    "batch_output",
+    "fine-tune",
+    "fine-tune-results",
+    "vision",
+    "user_data",
+    "evals",
+]
+
+
+class FileObject(_Open):
+    id: str
+    object: str = "file"
+    bytes: Optional[int] = None
+    created_at: int
+    filename: str = ""
+    purpose: str = "batch"
+    status: Optional[str] = None
+    status_details: Optional[str] = None
+    expires_at: Optional[int] = None
+
+    @field_validator("created_at", "expires_at", mode="before")
+    @classmethod
+    def _timestamps(cls, value: Any) -> Optional[int]:
+        return to_unix_seconds(value)
+
+
+class FilePage(_Open):
+    object: str = "list"
+    data: list[FileObject] = Field(default_factory=list)
+    first_id: Optional[str] = None
+    last_id: Optional[str] = None
+    has_more: bool = False
+
+
+class FileDeleted(_Open):
+    id: str
+    object: str = "file"
+    deleted: bool = True
+
+
+class BatchInputLine(_Open):
+    """One request of an input JSONL file."""
+
+    custom_id: str
+    method: Literal["POST"] = "POST"
+    url: str
+    body: dict[str, Any]
+
+
+class BatchResponse(_Open):
+    status_code: int
+    request_id: Optional[str] = None
+    body: Any = None
+
+
+class BatchLineError(_Open):
+    code: Optional[str] = None
+    message: Optional[str] = None
+
+
+class BatchOutputLine(_Open):
+    """One line of an output or error file (both share this shape)."""
+
+    id: Optional[str] = None
+    custom_id: str
+    response: Optional[BatchResponse] = None
+    error: Optional[BatchLineError] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.response is not None and 200 <= self.response.status_code < 300
