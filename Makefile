@@ -1,0 +1,65 @@
+# The two commands a newcomer needs:  make demo  |  make test
+# Both set everything up first (venv, Python and npm packages, Debian chromium for the browser tier).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# apt-get needs root; other users get sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export TMPDIR := $(CURDIR)/tmp
+
+.PHONY: setup demo test test-unit test-js test-notebooks test-e2e js js-check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+/usr/bin/chromium:
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-liberation
+
+setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium
+	@mkdir -p $(TMPDIR)
+
+## The dashboard in JupyterLab, against the embedded local batch server (no API key needed).
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+demo: setup
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/01_quickstart.ipynb
+
+## Every tier: JS build check + JS unit, Python unit/server/widgets, notebooks (nbval), real browser.
+test: setup js-check test-js test-unit test-notebooks test-e2e
+
+test-unit:
+	$(BIN)/python -m pytest -q tests --ignore=tests/e2e
+
+test-js:
+	npm test --silent
+
+js:
+	npm run build --silent
+
+# The committed bundle must be what the sources build to.
+js-check: js
+	@git diff --quiet -- src/batch_widgets/static || \
+	  (echo "src/batch_widgets/static/ is stale: run 'make js' and commit it"; git diff --stat -- src/batch_widgets/static; exit 1)
+
+# --nbval-lax: every cell must run without error; cells tagged NBVAL_CHECK_OUTPUT are compared exactly.
+# (Live widgets, timestamps and batch ids differ per run, so strict comparison of every output would be noise.)
+test-notebooks:
+	$(BIN)/python -m pytest -q -p nbval --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+test-e2e:
+	$(BIN)/python -m pytest -q tests/e2e
+
+bench: setup js
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules tmp test-artifacts
