@@ -100,7 +100,10 @@ def to_unix_seconds(value: Any) -> Optional[int]:
     if isinstance(value, bool):
         raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # pydantic turns ValueError, not OverflowError, into a ValidationError
+            raise ValueError(f"timestamp out of range: {value!r:.40}") from None
     elif isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return int(moment.timestamp())
@@ -112,6 +115,8 @@ def to_unix_seconds(value: Any) -> Optional[int]:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
             return int(moment.timestamp())
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"timestamp is not a finite number: {value!r:.40}")
     if number > 1e12:
         number /= 1000.0
     return int(number)
