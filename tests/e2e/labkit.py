@@ -1,0 +1,95 @@
+"""What a user does in JupyterLab 4, as Playwright steps (sync API)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+
+from playwright.sync_api import Page, expect
+
+
+def write_notebook(path, cells: list[str]) -> None:
+    """A notebook of code cells (a string starting with "# md" becomes a markdown cell)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(c.removeprefix("# md").strip()) if c.startswith("# md")
+        else nbformat.v4.new_code_cell(c.strip())
+        for c in cells
+    ]
+    nbformat.write(nb, str(path))
+
+
+def open_notebook(page: Page, lab, name: str, cells: list[str] | None = None) -> str:
+    """Open a private copy of notebook ``name`` (the same path would share one kernel between tests), or a new
+    notebook made of ``cells``."""
+    copy = f"{name.removesuffix('.ipynb')}-{uuid.uuid4().hex[:6]}.ipynb"
+    if cells is not None:
+        write_notebook(lab.root / copy, cells)
+    else:
+        shutil.copy(lab.root / name, lab.root / copy)
+    page.goto(f"{lab.url}/lab/tree/{copy}?token={lab.token}&reset")
+    expect(page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
+    wait_kernel_idle(page)
+    return copy
+
+
+def wait_kernel_idle(page: Page, timeout: float = 60_000) -> None:
+    # The indicator reads "idle" before a kernel exists ("No Kernel"); running then asks to pick a kernel.
+    toolbar = page.locator(".jp-NotebookPanel:visible .jp-NotebookPanel-toolbar")
+    label = toolbar.locator(".jp-Toolbar-kernelName .jp-ToolbarButtonComponent-label")
+    expect(label).to_have_text(re.compile(r"^(?!No Kernel$).+"), timeout=timeout)
+    expect(toolbar.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle", timeout=timeout)
+
+
+def run_all(page: Page, timeout: float = 90_000) -> None:
+    """Run > Run All Cells, then wait until every code cell has an execution count and the kernel is idle."""
+    page.locator("[role=menubar] [role=menuitem]", has_text="Run").first.click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+    expect(prompts.last).to_have_text(re.compile(r"^\[\d+\]:$"), timeout=timeout)
+    wait_kernel_idle(page, timeout)
+
+
+def output(page: Page, cell_index: int):
+    """The output area of code cell ``cell_index`` (counting code cells only)."""
+    return page.locator(".jp-Notebook .jp-CodeCell").nth(cell_index).locator(".jp-Cell-outputArea")
+
+
+def run_cell(page: Page, cell_index: int) -> None:
+    """Re-run code cell ``cell_index`` in place (Ctrl+Enter in its editor)."""
+    page.locator(".jp-Notebook .jp-CodeCell").nth(cell_index).locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")
+
+
+def append_and_run(page: Page, code: str) -> None:
+    """Type ``code`` into a new cell at the end and run it (how a user asks the kernel a question)."""
+    page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()  # command mode, last cell
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+
+
+def set_theme(page: Page, theme: str) -> None:
+    """Settings > Theme > ``theme`` (e.g. "JupyterLab Dark"), then wait for Lab to apply it."""
+    page.locator("[role=menubar] [role=menuitem]", has_text="Settings").first.click()
+    page.get_by_role("menuitem", name="Theme", exact=True).hover()
+    page.get_by_role("menuitem", name=theme, exact=True).click()
+    light = "true" if "Light" in theme else "false"
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", light, timeout=30_000)
+    page.wait_for_timeout(500)  # let the new stylesheet paint before a screenshot
+
+
+def screenshot_notebook(page: Page, path, width: int = 1360) -> None:
+    """The whole notebook in one image: grow the viewport to the content (the panel scrolls, not the page)."""
+    outer = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+    height = page.evaluate(f"document.querySelector({outer!r}).scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(height + 200, 6000)})
+    page.evaluate(f"document.querySelector({outer!r}).scrollTop = 0")
+    page.wait_for_timeout(300)
+    page.screenshot(path=path)
