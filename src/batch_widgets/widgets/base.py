@@ -8,11 +8,15 @@ sent before a view renders is lost), except file downloads which are sent as one
 from __future__ import annotations
 
 import logging
+import itertools
 import pathlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import anywidget
 import traitlets as t
+
+if TYPE_CHECKING:
+    from ..store import BatchStore, StoreEvent, Subscription
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger("batch_widgets")
@@ -26,10 +30,60 @@ class BatchWidgetBase(anywidget.AnyWidget):
     _view = t.Unicode("").tag(sync=True)
     #: A short message shown as a banner (refresh failures and the like); "" hides it.
     _banner = t.Unicode("").tag(sync=True)
+    #: A passing notice {"seq": n, "text": ..., "tone": "info" | "success" | "warning"}; the view shows it once.
+    _notice = t.Dict().tag(sync=True)
+
+    # Set by _connect_store(); panels composed into one widget share them.
+    _store: Optional["BatchStore"] = None
+    _client: Any = None
+    _subscription: Optional["Subscription"] = None
+    _banner_from_store = False
+    _notice_seq = itertools.count(1)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_msg(self._dispatch_action)
+
+    # -- the store (one per connection, shared by every panel) ---------------------------------------------
+    def _connect_store(self, client: Any = None) -> "BatchStore":
+        """Subscribe this widget to its connection's store; ``_store_changed`` then sees every change."""
+        from ..store import get_store
+
+        store = get_store(client)
+        self._store, self._client = store, store.client
+        self._subscription = store.subscribe(self._store_event, wants=self._poll_wants)
+        return store
+
+    def _store_event(self, event: "StoreEvent") -> None:
+        with self.hold_sync():
+            if event.error:
+                self._banner, self._banner_from_store = event.error, True
+            elif self._banner_from_store:  # the store recovered: its banner goes, an action's banner stays
+                self._banner, self._banner_from_store = "", False
+            self._store_changed(event)
+
+    def _store_changed(self, event: "StoreEvent") -> None:
+        """Hook for panels: called on every store change (from the poller thread). Extend with super()."""
+
+    def _poll_wants(self) -> Optional[float]:
+        """Hook for panels: seconds between polls this widget needs now, None for none. Combine with super()."""
+        return None
+
+    def _show_error(self, text: str) -> None:
+        self._banner, self._banner_from_store = text, False
+
+    def _show_notice(self, text: str, tone: str = "info") -> None:
+        self._notice = {"seq": next(self._notice_seq), "text": text, "tone": tone}
+
+    def _on_dismiss_banner(self, _msg: dict, _buffers: list) -> None:
+        self._banner, self._banner_from_store = "", False
+
+    def close(self) -> None:
+        """Close the widget and stop listening to the store (its poller ends when no widget needs it)."""
+        if self._subscription is not None:
+            self._subscription.unsubscribe()
+            self._subscription = None
+        super().close()
 
     def _dispatch_action(self, _widget: Any, msg: Any, buffers: list[bytes]) -> None:
         if not isinstance(msg, dict) or not isinstance(msg.get("action"), str):
@@ -42,7 +96,7 @@ class BatchWidgetBase(anywidget.AnyWidget):
             handler(msg, buffers)
         except Exception as exc:  # an error in a comm handler never reaches the notebook: show it instead
             log.exception("batch_widgets: action %r failed", msg["action"])
-            self._banner = f"{msg['action']} failed: {exc}"
+            self._show_error(f"{msg['action']} failed: {exc}")
 
     def __repr__(self) -> str:  # stable, and never shows trait values (they could hold anything)
         return f"<{type(self).__name__}>"
