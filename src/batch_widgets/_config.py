@@ -1,0 +1,118 @@
+"""Where the client talks to and how it authenticates, resolved like the official SDK from arguments and env.
+
+Arguments win over environment variables. Azure OpenAI is chosen by an ``api_version`` argument, or by Azure
+environment variables when no plain OpenAI target (``base_url`` / ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``)
+was given. With nothing configured at all the caller falls back to the embedded local server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+from . import __version__
+from .errors import BatchWidgetsError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_AZURE_API_VERSION = "2024-10-21"  # the GA data-plane version that has /batches
+AZURE_ENV = ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str  # without a trailing slash; API paths ("/batches") are appended to it
+    api_key: Optional[str] = field(default=None, repr=False)
+    organization: Optional[str] = None
+    project: Optional[str] = None
+    api_version: Optional[str] = None  # set => Azure OpenAI
+    is_local: bool = False
+
+    @property
+    def is_azure(self) -> bool:
+        return self.api_version is not None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"batch_widgets/{__version__}"}
+        if self.api_key:
+            if self.is_azure:
+                headers["api-key"] = self.api_key
+            else:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        if self.project:
+            headers["OpenAI-Project"] = self.project
+        return headers
+
+    def params(self, params: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+        """Query parameters with ``None`` values dropped and Azure's ``api-version`` added."""
+        out = {k: v for k, v in (params or {}).items() if v is not None}
+        if self.is_azure:
+            out["api-version"] = self.api_version
+        return out
+
+    def redact(self, text: str) -> str:
+        """Remove the API key from text that came from outside (a server may echo it back)."""
+        return text.replace(self.api_key, "<redacted>") if self.api_key and len(self.api_key) >= 4 else text
+
+
+def _azure_base(endpoint: str) -> str:
+    """``https://res.openai.azure.com`` -> ``https://res.openai.azure.com/openai`` (batches/files are not
+    deployment-scoped, so nothing else is added)."""
+    endpoint = endpoint.rstrip("/")
+    return endpoint if urlsplit(endpoint).path.rstrip("/").endswith(("/openai", "/openai/v1")) else endpoint + "/openai"
+
+
+def _looks_azure(url: Optional[str]) -> bool:
+    host = urlsplit(url).hostname or "" if url else ""
+    return host.endswith((".azure.com", ".azure-api.net"))
+
+
+def resolve_config(
+    api_key: Optional[str] = None,
+    base_url: Optional[str] = None,
+    *,
+    organization: Optional[str] = None,
+    project: Optional[str] = None,
+    api_version: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+) -> Optional[ClientConfig]:
+    """The configuration to use, or ``None`` when nothing is configured (=> use the embedded local server)."""
+    env = os.environ if env is None else env
+    get = lambda name: env.get(name) or None  # noqa: E731 - empty env values count as unset
+    organization = organization or get("OPENAI_ORG_ID")
+    project = project or get("OPENAI_PROJECT_ID")
+
+    openai_target = base_url or get("OPENAI_BASE_URL") or api_key or get("OPENAI_API_KEY")
+    azure = (
+        api_version is not None
+        or _looks_azure(base_url)
+        or (not openai_target and any(get(name) for name in AZURE_ENV))
+    )
+    if azure:
+        endpoint = base_url or get("AZURE_OPENAI_ENDPOINT")
+        if not endpoint:
+            raise BatchWidgetsError(
+                "Azure OpenAI needs an endpoint: pass base_url='https://<resource>.openai.azure.com' "
+                "or set AZURE_OPENAI_ENDPOINT"
+            )
+        return ClientConfig(
+            base_url=_azure_base(endpoint),
+            api_key=api_key or get("AZURE_OPENAI_API_KEY") or get("OPENAI_API_KEY"),
+            organization=organization,
+            project=project,
+            api_version=api_version or get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+        )
+
+    api_key = api_key or get("OPENAI_API_KEY")
+    base_url = base_url or get("OPENAI_BASE_URL")
+    if api_key is None and base_url is None:
+        return None
+    return ClientConfig(
+        base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
+        api_key=api_key,
+        organization=organization,
+        project=project,
+    )

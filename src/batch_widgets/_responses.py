@@ -1,0 +1,105 @@
+"""Reading responses: JSON bodies into models, and error responses into typed errors.
+
+Error bodies come in several shapes: OpenAI's ``{"error": {...}}``, FastAPI's ``{"detail": "..."}`` or
+``{"detail": [{"loc": ..., "msg": ...}]}``, gateways' ``{"message": ...}``, plain text, or nothing at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnprocessableEntityError,
+)
+
+_STATUS_ERRORS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+
+def model_parser(model: type[BaseModel]) -> Callable[[httpx.Response], Any]:
+    def parse(response: httpx.Response) -> Any:
+        try:
+            return model.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            raise APIError(
+                f"{response.request.method} {response.request.url.path}: the response is not a valid "
+                f"{model.__name__}: {str(exc)[:300]}",
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            ) from exc
+
+    return parse
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def _error_fields(response: httpx.Response) -> tuple[str, Optional[str], Optional[str], Optional[str]]:
+    """(message, code, type, param) from OpenAI's {"error": {...}}, FastAPI's {"detail": ...}, or plain text."""
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail"))
+        if isinstance(err, dict) and isinstance(err.get("error"), dict):  # {"detail": {"error": {...}}}
+            err = err["error"]
+        if isinstance(err, dict):
+            message = _text(err.get("message")) or json.dumps(err)[:500]
+            return message, _text(err.get("code")), _text(err.get("type")), _text(err.get("param"))
+        if isinstance(err, str) and err:
+            return err, _text(body.get("code")), _text(body.get("type")), _text(body.get("param"))
+        if isinstance(err, list) and err:  # FastAPI validation errors: [{"loc": [...], "msg": ...}, ...]
+            parts, locs = [], []
+            for item in err:
+                if isinstance(item, dict):
+                    loc = ".".join(str(p) for p in item.get("loc") or [])
+                    locs.append(loc)
+                    parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
+                else:
+                    parts.append(str(item))
+            return "; ".join(parts), None, None, locs[0] if len(locs) == 1 else None
+        if isinstance(body.get("message"), str):
+            return body["message"], _text(body.get("code")), _text(body.get("type")), None
+    if text:
+        return text[:500], None, None, None
+    return response.reason_phrase or f"HTTP {response.status_code}", None, None, None
+
+
+def error_from_response(response: httpx.Response, redact: Callable[[str], str] = lambda s: s) -> APIError:
+    """The typed error for a non-2xx response; ``redact`` scrubs the API key from text a server echoed."""
+    status = response.status_code
+    message, code, type_, param = _error_fields(response)
+    cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIError)
+    return cls(
+        redact(message),
+        status=status,
+        code=code,
+        type=type_,
+        param=param,
+        request_id=response.headers.get("x-request-id"),
+    )

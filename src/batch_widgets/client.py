@@ -1,0 +1,539 @@
+"""BatchClient and AsyncBatchClient: the OpenAI-compatible /v1/batches and /v1/files API over httpx.
+
+Both clients share one core (``_Core``) that describes every request as a ``_Call`` (method, path, query,
+body, how to parse the answer), turns failures into typed errors and decides about retries. The sync and async
+classes differ only in how they send a call and how they sleep between attempts.
+
+Configured like the official SDK (see ``_config``); with nothing configured, the embedded local batch server is
+started and used, so everything works offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator, Optional, Union
+from urllib.parse import quote
+
+import httpx
+
+from . import _retry
+from ._config import ClientConfig, resolve_config
+from ._files import FileInput, atomic_file, download_target, upload_source
+from ._responses import error_from_response, model_parser
+from .errors import APIConnectionError, APIError, APITimeoutError
+from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage
+from .workflow import WorkflowMixin
+
+__all__ = ["AsyncBatchClient", "BatchClient"]
+
+logger = logging.getLogger(__name__)
+
+#: Metadata key tagging each create, so an ambiguous failure can be resolved without a duplicate batch.
+REQUEST_TAG = "bw_request_id"
+MAX_METADATA_KEYS = 16
+#: iter_batches stops, with a warning, after this many pages (100,000 batches at 100 a page).
+MAX_PAGES = 1000
+#: How many of the newest batches are searched for a tagged create that may have landed.
+LOOKUP_PAGE_SIZE = 100
+DOWNLOAD_CHUNK = 1 << 20
+@dataclass
+class _Call:
+    """One API request, described without sending it."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], Any]
+    params: Optional[dict[str, Any]] = None
+    json: Optional[dict[str, Any]] = None
+    data: Optional[dict[str, Any]] = None
+    files: Optional[dict[str, Any]] = None
+    headers: Optional[dict[str, str]] = None
+    retryable: bool = True  # False when the body cannot be sent again (a non-seekable upload)
+    retry_ambiguous: bool = True  # False: do not resend after a failure that may have reached the server
+    create_tag: Optional[str] = None  # look for a batch with this tag before resending an ambiguous create
+    download_to: Optional[Path] = None  # stream the body into this file instead of parsing it
+
+
+@dataclass
+class _Plan:
+    """What to do after a failed attempt."""
+
+    error: APIError
+    delay: Optional[float]  # seconds to wait before resending; None = give up
+    lookup: Optional[_Call]  # a call whose result (a Batch or None) may make resending unnecessary
+
+
+def _find_tagged(tag: str) -> Callable[[httpx.Response], Optional[Batch]]:
+    def parse(response: httpx.Response) -> Optional[Batch]:
+        page = model_parser(BatchPage)(response)
+        return next((b for b in page.data if (b.metadata or {}).get(REQUEST_TAG) == tag), None)
+
+    return parse
+
+
+def _segment(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return quote(value, safe="")
+
+
+def _local_config(organization: Optional[str], project: Optional[str]) -> ClientConfig:
+    from .server.local import shared_server  # imported here: FastAPI/uvicorn load only when needed
+
+    server = shared_server()
+    logger.info(
+        "No OPENAI_API_KEY or OPENAI_BASE_URL configured: using the embedded local batch server at %s",
+        server.base_url,
+    )
+    return ClientConfig(
+        base_url=server.base_url.rstrip("/"),
+        api_key=server.api_key,
+        organization=organization,
+        project=project,
+        is_local=True,
+    )
+
+
+class _Core:
+    """Configuration, request descriptions, error mapping and retry decisions, shared by both clients."""
+
+    def __init__(
+        self,
+        api_key: Optional[str],
+        base_url: Optional[str],
+        organization: Optional[str],
+        project: Optional[str],
+        api_version: Optional[str],
+        max_retries: int,
+        timeout: Union[float, httpx.Timeout, None],
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        config = resolve_config(
+            api_key, base_url, organization=organization, project=project, api_version=api_version
+        )
+        self.config = config or _local_config(organization, project)
+        self.max_retries = max_retries
+        if isinstance(timeout, (int, float)):
+            timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
+        self.timeout = timeout
+        self.rand: Callable[[], float] = random.random
+
+    def http_options(self, transport: Any) -> dict[str, Any]:
+        return {"headers": self.config.headers(), "timeout": self.timeout, "transport": transport}
+
+    def request(self, http: Union[httpx.Client, httpx.AsyncClient], call: _Call) -> httpx.Request:
+        return http.build_request(
+            call.method,
+            self.config.base_url + call.path,
+            params=self.config.params(call.params),
+            json=call.json,
+            data=call.data,
+            files=call.files,
+            headers=call.headers,
+        )
+
+    # -- request descriptions ------------------------------------------------------------------------------
+    def list_batches(self, limit: int, after: Optional[str]) -> _Call:
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit must be between 1 and 100, got {limit}")
+        return _Call("GET", "/batches", model_parser(BatchPage), params={"limit": limit, "after": after})
+
+    def retrieve_batch(self, batch_id: str) -> _Call:
+        return _Call("GET", f"/batches/{_segment(batch_id, 'batch_id')}", model_parser(Batch))
+
+    def cancel_batch(self, batch_id: str) -> _Call:
+        return _Call("POST", f"/batches/{_segment(batch_id, 'batch_id')}/cancel", model_parser(Batch))
+
+    def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str,
+        metadata: Optional[dict[str, str]],
+        output_expires_after: Union[int, dict[str, Any], None],
+    ) -> _Call:
+        _segment(input_file_id, "input_file_id")
+        metadata = dict(metadata or {})
+        # A fresh tag every time: one copied from an older batch (e.g. when retrying it) would match that batch.
+        metadata.pop(REQUEST_TAG, None)
+        tag = uuid.uuid4().hex if len(metadata) < MAX_METADATA_KEYS else None
+        if tag:
+            metadata[REQUEST_TAG] = tag
+        body: dict[str, Any] = {
+            "input_file_id": input_file_id,
+            "endpoint": endpoint,
+            "completion_window": completion_window,
+        }
+        if metadata:
+            body["metadata"] = metadata
+        if isinstance(output_expires_after, int):
+            output_expires_after = {"anchor": "created_at", "seconds": output_expires_after}
+        if output_expires_after is not None:
+            body["output_expires_after"] = output_expires_after
+        # Without a tag there is no way to tell whether an ambiguous failure created the batch: do not resend.
+        return _Call("POST", "/batches", model_parser(Batch), json=body, create_tag=tag, retry_ambiguous=tag is not None)
+
+    def upload_file(self, fh: Any, filename: str, purpose: str, seekable: bool) -> _Call:
+        # httpx streams file objects in chunks and seeks them back to 0 before each attempt.
+        files = {"file": (filename, fh, "application/jsonl")}
+        return _Call("POST", "/files", model_parser(FileObject), data={"purpose": purpose}, files=files, retryable=seekable)
+
+    def retrieve_file(self, file_id: str) -> _Call:
+        return _Call("GET", f"/files/{_segment(file_id, 'file_id')}", model_parser(FileObject))
+
+    def file_content(self, file_id: str, download_to: Optional[Path] = None) -> _Call:
+        path = f"/files/{_segment(file_id, 'file_id')}/content"
+        binary = {"Accept": "application/binary"}
+        return _Call("GET", path, lambda r: r.content, headers=binary, download_to=download_to)
+
+    def delete_file(self, file_id: str) -> _Call:
+        return _Call("DELETE", f"/files/{_segment(file_id, 'file_id')}", model_parser(FileDeleted))
+
+    def list_files(self, purpose: Optional[str], limit: int, after: Optional[str], order: str) -> _Call:
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
+        params = {"purpose": purpose, "limit": limit, "after": after, "order": order}
+        return _Call("GET", "/files", model_parser(FilePage), params=params)
+
+    # -- failures ------------------------------------------------------------------------------------------
+    def error_from_exception(self, call: _Call, exc: httpx.TransportError) -> APIError:
+        what = f"{call.method} {self.config.base_url}{call.path}"
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(f"{what} timed out ({type(exc).__name__})")
+        return APIConnectionError(self.config.redact(f"{what} failed: {type(exc).__name__}: {exc}"))
+
+    def after_failure(
+        self, call: _Call, attempt: int, response: Optional[httpx.Response], exc: Optional[httpx.TransportError]
+    ) -> _Plan:
+        if response is not None:
+            error = error_from_response(response, self.config.redact)
+            retry = _retry.should_retry_status(response.status_code, response.headers)
+            ambiguous = response.status_code >= 500
+        else:
+            assert exc is not None
+            error = self.error_from_exception(call, exc)
+            retry = True
+            # A failed connect never sent the request; anything later may have reached the server.
+            ambiguous = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+        retry = retry and attempt < self.max_retries and call.retryable and (call.retry_ambiguous or not ambiguous)
+        delay = _retry.retry_delay(attempt, response.headers if response is not None else None, self.rand)
+        lookup = None
+        if ambiguous and call.create_tag:
+            lookup = _Call("GET", "/batches", _find_tagged(call.create_tag), params={"limit": LOOKUP_PAGE_SIZE})
+        return _Plan(error, delay if retry else None, lookup)
+
+
+class _Pager:
+    """iter_batches' cursor: follows ``after`` = last id until ``has_more`` is false, guarding against servers
+    that send an empty page saying has_more, a cursor that does not advance, or pages without end."""
+
+    def __init__(self, core: _Core, page_size: int, max_pages: int) -> None:
+        self.core, self.page_size, self.max_pages = core, page_size, max_pages
+        self.after: Optional[str] = None
+        self.seen: set[str] = set()
+        self.pages = 0
+        self.done = False
+
+    def next_call(self) -> Optional[_Call]:
+        return None if self.done else self.core.list_batches(self.page_size, self.after)
+
+    def take(self, page: BatchPage) -> list[Batch]:
+        self.pages += 1
+        fresh = [b for b in page.data if b.id not in self.seen]
+        cursor = page.data[-1].id if page.data else None
+        if not page.has_more:
+            self.done = True
+        elif cursor is None:
+            self._stop("an empty page said has_more=true")
+        elif not fresh or cursor in self.seen or cursor == self.after:
+            self._stop(f"the cursor did not advance (after={self.after!r} returned only known batches)")
+        elif self.pages >= self.max_pages:
+            self._stop(f"read {self.pages} pages, the limit (max_pages={self.max_pages})")
+        self.after = cursor
+        self.seen.update(b.id for b in fresh)
+        return fresh
+
+    def _stop(self, why: str) -> None:
+        logger.warning("iter_batches stopped early: %s; the list may be incomplete", why)
+        self.done = True
+
+
+class _ClientCommon:
+    _core: _Core
+
+    @property
+    def base_url(self) -> str:
+        return self._core.config.base_url
+
+    @property
+    def is_local(self) -> bool:
+        return self._core.config.is_local
+
+    @property
+    def max_retries(self) -> int:
+        return self._core.max_retries
+
+    def __repr__(self) -> str:  # never the key or headers
+        return f"{type(self).__name__}(base_url={self.base_url!r}, is_local={self.is_local})"
+
+    def _found_existing(self, batch: Batch) -> Batch:
+        logger.warning("create_batch: an earlier attempt reached the server; using batch %s, not a duplicate", batch.id)
+        return batch
+
+    def _log_retry(self, call: _Call, plan: _Plan, attempt: int) -> None:
+        logger.info(
+            "%s %s failed (%s); retry %d of %d in %.2f s",
+            call.method, call.path, plan.error, attempt + 1, self.max_retries, plan.delay,
+        )
+
+
+class BatchClient(_ClientCommon, WorkflowMixin):
+    """Synchronous client for an OpenAI-compatible Batch API (OpenAI, Azure OpenAI, or the local server)."""
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        *,
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        api_version: Optional[str] = None,
+        max_retries: int = 2,
+        timeout: Union[float, httpx.Timeout, None] = 60.0,
+        transport: Optional[httpx.BaseTransport] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._core = _Core(api_key, base_url, organization, project, api_version, max_retries, timeout)
+        self._http = httpx.Client(**self._core.http_options(transport))
+        self._sleep = sleep
+
+    def _send(self, call: _Call) -> Any:
+        attempt = 0
+        while True:
+            response: Optional[httpx.Response] = None
+            exc: Optional[httpx.TransportError] = None
+            try:
+                response = self._http.send(self._core.request(self._http, call), stream=True)
+                try:
+                    if response.is_success:
+                        return self._receive(call, response)
+                    response.read()
+                finally:
+                    response.close()
+            except httpx.TransportError as err:
+                response, exc = None, err
+            plan = self._core.after_failure(call, attempt, response, exc)
+            if plan.delay is not None:
+                self._log_retry(call, plan, attempt)
+                self._sleep(plan.delay)  # also gives an in-flight create time to show up in the list
+            if plan.lookup is not None:
+                try:
+                    found = self._send(plan.lookup)
+                except APIError as lookup_error:
+                    raise plan.error from lookup_error
+                if found is not None:
+                    return self._found_existing(found)
+            if plan.delay is None:
+                raise plan.error from exc
+            attempt += 1
+
+    def _receive(self, call: _Call, response: httpx.Response) -> Any:
+        if call.download_to is None:
+            response.read()
+            return call.parse(response)
+        with atomic_file(call.download_to) as fh:
+            for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                fh.write(chunk)
+        return call.download_to
+
+    # -- batches -------------------------------------------------------------------------------------------
+    def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
+        """One page of batches, newest first."""
+        return self._send(self._core.list_batches(limit, after))
+
+    def iter_batches(self, page_size: int = 100, *, max_pages: int = MAX_PAGES) -> Iterator[Batch]:
+        """Every batch, newest first, page by page (stops with a warning if the server pages badly)."""
+        pager = _Pager(self._core, page_size, max_pages)
+        while (call := pager.next_call()) is not None:
+            yield from pager.take(self._send(call))
+
+    def retrieve_batch(self, batch_id: str) -> Batch:
+        return self._send(self._core.retrieve_batch(batch_id))
+
+    def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str = "24h",
+        metadata: Optional[dict[str, str]] = None,
+        output_expires_after: Union[int, dict[str, Any], None] = None,
+    ) -> Batch:
+        """Create a batch. Tagged in metadata (``bw_request_id``) so that a retry after a failure that may
+        have reached the server returns the batch it created instead of creating a second one."""
+        call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
+        return self._send(call)
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        """Ask to cancel; a batch that already ended raises ConflictError (409, never retried)."""
+        return self._send(self._core.cancel_batch(batch_id))
+
+    # -- files ---------------------------------------------------------------------------------------------
+    def upload_file(self, file: FileInput, *, purpose: str = "batch", filename: Optional[str] = None) -> FileObject:
+        """Upload a path, bytes or binary file object (streamed from disk; retried only if re-readable)."""
+        with upload_source(file, filename) as (fh, name, seekable):
+            return self._send(self._core.upload_file(fh, name, purpose, seekable))
+
+    def retrieve_file(self, file_id: str) -> FileObject:
+        return self._send(self._core.retrieve_file(file_id))
+
+    def file_content(self, file_id: str) -> bytes:
+        return self._send(self._core.file_content(file_id))
+
+    def download_file(self, file_id: str, path: Union[str, "PathLike[str]"]) -> Path:
+        """Stream a file's content to ``path`` (a file, or a directory for ``<file_id>.jsonl``) in constant
+        memory; the file appears only once complete."""
+        return self._send(self._core.file_content(file_id, download_target(file_id, path)))
+
+    def delete_file(self, file_id: str) -> FileDeleted:
+        return self._send(self._core.delete_file(file_id))
+
+    def list_files(
+        self, purpose: Optional[str] = None, limit: int = 10_000, after: Optional[str] = None, order: str = "desc"
+    ) -> FilePage:
+        return self._send(self._core.list_files(purpose, limit, after, order))
+
+    # -- lifetime ------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "BatchClient":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+class AsyncBatchClient(_ClientCommon):
+    """The async twin of BatchClient: the same methods as coroutines, built on the same core."""
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        *,
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        api_version: Optional[str] = None,
+        max_retries: int = 2,
+        timeout: Union[float, httpx.Timeout, None] = 60.0,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self._core = _Core(api_key, base_url, organization, project, api_version, max_retries, timeout)
+        self._http = httpx.AsyncClient(**self._core.http_options(transport))
+        self._sleep = sleep
+
+    async def _send(self, call: _Call) -> Any:
+        attempt = 0
+        while True:
+            response: Optional[httpx.Response] = None
+            exc: Optional[httpx.TransportError] = None
+            try:
+                response = await self._http.send(self._core.request(self._http, call), stream=True)
+                try:
+                    if response.is_success:
+                        return await self._receive(call, response)
+                    await response.aread()
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as err:
+                response, exc = None, err
+            plan = self._core.after_failure(call, attempt, response, exc)
+            if plan.delay is not None:
+                self._log_retry(call, plan, attempt)
+                await self._sleep(plan.delay)
+            if plan.lookup is not None:
+                try:
+                    found = await self._send(plan.lookup)
+                except APIError as lookup_error:
+                    raise plan.error from lookup_error
+                if found is not None:
+                    return self._found_existing(found)
+            if plan.delay is None:
+                raise plan.error from exc
+            attempt += 1
+
+    async def _receive(self, call: _Call, response: httpx.Response) -> Any:
+        if call.download_to is None:
+            await response.aread()
+            return call.parse(response)
+        with atomic_file(call.download_to) as fh:
+            async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
+                fh.write(chunk)
+        return call.download_to
+
+    async def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
+        return await self._send(self._core.list_batches(limit, after))
+
+    async def iter_batches(self, page_size: int = 100, *, max_pages: int = MAX_PAGES) -> AsyncIterator[Batch]:
+        pager = _Pager(self._core, page_size, max_pages)
+        while (call := pager.next_call()) is not None:
+            for batch in pager.take(await self._send(call)):
+                yield batch
+
+    async def retrieve_batch(self, batch_id: str) -> Batch:
+        return await self._send(self._core.retrieve_batch(batch_id))
+
+    async def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str = "24h",
+        metadata: Optional[dict[str, str]] = None,
+        output_expires_after: Union[int, dict[str, Any], None] = None,
+    ) -> Batch:
+        call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
+        return await self._send(call)
+
+    async def cancel_batch(self, batch_id: str) -> Batch:
+        return await self._send(self._core.cancel_batch(batch_id))
+
+    async def upload_file(
+        self, file: FileInput, *, purpose: str = "batch", filename: Optional[str] = None
+    ) -> FileObject:
+        with upload_source(file, filename) as (fh, name, seekable):
+            return await self._send(self._core.upload_file(fh, name, purpose, seekable))
+
+    async def retrieve_file(self, file_id: str) -> FileObject:
+        return await self._send(self._core.retrieve_file(file_id))
+
+    async def file_content(self, file_id: str) -> bytes:
+        return await self._send(self._core.file_content(file_id))
+
+    async def download_file(self, file_id: str, path: Union[str, "PathLike[str]"]) -> Path:
+        return await self._send(self._core.file_content(file_id, download_target(file_id, path)))
+
+    async def delete_file(self, file_id: str) -> FileDeleted:
+        return await self._send(self._core.delete_file(file_id))
+
+    async def list_files(
+        self, purpose: Optional[str] = None, limit: int = 10_000, after: Optional[str] = None, order: str = "desc"
+    ) -> FilePage:
+        return await self._send(self._core.list_files(purpose, limit, after, order))
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncBatchClient":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
