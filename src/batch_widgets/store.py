@@ -196,6 +196,11 @@ class BatchStore:
         self.wake()
         return changed
 
+    def ensure_loaded(self) -> None:
+        """First load for a new widget: refresh once unless done already; a failure becomes a banner + retry."""
+        if not self._loaded:
+            self.poll_once()
+
     def load_all(self) -> list[Batch]:
         """Read every page once (history views need the whole list; live views only the newest page)."""
         return self.refresh(max_pages=None)
@@ -336,13 +341,14 @@ def _connection_key(client: Any) -> tuple[Any, ...]:
 
     The key itself is only hashed, in memory, never kept in the store or any trait.
     """
-    secret = getattr(client, "api_key", None) or getattr(client, "_api_key", None) or ""
+    config = getattr(getattr(client, "_core", None), "config", None) or client
+    secret = getattr(config, "api_key", None) or ""
     digest = hashlib.sha256(str(secret).encode()).hexdigest()[:16] if secret else ""
     return (
         str(getattr(client, "base_url", "")),
         digest,
-        getattr(client, "organization", None),
-        getattr(client, "project", None),
+        getattr(config, "organization", None),
+        getattr(config, "project", None),
     )
 
 

@@ -78,6 +78,30 @@ class BatchWidgetBase(anywidget.AnyWidget):
     def _on_dismiss_banner(self, _msg: dict, _buffers: list) -> None:
         self._banner, self._banner_from_store = "", False
 
+    # -- actions every panel shares ------------------------------------------------------------------------
+    def _on_refresh(self, msg: dict, _buffers: list) -> None:
+        """{"action": "refresh", "id"?: batch id}: re-read the list (and that batch)."""
+        if self._store is None:
+            return
+        self._store.refresh()
+        if isinstance(msg.get("id"), str) and msg["id"]:
+            self._store.retrieve(msg["id"])
+
+    def _on_cancel(self, msg: dict, _buffers: list) -> None:
+        """{"action": "cancel", "ids": [batch ids]}: cancel each; one notice, one banner for those that failed."""
+        ids = msg.get("ids")
+        if self._store is None or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return
+        results = self._store.cancel(ids)
+        failed = {i: why for i, why in results.items() if why}
+        accepted = len(results) - len(failed)
+        if accepted:
+            self._show_notice(
+                f"Cancelling {ids[0]}" if len(ids) == 1 else f"Cancelling {accepted} batches", "info"
+            )
+        if failed:
+            self._show_error("Could not cancel " + "; ".join(f"{i}: {why}" for i, why in failed.items()))
+
     def close(self) -> None:
         """Close the widget and stop listening to the store (its poller ends when no widget needs it)."""
         if self._subscription is not None:

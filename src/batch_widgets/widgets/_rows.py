@@ -1,0 +1,131 @@
+"""Batches as the compact, JSON-only dicts the views render (one definition, used by every panel).
+
+A row is a pure function of the batch and the moment the store saw it change, so an unchanged batch gives an
+equal row and a poll tick that changed nothing sends nothing. Rates and ETAs are measured at that moment; the
+browser counts them down from ``seen`` without kernel traffic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..models import Batch, BatchStatus
+
+
+def throughput(batch: Batch, at: float) -> Optional[float]:
+    """Requests finished per second since the batch started running (None before there is a rate)."""
+    start = batch.in_progress_at
+    end = batch.finalizing_at or batch.ended_at or at
+    done = batch.request_counts.done
+    if start is None or done <= 0 or end <= start:
+        return None
+    return done / (end - start)
+
+
+def eta_seconds(batch: Batch, at: float) -> Optional[float]:
+    """Seconds left at ``at`` if the current rate holds (None when unknown or not running)."""
+    if batch.status is not BatchStatus.IN_PROGRESS:
+        return None
+    rate = throughput(batch, at)
+    counts = batch.request_counts
+    if not rate or counts.total <= 0:
+        return None
+    return max(0.0, (counts.total - counts.done) / rate)
+
+
+def batch_row(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
+    at = float(seen or batch.created_at)
+    counts = batch.request_counts
+    rate = throughput(batch, at)
+    eta = eta_seconds(batch, at)
+    return {
+        "id": batch.id,
+        "status": batch.status.value,
+        "total": counts.total,
+        "completed": counts.completed,
+        "failed": counts.failed,
+        "created": batch.created_at,
+        "in_progress": batch.in_progress_at,
+        "finalizing": batch.finalizing_at,
+        "cancelling": batch.cancelling_at,
+        "ended": batch.ended_at,
+        "expires": batch.expires_at,
+        "endpoint": batch.endpoint or "",
+        "model": batch.model or "",
+        "description": batch.description or "",
+        "tags": batch.tags,
+        "throughput": None if rate is None else float(f"{rate:.4g}"),
+        "eta": None if eta is None else round(eta, 1),
+        "seen": round(at, 3),
+    }
+
+
+def batch_cost(batch: Batch) -> dict[str, Any]:
+    """{"usd": float | None, "source": "usage" | "estimate" | "unknown", "tokens": {...} | None}."""
+    from ..pricing import get_pricing
+
+    usage = batch.usage
+    tokens = None
+    usage_tuple = None
+    if usage is not None and (usage.input_tokens or usage.output_tokens):
+        usage_tuple = (usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+        tokens = {
+            "input": usage.input_tokens,
+            "output": usage.output_tokens,
+            "cached": usage.cached_tokens,
+            "total": usage.total_tokens or usage.input_tokens + usage.output_tokens,
+        }
+    usd, source = get_pricing().cost(
+        batch.model, usage=usage_tuple, completed_requests=batch.request_counts.completed
+    )
+    return {"usd": None if usd is None else round(usd, 6), "source": source, "tokens": tokens}
+
+
+_KNOWN = set(Batch.model_fields)
+
+
+def batch_detail(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
+    """Everything a details view shows: the row plus every field, errors, files, timeline and cost."""
+    errors = [
+        {"code": e.code or "", "message": e.message or "", "line": e.line, "param": e.param or ""}
+        for e in (batch.errors.data if batch.errors else [])
+    ]
+    start = batch.in_progress_at
+    end = batch.ended_at
+    extra = {k: v for k, v in (batch.model_extra or {}).items() if k not in _KNOWN}
+    return {
+        **batch_row(batch, seen),
+        "completion_window": batch.completion_window,
+        "input_file_id": batch.input_file_id or "",
+        "output_file_id": batch.output_file_id or "",
+        "error_file_id": batch.error_file_id or "",
+        "timeline": {
+            "created": batch.created_at,
+            "in_progress": batch.in_progress_at,
+            "finalizing": batch.finalizing_at,
+            "completed": batch.completed_at,
+            "failed": batch.failed_at,
+            "expired": batch.expired_at,
+            "cancelling": batch.cancelling_at,
+            "cancelled": batch.cancelled_at,
+            "expires": batch.expires_at,
+        },
+        # Running time from start to end; None while running (the view ticks it from "in_progress").
+        "processing_seconds": (end - start) if (start is not None and end is not None) else None,
+        "metadata": dict(batch.metadata or {}),
+        "errors": errors,
+        "cost": batch_cost(batch),
+        # Provider-specific fields we do not model, shown as text.
+        "extra": {str(k): _as_text(v) for k, v in extra.items()},
+    }
+
+
+def _as_text(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str)[:500]
+    except (TypeError, ValueError):
+        return str(value)[:500]

@@ -1,0 +1,174 @@
+"""The Active list: running batches with live progress, plus recently finished ones until dismissed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Iterable, Optional
+
+import traitlets as t
+
+from ..models import Batch
+from ..store import LIST_INTERVAL, StoreEvent
+from ._rows import batch_row
+from .base import BatchWidgetBase, log
+
+#: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
+RECENT_SECONDS = 15 * 60
+
+
+def _min_interval(*values: Optional[float]) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+class ActiveListMixin(t.HasTraits):
+    """Traits and handlers of the Active panel; composed by ``BatchList`` and ``BatchDashboard``."""
+
+    #: id -> compact row (see _rows.batch_row). Replaced only when a row changed.
+    _rows = t.Dict().tag(sync=True)
+    #: False until the first refresh has answered (the view shows a loading state, not "no batches").
+    _loaded = t.Bool(False).tag(sync=True)
+    #: Seconds between polls while a listed batch is active.
+    poll_interval = t.Float(LIST_INTERVAL)
+
+    def _list_setup(
+        self,
+        *,
+        on_complete: Optional[Callable[[Batch], Any]] = None,
+        poll_interval: float = LIST_INTERVAL,
+        recent_seconds: float = RECENT_SECONDS,
+    ) -> None:
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+        self.on_complete = on_complete
+        self.poll_interval = poll_interval
+        self._recent_seconds = recent_seconds
+        self._dismissed: set[str] = set()
+        self._rows_lock = threading.RLock()
+
+    @t.observe("poll_interval")
+    def _poll_interval_changed(self, _change: Any) -> None:
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.wake()
+
+    # -- what is shown ---------------------------------------------------------------------------------------
+    def _list_wants(self, batch: Batch, now: float) -> bool:
+        if batch.id in self._dismissed:
+            return False
+        if batch.is_active or batch.id in self._rows:
+            return True  # a listed batch that finished stays until dismissed
+        ended = batch.ended_at
+        return ended is not None and now - ended <= self._recent_seconds
+
+    def _list_update(self, batches: Iterable[Batch]) -> bool:
+        """Add/replace rows for these batches; assign the trait only if some row really changed."""
+        store = self._store
+        now = time.time()
+        with self._rows_lock:
+            rows = self._rows
+            new_rows: Optional[dict[str, Any]] = None
+            for batch in batches:
+                if not self._list_wants(batch, now):
+                    continue
+                row = batch_row(batch, store.seen_at(batch.id) if store else None)
+                if rows.get(batch.id) != row:
+                    if new_rows is None:
+                        new_rows = dict(rows)
+                    new_rows[batch.id] = row
+            if new_rows is None:
+                return False
+            self._rows = new_rows
+            return True
+
+    def _list_load(self) -> None:
+        if self._store is not None and self._store.loaded:
+            self._list_update(self._store.batches())
+            self._loaded = True
+
+    def _store_changed(self, event: StoreEvent) -> None:
+        super()._store_changed(event)  # type: ignore[misc]
+        if self._store is not None and self._store.loaded and not self._loaded:
+            self._list_load()
+        elif event.changed:
+            self._list_update(event.changed)
+        finished = [b for b in event.finished if b.id in self._rows]
+        if finished:
+            self._list_finished(finished)
+
+    def _list_finished(self, batches: list[Batch]) -> None:
+        if len(batches) == 1:
+            b = batches[0]
+            counts = b.request_counts
+            text = f"Batch {b.id} {b.status.value}: {counts.completed} of {counts.total} requests succeeded"
+            if counts.failed:
+                text += f", {counts.failed} failed"
+        else:
+            text = f"{len(batches)} batches finished: " + ", ".join(f"{b.id} ({b.status.value})" for b in batches)
+        ok = all(b.status.value == "completed" and not b.request_counts.failed for b in batches)
+        self._show_notice(text, "success" if ok else "warning")  # type: ignore[attr-defined]
+        callback = self.on_complete
+        if callback is None:
+            return
+        for batch in batches:
+            try:
+                callback(batch)
+            except Exception as exc:  # noqa: BLE001 - the user's callback must not stop the poller
+                log.exception("batch_widgets: on_complete callback failed")
+                self._show_error(f"on_complete({batch.id}) raised {type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+
+    def _poll_wants(self) -> Optional[float]:
+        mine = None
+        rows = getattr(self, "_rows", {}) or {}
+        store = self._store
+        if store is not None and (not store.loaded or any(store.get(i) and store.get(i).is_active for i in rows)):
+            mine = self.poll_interval
+        return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
+
+    # -- actions -----------------------------------------------------------------------------------------------
+    def _on_dismiss(self, msg: dict, _buffers: list) -> None:
+        """{"action": "dismiss", "ids": [...]} hides finished batches; {"ids": "finished"} hides all of them."""
+        ids = msg.get("ids")
+        with self._rows_lock:
+            rows = self._rows
+            if ids == "finished":
+                ids = [i for i, row in rows.items() if row.get("ended") is not None]
+            if not isinstance(ids, list):
+                return
+            gone = [i for i in ids if isinstance(i, str) and i in rows and rows[i].get("ended") is not None]
+            if gone:
+                self._dismissed.update(gone)
+                self._rows = {i: row for i, row in rows.items() if i not in gone}
+
+
+class BatchList(ActiveListMixin, BatchWidgetBase):
+    """Live list of running batches (and recently finished ones until dismissed).
+
+    ``on_complete(batch)`` is called (from the polling thread) when a listed batch finishes.
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        on_complete: Optional[Callable[[Batch], Any]] = None,
+        poll_interval: float = LIST_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(_view="list", **kwargs)
+        self._list_setup(on_complete=on_complete, poll_interval=poll_interval)
+        store = self._connect_store(client)
+        store.ensure_loaded()
+        self._list_load()
+
+    def refresh(self) -> None:
+        """Re-read the list now (the poller does this on its own while something is running)."""
+        assert self._store is not None
+        self._store.refresh()
+
+    @property
+    def batches(self) -> list[Batch]:
+        """The batches on show, newest first."""
+        assert self._store is not None
+        return [b for b in self._store.batches() if b.id in self._rows]

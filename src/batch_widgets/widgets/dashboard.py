@@ -1,0 +1,82 @@
+"""BatchDashboard: the Active, Create and History & Analytics panels in one widget, sharing one store.
+
+Each panel is a mixin (traits + ``_on_<action>`` handlers); the dashboard adds tabs and navigation (a row
+opens its details, back returns). The view switches tabs and opens details by setting ``_tab`` and
+``_detail_id``; Python can do the same with :meth:`show` and :meth:`open_batch`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import traitlets as t
+
+from ..models import Batch
+from ..store import DETAILS_INTERVAL, LIST_INTERVAL
+from .active_list import ActiveListMixin
+from .base import BatchWidgetBase
+from .create import CreateMixin
+from .details import DetailsMixin
+
+try:  # the History & Analytics panel (issue 6) lands separately
+    from .history_view import HistoryMixin
+except ImportError:  # pragma: no cover - removed once history_view.py exists
+
+    class HistoryMixin(t.HasTraits):  # type: ignore[no-redef]
+        def _history_setup(self, **_kwargs: Any) -> None:
+            pass
+
+
+TABS = ("active", "create", "history")
+
+
+class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, BatchWidgetBase):
+    """Live batch dashboard: Active (with details), Create, History & Analytics."""
+
+    #: "active" | "create" | "history"
+    _tab = t.Unicode("active").tag(sync=True)
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        on_complete: Optional[Callable[[Batch], Any]] = None,
+        poll_interval: float = LIST_INTERVAL,
+        details_interval: float = DETAILS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(_view="dashboard", **kwargs)
+        self._list_setup(on_complete=on_complete, poll_interval=poll_interval)
+        self._details_setup(details_interval=details_interval)
+        store = self._connect_store(client)
+        self._create_setup()
+        self._history_setup()
+        store.ensure_loaded()
+        self._list_load()
+
+    @t.validate("_tab")
+    def _valid_tab(self, proposal: Any) -> str:
+        tab = proposal["value"]
+        if tab not in TABS:
+            raise t.TraitError(f"unknown tab {tab!r}; expected one of {', '.join(TABS)}")
+        return tab
+
+    @t.observe("_create_batch_id")
+    def _created(self, change: Any) -> None:
+        # A batch made in the Create tab: show it in the Active tab's details view.
+        if change["new"]:
+            self.open_batch(change["new"])
+
+    def show(self, tab: str) -> None:
+        """Switch to a tab: "active", "create" or "history"."""
+        self._tab = tab
+
+    def open_batch(self, batch_id: str) -> None:
+        """Open one batch's details (in the Active tab)."""
+        with self.hold_sync():
+            self._tab = "active"
+            self._detail_id = batch_id
+
+    def back(self) -> None:
+        """Close the details view."""
+        self._detail_id = ""

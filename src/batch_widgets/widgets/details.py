@@ -1,0 +1,179 @@
+"""The Details panel: one batch, every field, live while it runs, with its actions (cancel, downloads, retry)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import traitlets as t
+
+from ..errors import NotFoundError
+from ..models import Batch
+from ..store import DETAILS_INTERVAL, StoreEvent
+from ._rows import batch_detail
+from .active_list import _min_interval
+from .base import BatchWidgetBase
+
+#: Files larger than this are not pushed through the kernel websocket; the view says how to save them.
+MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
+_FILE_FIELDS = {"output": "output_file_id", "error": "error_file_id", "input": "input_file_id"}
+
+
+class DetailsMixin(t.HasTraits):
+    """Traits and handlers of the Details panel; composed by ``BatchDetails`` and ``BatchDashboard``."""
+
+    #: Which batch is shown ("" = none). The dashboard's view sets it to navigate.
+    _detail_id = t.Unicode("").tag(sync=True)
+    #: batch_detail() of that batch; {} while loading or when it does not exist.
+    _detail = t.Dict().tag(sync=True)
+    #: "" | "loading" | "missing"
+    _detail_state = t.Unicode("").tag(sync=True)
+    #: Seconds between polls while the shown batch is active.
+    details_interval = t.Float(DETAILS_INTERVAL)
+
+    def _details_setup(self, *, details_interval: float = DETAILS_INTERVAL) -> None:
+        if details_interval <= 0:
+            raise ValueError(f"details_interval must be > 0 seconds, got {details_interval}")
+        self.details_interval = details_interval
+        #: Set by the "results as DataFrame" button.
+        self.results_frame: Any = None
+
+    # -- which batch -----------------------------------------------------------------------------------------
+    @t.observe("_detail_id")
+    def _detail_id_changed(self, change: Any) -> None:
+        batch_id = change["new"]
+        store = self._store
+        if store is None:
+            return
+        store.watch(self._subscription, [batch_id] if batch_id else [])
+        if not batch_id:
+            self._detail, self._detail_state = {}, ""
+            return
+        batch = store.get(batch_id)
+        if batch is None:
+            self._detail_state = "loading"
+            try:
+                batch = store.retrieve(batch_id)
+            except NotFoundError:
+                self._detail, self._detail_state = {}, "missing"
+                return
+            except Exception as exc:  # noqa: BLE001 - shown, and the poller retries the watched id
+                self._show_error(f"Could not load batch {batch_id}: {exc}")  # type: ignore[attr-defined]
+                return
+        self._detail_show(batch)
+        store.wake()
+
+    def _detail_show(self, batch: Batch) -> None:
+        detail = batch_detail(batch, self._store.seen_at(batch.id) if self._store else None)
+        with self.hold_sync():  # type: ignore[attr-defined]
+            if detail != self._detail:
+                self._detail = detail
+            self._detail_state = ""
+
+    def _detail_batch(self) -> Batch:
+        batch = self._store.get(self._detail_id) if (self._store and self._detail_id) else None
+        if batch is None:
+            raise ValueError("no batch is shown")
+        return batch
+
+    def _store_changed(self, event: StoreEvent) -> None:
+        super()._store_changed(event)  # type: ignore[misc]
+        for batch in event.changed:
+            if batch.id == self._detail_id:
+                self._detail_show(batch)
+
+    def _poll_wants(self) -> Optional[float]:
+        mine = None
+        store = self._store
+        batch = store.get(self._detail_id) if (store is not None and self._detail_id) else None
+        if batch is not None and batch.is_active:
+            mine = self.details_interval
+        return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
+
+    # -- Python API ----------------------------------------------------------------------------------------
+    def results(self, **kwargs: Any) -> Any:
+        """The shown batch's results (``BatchResults``: output + error file joined to the inputs)."""
+        batch = self._detail_batch()
+        client = self._client
+        if hasattr(client, "results"):
+            return client.results(batch, **kwargs)
+        from ..results import BatchResults
+
+        return BatchResults.from_batch(client, batch, **kwargs)
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    def _on_download(self, msg: dict, _buffers: list) -> None:
+        """{"action": "download", "kind": "output" | "error" | "input"} -> one message with the file's bytes."""
+        kind = msg.get("kind")
+        if kind not in _FILE_FIELDS:
+            raise ValueError(f"unknown file kind {kind!r}")
+        batch = self._detail_batch()
+        file_id = getattr(batch, _FILE_FIELDS[kind])
+        if not file_id:
+            raise ValueError(f"batch {batch.id} has no {kind} file")
+        size = None
+        try:
+            size = self._client.retrieve_file(file_id).bytes
+        except Exception:  # noqa: BLE001 - the size is only a guard; the download itself reports errors
+            pass
+        if size is not None and size > MAX_DOWNLOAD_BYTES:
+            self._show_error(  # type: ignore[attr-defined]
+                f"The {kind} file is {size / 2**20:.0f} MiB, too big for a browser download through the kernel. "
+                f"Save it with client.download_file({file_id!r}, 'path.jsonl')."
+            )
+            return
+        data = self._store.file_content(file_id)
+        self.send(  # type: ignore[attr-defined]
+            {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
+        )
+
+    def _on_retry_failed(self, _msg: dict, _buffers: list) -> None:
+        """Resubmit the shown batch's failed requests as a new batch, then show that batch."""
+        batch = self._detail_batch()
+        retry = getattr(self._client, "retry_failed", None)
+        if retry is None:
+            raise RuntimeError("this client has no retry_failed()")
+        new = retry(batch)
+        if new is None:
+            self._show_notice(f"Batch {batch.id} has no failed requests to retry.", "info")  # type: ignore[attr-defined]
+            return
+        self._store.put(new)
+        self._show_notice(f"Retry batch {new.id} created from the failures of {batch.id}.", "success")  # type: ignore[attr-defined]
+        self._detail_id = new.id
+
+    def _on_results_frame(self, _msg: dict, _buffers: list) -> None:
+        """Load the shown batch's results into ``.results_frame`` (a pandas DataFrame)."""
+        frame = self.results().to_dataframe()
+        self.results_frame = frame
+        self._show_notice(  # type: ignore[attr-defined]
+            f"{len(frame)} result rows are in .results_frame (or call .results().to_dataframe()).", "success"
+        )
+
+
+class BatchDetails(DetailsMixin, BatchWidgetBase):
+    """Everything about one batch, refreshed every ``details_interval`` seconds while it runs."""
+
+    def __init__(
+        self,
+        batch_id: str,
+        client: Any = None,
+        *,
+        details_interval: float = DETAILS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(batch_id, Batch):
+            batch_id = batch_id.id
+        if not isinstance(batch_id, str) or not batch_id:
+            raise ValueError(f"BatchDetails(batch_id=...) needs a batch id string, got {batch_id!r}")
+        super().__init__(_view="details", **kwargs)
+        self._details_setup(details_interval=details_interval)
+        self._connect_store(client)
+        self._detail_id = batch_id  # loads it (from the store, or one request)
+
+    @property
+    def batch(self) -> Optional[Batch]:
+        return self._store.get(self._detail_id) if self._store else None
+
+    def refresh(self) -> Batch:
+        """Re-read this batch now."""
+        assert self._store is not None
+        return self._store.retrieve(self._detail_id)

@@ -1,0 +1,150 @@
+"""BatchList widget state: rows, minimal updates, notices, callbacks, actions, banners, lifecycle."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from live_helpers import T0, FakeBatchAPI, comm_messages, finished, install_store, make_client, running
+
+from batch_widgets import store as store_module
+from batch_widgets.widgets.active_list import BatchList
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stores():
+    store_module.clear_stores()
+    yield
+    store_module.clear_stores()
+
+
+def _list(api, **kwargs):
+    client = make_client(api)
+    store = install_store(client)
+    return BatchList(client, **kwargs), store
+
+
+def test_rows_show_active_and_recently_finished_only():
+    api = FakeBatchAPI()
+    finished(api)  # ended long ago: not listed
+    recent = finished(api, completed_at=int(time.time()) - 60)
+    run = running(api)
+    w, _ = _list(api)
+    assert set(w._rows) == {run["id"], recent["id"]}
+    row = w._rows[run["id"]]
+    assert row["status"] == "in_progress" and (row["total"], row["completed"], row["failed"]) == (100, 20, 5)
+    assert row["in_progress"] == T0 + 10 and row["model"] == "gpt-4o-mini"
+    assert w._loaded is True
+
+
+def test_a_tick_with_no_change_sends_nothing_and_a_change_sends_one_update():
+    api = FakeBatchAPI()
+    a = running(api)
+    b = running(api)
+    w, store = _list(api)
+    sent = comm_messages(w)
+    store.poll_once()
+    assert sent == []  # nothing changed: not one message
+    a["request_counts"] = {"total": 100, "completed": 60, "failed": 5}
+    before_b = w._rows[b["id"]]
+    store.poll_once()
+    updates = [m for m, _ in sent if m and m.get("method") == "update"]
+    assert len(updates) == 1 and set(updates[0]["state"]) == {"_rows"}
+    assert w._rows[a["id"]]["completed"] == 60
+    assert w._rows[b["id"]] is before_b  # the unchanged row was not rebuilt
+
+
+def test_finish_raises_a_notice_and_calls_on_complete():
+    api = FakeBatchAPI()
+    raw = running(api)
+    done = []
+    w, store = _list(api, on_complete=done.append)
+    raw.update(status="completed", completed_at=T0 + 100, request_counts={"total": 100, "completed": 97, "failed": 3})
+    store.poll_once()
+    assert [b.id for b in done] == [raw["id"]]
+    assert w._notice["tone"] == "warning" and "97 of 100" in w._notice["text"] and "3 failed" in w._notice["text"]
+    assert w._rows[raw["id"]]["status"] == "completed"  # still listed until dismissed
+
+
+def test_on_complete_errors_become_a_banner():
+    api = FakeBatchAPI()
+    raw = running(api)
+
+    def broken(batch):
+        raise RuntimeError("my callback broke")
+
+    w, store = _list(api, on_complete=broken)
+    raw.update(status="failed", failed_at=T0 + 50)
+    store.poll_once()
+    assert "my callback broke" in w._banner
+
+
+def test_cancel_and_bulk_cancel_from_the_view():
+    api = FakeBatchAPI()
+    a = running(api)
+    b = running(api)
+    c = running(api)
+    w, _ = _list(api)
+    w._dispatch_action(w, {"action": "cancel", "ids": [a["id"]]}, [])
+    assert w._rows[a["id"]]["status"] == "cancelling" and w._notice["text"] == f"Cancelling {a['id']}"
+    c["status"] = "completed"  # finished meanwhile: the API answers 409
+    w._dispatch_action(w, {"action": "cancel", "ids": [b["id"], c["id"]]}, [])
+    assert w._rows[b["id"]]["status"] == "cancelling"
+    assert w._rows[c["id"]]["status"] == "completed"
+    assert "already completed" in w._banner and w._notice["text"] == "Cancelling 1 batches"
+
+
+def test_dismiss_hides_finished_rows_for_good():
+    api = FakeBatchAPI()
+    raw = running(api)
+    keep = running(api)
+    w, store = _list(api)
+    raw.update(status="completed", completed_at=T0 + 100)
+    store.poll_once()
+    w._dispatch_action(w, {"action": "dismiss", "ids": [raw["id"], keep["id"]]}, [])
+    assert set(w._rows) == {keep["id"]}  # an active row cannot be dismissed
+    raw["metadata"] = {"description": "edited"}
+    store.poll_once()
+    assert raw["id"] not in w._rows
+
+
+def test_refresh_failure_shows_a_banner_and_recovery_clears_it():
+    api = FakeBatchAPI()
+    running(api)
+    w, store = _list(api)
+    api.faults = [lambda r: httpx.Response(500, json={"error": {"message": "upstream exploded"}})]
+    store.poll_once()
+    assert w._banner.startswith("Refresh failed") and "upstream exploded" in w._banner
+    store.poll_once()
+    assert w._banner == ""
+
+
+def test_polling_is_wanted_only_while_a_listed_batch_is_active():
+    api = FakeBatchAPI()
+    raw = running(api)
+    w, store = _list(api, poll_interval=2.5)
+    assert w._poll_wants() == 2.5 and store.poll_interval() == 2.5
+    w.poll_interval = 1.0
+    assert store.poll_interval() == 1.0
+    raw.update(status="completed", completed_at=T0 + 100)
+    store.poll_once()
+    assert w._poll_wants() is None and store.poll_interval() is None
+    w.close()
+    assert store.subscriber_count == 0
+
+
+def test_no_secret_in_synced_state_or_repr():
+    api = FakeBatchAPI()
+    running(api)
+    w, _ = _list(api)
+    state = json.dumps(w.get_state(), default=str)
+    assert "sk-test-secret" not in state and "sk-test-secret" not in repr(w)
+    assert repr(w) == "<BatchList>"
+
+
+def test_bad_arguments_are_refused():
+    api = FakeBatchAPI()
+    with pytest.raises(ValueError, match="poll_interval"):
+        _list(api, poll_interval=0)

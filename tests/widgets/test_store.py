@@ -1,0 +1,146 @@
+"""BatchStore: change events, actions, the one poller (start/stop/backoff), one store per connection."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from live_helpers import FakeBatchAPI, ManualStore, finished, make_client, running
+
+from batch_widgets import store as store_module
+from batch_widgets.store import BatchStore, get_store
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stores():
+    store_module.clear_stores()
+    yield
+    store_module.clear_stores()
+
+
+def _store(api):
+    return ManualStore(make_client(api), clock=lambda: 1234.5)
+
+
+def test_refresh_notifies_only_changes():
+    api = FakeBatchAPI()
+    running(api)
+    store = _store(api)
+    events = []
+    store.subscribe(events.append)
+    assert [b.id for b in store.refresh()] == ["batch_0000"]
+    assert len(events) == 1 and events[0].changed[0].id == "batch_0000"
+    assert store.seen_at("batch_0000") == 1234.5
+    assert store.refresh() == []
+    assert len(events) == 1  # nothing changed: nobody is told
+
+
+def test_finished_batches_are_reported_once():
+    api = FakeBatchAPI()
+    raw = running(api)
+    store = _store(api)
+    events = []
+    store.subscribe(events.append)
+    store.refresh()
+    raw.update(status="completed", completed_at=raw["created_at"] + 60)
+    store.refresh()
+    assert [b.id for b in events[-1].finished] == ["batch_0000"]
+    store.refresh()
+    assert len(events) == 2
+
+
+def test_cancel_accepted_conflict_and_missing():
+    api = FakeBatchAPI()
+    running(api)  # batch_0000
+    finished(api)  # batch_0001
+    store = _store(api)
+    store.refresh()
+    result = store.cancel(["batch_0000", "batch_0001", "batch_nope"])
+    assert result["batch_0000"] is None
+    assert store.get("batch_0000").status.value == "cancelling"
+    assert result["batch_0001"] == "already completed"  # 409: re-read, not an error page
+    assert "batch_nope" in result["batch_nope"] or "No batch" in result["batch_nope"]
+
+
+def test_poll_interval_follows_subscribers_and_backs_off():
+    api = FakeBatchAPI()
+    store = _store(api)
+    assert store.poll_interval() is None  # nobody subscribed
+    a = store.subscribe(lambda e: None, wants=lambda: 5.0)
+    store.subscribe(lambda e: None, wants=lambda: 3.0)
+    assert store.poll_interval() == 3.0
+    api.faults = [lambda r: __import__("httpx").Response(500, json={"error": {"message": "boom"}})] * 10
+    delays = []
+    for _ in range(6):
+        event = store.poll_once()
+        delays.append(store.poll_interval())
+    assert delays == [6.0, 12.0, 24.0, 48.0, 60.0, 60.0]
+    assert "Refresh failed" in event.error and "retrying in 60 s" in event.error
+    api.faults = []
+    events = []
+    store.subscribe(events.append)
+    store.poll_once()
+    assert store.failures == 0 and events and events[-1].error is None  # success clears the banner
+    assert store.poll_interval() == 3.0
+    a.unsubscribe()
+
+
+def test_failed_refresh_is_announced_to_subscribers():
+    api = FakeBatchAPI()
+    api.faults = [lambda r: __import__("httpx").Response(503, json={"error": {"message": "down for maintenance"}})]
+    store = _store(api)
+    events = []
+    store.subscribe(events.append)
+    store.poll_once()
+    assert events[-1].error.startswith("Refresh failed:") and "down for maintenance" in events[-1].error
+
+
+def test_watched_batch_off_the_first_page_is_fetched():
+    api = FakeBatchAPI()
+    old = running(api, created_at=1)
+    for i in range(120):  # push the running batch off the first live page
+        finished(api, created_at=10_000 + i)
+    store = _store(api)
+    sub = store.subscribe(lambda e: None)
+    store.watch(sub, [old["id"]])
+    store.refresh()
+    assert store.get(old["id"]) is not None
+
+
+def test_poller_thread_runs_while_wanted_and_stops():
+    api = FakeBatchAPI()
+    running(api)
+    store = BatchStore(make_client(api))
+    wanted = {"interval": 0.02}
+    ticks = threading.Event()
+    sub = store.subscribe(lambda e: ticks.set(), wants=lambda: wanted["interval"])
+    assert store.polling
+    assert ticks.wait(2.0)
+    wanted["interval"] = None  # nothing active on show any more
+    store.wake()
+    deadline = time.monotonic() + 2
+    while store.polling and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not store.polling
+    ticks_before = store.ticks
+    wanted["interval"] = 0.02
+    store.wake()  # something became active again: the poller comes back
+    deadline = time.monotonic() + 2
+    while store.ticks == ticks_before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.ticks > ticks_before
+    sub.unsubscribe()  # the last subscriber leaves: the poller ends
+    deadline = time.monotonic() + 2
+    while store.polling and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not store.polling and store.subscriber_count == 0
+
+
+def test_one_store_per_connection_and_no_key_in_the_registry():
+    api = FakeBatchAPI()
+    a, b = make_client(api), make_client(api)
+    other = make_client(api, key="sk-other")
+    assert get_store(a) is get_store(b)
+    assert get_store(other) is not get_store(a)
+    assert all("sk-test-secret" not in repr(key) for key in store_module._stores)
