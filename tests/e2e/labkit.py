@@ -78,8 +78,8 @@ def append_and_run(page: Page, code: str) -> None:
 def set_theme(page: Page, theme: str) -> None:
     """Settings > Theme > ``theme`` (e.g. "JupyterLab Dark"), then wait for Lab to apply it."""
     page.locator("[role=menubar] [role=menuitem]", has_text="Settings").first.click()
-    page.get_by_role("menuitem", name="Theme", exact=True).hover()
-    page.get_by_role("menuitem", name=theme, exact=True).click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text(theme, exact=True).click()
     light = "true" if "Light" in theme else "false"
     expect(page.locator("body")).to_have_attribute("data-jp-theme-light", light, timeout=30_000)
     page.wait_for_timeout(500)  # let the new stylesheet paint before a screenshot
