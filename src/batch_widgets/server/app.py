@@ -1,0 +1,291 @@
+"""FastAPI routes of the local batch server: ``/v1/files`` and ``/v1/batches`` as OpenAI serves them.
+
+Errors always come back in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}`` — including
+FastAPI's own request validation (422) and unknown URLs (404). Work happens in the Runner, never in a handler.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Optional
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..models import ENDPOINTS
+from .executor import make_executor
+from .runner import Runner
+from .settings import ServerSettings, parse_window
+from .storage import BATCH_ID_RE, FILE_ID_RE, Storage, new_id
+from .upload import BadUpload, UploadTooLarge, receive_upload
+
+__all__ = ["create_app", "APIFailure"]
+
+log = logging.getLogger("batch_widgets.server")
+
+
+class APIFailure(Exception):
+    def __init__(self, status: int, message: str, *, param: Optional[str] = None, code: Optional[str] = None,
+                 type: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+        self.type = type or ("server_error" if status >= 500 else "invalid_request_error")
+
+
+def error_response(status: int, message: str, *, param: Optional[str] = None, code: Optional[str] = None,
+                   type: Optional[str] = None, headers: Optional[dict] = None) -> JSONResponse:
+    err = APIFailure(status, message, param=param, code=code, type=type)
+    body = {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class OutputExpiresAfter(BaseModel):
+    anchor: Literal["created_at"] = "created_at"
+    seconds: int
+
+
+class CreateBatch(BaseModel):
+    input_file_id: str
+    endpoint: str
+    completion_window: str = "24h"
+    metadata: Optional[dict[str, str]] = None
+    output_expires_after: Optional[OutputExpiresAfter] = None
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    storage = Storage(settings.data_dir)
+    executor = make_executor(settings.executor, rate=settings.rate, latency=settings.latency,
+                             failure_rate=settings.failure_rate, upstream_url=settings.upstream_url,
+                             upstream_api_key=settings.upstream_api_key, concurrency=settings.concurrency)
+    runner = Runner(storage, executor, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            storage.close()
+
+    app = FastAPI(title="batch_widgets local batch server", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.storage, app.state.runner, app.state.settings = storage, runner, settings
+    _install_error_handlers(app)
+    if settings.api_key:
+        _install_auth(app, settings.api_key)
+
+    # -- files -------------------------------------------------------------------------------------------------
+    @app.post("/v1/files")
+    async def upload_file(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 1024 * 1024:
+            raise _too_large(settings.max_upload_bytes)
+        tmp = storage.temp_path()
+        try:
+            upload = await receive_upload(request, tmp, settings.max_upload_bytes)
+        except UploadTooLarge:
+            raise _too_large(settings.max_upload_bytes) from None
+        except BadUpload as exc:
+            raise APIFailure(400, str(exc)) from None
+        try:
+            purpose = upload.fields.get("purpose")
+            if upload.filename is None:
+                raise APIFailure(400, "Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+            if purpose is None:
+                raise APIFailure(400, "Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter")
+            if purpose != "batch":
+                raise APIFailure(400, f"Invalid value for 'purpose': {purpose[:40]!r}. The local batch server only "
+                                 "accepts purpose 'batch'.", param="purpose", code="invalid_value")
+            now = int(time.time())
+            expires_at = _upload_expiry(upload.fields, now)
+            file_id = new_id("file-")
+            tmp.replace(storage.file_path(file_id))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return storage.add_file(file_id, upload.nbytes, now, upload.filename, purpose, expires_at)
+
+    @app.get("/v1/files")
+    def list_files(purpose: Optional[str] = None, limit: int = Query(10_000, ge=1, le=10_000),
+                   after: Optional[str] = None, order: Literal["asc", "desc"] = "desc") -> Any:
+        data, has_more = storage.list_files(purpose=purpose, limit=limit, after=after, order=order)
+        return _page(data, has_more)
+
+    @app.get("/v1/files/{file_id}")
+    def retrieve_file(file_id: str) -> Any:
+        return _file_or_404(storage, file_id)
+
+    @app.get("/v1/files/{file_id}/content")
+    def file_content(file_id: str) -> Any:
+        doc = _file_or_404(storage, file_id)
+        return FileResponse(storage.file_path(file_id), media_type="application/octet-stream",
+                            filename=doc["filename"], content_disposition_type="attachment")
+
+    @app.delete("/v1/files/{file_id}")
+    def delete_file(file_id: str) -> Any:
+        _file_or_404(storage, file_id)
+        storage.delete_file(file_id)
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    # -- batches -----------------------------------------------------------------------------------------------
+    @app.post("/v1/batches")
+    def create_batch(body: CreateBatch) -> Any:
+        if body.endpoint not in ENDPOINTS:
+            raise APIFailure(400, f"Invalid value for 'endpoint': {body.endpoint[:80]!r}. Supported: "
+                             + ", ".join(ENDPOINTS) + ".", param="endpoint", code="invalid_value")
+        if not executor.supports(body.endpoint):
+            raise APIFailure(400, f"The {executor.name} executor of the local batch server does not answer "
+                             f"{body.endpoint}.", param="endpoint", code="unsupported_endpoint")
+        try:
+            window = settings.window_seconds or parse_window(body.completion_window)
+        except ValueError as exc:
+            raise APIFailure(400, str(exc), param="completion_window", code="invalid_value") from None
+        _check_metadata(body.metadata)
+        seconds = body.output_expires_after.seconds if body.output_expires_after else None
+        if seconds is not None and not 3600 <= seconds <= 2_592_000:
+            raise APIFailure(400, "output_expires_after.seconds must be between 3600 and 2592000.",
+                             param="output_expires_after.seconds", code="invalid_value")
+        source = _file_or_404(storage, body.input_file_id, param="input_file_id")
+        if source["purpose"] != "batch":
+            raise APIFailure(400, f"The input file {body.input_file_id} has purpose {source['purpose']!r}; "
+                             "a batch needs a file uploaded with purpose 'batch'.", param="input_file_id",
+                             code="invalid_value")
+        now = int(time.time())
+        doc = {
+            "id": new_id("batch_"), "object": "batch", "endpoint": body.endpoint, "model": None, "errors": None,
+            "input_file_id": body.input_file_id, "completion_window": body.completion_window,
+            "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
+            "in_progress_at": None, "expires_at": now + window, "finalizing_at": None, "completed_at": None,
+            "failed_at": None, "expired_at": None, "cancelling_at": None, "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": body.metadata,
+            "usage": None,
+        }
+        storage.insert_batch(doc, {"output_expires_after": {"anchor": "created_at", "seconds": seconds}
+                                   if seconds else None})
+        runner.wake()
+        return doc
+
+    @app.get("/v1/batches")
+    def list_batches(after: Optional[str] = None, limit: int = Query(20, ge=1, le=100)) -> Any:
+        data, has_more = storage.list_batches(limit=limit, after=after)
+        return _page(data, has_more)
+
+    @app.get("/v1/batches/{batch_id}")
+    def retrieve_batch(batch_id: str) -> Any:
+        return _batch_or_404(storage, batch_id)
+
+    @app.post("/v1/batches/{batch_id}/cancel")
+    def cancel_batch(batch_id: str) -> Any:
+        _batch_or_404(storage, batch_id)
+
+        def cancel(d: dict) -> str:
+            if d["status"] in ("validating", "in_progress"):
+                d.update(status="cancelling", cancelling_at=int(time.time()))
+                return "ok"
+            return "ok" if d["status"] == "cancelling" else d["status"]
+
+        doc, outcome = storage.update_batch(batch_id, cancel)
+        if outcome != "ok":
+            raise APIFailure(409, f"Cannot cancel a batch with status '{outcome}'.", code="batch_not_cancellable")
+        runner.wake()
+        return doc
+
+    return app
+
+
+def _page(data: list[dict], has_more: bool) -> dict:
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+
+
+def _file_or_404(storage: Storage, file_id: str, param: Optional[str] = None) -> dict:
+    doc = storage.get_file(file_id) if FILE_ID_RE.match(file_id) else None
+    if doc is None:
+        raise APIFailure(404, f"No such File object: {file_id[:80]}", param=param or "id", code="file_not_found")
+    return doc
+
+
+def _batch_or_404(storage: Storage, batch_id: str) -> dict:
+    doc = storage.get_batch(batch_id) if BATCH_ID_RE.match(batch_id) else None
+    if doc is None:
+        raise APIFailure(404, f"No batch found with id '{batch_id[:80]}'.", param="batch_id", code="batch_not_found")
+    return doc
+
+
+def _too_large(limit: int) -> APIFailure:
+    return APIFailure(413, f"The file is too large: the limit for batch input files is {limit:,} bytes.",
+                      param="file", code="file_too_large")
+
+
+def _upload_expiry(fields: dict[str, str], now: int) -> Optional[int]:
+    seconds = fields.get("expires_after[seconds]")
+    if seconds is None:
+        return None
+    if fields.get("expires_after[anchor]", "created_at") != "created_at" or not seconds.isdigit() \
+            or not 3600 <= int(seconds) <= 2_592_000:
+        raise APIFailure(400, "expires_after needs anchor 'created_at' and seconds between 3600 and 2592000.",
+                         param="expires_after", code="invalid_value")
+    return now + int(seconds)
+
+
+def _check_metadata(metadata: Optional[dict[str, str]]) -> None:
+    if not metadata:
+        return
+    if len(metadata) > 16:
+        raise APIFailure(400, "metadata can hold at most 16 key-value pairs.", param="metadata", code="invalid_value")
+    for key, value in metadata.items():
+        if len(key) > 64 or len(value) > 512:
+            raise APIFailure(400, f"metadata key {key[:64]!r}: keys are at most 64 characters and values at most "
+                             "512.", param="metadata", code="invalid_value")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIFailure)
+    async def _api_failure(request: Request, exc: APIFailure) -> JSONResponse:
+        return error_response(exc.status, exc.message, param=exc.param, code=exc.code, type=exc.type)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            message = f"Unknown request URL: {request.method} {request.url.path}."
+            return error_response(404, message, code="unknown_url")
+        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        param = ".".join(loc) or None
+        what = f"'{param}'" if param else "the request"
+        message = f"Invalid value for {what}: {first.get('msg', 'invalid')}."
+        if len(errors) > 1:
+            message += f" ({len(errors) - 1} more problem(s))"
+        code = "missing_required_parameter" if first.get("type") == "missing" else "invalid_value"
+        return error_response(422, message, param=param, code=code)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "The local batch server failed to handle this request.", code="server_error")
+
+
+def _install_auth(app: FastAPI, api_key: str) -> None:
+    expected = f"Bearer {api_key}".encode()
+
+    @app.middleware("http")
+    async def _auth(request: Request, call_next):
+        given = request.headers.get("authorization", "")
+        if not given:
+            return error_response(401, "You didn't provide an API key. Send 'Authorization: Bearer <key>'.",
+                                  code="missing_api_key")
+        if not hmac.compare_digest(given.encode(), expected):
+            return error_response(401, "Incorrect API key provided.", code="invalid_api_key")
+        return await call_next(request)

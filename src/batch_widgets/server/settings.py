@@ -1,0 +1,39 @@
+"""Settings of the local batch server: one dataclass shared by ``LocalBatchServer``, the CLI and the app."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..validation import MAX_FILE_BYTES
+
+__all__ = ["ServerSettings", "parse_window"]
+
+_WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(window: str) -> int:
+    """Seconds in a completion window such as ``"24h"``, ``"7d"``, ``"90m"``; ValueError if malformed."""
+    match = _WINDOW_RE.match(str(window))
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"completion_window must look like '24h' (a positive number + s/m/h/d), got {window!r}")
+    return int(match.group(1)) * _UNIT[match.group(2)]
+
+
+@dataclass
+class ServerSettings:
+    data_dir: Path
+    api_key: Optional[str] = None
+    executor: str = "simulated"  # or "upstream"
+    upstream_url: Optional[str] = None
+    upstream_api_key: Optional[str] = None
+    concurrency: int = 8  # upstream requests in flight
+    rate: float = 0.0  # simulated requests per second, 0 = as fast as possible
+    latency: float = 0.0  # simulated seconds per request
+    failure_rate: float = 0.0  # simulated fraction of requests answered with an error
+    window_seconds: Optional[int] = None  # overrides every completion_window (tests use a few seconds)
+    max_upload_bytes: int = MAX_FILE_BYTES
+    poll_interval: float = 0.5  # how often the runner looks for batches created by other processes

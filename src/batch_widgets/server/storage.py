@@ -1,0 +1,250 @@
+"""SQLite (WAL) records of files, batches and per-request results; file bytes live on disk beside the database.
+
+Each thread gets its own connection. Read-modify-write goes through ``BEGIN IMMEDIATE``, which takes SQLite's
+write lock, so it is safe across threads *and* across processes sharing one data directory. Results are stored
+as they are produced, in chunks, inside the same transaction as the batch's counts: after a crash the database
+says exactly which requests ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+__all__ = ["Storage", "default_data_dir", "new_id", "FILE_ID_RE", "BATCH_ID_RE"]
+
+FILE_ID_RE = re.compile(r"^file-[A-Za-z0-9]{1,64}$")
+BATCH_ID_RE = re.compile(r"^batch_[A-Za-z0-9]{1,64}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    expires_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches(status);
+CREATE TABLE IF NOT EXISTS results (
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    UNIQUE (batch_id, idx)
+);
+"""
+
+ACTIVE_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
+
+
+def default_data_dir() -> Path:
+    """``$BATCH_WIDGETS_HOME``, else the platform's user data directory for batch_widgets."""
+    env = os.environ.get("BATCH_WIDGETS_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("batch_widgets", appauthor=False))
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(12)
+
+
+class Storage:
+    def __init__(self, data_dir: os.PathLike | str) -> None:
+        self.data_dir = Path(data_dir)
+        self.files_dir = self.data_dir / "files"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.data_dir / "batches.sqlite3"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        self._db().executescript(_SCHEMA)
+
+    # -- connections ---------------------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("storage is closed")
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding SQLite's write lock from the start (no lost updates)."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:  # pragma: no cover - closing twice or mid-use
+                    pass
+            self._all.clear()
+
+    # -- files ---------------------------------------------------------------------------------------------
+    def file_path(self, file_id: str) -> Path:
+        if not FILE_ID_RE.match(file_id):  # ids become paths: never let one escape the data dir
+            raise ValueError(f"invalid file id {file_id!r}")
+        return self.files_dir / file_id
+
+    def temp_path(self) -> Path:
+        return self.files_dir / f"tmp-{secrets.token_hex(8)}.part"
+
+    def add_file(self, file_id: str, nbytes: int, created_at: int, filename: str, purpose: str,
+                 expires_at: Optional[int] = None, db: Optional[sqlite3.Connection] = None) -> dict:
+        row = (file_id, nbytes, created_at, filename, purpose, expires_at)
+        sql = "INSERT INTO files (id, bytes, created_at, filename, purpose, expires_at) VALUES (?,?,?,?,?,?)"
+        if db is not None:
+            db.execute(sql, row)
+        else:
+            with self.write() as w:
+                w.execute(sql, row)
+        return _file_doc(row)
+
+    def get_file(self, file_id: str) -> Optional[dict]:
+        row = self._db().execute(
+            "SELECT id, bytes, created_at, filename, purpose, expires_at FROM files WHERE id = ?", (file_id,)
+        ).fetchone()
+        return _file_doc(row) if row else None
+
+    def list_files(self, *, purpose: Optional[str], limit: int, after: Optional[str],
+                   order: str) -> tuple[list[dict], bool]:
+        desc = order != "asc"
+        where, args = [], []
+        if purpose:
+            where.append("purpose = ?")
+            args.append(purpose)
+        if after:
+            where.append(f"seq {'<' if desc else '>'} COALESCE((SELECT seq FROM files WHERE id = ?), ?)")
+            args += [after, -1 if desc else 2**62]
+        sql = "SELECT id, bytes, created_at, filename, purpose, expires_at FROM files"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY seq {'DESC' if desc else 'ASC'} LIMIT ?"
+        rows = self._db().execute(sql, (*args, limit + 1)).fetchall()
+        return [_file_doc(r) for r in rows[:limit]], len(rows) > limit
+
+    def delete_file(self, file_id: str) -> bool:
+        with self.write() as db:
+            gone = db.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount > 0
+        if gone:
+            try:
+                self.file_path(file_id).unlink()
+            except FileNotFoundError:
+                pass
+        return gone
+
+    # -- batches -------------------------------------------------------------------------------------------
+    def insert_batch(self, doc: dict, options: Optional[dict] = None) -> None:
+        with self.write() as db:
+            db.execute("INSERT INTO batches (id, status, doc, options) VALUES (?,?,?,?)",
+                       (doc["id"], doc["status"], json.dumps(doc), json.dumps(options or {})))
+
+    def get_batch(self, batch_id: str) -> Optional[dict]:
+        row = self._db().execute("SELECT doc FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def batch_options(self, batch_id: str) -> dict:
+        row = self._db().execute("SELECT options FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def batch_status(self, batch_id: str) -> Optional[str]:
+        row = self._db().execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        return row[0] if row else None
+
+    def list_batches(self, *, limit: int, after: Optional[str]) -> tuple[list[dict], bool]:
+        """Newest first; ``after`` is the id of the last batch of the previous page."""
+        if after:
+            rows = self._db().execute(
+                "SELECT doc FROM batches WHERE seq < COALESCE((SELECT seq FROM batches WHERE id = ?), -1) "
+                "ORDER BY seq DESC LIMIT ?", (after, limit + 1)).fetchall()
+        else:
+            rows = self._db().execute("SELECT doc FROM batches ORDER BY seq DESC LIMIT ?", (limit + 1,)).fetchall()
+        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+
+    def active_batch_ids(self) -> list[str]:
+        marks = ",".join("?" * len(ACTIVE_STATUSES))
+        rows = self._db().execute(f"SELECT id FROM batches WHERE status IN ({marks}) ORDER BY seq",
+                                  ACTIVE_STATUSES).fetchall()
+        return [r[0] for r in rows]
+
+    def update_batch(self, batch_id: str, change: Callable[[dict], Any],
+                     db: Optional[sqlite3.Connection] = None) -> tuple[dict, Any]:
+        """Apply ``change(doc)`` atomically; returns (doc, what change returned). Raises KeyError if unknown."""
+        if db is None:
+            with self.write() as w:
+                return self.update_batch(batch_id, change, w)
+        row = db.execute("SELECT doc FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise KeyError(batch_id)
+        doc = json.loads(row[0])
+        result = change(doc)
+        db.execute("UPDATE batches SET status = ?, doc = ? WHERE id = ?", (doc["status"], json.dumps(doc), batch_id))
+        return doc, result
+
+    # -- results -------------------------------------------------------------------------------------------
+    def add_results(self, batch_id: str, rows: Iterable[tuple[int, int, str]],
+                    change: Callable[[dict], Any]) -> dict:
+        """Insert (idx, ok, line) rows and update the batch document, in one transaction."""
+        with self.write() as db:
+            db.executemany("INSERT OR IGNORE INTO results (batch_id, idx, ok, line) VALUES (?,?,?,?)",
+                           [(batch_id, idx, ok, line) for idx, ok, line in rows])
+            doc, _ = self.update_batch(batch_id, change, db)
+        return doc
+
+    def done_indices(self, batch_id: str) -> set[int]:
+        rows = self._db().execute("SELECT idx FROM results WHERE batch_id = ?", (batch_id,))
+        return {r[0] for r in rows}
+
+    def result_lines(self, batch_id: str, ok: bool) -> Iterator[str]:
+        cur = self._db().execute("SELECT line FROM results WHERE batch_id = ? AND ok = ? ORDER BY idx",
+                                 (batch_id, 1 if ok else 0))
+        while True:
+            chunk = cur.fetchmany(1000)
+            if not chunk:
+                return
+            for (line,) in chunk:
+                yield line
+
+    def delete_results(self, batch_id: str, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
+
+
+def _file_doc(row: tuple) -> dict:
+    file_id, nbytes, created_at, filename, purpose, expires_at = row
+    return {"id": file_id, "object": "file", "bytes": nbytes, "created_at": created_at, "filename": filename,
+            "purpose": purpose, "status": "processed", "status_details": None, "expires_at": expires_at}
