@@ -1,0 +1,485 @@
+// @ts-check
+// History & analytics panel. The kernel sends every batch ONCE as a compact columnar structure
+// (`_history_rows`) and later only the rows that changed (`_history_patch`); filtering, sorting, paging,
+// the analytics and the CSV export all run here, so a keystroke never waits for the kernel. The filter state
+// is synced back (`_history_filters`) so `view.to_dataframe()` in Python returns the same rows.
+import { h, clear, Scope, button, statusBadge, STATUSES, statusLabel, downloadBytes } from "../lib/dom.js";
+import { formatNumber, formatDuration, formatDateTime, formatPercent, formatCost, isoTime } from "../lib/format.js";
+import { donutChart, barChart, timeBars, costOverview } from "../lib/charts.js";
+
+export const PAGE_SIZE = 50;
+const DAY = 86400;
+
+/**
+ * @typedef {{id: string, desc: string, tags: string, status: string, endpoint: string, model: string,
+ *   total: number, completed: number, failed: number, created: number, started: number | null,
+ *   ended: number | null, cost: number | null, costSource: string, hay: string, rate: number,
+ *   duration: number}} Row
+ * @typedef {{statuses: string[], search: string, endpoint: string, since: string, until: string}} Filters
+ */
+
+/** @returns {Filters} */
+export function emptyFilters() {
+  return { statuses: [], search: "", endpoint: "", since: "", until: "" };
+}
+
+/**
+ * Columnar rows from the kernel -> one object per row (with the lower-cased search text and derived numbers
+ * computed once, not per keystroke).
+ * @param {any} cols
+ * @param {number} [now] Unix seconds, for the running duration of active batches
+ * @returns {Row[]}
+ */
+export function decodeRows(cols, now = Date.now() / 1000) {
+  if (!cols || !Array.isArray(cols.id)) return [];
+  const statuses = cols.statuses || [];
+  const endpoints = cols.endpoints || [];
+  const sources = cols.cost_sources || [];
+  /** @type {Row[]} */
+  const rows = new Array(cols.id.length);
+  for (let i = 0; i < cols.id.length; i++) {
+    const total = cols.total[i] || 0;
+    const completed = cols.completed[i] || 0;
+    const failed = cols.failed[i] || 0;
+    const created = cols.created[i];
+    const ended = cols.ended[i] ?? null;
+    const desc = cols.desc[i] || "";
+    const tags = cols.tags[i] || "";
+    const done = completed + failed;
+    rows[i] = {
+      id: cols.id[i],
+      desc,
+      tags,
+      status: statuses[cols.status[i]] || "",
+      endpoint: endpoints[cols.endpoint[i]] || "",
+      model: (cols.model && cols.model[i]) || "",
+      total,
+      completed,
+      failed,
+      created,
+      started: cols.started[i] ?? null,
+      ended,
+      cost: cols.cost[i] ?? null,
+      costSource: sources[cols.cost_source[i]] || "unknown",
+      hay: `${cols.id[i]}\n${desc}\n${tags}`.toLowerCase(),
+      rate: done > 0 ? completed / done : -1,
+      duration: (ended ?? now) - created,
+    };
+  }
+  return rows;
+}
+
+/** "2026-11-29" -> Unix seconds at 00:00 UTC (dates are UTC, as in Python), or null. @param {string} day */
+export function dayStart(day) {
+  if (!day) return null;
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(ms) ? ms / 1000 : null;
+}
+
+/**
+ * The rows matching the filters, in the order given. Status: any of the chosen (none = all); search:
+ * substring of id, description or tags, any case; endpoint: exact; dates: created on or after `since` and on
+ * or before `until` (whole UTC days).
+ * @param {Row[]} rows
+ * @param {Filters} f
+ * @returns {Row[]}
+ */
+export function filterRows(rows, f) {
+  const statuses = f.statuses && f.statuses.length ? new Set(f.statuses) : null;
+  const needle = (f.search || "").trim().toLowerCase();
+  const endpoint = f.endpoint || "";
+  const since = dayStart(f.since);
+  const untilDay = dayStart(f.until);
+  const until = untilDay === null ? null : untilDay + DAY;
+  if (!statuses && !needle && !endpoint && since === null && until === null) return rows.slice();
+  const out = [];
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (statuses && !statuses.has(r.status)) continue;
+    if (endpoint && r.endpoint !== endpoint) continue;
+    if (since !== null && r.created < since) continue;
+    if (until !== null && r.created >= until) continue;
+    if (needle && r.hay.indexOf(needle) === -1) continue;
+    out.push(r);
+  }
+  return out;
+}
+
+/** A canonical string of a filter state (key order of the kernel's dict does not matter). @param {Filters} f */
+export function filterKey(f) {
+  return JSON.stringify([[...(f.statuses || [])].sort(), f.search || "", f.endpoint || "", f.since || "", f.until || ""]);
+}
+
+/** @type {Record<string, (r: Row) => number | string>} */
+const SORT_KEYS = {
+  id: (r) => (r.desc || r.id).toLowerCase(),
+  status: (r) => STATUSES.indexOf(/** @type {any} */ (r.status)),
+  requests: (r) => r.total,
+  rate: (r) => r.rate,
+  duration: (r) => r.duration,
+  created: (r) => r.created,
+};
+
+/**
+ * Sort in place by one column; ties keep newest first so the order is stable across refreshes.
+ * @param {Row[]} rows @param {string} key @param {1 | -1} dir
+ */
+export function sortRows(rows, key, dir) {
+  const get = SORT_KEYS[key] || SORT_KEYS.created;
+  rows.sort((a, b) => {
+    const x = get(a);
+    const y = get(b);
+    if (x < y) return -dir;
+    if (x > y) return dir;
+    return b.created - a.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  });
+  return rows;
+}
+
+/** A CSV cell: quoted when needed; a leading = + - @ is defused so spreadsheets do not run it. @param {any} v */
+function csvCell(v) {
+  if (v === null || v === undefined) return "";
+  let s = String(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export const CSV_COLUMNS = ["id", "description", "tags", "status", "endpoint", "model", "total", "completed",
+  "failed", "success_rate", "duration_s", "created_at", "ended_at", "cost_usd", "cost_source"];
+
+/** @param {Row[]} rows */
+export function toCSV(rows) {
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const r of rows) {
+    lines.push([r.id, r.desc, r.tags, r.status, r.endpoint, r.model, r.total, r.completed, r.failed,
+      r.rate >= 0 ? r.rate.toFixed(4) : "", r.ended !== null ? r.ended - r.created : "", isoTime(r.created),
+      isoTime(r.ended), r.cost ?? "", r.costSource].map(csvCell).join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+/**
+ * The numbers behind the analytics view, over the given rows.
+ * @param {Row[]} rows
+ */
+export function summarize(rows) {
+  let success = 0;
+  let failure = 0;
+  /** @type {Record<string, number>} */
+  const byStatus = {};
+  for (const s of STATUSES) byStatus[s] = 0;
+  /** @type {Row[]} */
+  const finished = [];
+  let costTotal = 0;
+  let priced = 0;
+  let pricedRequests = 0;
+  /** @type {Row[]} */
+  const pricedRows = [];
+  for (const r of rows) {
+    success += r.completed;
+    failure += r.failed;
+    byStatus[r.status] = (byStatus[r.status] || 0) + 1;
+    if (r.ended !== null && r.status === "completed") finished.push(r);
+    if (r.cost !== null) {
+      costTotal += r.cost;
+      priced += 1;
+      pricedRequests += r.total;
+      pricedRows.push(r);
+    }
+  }
+  const avgTime = finished.length ? finished.reduce((s, r) => s + /** @type {number} */ (r.ended) - r.created, 0)
+    / finished.length : 0;
+  const recentTimes = finished.sort((a, b) => /** @type {number} */ (b.ended) - /** @type {number} */ (a.ended))
+    .slice(0, 10).reverse();
+  const recentCost = pricedRows.sort((a, b) => b.created - a.created).slice(0, 10).reverse();
+  return {
+    success,
+    failure,
+    byStatus,
+    finishedCount: finished.length,
+    avgTime,
+    recentTimes,
+    cost: { total: costTotal, priced, perBatch: priced ? costTotal / priced : 0,
+      perRequest: pricedRequests ? costTotal / pricedRequests : 0, recent: recentCost },
+  };
+}
+
+/**
+ * @param {any} model
+ * @param {HTMLElement} el
+ * @returns {() => void}
+ */
+export function renderHistory(model, el) {
+  const scope = new Scope();
+  /** @type {Row[]} */
+  let all = [];
+  /** @type {Map<string, Row>} */
+  let byId = new Map();
+  /** @type {Row[]} all rows in the current sort order; filtering keeps it */
+  let sorted = [];
+  /** @type {Row[]} */
+  let shown = [];
+  let sortKey = "created";
+  /** @type {1 | -1} */
+  let sortDir = -1;
+  let page = 0;
+  const filters = { ...emptyFilters(), ...(model.get("_history_filters") || {}) };
+
+  // -- controls ---------------------------------------------------------------------------------------------
+  const chips = STATUSES.map((s) => {
+    const chip = h("button", { type: "button", class: `bw-chip bw-chip--${s}`, "aria-pressed": "false",
+      "data-status": s, text: statusLabel(s) });
+    scope.on(chip, "click", () => {
+      const set = new Set(filters.statuses);
+      if (set.has(s)) set.delete(s);
+      else set.add(s);
+      filters.statuses = STATUSES.filter((x) => set.has(x));
+      changed();
+    });
+    return chip;
+  });
+  const search = h("input", { type: "search", class: "bw-input bw-history__search",
+    placeholder: "Search id, description, tags", "aria-label": "Search batches by id, description or tags" });
+  const endpointSel = h("select", { class: "bw-input", "aria-label": "Endpoint" });
+  const since = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or after (UTC)" });
+  const until = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or before (UTC)" });
+  const clearBtn = button("Clear filters", { variant: "ghost", class: "bw-history__clear" });
+  const count = h("span", { class: "bw-history__count", role: "status", "aria-live": "polite" });
+  const analyticsBtn = button("Show analytics", { variant: "secondary", class: "bw-history__toggle" });
+  analyticsBtn.setAttribute("aria-pressed", "false");
+  const exportBtn = button("Export CSV", { variant: "secondary", class: "bw-history__export",
+    title: "Download the filtered rows as CSV" });
+
+  scope.on(search, "input", () => { filters.search = search.value; changed(); });
+  scope.on(endpointSel, "change", () => { filters.endpoint = endpointSel.value; changed(); });
+  scope.on(since, "change", () => { filters.since = since.value; changed(); });
+  scope.on(until, "change", () => { filters.until = until.value; changed(); });
+  scope.on(clearBtn, "click", () => { Object.assign(filters, emptyFilters()); changed(); });
+  scope.on(analyticsBtn, "click", () => {
+    model.set("_history_analytics", !model.get("_history_analytics"));
+    model.save_changes();
+    drawAnalytics();
+  });
+  scope.on(exportBtn, "click", () => {
+    const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+    downloadBytes(`batch-history-${stamp}.csv`, new TextEncoder().encode(toCSV(shown)), "text/csv");
+  });
+
+  // -- table ------------------------------------------------------------------------------------------------
+  const COLUMNS = [["id", "Batch"], ["status", "Status"], ["requests", "Requests"], ["rate", "Success rate"],
+    ["duration", "Duration"], ["created", "Created"]];
+  const headCells = COLUMNS.map(([key, label]) => {
+    const btn = h("button", { type: "button", class: "bw-history__sort", "data-key": key, text: label });
+    scope.on(btn, "click", () => {
+      if (sortKey === key) sortDir = sortDir === 1 ? -1 : 1;
+      else { sortKey = key; sortDir = key === "id" || key === "status" ? 1 : -1; }
+      resort();
+      page = 0;
+      refilter(false);
+    });
+    return h("th", { scope: "col", "data-key": key }, [btn]);
+  });
+  const tbody = h("tbody");
+  const table = h("table", { class: "bw-table bw-history__table" }, [
+    h("thead", {}, [h("tr", {}, [...headCells, h("th", { scope: "col", text: "Actions" })])]),
+    tbody,
+  ]);
+  const prev = button("‹ Previous", { variant: "ghost", ariaLabel: "Previous page" });
+  const next = button("Next ›", { variant: "ghost", ariaLabel: "Next page" });
+  const pageInfo = h("span", { class: "bw-history__page" });
+  scope.on(prev, "click", () => { page = Math.max(0, page - 1); drawTable(); });
+  scope.on(next, "click", () => { page += 1; drawTable(); });
+  scope.on(tbody, "click", (ev) => {
+    const target = /** @type {HTMLElement} */ (ev.target);
+    const btn = target.closest && target.closest("[data-open]");
+    if (btn) model.send({ action: "history_open", id: btn.getAttribute("data-open") });
+  });
+  const empty = h("div", { class: "bw-empty bw-history__empty" });
+  const analytics = h("section", { class: "bw-history__analytics", "aria-label": "Analytics", hidden: true });
+
+  const root = h("div", { class: "bw-history" }, [
+    h("div", { class: "bw-history__filters", role: "group", "aria-label": "Filters" }, [
+      h("div", { class: "bw-history__chips", role: "group", "aria-label": "Status" }, chips),
+      h("div", { class: "bw-history__row" }, [
+        search, endpointSel,
+        h("label", { class: "bw-history__date" }, ["From ", since]),
+        h("label", { class: "bw-history__date" }, ["To ", until]),
+        clearBtn,
+      ]),
+      h("div", { class: "bw-history__row" }, [count, h("span", { class: "bw-spacer" }), analyticsBtn, exportBtn]),
+    ]),
+    analytics,
+    h("div", { class: "bw-history__scroll" }, [table]),
+    empty,
+    h("div", { class: "bw-history__pager" }, [prev, pageInfo, next]),
+  ]);
+  el.append(root);
+
+  // -- behaviour --------------------------------------------------------------------------------------------
+  function load() {
+    all = decodeRows(model.get("_history_rows"));
+    byId = new Map(all.map((r) => [r.id, r]));
+    fillEndpoints();
+    resort();
+  }
+
+  function applyPatch() {
+    const fresh = decodeRows(model.get("_history_patch"));
+    if (!fresh.length) return;
+    for (const r of fresh) {
+      const old = byId.get(r.id);
+      if (old) Object.assign(old, r);
+      else { all.push(r); byId.set(r.id, r); }
+    }
+    fillEndpoints();
+    resort();
+    refilter(false, true);
+  }
+
+  function fillEndpoints() {
+    const known = [...new Set(all.map((r) => r.endpoint).filter(Boolean))].sort();
+    if (filters.endpoint && !known.includes(filters.endpoint)) known.push(filters.endpoint);
+    clear(endpointSel);
+    endpointSel.append(h("option", { value: "", text: "All endpoints" }));
+    for (const e of known) endpointSel.append(h("option", { value: e, text: e }));
+  }
+
+  function resort() {
+    sorted = sortRows(all.slice(), sortKey, sortDir);
+    for (const th of headCells) {
+      const key = th.getAttribute("data-key");
+      th.setAttribute("aria-sort", key === sortKey ? (sortDir === 1 ? "ascending" : "descending") : "none");
+    }
+  }
+
+  let syncTimer = /** @type {any} */ (null);
+  scope.add(() => clearTimeout(syncTimer));
+  function changed() {
+    page = 0;
+    refilter(true);
+  }
+
+  /** @param {boolean} sync send the filters to the kernel @param {boolean} [keepPage] */
+  function refilter(sync, keepPage = false) {
+    shown = filterRows(sorted, filters);
+    if (!keepPage) page = 0;
+    syncControls();
+    drawTable();
+    drawAnalytics();
+    if (sync) {
+      // Typing sends one message when it pauses, not one per key.
+      clearTimeout(syncTimer);
+      syncTimer = setTimeout(() => {
+        model.set("_history_filters", { ...filters, statuses: [...filters.statuses] });
+        model.save_changes();
+      }, 250);
+    }
+  }
+
+  function syncControls() {
+    for (const chip of chips) {
+      chip.setAttribute("aria-pressed", String(filters.statuses.includes(chip.getAttribute("data-status") || "")));
+    }
+    if (search.value !== filters.search) search.value = filters.search;
+    if (endpointSel.value !== filters.endpoint) endpointSel.value = filters.endpoint;
+    if (since.value !== filters.since) since.value = filters.since;
+    if (until.value !== filters.until) until.value = filters.until;
+    const active = filters.statuses.length || filters.search || filters.endpoint || filters.since || filters.until;
+    clearBtn.disabled = !active;
+    count.textContent = active
+      ? `${formatNumber(shown.length)} of ${formatNumber(all.length)} batches match`
+      : `${formatNumber(all.length)} batches`;
+  }
+
+  function drawTable() {
+    const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
+    page = Math.min(page, pages - 1);
+    const start = page * PAGE_SIZE;
+    const slice = shown.slice(start, start + PAGE_SIZE);
+    const frag = document.createDocumentFragment();
+    for (const r of slice) frag.append(rowElement(r));
+    clear(tbody).append(frag);
+    pageInfo.textContent = shown.length
+      ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(shown.length)}`
+      : "";
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+    empty.textContent = all.length === 0
+      ? (model.get("_history_loading") ? "Loading the batch history…" : "No batches yet. Create one to see it here.")
+      : "No batch matches these filters.";
+    empty.hidden = shown.length > 0;
+    table.hidden = shown.length === 0;
+  }
+
+  /** @param {Row} r */
+  function rowElement(r) {
+    const rate = r.rate >= 0 ? r.rate : null;
+    const rateBar = h("span", { class: "bw-rate", role: "img",
+      "aria-label": rate === null ? "no finished requests" : `success rate ${formatPercent(rate)}` },
+    [h("span", { class: "bw-rate__fill", style: { width: `${rate === null ? 0 : (rate * 100).toFixed(1)}%` } })]);
+    const requests = r.failed
+      ? `${formatNumber(r.completed)} / ${formatNumber(r.total)} · ${formatNumber(r.failed)} failed`
+      : `${formatNumber(r.completed)} / ${formatNumber(r.total)}`;
+    return h("tr", { "data-id": r.id }, [
+      h("td", { class: "bw-history__name" }, [
+        r.desc ? h("div", { class: "bw-history__desc", text: r.desc }) : null,
+        h("code", { class: "bw-history__id", text: r.id }),
+        r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · ") }) : null,
+      ]),
+      h("td", {}, [statusBadge(r.status)]),
+      h("td", { class: "bw-num", text: requests }),
+      h("td", {}, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),
+      h("td", { class: "bw-num", text: formatDuration(r.duration) }),
+      h("td", {}, [h("time", { datetime: isoTime(r.created), text: formatDateTime(r.created) })]),
+      h("td", {}, [h("button", { type: "button", class: "bw-btn bw-btn--ghost", "data-open": r.id,
+        "aria-label": `Open details of ${r.id}`, text: "Details" })]),
+    ]);
+  }
+
+  function drawAnalytics() {
+    const on = Boolean(model.get("_history_analytics"));
+    analytics.hidden = !on;
+    analyticsBtn.textContent = on ? "Hide analytics" : "Show analytics";
+    analyticsBtn.setAttribute("aria-pressed", String(on));
+    if (!on) return;
+    const s = summarize(shown);
+    const card = (/** @type {string} */ title, /** @type {Node} */ body, /** @type {string} */ note) =>
+      h("div", { class: "bw-card bw-history__chart" }, [h("h4", { text: title }), body,
+        note ? h("p", { class: "bw-history__note", text: note }) : null]);
+    const statusItems = STATUSES.filter((st) => s.byStatus[st] > 0)
+      .map((st) => ({ label: statusLabel(st), value: s.byStatus[st], cls: `bw-chart-status--${st}` }));
+    clear(analytics).append(
+      card("Success vs failure", donutChart({ success: s.success, failure: s.failure }),
+        `${formatNumber(s.success)} succeeded · ${formatNumber(s.failure)} failed`),
+      card("Status distribution", barChart(statusItems, { title: "Batches by status" }), ""),
+      card("Processing time", timeBars(s.recentTimes.map((r) => ({ label: r.desc || r.id,
+        seconds: /** @type {number} */ (r.ended) - r.created })), { average: s.avgTime, format: formatDuration }),
+      s.finishedCount ? `average ${formatDuration(s.avgTime)} over ${formatNumber(s.finishedCount)} completed batches`
+        : "no completed batch yet"),
+      card("Cost overview", costOverview({ total: s.cost.total, perBatch: s.cost.perBatch,
+        perRequest: s.cost.perRequest, priced: s.cost.priced, batches: shown.length,
+        recent: s.cost.recent.map((r) => ({ label: r.desc || r.id, cost: /** @type {number} */ (r.cost) })),
+        format: formatCost }), "from usage where the batch reports it, else an estimate per request"),
+    );
+  }
+
+  scope.onModel(model, "change:_history_rows", () => { load(); refilter(false, true); });
+  scope.onModel(model, "change:_history_patch", applyPatch);
+  scope.onModel(model, "change:_history_analytics", drawAnalytics);
+  scope.onModel(model, "change:_history_loading", drawTable);
+  scope.onModel(model, "change:_history_filters", () => {
+    // Filters set from Python (view.set_filters) show up here; our own echo changes nothing.
+    const incoming = { ...emptyFilters(), ...(model.get("_history_filters") || {}) };
+    if (filterKey(incoming) === filterKey(filters)) return;
+    Object.assign(filters, incoming);
+    page = 0;
+    refilter(false);
+  });
+
+  load();
+  refilter(false);
+  return () => {
+    scope.dispose();
+    root.remove();
+  };
+}

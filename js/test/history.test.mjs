@@ -1,0 +1,236 @@
+// History panel: filter / sort / count / paging / export on 10,000 rows, the analytics charts, cleanup.
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { installDom, fakeModel } from "./_panel_env.mjs";
+
+installDom();
+const { renderHistory, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_SIZE } =
+  await import("../panels/history.js");
+const charts = await import("../lib/charts.js");
+
+const STATUSES = ["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling",
+  "cancelled"];
+const T0 = Date.parse("2026-01-01T00:00:00Z") / 1000;
+
+/** n rows, columnar as the kernel sends them (history_view.encode_rows). */
+function makeRows(n) {
+  const cols = { n, statuses: STATUSES, endpoints: ["/v1/chat/completions", "/v1/embeddings"],
+    cost_sources: ["usage", "results", "estimate", "unknown"], id: [], desc: [], tags: [], status: [], endpoint: [],
+    model: [], total: [], completed: [], failed: [], created: [], started: [], ended: [], cost: [], cost_source: [] };
+  for (let i = 0; i < n; i++) {
+    const status = i % 4 === 0 ? 1 : i % 4 === 1 ? 2 : 4; // failed, in_progress, completed, completed
+    const created = T0 + (n - i) * 3600; // newest first, one an hour
+    cols.id.push(`batch_${String(i).padStart(5, "0")}`);
+    cols.desc.push(i % 10 === 0 ? `Nightly eval ${i}` : `job ${i}`);
+    cols.tags.push(i % 3 === 0 ? "eval,nightly" : "adhoc");
+    cols.status.push(status);
+    cols.endpoint.push(i % 5 === 0 ? 1 : 0);
+    cols.model.push("gpt-4o-mini");
+    cols.total.push(100);
+    cols.completed.push(status === 4 ? 95 : status === 2 ? 40 : 0);
+    cols.failed.push(status === 4 ? 5 : 0);
+    cols.created.push(created);
+    cols.started.push(status === 1 ? null : created + 60);
+    cols.ended.push(status === 4 || status === 1 ? created + 600 + (i % 7) * 60 : null);
+    cols.cost.push(status === 4 ? 0.095 : null);
+    cols.cost_source.push(status === 4 ? 2 : 3);
+  }
+  return cols;
+}
+
+function setup(n = 10_000, extra = {}) {
+  const model = fakeModel({ _history_rows: makeRows(n), _history_patch: {}, _history_filters: {},
+    _history_analytics: false, _history_loading: false, ...extra });
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = renderHistory(model, el);
+  const q = (sel) => el.querySelector(sel);
+  const count = () => q(".bw-history__count").textContent;
+  const rows = () => [...el.querySelectorAll("tbody tr")];
+  return { model, el, cleanup, q, count, rows };
+}
+
+function type(input, value) {
+  input.value = value;
+  input.dispatchEvent(new Event("input"));
+}
+
+test("10,000 rows: first page drawn, total counted, pager says where we are", () => {
+  const { count, rows, q, cleanup } = setup();
+  assert.equal(count(), "10,000 batches");
+  assert.equal(rows().length, PAGE_SIZE);
+  assert.equal(rows()[0].getAttribute("data-id"), "batch_00000"); // newest first
+  assert.equal(q(".bw-history__page").textContent, "1–50 of 10,000");
+  q(".bw-history__pager button:last-child").click();
+  assert.equal(q(".bw-history__page").textContent, "51–100 of 10,000");
+  assert.equal(rows()[0].getAttribute("data-id"), "batch_00050");
+  cleanup();
+});
+
+test("status chips (several at once), search, endpoint and dates filter; the count matches", () => {
+  const { el, q, count, rows, cleanup } = setup();
+  const chip = (s) => el.querySelector(`[data-status="${s}"]`);
+  chip("failed").click();
+  assert.equal(chip("failed").getAttribute("aria-pressed"), "true");
+  assert.equal(count(), "2,500 of 10,000 batches match");
+  chip("in_progress").click();
+  assert.equal(count(), "5,000 of 10,000 batches match");
+  assert.ok(rows().every((r) => /Failed|In progress/.test(r.textContent)));
+
+  type(q(".bw-history__search"), "NIGHTLY eval"); // description, any case
+  // descriptions "Nightly eval i" for i % 10 == 0; of those, statuses failed (i%4==0) or in_progress (i%4==1)
+  const expected = [...Array(10_000).keys()].filter((i) => i % 10 === 0 && (i % 4 === 0 || i % 4 === 1)).length;
+  assert.equal(count(), `${expected.toLocaleString("en-US")} of 10,000 batches match`);
+
+  q(".bw-history__clear").click();
+  assert.equal(count(), "10,000 batches");
+  type(q(".bw-history__search"), "batch_0999"); // ids
+  assert.equal(count(), "10 of 10,000 batches match"); // batch_09990 .. batch_09999
+
+  q(".bw-history__clear").click();
+  const sel = el.querySelector("select");
+  sel.value = "/v1/embeddings";
+  sel.dispatchEvent(new Event("change"));
+  assert.equal(count(), "2,000 of 10,000 batches match");
+
+  q(".bw-history__clear").click();
+  const [since, until] = el.querySelectorAll('input[type="date"]');
+  // created = T0 + (n - i) h: 2026-01-02 (UTC) holds 24 batches
+  since.value = "2026-01-02";
+  since.dispatchEvent(new Event("change"));
+  until.value = "2026-01-02";
+  until.dispatchEvent(new Event("change"));
+  assert.equal(count(), "24 of 10,000 batches match");
+  cleanup();
+});
+
+test("tags are searched too, and an empty result says so", () => {
+  const { q, count, cleanup, el } = setup(30);
+  type(q(".bw-history__search"), "adhoc");
+  assert.equal(count(), "20 of 30 batches match");
+  type(q(".bw-history__search"), "no such thing");
+  assert.equal(count(), "0 of 30 batches match");
+  assert.equal(el.querySelector(".bw-history__empty").hidden, false);
+  assert.match(el.querySelector(".bw-history__empty").textContent, /No batch matches/);
+  cleanup();
+});
+
+test("the filter state is synced to the kernel once typing pauses", async () => {
+  const { model, q, cleanup } = setup(100);
+  type(q(".bw-history__search"), "n");
+  type(q(".bw-history__search"), "ni");
+  type(q(".bw-history__search"), "nig");
+  assert.equal(model.saved.length, 0);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(model.saved.length, 1);
+  assert.deepEqual(model.state._history_filters, { statuses: [], search: "nig", endpoint: "", since: "", until: "" });
+  cleanup();
+});
+
+test("filters set by the kernel (view.set_filters) show in the controls", () => {
+  const { model, q, count, el, cleanup } = setup(100);
+  model.update("_history_filters", { until: "", since: "", endpoint: "", search: "job 1", statuses: ["completed"] });
+  assert.equal(q(".bw-history__search").value, "job 1");
+  assert.equal(el.querySelector('[data-status="completed"]').getAttribute("aria-pressed"), "true");
+  assert.match(count(), /of 100 batches match/);
+  cleanup();
+});
+
+test("sortable columns: click sorts, second click reverses, aria-sort follows", () => {
+  const { el, rows, cleanup } = setup(200);
+  const header = (key) => el.querySelector(`th[data-key="${key}"]`);
+  header("duration").querySelector("button").click();
+  assert.equal(header("duration").getAttribute("aria-sort"), "descending");
+  const durations = rows().map((r) => r.children[4].textContent);
+  assert.ok(durations[0].includes("d"), `longest first (running batches): ${durations[0]}`);
+  header("created").querySelector("button").click();
+  assert.equal(header("created").getAttribute("aria-sort"), "descending");
+  header("created").querySelector("button").click();
+  assert.equal(header("created").getAttribute("aria-sort"), "ascending");
+  assert.equal(rows()[0].getAttribute("data-id"), "batch_00199"); // oldest first
+  cleanup();
+});
+
+test("pure helpers: decode, filter, sort, CSV", () => {
+  const rows = decodeRows(makeRows(20), T0 + 1e6);
+  assert.equal(rows.length, 20);
+  assert.equal(rows[0].status, "failed");
+  assert.equal(rows[2].rate, 0.95);
+  const only = filterRows(rows, { statuses: ["completed"], search: "", endpoint: "", since: "", until: "" });
+  assert.equal(only.length, 10);
+  sortRows(only, "id", 1);
+  // by description (else id), as text: "job 11" < "job 14" < ... < "job 2" < "nightly eval 10"
+  assert.deepEqual(only.slice(0, 2).map((r) => r.id), ["batch_00011", "batch_00014"]);
+  const csv = toCSV([{ ...rows[0], desc: '=cmd|"x", y' }]);
+  const [head, line] = csv.trim().split("\r\n");
+  assert.match(head, /^id,description,tags,status/);
+  assert.ok(line.startsWith('batch_00000,"\'=cmd|""x"", y"'), line); // quoted, and no formula
+});
+
+test("row action asks the kernel to open the details", () => {
+  const { model, el, cleanup } = setup(10);
+  el.querySelector('tbody tr [data-open="batch_00003"]').click();
+  assert.deepEqual(model.sent.at(-1).msg, { action: "history_open", id: "batch_00003" });
+  cleanup();
+});
+
+test("patches from the kernel update and add rows without a full reload", () => {
+  const { model, count, el, cleanup } = setup(10);
+  const patch = makeRows(2);
+  patch.id = ["batch_00001", "batch_new"];
+  patch.desc = ["renamed", "brand new"];
+  patch.created = [T0 + 99 * 3600, T0 + 100 * 3600];
+  model.update("_history_patch", { seq: 1, ...patch });
+  assert.equal(count(), "11 batches");
+  assert.equal(el.querySelector("tbody tr").getAttribute("data-id"), "batch_new");
+  assert.match(el.querySelector('tr[data-id="batch_00001"]').textContent, /renamed/);
+  cleanup();
+});
+
+test("analytics toggle draws the four SVG charts from the filtered rows", () => {
+  const { model, el, q, cleanup } = setup(400);
+  assert.equal(q(".bw-history__analytics").hidden, true);
+  q(".bw-history__toggle").click();
+  assert.equal(model.state._history_analytics, true);
+  const section = q(".bw-history__analytics");
+  assert.equal(section.hidden, false);
+  assert.equal(section.querySelectorAll("svg.bw-chart").length, 4);
+  const donut = section.querySelector("svg.bw-chart-donut");
+  assert.match(donut.getAttribute("aria-label"), /Success rate 95\.8%: 23000 succeeded, 1000 failed/);
+  const bars = section.querySelector("svg.bw-chart-bars");
+  assert.equal(bars.querySelectorAll("rect.bw-chart-bar").length, 3); // failed, in progress, completed
+  assert.match(bars.getAttribute("aria-label"), /Completed 200/);
+  const time = section.querySelector("svg.bw-chart-time");
+  assert.equal(time.querySelectorAll("rect.bw-chart-bar").length, 10);
+  assert.ok(time.querySelector("line.bw-chart-average"));
+  const cost = section.querySelector("svg.bw-chart-cost");
+  assert.match(cost.getAttribute("aria-label"), /\$19\.00 in total/); // 200 completed batches x $0.095
+  // charts follow the filters
+  el.querySelector('[data-status="failed"]').click();
+  assert.match(section.querySelector("svg.bw-chart-donut").getAttribute("aria-label"), /No finished requests/);
+  q(".bw-history__toggle").click();
+  assert.equal(section.hidden, true);
+  cleanup();
+});
+
+test("charts: empty data and exact geometry", () => {
+  const d = charts.donutChart({ success: 3, failure: 1, size: 100 });
+  const arc = d.querySelector("circle.bw-chart-success");
+  const r = 100 / 2 - 12;
+  assert.equal(arc.getAttribute("stroke-dasharray").split(" ")[0], (0.75 * 2 * Math.PI * r).toFixed(2));
+  assert.equal(d.querySelector("text").textContent, "75.0%");
+  assert.equal(charts.donutChart({ success: 0, failure: 0 }).querySelector("circle.bw-chart-success"), null);
+  const t = charts.timeBars([], { average: 0, format: String });
+  assert.equal(t.querySelectorAll("rect").length, 0);
+  const s = summarize(decodeRows(makeRows(8)));
+  assert.equal(s.byStatus.failed, 2);
+  assert.equal(s.cost.priced, 4);
+});
+
+test("cleanup removes the DOM and every model listener", () => {
+  const { model, el, cleanup } = setup(10);
+  assert.ok(model.listenerCount() > 0);
+  cleanup();
+  assert.equal(model.listenerCount(), 0);
+  assert.equal(el.children.length, 0);
+});
