@@ -43,6 +43,8 @@ MAX_PAGES = 1000
 #: How many of the newest batches are searched for a tagged create that may have landed.
 LOOKUP_PAGE_SIZE = 100
 DOWNLOAD_CHUNK = 1 << 20
+
+
 @dataclass
 class _Call:
     """One API request, described without sending it."""
