@@ -1,9 +1,311 @@
 // @ts-check
-// Placeholder until the real panel lands.
-/** @param {any} model @param {HTMLElement} el */
+// Create panel: pick or drop a JSONL file, see every problem with its line number (checked here first, by
+// lib/validate.js, with the rules of the Python validator), then send it to the kernel in chunks of at most
+// 4 MiB as binary buffers. The kernel acknowledges each chunk (`_create_transfer`), validates again, uploads
+// to the API (`_create_progress`) and reports the new batch id (`_create_batch_id`).
+import { h, clear, Scope, button, banner } from "../lib/dom.js";
+import { formatBytes, formatNumber } from "../lib/format.js";
+import { validateFile, MAX_FILE_BYTES } from "../lib/validate.js";
+
+/** Chunks in flight before waiting for the kernel's acknowledgement (bounds memory on both sides). */
+export const WINDOW = 3;
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+const EXAMPLE_BODIES = /** @type {Record<string, object>} */ ({
+  "/v1/chat/completions": { model: "gpt-4o-mini", messages: [{ role: "user", content: "Hello!" }] },
+  "/v1/responses": { model: "gpt-4o-mini", input: "Hello!" },
+  "/v1/embeddings": { model: "text-embedding-3-small", input: "Hello!" },
+  "/v1/completions": { model: "gpt-3.5-turbo-instruct", prompt: "Hello!" },
+  "/v1/moderations": { model: "omni-moderation-latest", input: "Hello!" },
+  "/v1/images/generations": { model: "gpt-image-1", prompt: "A green square" },
+  "/v1/images/edits": { model: "gpt-image-1", prompt: "Make it green", image: "https://example.com/in.png" },
+  "/v1/videos": { model: "sora-2", prompt: "A green square spinning" },
+});
+
+/** Two example lines for an endpoint. @param {string} endpoint */
+export function exampleLines(endpoint) {
+  const body = EXAMPLE_BODIES[endpoint] || { model: "your-model" };
+  return [1, 2].map((i) => JSON.stringify({ custom_id: `request-${i}`, method: "POST", url: endpoint, body }))
+    .join("\n");
+}
+
+/** @param {string} label */
+function meter(label) {
+  const fill = h("span", { class: "bw-meter__fill" });
+  const text = h("span", { class: "bw-meter__text" });
+  const bar = h("div", { class: "bw-meter", role: "progressbar", "aria-label": label, "aria-valuemin": 0,
+    "aria-valuemax": 100, "aria-valuenow": 0 }, [fill]);
+  const wrap = h("div", { class: "bw-meter__row", hidden: true }, [h("span", { class: "bw-meter__label", text: label }),
+    bar, text]);
+  return {
+    el: wrap,
+    /** @param {number} done @param {number} total */
+    set(done, total) {
+      const pct = total > 0 ? Math.min(100, (100 * done) / total) : 100;
+      fill.style.width = `${pct.toFixed(1)}%`;
+      bar.setAttribute("aria-valuenow", pct.toFixed(0));
+      text.textContent = `${formatBytes(done)} of ${formatBytes(total)}`;
+      wrap.hidden = false;
+    },
+    hide() { wrap.hidden = true; },
+  };
+}
+
+/**
+ * @param {any} model
+ * @param {HTMLElement} el
+ * @returns {() => void}
+ */
 export function renderCreate(model, el) {
-  const note = document.createElement("p");
-  note.textContent = "This panel is not built yet.";
-  el.append(note);
-  return () => note.remove();
+  const scope = new Scope();
+  const limits = () => model.get("_create_limits") || {};
+  /** @type {File | null} */
+  let file = null;
+  /** @type {import("../lib/validate.js").Report | null} */
+  let report = null;
+  let endpointTouched = false;
+  let sending = false;
+  let checkSeq = 0;
+
+  // -- form -------------------------------------------------------------------------------------------------
+  const input = h("input", { type: "file", accept: ".jsonl,.json,.txt,application/jsonl,application/x-ndjson",
+    class: "bw-sr-only", id: `bw-file-${Math.random().toString(36).slice(2, 9)}` });
+  const pick = h("label", { class: "bw-btn bw-btn--secondary", for: input.id, tabindex: 0, role: "button",
+    text: "Choose file" });
+  const drop = h("div", { class: "bw-create__drop", tabindex: -1 }, [
+    h("p", { class: "bw-create__drop-text", text: "Drop a .jsonl file here, or" }), pick, input,
+    h("p", { class: "bw-create__hint", text: "One request per line; checked here before anything is sent." }),
+  ]);
+  const fileInfo = h("div", { class: "bw-create__file", role: "status", "aria-live": "polite" });
+  const problemsBox = h("div", { class: "bw-create__problems" });
+  const endpointSel = h("select", { class: "bw-input", id: `bw-ep-${Math.random().toString(36).slice(2, 9)}` });
+  for (const ep of model.get("_create_endpoints") || []) endpointSel.append(h("option", { value: ep, text: ep }));
+  const windowSel = h("select", { class: "bw-input", id: `bw-win-${Math.random().toString(36).slice(2, 9)}` });
+  for (const w of model.get("_create_windows") || ["24h"]) windowSel.append(h("option", { value: w, text: w }));
+  const desc = h("input", { type: "text", class: "bw-input", maxlength: 512, placeholder: "What this batch is for",
+    id: `bw-desc-${Math.random().toString(36).slice(2, 9)}` });
+  const tags = h("input", { type: "text", class: "bw-input", maxlength: 512, placeholder: "eval, nightly",
+    id: `bw-tags-${Math.random().toString(36).slice(2, 9)}` });
+  const example = h("pre", { class: "bw-create__example" });
+  const createBtn = button("Create batch", { variant: "primary", class: "bw-create__submit" });
+  const resetBtn = button("Create another", { variant: "secondary" });
+  const transferMeter = meter("Sending to the kernel");
+  const uploadMeter = meter("Uploading to the API");
+  const stateText = h("p", { class: "bw-create__state", role: "status", "aria-live": "polite" });
+  const errorBox = h("div", { class: "bw-create__error" });
+
+  /** @param {string} text @param {HTMLElement} control */
+  const field = (text, control) => h("div", { class: "bw-field" },
+    [h("label", { class: "bw-field__label", for: control.id, text }), control]);
+
+  const root = h("div", { class: "bw-create" }, [
+    h("div", { class: "bw-create__source" }, [drop, fileInfo]),
+    problemsBox,
+    h("div", { class: "bw-create__form" }, [
+      field("Endpoint", endpointSel),
+      field("Completion window", windowSel),
+      field("Description", desc),
+      field("Tags (comma-separated)", tags),
+    ]),
+    h("details", { class: "bw-create__format" }, [h("summary", { text: "Example format" }), example]),
+    h("div", { class: "bw-create__actions" }, [createBtn, resetBtn]),
+    transferMeter.el,
+    uploadMeter.el,
+    stateText,
+    errorBox,
+  ]);
+  el.append(root);
+
+  // -- checking a file --------------------------------------------------------------------------------------
+  /** @param {File} f */
+  async function choose(f) {
+    file = f;
+    report = null;
+    model.send({ action: "create_reset" });
+    draw();
+    const seq = ++checkSeq;
+    const max = limits().max_bytes || MAX_FILE_BYTES;
+    if (f.size > max) {
+      // Too big to be worth reading: the same code the Python validator gives.
+      report = { ok: false, problems: [{ line: null, code: "file_too_large", field: null,
+        message: `the file is ${f.size.toLocaleString("en-US")} bytes; the limit is ${max.toLocaleString("en-US")}` }],
+      problemCount: 1, lineCount: 0, model: null, endpoint: null, sizeBytes: f.size };
+    } else {
+      let r = await validateFile(f, { endpoint: endpointTouched ? endpointSel.value : null });
+      // The file names its endpoint on every line: pre-select it unless the user chose one.
+      const eps = model.get("_create_endpoints") || [];
+      if (!endpointTouched && r.endpoint && eps.includes(r.endpoint)) endpointSel.value = r.endpoint;
+      else if (!endpointTouched) r = await validateFile(f, { endpoint: endpointSel.value });
+      if (seq !== checkSeq) return; // a newer file (or endpoint) replaced this one while it was read
+      report = r;
+    }
+    if (seq === checkSeq) draw();
+  }
+
+  async function recheck() {
+    if (!file) return;
+    const seq = ++checkSeq;
+    const r = await validateFile(file, { endpoint: endpointSel.value });
+    if (seq !== checkSeq) return;
+    report = r;
+    draw();
+  }
+
+  scope.on(input, "change", () => { if (input.files && input.files[0]) choose(input.files[0]); input.value = ""; });
+  scope.on(pick, "keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); input.click(); }
+  });
+  scope.on(drop, "dragover", (ev) => { ev.preventDefault(); drop.classList.add("bw-create__drop--over"); });
+  scope.on(drop, "dragleave", () => drop.classList.remove("bw-create__drop--over"));
+  scope.on(drop, "drop", (ev) => {
+    ev.preventDefault();
+    drop.classList.remove("bw-create__drop--over");
+    const f = ev.dataTransfer && ev.dataTransfer.files && ev.dataTransfer.files[0];
+    if (f && !sending) choose(f);
+  });
+  scope.on(endpointSel, "change", () => { endpointTouched = true; drawExample(); recheck(); });
+
+  // -- sending ----------------------------------------------------------------------------------------------
+  function options() {
+    return { endpoint: endpointSel.value, completion_window: windowSel.value, description: desc.value,
+      tags: tags.value };
+  }
+
+  /** Resolve once the kernel has acknowledged `count` chunks of this upload (or the upload failed). */
+  function acked(/** @type {string} */ uploadId, /** @type {number} */ count) {
+    return new Promise((resolve) => {
+      const check = () => {
+        const tr = model.get("_create_transfer") || {};
+        const failed = model.get("_create_state") === "error";
+        if (failed || (tr.upload_id === uploadId && tr.chunks >= count)) {
+          model.off("change:_create_transfer", check);
+          model.off("change:_create_state", check);
+          resolve(!failed);
+        }
+      };
+      model.on("change:_create_transfer", check);
+      model.on("change:_create_state", check);
+      check();
+    });
+  }
+
+  async function send() {
+    const source = model.get("_create_source") || {};
+    if (source.name) {
+      model.send({ action: "create_submit", ...options() });
+      return;
+    }
+    if (!file || !report || !report.ok || sending) return;
+    sending = true;
+    draw();
+    const chunkBytes = Math.min(limits().chunk_bytes || DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_BYTES);
+    const count = Math.ceil(file.size / chunkBytes);
+    const uploadId = `up-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      model.send({ action: "create_begin", upload_id: uploadId, name: file.name, size: file.size, chunks: count });
+      for (let i = 0; i < count; i++) {
+        if (i >= WINDOW && !(await acked(uploadId, i - WINDOW + 1))) return;
+        const buf = await file.slice(i * chunkBytes, Math.min(file.size, (i + 1) * chunkBytes)).arrayBuffer();
+        model.send({ action: "create_chunk", upload_id: uploadId, index: i }, undefined, [buf]);
+      }
+      model.send({ action: "create_commit", upload_id: uploadId, ...options() });
+    } finally {
+      sending = false;
+      draw();
+    }
+  }
+
+  scope.on(createBtn, "click", () => { send(); });
+  scope.on(resetBtn, "click", () => {
+    file = null;
+    report = null;
+    model.send({ action: "create_reset" });
+    draw();
+  });
+
+  // -- drawing ----------------------------------------------------------------------------------------------
+  function drawExample() {
+    example.textContent = exampleLines(endpointSel.value);
+  }
+
+  /** @param {{line: number|null, code: string, message: string, field?: string|null}[]} problems @param {number} total */
+  function drawProblems(problems, total) {
+    clear(problemsBox);
+    if (!total) return;
+    const cap = limits().max_shown_problems || 100;
+    const shown = problems.slice(0, cap);
+    problemsBox.append(
+      h("p", { class: "bw-create__problems-title", role: "alert",
+        text: `${formatNumber(total)} problem${total === 1 ? "" : "s"} found; nothing will be uploaded until the ` +
+          "file is fixed." }),
+      h("ol", { class: "bw-create__problem-list" }, shown.map((p) => h("li", { class: "bw-create__problem",
+        "data-line": p.line ?? "", "data-code": p.code }, [
+        h("span", { class: "bw-create__line", text: p.line === null ? "File" : `Line ${p.line}` }),
+        h("code", { class: "bw-create__code", text: p.code }),
+        h("span", { text: p.field ? `${p.field}: ${p.message}` : p.message }),
+      ]))),
+      total > shown.length ? h("p", { class: "bw-create__more",
+        text: `…and ${formatNumber(total - shown.length)} more.` }) : null,
+    );
+  }
+
+  function draw() {
+    const source = model.get("_create_source") || {};
+    const state = model.get("_create_state") || "idle";
+    const busy = sending || ["receiving", "validating", "uploading", "creating"].includes(state);
+    drop.hidden = Boolean(source.name);
+    clear(fileInfo);
+    if (source.name) {
+      fileInfo.append(h("strong", { text: source.name }),
+        ` — ${formatNumber(source.lines)} requests, ${formatBytes(source.bytes)} (given from Python)`);
+    } else if (file) {
+      fileInfo.append(h("strong", { text: file.name }), ` — ${formatBytes(file.size)}`,
+        report ? `, ${formatNumber(report.lineCount)} requests${report.model ? `, model ${report.model}` : ""}`
+          : ", checking…");
+    }
+    // The kernel's findings win once it has checked the file; before that, the browser's.
+    const kernelProblems = model.get("_create_problem_count") || 0;
+    if (kernelProblems || state === "invalid") drawProblems(model.get("_create_problems") || [], kernelProblems);
+    else if (report && !source.name) drawProblems(report.problems, report.problemCount);
+    else drawProblems([], 0);
+
+    const ready = source.name ? kernelProblems === 0 : Boolean(file && report && report.ok);
+    createBtn.disabled = !ready || busy || state === "done";
+    resetBtn.hidden = !(state === "done" || state === "error" || state === "invalid");
+    endpointSel.disabled = windowSel.disabled = desc.disabled = tags.disabled = busy;
+
+    const tr = model.get("_create_transfer") || {};
+    if (tr.total !== undefined && !source.name && state !== "idle") transferMeter.set(tr.received || 0, tr.total);
+    else transferMeter.hide();
+    const up = model.get("_create_progress") || {};
+    if (up.total !== undefined && state !== "idle") uploadMeter.set(up.done || 0, up.total);
+    else uploadMeter.hide();
+
+    const id = model.get("_create_batch_id");
+    stateText.textContent = {
+      idle: "",
+      receiving: "Sending the file to the kernel…",
+      validating: "Checking the file in the kernel…",
+      invalid: "The kernel found problems; nothing was uploaded.",
+      uploading: "Uploading the file to the API…",
+      creating: "Creating the batch…",
+      done: id ? `Batch ${id} created.` : "Batch created.",
+      error: "",
+    }[state] ?? "";
+    clear(errorBox);
+    const err = model.get("_create_error");
+    if (state === "error" && err) errorBox.append(banner(err, { tone: "error" }));
+  }
+
+  for (const name of ["_create_state", "_create_transfer", "_create_progress", "_create_problems",
+    "_create_problem_count", "_create_error", "_create_batch_id", "_create_source"]) {
+    scope.onModel(model, `change:${name}`, draw);
+  }
+  drawExample();
+  draw();
+  return () => {
+    checkSeq += 1; // a check still reading the file draws nothing after this
+    scope.dispose();
+    root.remove();
+  };
 }
