@@ -26,12 +26,9 @@ class ClientConfig:
     api_key: Optional[str] = field(default=None, repr=False)
     organization: Optional[str] = None
     project: Optional[str] = None
-    api_version: Optional[str] = None  # set => Azure OpenAI
+    api_version: Optional[str] = None  # Azure's api-version query parameter (not used by its /openai/v1 API)
+    is_azure: bool = False
     is_local: bool = False
-
-    @property
-    def is_azure(self) -> bool:
-        return self.api_version is not None
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": f"batch_widgets/{__version__}"}
@@ -49,7 +46,7 @@ class ClientConfig:
     def params(self, params: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
         """Query parameters with ``None`` values dropped and Azure's ``api-version`` added."""
         out = {k: v for k, v in (params or {}).items() if v is not None}
-        if self.is_azure:
+        if self.api_version:
             out["api-version"] = self.api_version
         return out
 
@@ -61,8 +58,9 @@ class ClientConfig:
 def _azure_base(endpoint: str) -> str:
     """``https://res.openai.azure.com`` -> ``https://res.openai.azure.com/openai`` (batches/files are not
     deployment-scoped, so nothing else is added)."""
-    endpoint = endpoint.rstrip("/")
-    return endpoint if urlsplit(endpoint).path.rstrip("/").endswith(("/openai", "/openai/v1")) else endpoint + "/openai"
+    if urlsplit(endpoint).path.endswith(("/openai", "/openai/v1")):
+        return endpoint
+    return endpoint + "/openai"
 
 
 def _looks_azure(url: Optional[str]) -> bool:
@@ -92,18 +90,21 @@ def resolve_config(
         or (not openai_target and any(get(name) for name in AZURE_ENV))
     )
     if azure:
-        endpoint = base_url or get("AZURE_OPENAI_ENDPOINT")
+        endpoint = (base_url or get("AZURE_OPENAI_ENDPOINT") or "").rstrip("/")
         if not endpoint:
             raise BatchWidgetsError(
                 "Azure OpenAI needs an endpoint: pass base_url='https://<resource>.openai.azure.com' "
                 "or set AZURE_OPENAI_ENDPOINT"
             )
+        # The newer v1 data plane ({endpoint}/openai/v1/...) takes no api-version unless one is asked for.
+        v1 = urlsplit(endpoint).path.endswith("/openai/v1")
         return ClientConfig(
             base_url=_azure_base(endpoint),
             api_key=api_key or get("AZURE_OPENAI_API_KEY") or get("OPENAI_API_KEY"),
             organization=organization,
             project=project,
-            api_version=api_version or get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+            api_version=api_version or (None if v1 else get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION),
+            is_azure=True,
         )
 
     api_key = api_key or get("OPENAI_API_KEY")

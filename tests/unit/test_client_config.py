@@ -110,6 +110,13 @@ def test_azure_endpoint_already_ending_in_openai_is_not_doubled():
     assert rec.last.url.path == "/openai/batches"
 
 
+def test_azure_v1_api_takes_no_api_version():
+    rec = Recorder()
+    BatchClient(KEY, "https://res.openai.azure.com/openai/v1/", transport=httpx.MockTransport(rec)).list_batches()
+    assert str(rec.last.url) == "https://res.openai.azure.com/openai/v1/batches?limit=20"
+    assert rec.last.headers["api-key"] == KEY
+
+
 def test_azure_host_in_base_url_uses_default_api_version():
     rec = Recorder()
     BatchClient(KEY, "https://res.openai.azure.com", transport=httpx.MockTransport(rec)).list_batches()
