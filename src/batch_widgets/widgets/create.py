@@ -1,0 +1,360 @@
+"""Create a batch from the browser (a dropped JSONL file) or from Python (a path, a DataFrame, a list of dicts).
+
+The browser checks the file first (js/lib/validate.js mirrors batch_widgets.validation), then sends it to the
+kernel in chunks of at most 4 MiB as binary buffers (the kernel websocket caps one message at 10 MiB):
+
+    {"action": "create_begin", "upload_id", "name", "size", "chunks"}
+    {"action": "create_chunk", "upload_id", "index"} + one buffer     (any order; each one acknowledged)
+    {"action": "create_commit", "upload_id", "endpoint", "description", "tags", "completion_window"}
+
+The kernel reassembles the chunks, validates again with the Python validator, uploads the file to the API and
+creates the batch in a worker thread, reporting each phase through traits. Raw file content never rests in a
+synced trait: only sizes, counts, problems and the new batch id do.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+import threading
+from typing import Any, Callable, Optional
+
+import traitlets as t
+
+from ..models import ENDPOINTS
+from .base import BatchWidgetBase, log
+
+#: Largest chunk the browser may send (the kernel websocket caps one message at 10 MiB).
+CHUNK_BYTES = 4 * 1024 * 1024
+#: How many problems are sent to the browser; the full count is sent too.
+MAX_SHOWN_PROBLEMS = 100
+#: Metadata values are capped at 512 characters by the Batch API.
+MAX_METADATA_CHARS = 512
+COMPLETION_WINDOWS = ("24h",)
+
+
+def _validation():
+    from .. import validation  # imported late: widgets stay importable while the validator loads
+
+    return validation
+
+
+def _problem_dict(problem: Any) -> dict[str, Any]:
+    return {"line": problem.line, "code": problem.code, "message": problem.message, "field": problem.field}
+
+
+class _ProgressReader(io.BytesIO):
+    """Bytes read by the HTTP client in chunks; each read reports how far the upload has gone."""
+
+    def __init__(self, data: bytes, report: Callable[[int, int], None]) -> None:
+        super().__init__(data)
+        self._total = len(data)
+        self._report = report
+        self._last_pct = -1
+
+    def read(self, size: Optional[int] = -1) -> bytes:  # type: ignore[override]
+        chunk = super().read(size)
+        done = self.tell()
+        pct = int(done * 100 / self._total) if self._total else 100
+        if pct != self._last_pct:  # at most ~100 trait updates per upload
+            self._last_pct = pct
+            self._report(done, self._total)
+        return chunk
+
+
+def _requests_to_jsonl(requests: Any) -> tuple[str, Optional[pathlib.Path], Optional[bytes]]:
+    """(display name, path, bytes) for requests given from Python; a path is read only when submitting."""
+    if isinstance(requests, (str, os.PathLike)):
+        path = pathlib.Path(requests)
+        if not path.is_file():
+            raise FileNotFoundError(f"CreateBatch(requests=...): no such file: {path}")
+        return path.name, path, None
+    if isinstance(requests, (bytes, bytearray)):
+        return "requests.jsonl", None, bytes(requests)
+    rows: list[Any]
+    if hasattr(requests, "to_dict") and hasattr(requests, "columns"):  # a pandas DataFrame of input lines
+        if "custom_id" not in requests.columns or "body" not in requests.columns:
+            raise ValueError(
+                "CreateBatch(requests=DataFrame): the frame needs 'custom_id' and 'body' columns "
+                f"(and optionally 'method' and 'url'); it has {list(requests.columns)}"
+            )
+        rows = requests.to_dict(orient="records")
+        name = "DataFrame.jsonl"
+    elif isinstance(requests, (list, tuple)):
+        rows = list(requests)
+        name = "requests.jsonl"
+    else:
+        raise TypeError(
+            "CreateBatch(requests=...) takes a path to a JSONL file, JSONL bytes, a DataFrame or a list of dicts; "
+            f"got {type(requests).__name__}"
+        )
+    lines = [json.dumps(row, ensure_ascii=False, default=str) for row in rows]
+    return name, None, ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+class CreateMixin(t.HasTraits):
+    """Traits and handlers of the Create panel; composed by ``CreateBatch`` and ``BatchDashboard``.
+
+    The host (a BatchWidgetBase) connects its store first (``_connect_store``), then calls ``_create_setup()``;
+    a created batch is handed to the store so the Active list shows it at once.
+    """
+
+    _create_endpoints = t.List(t.Unicode(), default_value=list(ENDPOINTS)).tag(sync=True)
+    _create_windows = t.List(t.Unicode(), default_value=list(COMPLETION_WINDOWS)).tag(sync=True)
+    #: Limits the browser checks before sending anything: the same numbers as the Python validator.
+    _create_limits = t.Dict().tag(sync=True)
+    #: idle | receiving | validating | invalid | uploading | creating | done | error
+    _create_state = t.Unicode("idle").tag(sync=True)
+    #: Browser -> kernel transfer, acknowledged chunk by chunk: {upload_id, received, total, chunks}.
+    _create_transfer = t.Dict().tag(sync=True)
+    #: Kernel -> API upload: {done, total} in bytes.
+    _create_progress = t.Dict().tag(sync=True)
+    _create_problems = t.List().tag(sync=True)
+    _create_problem_count = t.Int(0).tag(sync=True)
+    _create_error = t.Unicode("").tag(sync=True)
+    #: The id of the batch just created ("" until then): the dashboard opens its details.
+    _create_batch_id = t.Unicode("").tag(sync=True)
+    #: Requests given from Python: {name, bytes, lines} (the browser then shows no file picker).
+    _create_source = t.Dict().tag(sync=True)
+
+    def _create_setup(self, requests: Any = None) -> None:
+        val = _validation()
+        self._create_limits = {
+            "max_bytes": val.MAX_FILE_BYTES,
+            "max_requests": val.MAX_REQUESTS,
+            "chunk_bytes": CHUNK_BYTES,
+            "max_shown_problems": MAX_SHOWN_PROBLEMS,
+        }
+        self._create_upload: Optional[dict[str, Any]] = None
+        self._create_worker: Optional[threading.Thread] = None
+        self._create_requests: Optional[tuple[str, Optional[pathlib.Path], Optional[bytes]]] = None
+        if requests is not None:
+            self.set_requests(requests)
+
+    # -- requests given from Python ----------------------------------------------------------------------------
+
+    def set_requests(self, requests: Any) -> None:
+        """Use these requests (path, JSONL bytes, DataFrame or list of dicts) instead of a browser file."""
+        name, path, data = _requests_to_jsonl(requests)
+        self._create_requests = (name, path, data)
+        size = path.stat().st_size if path is not None else len(data or b"")
+        report = self._create_validate(path.read_bytes() if path is not None else data or b"", None, name)
+        with self.hold_sync():
+            self._create_source = {"name": name, "bytes": size, "lines": report.line_count}
+            self._create_batch_id = ""
+            self._create_error = ""
+        self._create_show_report(report, idle_state="idle")
+
+    def _on_create_submit(self, msg: dict, _buffers: list) -> None:
+        """Create the batch from the requests given in Python (no browser transfer)."""
+        if self._create_requests is None:
+            self._create_fail("No requests were given from Python: drop a JSONL file instead.")
+            return
+        options = self._create_options(msg)
+        if options is None:
+            return
+        name, path, data = self._create_requests
+        self._create_start(lambda: path.read_bytes() if path is not None else data or b"", name, options)
+
+    # -- browser transfer --------------------------------------------------------------------------------------
+
+    def _on_create_begin(self, msg: dict, _buffers: list) -> None:
+        size, chunks = msg.get("size"), msg.get("chunks")
+        if not isinstance(size, int) or not isinstance(chunks, int) or size < 0 or chunks < 0:
+            self._create_fail("create_begin needs integer 'size' and 'chunks'.")
+            return
+        if chunks != -(-size // CHUNK_BYTES):
+            self._create_fail(f"A {size}-byte file travels in {-(-size // CHUNK_BYTES)} chunks, not {chunks}.")
+            return
+        limit = self._create_limits["max_bytes"]
+        if size > limit:  # the browser checks this first; a second check costs nothing
+            self._create_fail(f"The file is {size} bytes; the Batch API accepts at most {limit}. Nothing was sent.")
+            return
+        self._create_upload = {
+            "id": str(msg.get("upload_id") or ""),
+            "name": str(msg.get("name") or "upload.jsonl"),
+            "size": size,
+            "count": chunks,
+            "chunks": {},
+            "received": 0,
+        }
+        with self.hold_sync():
+            self._create_state = "receiving"
+            self._create_error = ""
+            self._create_batch_id = ""
+            self._create_problems = []
+            self._create_problem_count = 0
+            self._create_progress = {}
+            self._create_transfer = {"upload_id": self._create_upload["id"], "received": 0, "total": size,
+                                     "chunks": 0}
+
+    def _on_create_chunk(self, msg: dict, buffers: list) -> None:
+        up = self._create_upload
+        if up is None or str(msg.get("upload_id")) != up["id"]:
+            self._create_fail("A file chunk arrived for an upload that was not started (or was abandoned).")
+            return
+        index = msg.get("index")
+        if not isinstance(index, int) or not 0 <= index < up["count"]:
+            self._create_fail(f"Chunk index {index!r} is outside 0..{up['count'] - 1}.")
+            return
+        if len(buffers) != 1:
+            self._create_fail(f"Chunk {index} came with {len(buffers)} buffers instead of 1.")
+            return
+        data = bytes(buffers[0])
+        expected = min(CHUNK_BYTES, up["size"] - index * CHUNK_BYTES)
+        if len(data) != expected:
+            self._create_fail(f"Chunk {index} holds {len(data)} bytes; expected {expected}.")
+            return
+        if index in up["chunks"]:
+            self._create_fail(f"Chunk {index} arrived twice.")
+            return
+        up["chunks"][index] = data
+        up["received"] += len(data)
+        self._create_transfer = {"upload_id": up["id"], "received": up["received"], "total": up["size"],
+                                 "chunks": len(up["chunks"])}
+
+    def _on_create_commit(self, msg: dict, _buffers: list) -> None:
+        up = self._create_upload
+        if up is None or str(msg.get("upload_id")) != up["id"]:
+            self._create_fail("Create was asked for an upload that was not started (or was abandoned).")
+            return
+        missing = [i for i in range(up["count"]) if i not in up["chunks"]]
+        if missing:
+            shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+            self._create_fail(
+                f"{len(missing)} of {up['count']} chunks never arrived (index {shown}); nothing was uploaded."
+            )
+            return
+        options = self._create_options(msg)
+        if options is None:
+            return
+        data = b"".join(up["chunks"][i] for i in range(up["count"]))
+        self._create_upload = None  # the worker owns the bytes now; free the chunks
+        self._create_start(lambda: data, up["name"], options)
+
+    def _on_create_reset(self, _msg: dict, _buffers: list) -> None:
+        self._create_upload = None
+        with self.hold_sync():
+            self._create_state = "idle"
+            self._create_error = ""
+            self._create_problems = []
+            self._create_problem_count = 0
+            self._create_transfer = {}
+            self._create_progress = {}
+            self._create_batch_id = ""
+
+    # -- validate, upload, create ------------------------------------------------------------------------------
+
+    def _create_options(self, msg: dict) -> Optional[dict[str, Any]]:
+        endpoint = msg.get("endpoint")
+        if endpoint not in ENDPOINTS:
+            self._create_fail(f"Unknown endpoint {endpoint!r}; choose one of {', '.join(ENDPOINTS)}.")
+            return None
+        window = msg.get("completion_window") or COMPLETION_WINDOWS[0]
+        if window not in self._create_windows:
+            self._create_fail(f"Unknown completion window {window!r}; choose one of {', '.join(self._create_windows)}.")
+            return None
+        metadata: dict[str, str] = {}
+        description = str(msg.get("description") or "").strip()
+        tags = ",".join(tag.strip() for tag in str(msg.get("tags") or "").split(",") if tag.strip())
+        for key, value in (("description", description), ("tags", tags)):
+            if len(value) > MAX_METADATA_CHARS:
+                self._create_fail(f"The {key} is {len(value)} characters; the Batch API allows {MAX_METADATA_CHARS}.")
+                return None
+            if value:
+                metadata[key] = value
+        return {"endpoint": endpoint, "completion_window": window, "metadata": metadata or None}
+
+    def _create_validate(self, data: bytes, endpoint: Optional[str], name: str) -> Any:
+        # Lines as a file yields them (split at "\n", newline kept): the sizes match validate_file's.
+        return _validation().validate_lines(io.BytesIO(data), endpoint=endpoint, source=name)
+
+    def _create_show_report(self, report: Any, *, idle_state: str) -> bool:
+        problems = list(report.problems)
+        with self.hold_sync():
+            self._create_problems = [_problem_dict(p) for p in problems[:MAX_SHOWN_PROBLEMS]]
+            self._create_problem_count = len(problems)
+            self._create_state = idle_state if report.ok else "invalid"
+        return bool(report.ok)
+
+    def _create_start(self, read: Callable[[], bytes], name: str, options: dict[str, Any]) -> None:
+        if self._create_worker is not None and self._create_worker.is_alive():
+            self._create_fail("A batch is being created already; wait for it to finish.")
+            return
+        with self.hold_sync():
+            self._create_state = "validating"
+            self._create_error = ""
+            self._create_batch_id = ""
+        # Handlers return at once (the kernel must keep reading messages); the worker reports through traits.
+        self._create_worker = threading.Thread(
+            target=self._create_run, args=(read, name, options), name="batch_widgets-create", daemon=True
+        )
+        self._create_worker.start()
+
+    def _create_run(self, read: Callable[[], bytes], name: str, options: dict[str, Any]) -> None:
+        try:
+            data = read()
+            report = self._create_validate(data, options["endpoint"], name)
+            if not self._create_show_report(report, idle_state="uploading"):
+                return  # problems shown; nothing uploaded
+            client = self._create_client()
+            self._create_progress = {"done": 0, "total": len(data)}
+
+            def progress(done: int, total: int) -> None:
+                self._create_progress = {"done": done, "total": total}
+
+            file = client.upload_file(_ProgressReader(data, progress), purpose="batch", filename=name)
+            self._create_progress = {"done": len(data), "total": len(data)}
+            self._create_state = "creating"
+            batch = client.create_batch(
+                file.id, options["endpoint"], completion_window=options["completion_window"],
+                metadata=options["metadata"],
+            )
+            store = getattr(self, "_store", None)
+            if store is not None:
+                store.put(batch)  # the Active list shows it without waiting for a poll
+            with self.hold_sync():
+                self._create_batch_id = batch.id
+                self._create_state = "done"
+        except Exception as exc:  # shown in the panel: a worker thread has nowhere else to report
+            log.warning("batch_widgets: create failed: %s", exc)
+            self._create_fail(f"Creating the batch failed: {exc}")
+
+    def _create_client(self) -> Any:
+        client = getattr(self, "_client", None)
+        if client is None:
+            raise RuntimeError("this panel has no client: it was not connected to a store")
+        return client
+
+    def _create_fail(self, message: str) -> None:
+        self._create_upload = None
+        with self.hold_sync():
+            self._create_state = "error"
+            self._create_error = message
+
+    def wait_created(self, timeout: Optional[float] = None) -> str:
+        """Block until the create started from the panel finishes; the new batch id ("" if it failed)."""
+        worker = self._create_worker
+        if worker is not None:
+            worker.join(timeout)
+        return self._create_batch_id
+
+
+class CreateBatch(CreateMixin, BatchWidgetBase):
+    """Create a batch: drop a JSONL file in the panel, or give ``requests`` (path, DataFrame, list of dicts).
+
+    ``batch_id`` holds the new batch's id once it is created; the batch also appears in every panel that
+    shares this connection's store (the Active list).
+    """
+
+    def __init__(self, client: Any = None, *, requests: Any = None, **kwargs: Any) -> None:
+        super().__init__(_view="create", **kwargs)
+        self._connect_store(client)
+        self._create_setup(requests)
+
+    @property
+    def batch_id(self) -> str:
+        """The id of the batch created from this panel ("" until then)."""
+        return self._create_batch_id

@@ -1,0 +1,231 @@
+"""History & analytics panel: every known batch, filtered, sorted and charted in the browser.
+
+The kernel sends the rows ONCE as a compact columnar dict (``_history_rows``: one list per field, statuses and
+endpoints as small integer codes) and afterwards only the rows that changed (``_history_patch``). The browser
+filters, sorts, pages and charts them itself, so a keystroke never waits for the kernel; it syncs its filter
+state back (``_history_filters``) so ``to_dataframe()`` returns the rows the user is looking at.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable, Optional
+
+import traitlets as t
+
+from ..models import Batch, BatchStatus
+from .base import BatchWidgetBase, log
+
+#: Status codes in the columnar rows: the index in this tuple.
+STATUSES: tuple[str, ...] = tuple(s.value for s in BatchStatus)
+COST_SOURCES: tuple[str, ...] = ("usage", "results", "estimate", "unknown")
+FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until")
+
+
+def batch_cost(batch: Batch) -> tuple[Optional[float], str]:
+    """(USD, source) of one batch from the shared price table: its usage if it has one, else an estimate."""
+    from ..pricing import get_pricing
+
+    usage = batch.usage
+    tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens) if usage is not None else None
+    return get_pricing().cost(batch.model, usage=tokens, completed_requests=batch.request_counts.completed)
+
+
+def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
+    """Batches -> the compact columnar dict the browser decodes (js/panels/history.js ``decodeRows``)."""
+    batches = list(batches)
+    endpoints = sorted({b.endpoint for b in batches if b.endpoint})
+    ep_code = {e: i for i, e in enumerate(endpoints)}
+    st_code = {s: i for i, s in enumerate(STATUSES)}
+    src_code = {s: i for i, s in enumerate(COST_SOURCES)}
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", "created", "started",
+        "ended", "cost", "cost_source")}
+    for b in batches:
+        meta = b.metadata or {}
+        counts = b.request_counts
+        cost, source = batch_cost(b)
+        cols["id"].append(b.id)
+        cols["desc"].append(meta.get("description", ""))
+        cols["tags"].append(",".join(b.tags))
+        cols["status"].append(st_code[b.status.value])
+        cols["endpoint"].append(ep_code.get(b.endpoint or "", -1))
+        cols["model"].append(b.model or "")
+        cols["total"].append(counts.total)
+        cols["completed"].append(counts.completed)
+        cols["failed"].append(counts.failed)
+        cols["created"].append(b.created_at)
+        cols["started"].append(b.in_progress_at)
+        cols["ended"].append(b.ended_at)
+        cols["cost"].append(None if cost is None else round(cost, 8))
+        cols["cost_source"].append(src_code.get(source, src_code["unknown"]))
+    return {"n": len(batches), "statuses": list(STATUSES), "endpoints": endpoints,
+            "cost_sources": list(COST_SOURCES), **cols}
+
+
+def normalize_filters(raw: Any) -> dict[str, Any]:
+    """The browser's filter dict, checked: unknown statuses, bad dates and wrong types raise ValueError."""
+    raw = dict(raw or {})
+    unknown = set(raw) - set(FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown history filter(s) {sorted(unknown)}; known: {list(FILTER_KEYS)}")
+    statuses = [BatchStatus.parse(s).value for s in raw.get("statuses") or []]
+    out = {"statuses": [s for s in STATUSES if s in statuses], "search": str(raw.get("search") or ""),
+           "endpoint": str(raw.get("endpoint") or ""), "since": "", "until": ""}
+    for key in ("since", "until"):
+        value = raw.get(key) or ""
+        if isinstance(value, (date, datetime)):
+            value = value.strftime("%Y-%m-%d")
+        if value:
+            try:
+                date.fromisoformat(str(value))
+            except ValueError:
+                raise ValueError(f"history filter {key!r} must be a date YYYY-MM-DD, got {value!r}") from None
+        out[key] = str(value)
+    return out
+
+
+def _day_start(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
+
+
+def matches(batch: Batch, f: dict[str, Any]) -> bool:
+    """The browser's filter rule (js/panels/history.js ``filterRows``) for one batch; dates are whole UTC days."""
+    if f["statuses"] and batch.status.value not in f["statuses"]:
+        return False
+    if f["endpoint"] and batch.endpoint != f["endpoint"]:
+        return False
+    if f["since"] and batch.created_at < _day_start(f["since"]):
+        return False
+    if f["until"] and batch.created_at >= _day_start(f["until"]) + 86400:
+        return False
+    needle = f["search"].strip().lower()
+    if needle:
+        hay = f"{batch.id}\n{(batch.metadata or {}).get('description', '')}\n{','.join(batch.tags)}".lower()
+        if needle not in hay:
+            return False
+    return True
+
+
+class HistoryMixin(t.HasTraits):
+    """Traits and handlers of the History & analytics panel; composed by ``BatchHistoryView`` and the dashboard.
+
+    The host connects its store first (``_connect_store``), then calls ``_history_setup()``. Its
+    ``_store_changed`` reaches ``_history_store_changed`` (the mixin extends the hook with super()).
+    """
+
+    #: Every row, columnar (see encode_rows); sent on load and on a full reload only.
+    _history_rows = t.Dict().tag(sync=True)
+    #: Rows changed since (same shape), with a "seq" so each patch is a change.
+    _history_patch = t.Dict().tag(sync=True)
+    #: The browser's filters: {statuses, search, endpoint, since, until} (dates YYYY-MM-DD, UTC).
+    _history_filters = t.Dict().tag(sync=True)
+    _history_analytics = t.Bool(False).tag(sync=True)
+    _history_loading = t.Bool(False).tag(sync=True)
+    #: The last batch the user asked to open from the table.
+    _history_open = t.Unicode("").tag(sync=True)
+
+    _history_patch_seq = itertools.count(1)
+
+    def _history_setup(self, *, on_open: Optional[Callable[[str], Any]] = None, load: bool = True) -> None:
+        self._history_on_open = on_open
+        self._history_loader: Optional[threading.Thread] = None
+        if load:
+            self._history_load()
+
+    def _history_load(self) -> None:
+        """Read every page once in a worker (a long history must not block the cell), then send all rows."""
+        store = self._store
+        if store is None:
+            return
+        self._history_loading = True
+
+        def run() -> None:
+            try:
+                store.load_all()
+            except Exception as exc:  # shown as a banner; the rows already known are still sent
+                log.warning("batch_widgets: loading the history failed: %s", exc)
+                self._show_error(f"Loading the batch history failed: {exc}")
+            finally:
+                with self.hold_sync():
+                    self._history_rows = encode_rows(store.batches())
+                    self._history_loading = False
+
+        self._history_loader = threading.Thread(target=run, name="batch_widgets-history", daemon=True)
+        self._history_loader.start()
+
+    def _store_changed(self, event: Any) -> None:
+        self._history_store_changed(event)
+        parent = getattr(super(), "_store_changed", None)
+        if parent is not None:
+            parent(event)
+
+    def _history_store_changed(self, event: Any) -> None:
+        if self._history_loading or not event.changed:
+            return  # while loading, the full rows sent at the end include these
+        self._history_patch = {"seq": next(self._history_patch_seq), **encode_rows(event.changed)}
+
+    def _on_history_open(self, msg: dict, _buffers: list) -> None:
+        batch_id = msg.get("id")
+        if not isinstance(batch_id, str) or not batch_id:
+            return
+        self._history_opened(batch_id)
+
+    def _history_opened(self, batch_id: str) -> None:
+        """Hook: the user asked to open a batch's details (the dashboard switches to its details view)."""
+        self._history_open = batch_id
+        if self._history_on_open is not None:
+            self._history_on_open(batch_id)
+
+    # -- Python API --------------------------------------------------------------------------------------------
+    @property
+    def filters(self) -> dict[str, Any]:
+        """The filters shown in the panel now."""
+        return normalize_filters(self._history_filters)
+
+    def set_filters(self, **filters: Any) -> None:
+        """Set filters from Python (the panel follows): statuses=[...], search=, endpoint=, since=, until=."""
+        if isinstance(filters.get("statuses"), str):
+            filters["statuses"] = [filters["statuses"]]
+        self._history_filters = normalize_filters({**self.filters, **filters})
+
+    def clear_filters(self) -> None:
+        self._history_filters = normalize_filters({})
+
+    def filtered_batches(self) -> list[Batch]:
+        """The batches matching the panel's filters, newest first."""
+        f = self.filters
+        batches = self._store.batches() if self._store is not None else []
+        return [b for b in batches if matches(b, f)]
+
+    def to_dataframe(self) -> Any:
+        """The rows matching the panel's current filters, as a DataFrame (one typed row per batch)."""
+        from ..history import BatchHistory
+
+        return BatchHistory(self.filtered_batches()).to_dataframe()
+
+    def wait_loaded(self, timeout: Optional[float] = None) -> None:
+        """Block until the first load of the history is done (scripts and tests)."""
+        loader = self._history_loader
+        if loader is not None:
+            loader.join(timeout)
+
+
+class BatchHistoryView(HistoryMixin, BatchWidgetBase):
+    """Every batch of this connection: filters, a sortable table, analytics charts and CSV/DataFrame export.
+
+    ``on_open(batch_id)`` is called when a row's "Details" is clicked (the dashboard opens its details view).
+    """
+
+    def __init__(self, client: Any = None, *, on_open: Optional[Callable[[str], Any]] = None, **kwargs: Any) -> None:
+        super().__init__(_view="history", **kwargs)
+        self._connect_store(client)
+        self._history_setup(on_open=on_open)
+
+    def _history_opened(self, batch_id: str) -> None:
+        super()._history_opened(batch_id)
+        if self._history_on_open is None:
+            self._show_notice(f"Open it with BatchDetails({batch_id!r})", "info")
+
