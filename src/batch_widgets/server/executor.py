@@ -137,7 +137,10 @@ class SimulatedExecutor(Executor):
                 "model": model, "output": [{
                     "type": "message", "id": f"msg_{token}", "status": "completed", "role": "assistant",
                     "content": [{"type": "output_text", "text": text, "annotations": []}]}],
-                "usage": {"input_tokens": prompt_tokens, "input_tokens_details": {"cached_tokens": cached},
+                "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
+                "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto", "tools": [], "top_p": 1.0,
+                "usage": {"input_tokens": prompt_tokens,
+                          "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
                           "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                           "total_tokens": prompt_tokens + completion_tokens}}
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
@@ -175,7 +178,9 @@ def _embeddings(body: dict, model: str, rng: random.Random, prompt_tokens: int) 
             "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
 
 
-_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence", "illicit")
+_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
+               "self-harm", "self-harm/intent", "self-harm/instructions", "sexual", "sexual/minors", "violence",
+               "violence/graphic")
 
 
 def _moderation(body: dict, model: str, rng: random.Random, token: str) -> dict:
@@ -183,7 +188,8 @@ def _moderation(body: dict, model: str, rng: random.Random, token: str) -> dict:
     for _ in _inputs(body):
         scores = {c: round(rng.random() ** 6, 6) for c in _CATEGORIES}
         flags = {c: s > 0.8 for c, s in scores.items()}
-        results.append({"flagged": any(flags.values()), "categories": flags, "category_scores": scores})
+        results.append({"flagged": any(flags.values()), "categories": flags, "category_scores": scores,
+                        "category_applied_input_types": {c: ["text"] for c in _CATEGORIES}})
     return {"id": f"modr-{token}", "model": model or "omni-moderation-latest", "results": results}
 
 
