@@ -1,0 +1,498 @@
+"""Results of a batch as one DataFrame row per request, read from the output and the error file.
+
+Fast path: pyarrow's JSON reader with an explicit schema (inference drops error fields that appear only late in
+a file), fields picked out with ``pyarrow.compute``, strings kept Arrow-backed. When pyarrow rejects a file
+(a field of an unexpected type, a broken line), the same columns are built line by line instead.
+
+Rows are joined to the input lines by ``custom_id`` (the API does not keep order); requests found in neither
+file (cancelled, expired) become rows with ``status="not_executed"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+import weakref
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as paj
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .client import BatchClient
+    from .models import Batch
+    from .pricing import Pricing
+
+log = logging.getLogger("batch_widgets")
+
+__all__ = ["RESULT_COLUMNS", "BatchResults", "read_result_file", "read_result_table"]
+
+PathLike = Union[str, os.PathLike]
+
+#: Columns of every results frame, in order.
+RESULT_COLUMNS = (
+    "custom_id", "status", "status_code", "ok", "text", "embedding", "finish_reason", "model",
+    "input_tokens", "output_tokens", "cached_tokens", "error_code", "error_message",
+)
+#: Line-level error codes that mean "never run" rather than "ran and failed".
+NOT_EXECUTED_CODES = frozenset({"batch_expired", "batch_cancelled"})
+
+_S = pa.string()
+_I = pa.int64()
+_ERROR = pa.struct([("code", _S), ("message", _S)])
+_USAGE = pa.struct([
+    ("prompt_tokens", _I), ("completion_tokens", _I), ("input_tokens", _I), ("output_tokens", _I),
+    ("prompt_tokens_details", pa.struct([("cached_tokens", _I)])),
+    ("input_tokens_details", pa.struct([("cached_tokens", _I)])),
+])
+_BODY = pa.struct([
+    ("model", _S),
+    ("status", _S),  # responses
+    ("choices", pa.list_(pa.struct([  # chat + completions
+        ("finish_reason", _S),
+        ("text", _S),
+        ("message", pa.struct([("content", _S), ("refusal", _S)])),
+    ]))),
+    ("output", pa.list_(pa.struct([  # responses
+        ("type", _S),
+        ("content", pa.list_(pa.struct([("type", _S), ("text", _S)]))),
+    ]))),
+    ("incomplete_details", pa.struct([("reason", _S)])),
+    ("data", pa.list_(pa.struct([("embedding", pa.list_(pa.float64()))]))),  # embeddings
+    ("usage", _USAGE),
+    ("error", _ERROR),  # executed but rejected: the endpoint's own error body
+])
+#: What we read of an output/error line; everything else is skipped by the reader.
+LINE_SCHEMA = pa.schema([
+    ("custom_id", _S),
+    ("response", pa.struct([("status_code", _I), ("body", _BODY)])),
+    ("error", _ERROR),
+])
+_BLOCK_SIZE = 16 << 20  # several blocks, so both cores parse; one line must fit in a block...
+_MAX_BLOCK_SIZE = 1 << 30  # ...else we retry with this
+
+_EMPTY_SCHEMA = pa.schema([
+    ("custom_id", _S), ("status", _S), ("status_code", _I), ("ok", pa.bool_()), ("text", _S),
+    ("embedding", pa.list_(pa.float64())), ("finish_reason", _S), ("model", _S), ("input_tokens", _I),
+    ("output_tokens", _I), ("cached_tokens", _I), ("error_code", _S), ("error_message", _S),
+])
+
+
+# --------------------------------------------------------------------------------------------- fast path
+
+def _f(values: pa.Array, *names: str) -> pa.Array:
+    """A nested struct field; unlike ``StructArray.field`` it keeps the parents' nulls."""
+    for name in names:
+        values = pc.struct_field(values, name)
+    return values
+
+
+def _first(lists: pa.Array, *path: str) -> pa.Array:
+    """Field ``path`` of element 0 of each list; null where the list is null or empty.
+
+    Works on the flat child values through the offsets, so only the one leaf asked for is ever copied
+    (``list_element`` fails on empty lists, and slicing lists copies every field of every element).
+    """
+    values = _f(lists.values, *path)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0)
+    starts = lists.offsets[:-1]
+    if len(values) == len(lists) and pc.all(pc.equal(lengths, 1)).as_py() and starts[0].as_py() == 0:
+        return values  # one element per row: already aligned, nothing to copy
+    return pc.take(values, pc.if_else(pc.greater(lengths, 0), starts, pa.scalar(None, starts.type)))
+
+
+def _responses_text(output: pa.Array) -> pa.Array:
+    """Concatenated ``output_text`` parts of each Responses API answer (null when there are none)."""
+    items = pc.list_flatten(output)
+    item_row = pc.list_parent_indices(output)
+    contents = _f(items, "content")
+    parts = pc.list_flatten(contents)
+    part_row = pc.take(item_row, pc.list_parent_indices(contents))
+    keep = pc.fill_null(pc.equal(_f(parts, "type"), "output_text"), False)
+    table = pa.table({"row": pc.filter(part_row, keep), "text": pc.filter(_f(parts, "text"), keep)})
+    grouped = table.group_by("row", use_threads=False).aggregate([("text", "list")])
+    # Scatter the joined texts back to their rows; rows without text stay null.
+    joined = pc.binary_join(grouped["text_list"].combine_chunks(), "")
+    index = [None] * len(output)
+    for slot, row in enumerate(grouped["row"].to_pylist()):
+        index[row] = slot
+    return pc.take(joined, pa.array(index, _I))
+
+
+def _columns(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The result columns of one record batch read with :data:`LINE_SCHEMA`."""
+    response, line_error = batch.column("response"), batch.column("error")
+    body = _f(response, "body")
+    status_code = _f(response, "status_code")
+    choices = _f(body, "choices")
+    output = _f(body, "output")
+    text = pc.coalesce(_first(choices, "message", "content"), _first(choices, "text"))
+    if pc.sum(pc.fill_null(pc.list_value_length(output), 0)).as_py():
+        text = pc.coalesce(text, _responses_text(output))
+    finish = pc.coalesce(_first(choices, "finish_reason"), _f(body, "incomplete_details", "reason"), _f(body, "status"))
+    embedding = _first(_f(body, "data"), "embedding")
+    usage = _f(body, "usage")
+    input_tokens = pc.coalesce(_f(usage, "prompt_tokens"), _f(usage, "input_tokens"))
+    output_tokens = pc.coalesce(_f(usage, "completion_tokens"), _f(usage, "output_tokens"))
+    cached = pc.coalesce(_f(usage, "prompt_tokens_details", "cached_tokens"),
+                         _f(usage, "input_tokens_details", "cached_tokens"))
+    body_error = _f(body, "error")
+    line_code = _f(line_error, "code")
+    error_code = pc.coalesce(line_code, _f(body_error, "code"))
+    error_message = pc.coalesce(_f(line_error, "message"), _f(body_error, "message"))
+    success = pc.and_(pc.greater_equal(status_code, 200), pc.less(status_code, 300))
+    ok = pc.fill_null(pc.and_kleene(success, pc.and_(pc.is_null(line_error), pc.is_null(body_error))), False)
+    not_executed = pc.fill_null(pc.is_in(line_code, pa.array(sorted(NOT_EXECUTED_CODES), _S)), False)
+    status = pc.if_else(ok, "ok", pc.if_else(not_executed, "not_executed", "error"))
+    return pa.RecordBatch.from_pydict({
+        "custom_id": batch.column("custom_id"),
+        "status": status,
+        "status_code": status_code,
+        "ok": ok,
+        "text": text,
+        "embedding": embedding,
+        "finish_reason": finish,
+        "model": _f(body, "model"),
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cached_tokens": cached,
+        "error_code": error_code,
+        "error_message": error_message,
+    }, schema=_EMPTY_SCHEMA)
+
+
+def _read_fast(path: PathLike, block_size: int = _BLOCK_SIZE) -> pa.Table:
+    options = paj.ReadOptions(block_size=block_size, use_threads=True)
+    parse = paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore",
+                             newlines_in_values=False)
+    try:
+        table = paj.read_json(path, read_options=options, parse_options=parse)
+    except pa.ArrowInvalid as exc:
+        # A line longer than a block (big embeddings): read again with blocks that fit it.
+        if "straddl" not in str(exc) or block_size >= _MAX_BLOCK_SIZE:
+            raise
+        return _read_fast(path, _MAX_BLOCK_SIZE)
+    # Per record batch, so the parsed file is never copied into one contiguous chunk.
+    return pa.Table.from_batches([_columns(b) for b in table.to_batches()], schema=_EMPTY_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------- slow path
+
+try:  # orjson is faster when present; the stdlib does the same job
+    import orjson as _orjson
+
+    _loads = _orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _loads = json.loads
+
+
+def _get(obj: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(obj, dict):
+            obj = obj.get(key)
+        elif isinstance(obj, list) and isinstance(key, int):
+            obj = obj[key] if -len(obj) <= key < len(obj) else None
+        else:
+            return None
+        if obj is None:
+            return None
+    return obj
+
+
+def _text_of(body: Any) -> Optional[str]:
+    for value in (_get(body, "choices", 0, "message", "content"), _get(body, "choices", 0, "text")):
+        if isinstance(value, str):
+            return value
+    output = _get(body, "output")
+    if isinstance(output, list):
+        parts = [part.get("text") or "" for item in output if isinstance(item, dict)
+                 for part in (item.get("content") or []) if isinstance(part, dict) and part.get("type") == "output_text"]
+        if parts:
+            return "".join(parts)
+    return None
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _row(obj: Any, number: int, path: PathLike) -> dict:
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}, line {number}: expected a JSON object")
+    response = obj.get("response") if isinstance(obj.get("response"), dict) else None
+    body = response.get("body") if response else None
+    if isinstance(body, str):  # some gateways pass error bodies through as text
+        body = {"error": {"message": body}}
+    body = body if isinstance(body, dict) else None
+    line_error = obj.get("error")
+    if isinstance(line_error, str):
+        line_error = {"message": line_error}
+    line_error = line_error if isinstance(line_error, dict) else None
+    body_error = _get(body, "error")
+    body_error = body_error if isinstance(body_error, dict) else ({"message": body_error} if body_error else None)
+    status_code = _int(_get(response, "status_code"))
+    ok = line_error is None and body_error is None and status_code is not None and 200 <= status_code < 300
+    line_code = _str(_get(line_error, "code"))
+    embedding = _get(body, "data", 0, "embedding")
+    usage = _get(body, "usage")
+    first = lambda *alternatives: next((v for v in alternatives if v is not None), None)  # noqa: E731
+    return {
+        "custom_id": _str(obj.get("custom_id")),
+        "status": "ok" if ok else ("not_executed" if line_code in NOT_EXECUTED_CODES else "error"),
+        "status_code": status_code,
+        "ok": ok,
+        "text": _text_of(body),
+        "embedding": [float(x) for x in embedding] if isinstance(embedding, list) else None,
+        "finish_reason": _str(first(_get(body, "choices", 0, "finish_reason"),
+                                    _get(body, "incomplete_details", "reason"), _get(body, "status"))),
+        "model": _str(_get(body, "model")),
+        "input_tokens": _int(first(_get(usage, "prompt_tokens"), _get(usage, "input_tokens"))),
+        "output_tokens": _int(first(_get(usage, "completion_tokens"), _get(usage, "output_tokens"))),
+        "cached_tokens": _int(first(_get(usage, "prompt_tokens_details", "cached_tokens"),
+                                    _get(usage, "input_tokens_details", "cached_tokens"))),
+        "error_code": first(line_code, _str(_get(body_error, "code"))),
+        "error_message": _str(first(_get(line_error, "message"), _get(body_error, "message"))),
+    }
+
+
+def _read_slow(path: PathLike) -> pa.Table:
+    columns: dict[str, list] = {name: [] for name in RESULT_COLUMNS}
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = _loads(raw)
+            except ValueError as exc:
+                raise ValueError(f"{path}, line {number}: not valid JSON ({exc})") from None
+            for name, value in _row(obj, number, path).items():
+                columns[name].append(value)
+    return pa.table(columns, schema=_EMPTY_SCHEMA)
+
+
+def read_result_table(path: PathLike, *, fast: bool = True) -> pa.Table:
+    """The result columns of one output or error file as an Arrow table (fast path, else line by line)."""
+    if os.path.getsize(path) == 0:
+        return _EMPTY_SCHEMA.empty_table()
+    if fast:
+        try:
+            return _read_fast(path)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            log.info("batch_widgets: pyarrow could not read %s (%s); reading it line by line", path, exc)
+    return _read_slow(path)
+
+
+def _to_pandas(table: pa.Table) -> "pd.DataFrame":
+    import pandas as pd
+
+    # Arrow-backed strings (not Python objects): half the time and memory of object columns.
+    mapping = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+    frame = table.to_pandas(types_mapper=mapping.get, self_destruct=True, split_blocks=True)
+    for name in ("status_code", "input_tokens", "output_tokens", "cached_tokens"):
+        if name in frame:
+            frame[name] = frame[name].astype("Int64")
+    return frame
+
+
+def read_result_file(path: PathLike, *, fast: bool = True) -> "pd.DataFrame":
+    """One output or error file as a results DataFrame (no join with the inputs)."""
+    return _to_pandas(read_result_table(path, fast=fast))
+
+
+# --------------------------------------------------------------------------------------------- BatchResults
+
+class BatchResults:
+    """The outcome of one batch: output + error file, joined to the input lines by ``custom_id``."""
+
+    def __init__(
+        self,
+        output_file: Optional[PathLike] = None,
+        error_file: Optional[PathLike] = None,
+        input_file: Optional[PathLike] = None,
+        *,
+        inputs: Optional[Iterable[Mapping[str, Any]]] = None,
+        batch: Optional["Batch"] = None,
+        fast: bool = True,
+        _tempdir: Optional[str] = None,
+    ) -> None:
+        self.output_file = pathlib.Path(output_file) if output_file else None
+        self.error_file = pathlib.Path(error_file) if error_file else None
+        self.input_file = pathlib.Path(input_file) if input_file else None
+        self.batch = batch
+        self._inputs = list(inputs) if inputs is not None else None
+        self._fast = fast
+        self._frame: Optional["pd.DataFrame"] = None
+        self._tempdir = _tempdir
+        if _tempdir:  # downloaded files go when the results object does
+            self._finalizer = weakref.finalize(self, shutil.rmtree, _tempdir, True)
+
+    @classmethod
+    def from_batch(
+        cls,
+        client: "BatchClient",
+        batch: Union[str, "Batch"],
+        *,
+        directory: Optional[PathLike] = None,
+        include_inputs: bool = True,
+        fast: bool = True,
+    ) -> "BatchResults":
+        """Download a batch's output, error (and input) files, streamed to disk, and wrap them."""
+        if isinstance(batch, str):
+            batch = client.retrieve_batch(batch)
+        tempdir = None
+        if directory is None:
+            tempdir = tempfile.mkdtemp(prefix=f"{batch.id}_")
+            directory = tempdir
+        folder = pathlib.Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def fetch(file_id: Optional[str], name: str) -> Optional[pathlib.Path]:
+            if not file_id:
+                return None
+            return client.download_file(file_id, folder / f"{batch.id}_{name}.jsonl")
+
+        from .errors import NotFoundError
+
+        output = fetch(batch.output_file_id, "output")
+        errors = fetch(batch.error_file_id, "errors")
+        input_path = None
+        if include_inputs:
+            try:
+                input_path = fetch(batch.input_file_id, "input")
+            except NotFoundError:  # input files expire; results still stand without them
+                log.warning("batch_widgets: input file %s of %s is gone; results are not joined to inputs",
+                            batch.input_file_id, batch.id)
+        return cls(output, errors, input_path, batch=batch, fast=fast, _tempdir=tempdir)
+
+    # -- inputs
+    @property
+    def inputs(self) -> Optional[list[dict]]:
+        """The input lines (dicts) in file order, or ``None`` when the input file is not available."""
+        if self._inputs is None and self.input_file is not None:
+            from .jsonl import read_jsonl
+
+            self._inputs = read_jsonl(self.input_file)
+        return self._inputs
+
+    def _input_frame(self) -> Optional["pd.DataFrame"]:
+        import pandas as pd
+
+        inputs = self.inputs
+        if inputs is None:
+            return None
+        ids, prompts, bodies = [], [], []
+        for line in inputs:
+            body = line.get("body")
+            ids.append(str(line.get("custom_id")))
+            prompts.append(_prompt_of(body))
+            bodies.append(json.dumps(body, ensure_ascii=False))
+        string = pd.StringDtype("pyarrow")
+        return pd.DataFrame({"custom_id": pd.array(ids, dtype=string), "input": pd.array(prompts, dtype=string),
+                             "body": pd.array(bodies, dtype=string)})
+
+    # -- the frame
+    def to_dataframe(self, *, include_inputs: bool = True) -> "pd.DataFrame":
+        """One row per request (columns :data:`RESULT_COLUMNS`, then ``input`` and ``body`` from the inputs).
+
+        Rows come in input-file order when inputs are known; requests in neither result file are rows with
+        ``status="not_executed"``. The frame is computed once and cached; a copy is returned.
+        """
+        if self._frame is None:
+            self._frame = self._build(include_inputs)
+        frame = self._frame
+        if not include_inputs:
+            frame = frame[[c for c in RESULT_COLUMNS]]
+        return frame.copy()
+
+    def _build(self, include_inputs: bool) -> "pd.DataFrame":
+        import pandas as pd
+
+        tables = [read_result_table(p, fast=self._fast) for p in (self.output_file, self.error_file) if p]
+        table = pa.concat_tables(tables) if tables else _EMPTY_SCHEMA.empty_table()
+        results = _to_pandas(table)
+        inputs = self._input_frame() if include_inputs else None
+        if inputs is None:
+            return results.reset_index(drop=True)
+        merged = inputs.merge(results, on="custom_id", how="left", sort=False)
+        missing = merged["status"].isna()
+        if missing.any():
+            merged.loc[missing, "status"] = "not_executed"
+            merged.loc[missing, "ok"] = False
+        merged["ok"] = merged["ok"].astype(bool)
+        # Lines in the result files whose custom_id is not an input (should not happen; keep them visible).
+        extra = results[~results["custom_id"].isin(inputs["custom_id"])]
+        if len(extra):
+            merged = pd.concat([merged, extra], ignore_index=True)
+        return merged[[*RESULT_COLUMNS, "input", "body"]]
+
+    def failed_custom_ids(self) -> list[str]:
+        """Custom ids of every request that did not succeed (errors, expired and never executed)."""
+        frame = self.to_dataframe(include_inputs=self.inputs is not None)
+        return frame.loc[~frame["ok"], "custom_id"].astype(str).tolist()
+
+    def failed_requests(self) -> list[dict]:
+        """The input lines of the requests to run again (needs the inputs)."""
+        if self.inputs is None:
+            raise ValueError("the input file is not available, so the failed requests cannot be rebuilt")
+        failed = set(self.failed_custom_ids())
+        return [line for line in self.inputs if str(line.get("custom_id")) in failed]
+
+    def usage(self) -> tuple[int, int, int]:
+        """Summed ``(input, output, cached)`` tokens over all result lines."""
+        frame = self.to_dataframe(include_inputs=False)
+        return tuple(int(frame[c].sum(skipna=True)) for c in ("input_tokens", "output_tokens", "cached_tokens"))
+
+    def cost(self, pricing: Optional["Pricing"] = None) -> tuple[Optional[float], str]:
+        """``(USD, source)`` from the results' token counts at batch prices (source "results" or "unknown")."""
+        from .pricing import get_pricing
+
+        frame = self.to_dataframe(include_inputs=False)
+        model = self.batch.model if self.batch is not None and self.batch.model else None
+        if model is None and frame["model"].notna().any():
+            model = str(frame["model"].dropna().iloc[0])
+        return (pricing or get_pricing()).cost(model, result_usage=self.usage())
+
+    def close(self) -> None:
+        """Delete downloaded files now (they are deleted anyway when this object is garbage-collected)."""
+        if self._tempdir:
+            self._finalizer()
+
+    def __len__(self) -> int:
+        return len(self.to_dataframe(include_inputs=self.inputs is not None))
+
+    def __repr__(self) -> str:
+        name = self.batch.id if self.batch is not None else "files"
+        return f"<BatchResults {name}>"
+
+
+def _prompt_of(body: Any) -> Optional[str]:
+    """A short readable view of the request: the last user message, the prompt or the input."""
+    if not isinstance(body, dict):
+        return None
+    messages = body.get("messages")
+    if isinstance(messages, list) and messages:
+        last = messages[-1]
+        content = last.get("content") if isinstance(last, dict) else None
+        if isinstance(content, list):  # multimodal parts
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict) and "text" in p)
+        return content if isinstance(content, str) else None
+    for key in ("input", "prompt"):
+        value = body.get(key)
+        if isinstance(value, str):
+            return value
+        if value is not None:
+            return json.dumps(value, ensure_ascii=False)
+    return None
