@@ -1,4 +1,4 @@
-"""Local-file helpers for uploads (a path, bytes or a binary file object) and atomic streamed downloads."""
+"""Local-file helpers: upload sources (a path, bytes or a binary file object) and resumable atomic downloads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional, Union
+
+import httpx
 
 DEFAULT_UPLOAD_NAME = "batch_input.jsonl"
 
@@ -41,17 +43,45 @@ def download_target(file_id: str, path: Union[str, "os.PathLike[str]"]) -> Path:
     return target
 
 
-@contextlib.contextmanager
-def atomic_file(target: Path) -> Iterator[BinaryIO]:
-    """Write to a temporary file next to ``target`` and rename it into place only when complete."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-        os.replace(tmp, target)
-    except BaseException:
+class Download:
+    """A streamed download into a temporary file next to ``target``, renamed into place only when complete.
+
+    After a dropped connection the next attempt asks only for the rest (``Range: bytes=N-``); a ``206`` answer
+    from that offset is appended, anything else starts the file again. Content-encoded (e.g. gzip) answers are
+    not resumed, since their byte offsets are not those of the file.
+    """
+
+    def __init__(self, file_id: str, path: Union[str, "os.PathLike[str]"]) -> None:
+        self.target = download_target(file_id, path)
+        fd, tmp = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part")
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.written = 0
+        self.resumable = False
+
+    def headers(self) -> dict[str, str]:
+        return {"Range": f"bytes={self.written}-"} if self.written and self.resumable else {}
+
+    def open(self, response: httpx.Response) -> BinaryIO:
+        resumed = (
+            self.resumable
+            and response.status_code == 206
+            and response.headers.get("content-range", "").startswith(f"bytes {self.written}-")
+        )
+        if not resumed:
+            self.written = 0
+        self.resumable = response.headers.get("content-encoding", "identity") == "identity"
+        return self.tmp.open("ab" if resumed else "wb")
+
+    def write(self, fh: BinaryIO, chunk: bytes) -> None:
+        fh.write(chunk)
+        self.written += len(chunk)
+
+    def finish(self) -> Path:
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        """Remove the partial file (nothing left to do after ``finish``)."""
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
+            self.tmp.unlink()

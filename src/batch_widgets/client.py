@@ -25,7 +25,7 @@ import httpx
 
 from . import _retry
 from ._config import ClientConfig, resolve_config
-from ._files import FileInput, atomic_file, download_target, upload_source
+from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage
@@ -42,7 +42,6 @@ MAX_METADATA_KEYS = 16
 MAX_PAGES = 1000
 #: How many of the newest batches are searched for a tagged create that may have landed.
 LOOKUP_PAGE_SIZE = 100
-DOWNLOAD_CHUNK = 1 << 20
 
 
 @dataclass
@@ -60,7 +59,7 @@ class _Call:
     retryable: bool = True  # False when the body cannot be sent again (a non-seekable upload)
     retry_ambiguous: bool = True  # False: do not resend after a failure that may have reached the server
     create_tag: Optional[str] = None  # look for a batch with this tag before resending an ambiguous create
-    download_to: Optional[Path] = None  # stream the body into this file instead of parsing it
+    download: Optional[Download] = None  # stream the body into this file instead of parsing it
 
 
 @dataclass
@@ -139,7 +138,7 @@ class _Core:
             json=call.json,
             data=call.data,
             files=call.files,
-            headers=call.headers,
+            headers={**(call.headers or {}), **(call.download.headers() if call.download else {})},
         )
 
     # -- request descriptions ------------------------------------------------------------------------------
@@ -191,10 +190,10 @@ class _Core:
     def retrieve_file(self, file_id: str) -> _Call:
         return _Call("GET", f"/files/{_segment(file_id, 'file_id')}", model_parser(FileObject))
 
-    def file_content(self, file_id: str, download_to: Optional[Path] = None) -> _Call:
+    def file_content(self, file_id: str, download: Optional[Download] = None) -> _Call:
         path = f"/files/{_segment(file_id, 'file_id')}/content"
         binary = {"Accept": "application/binary"}
-        return _Call("GET", path, lambda r: r.content, headers=binary, download_to=download_to)
+        return _Call("GET", path, lambda r: r.content, headers=binary, download=download)
 
     def delete_file(self, file_id: str) -> _Call:
         return _Call("DELETE", f"/files/{_segment(file_id, 'file_id')}", model_parser(FileDeleted))
@@ -348,13 +347,13 @@ class BatchClient(_ClientCommon, WorkflowMixin):
             attempt += 1
 
     def _receive(self, call: _Call, response: httpx.Response) -> Any:
-        if call.download_to is None:
+        if call.download is None:
             response.read()
             return call.parse(response)
-        with atomic_file(call.download_to) as fh:
-            for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
-                fh.write(chunk)
-        return call.download_to
+        with call.download.open(response) as fh:
+            for chunk in response.iter_bytes():
+                call.download.write(fh, chunk)
+        return call.download.finish()
 
     # -- batches -------------------------------------------------------------------------------------------
     def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
@@ -401,8 +400,12 @@ class BatchClient(_ClientCommon, WorkflowMixin):
 
     def download_file(self, file_id: str, path: Union[str, "PathLike[str]"]) -> Path:
         """Stream a file's content to ``path`` (a file, or a directory for ``<file_id>.jsonl``) in constant
-        memory; the file appears only once complete."""
-        return self._send(self._core.file_content(file_id, download_target(file_id, path)))
+        memory; the file appears only once complete, and a dropped connection resumes where it stopped."""
+        download = Download(file_id, path)
+        try:
+            return self._send(self._core.file_content(file_id, download))
+        finally:
+            download.discard()
 
     def delete_file(self, file_id: str) -> FileDeleted:
         return self._send(self._core.delete_file(file_id))
@@ -474,13 +477,13 @@ class AsyncBatchClient(_ClientCommon):
             attempt += 1
 
     async def _receive(self, call: _Call, response: httpx.Response) -> Any:
-        if call.download_to is None:
+        if call.download is None:
             await response.aread()
             return call.parse(response)
-        with atomic_file(call.download_to) as fh:
-            async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
-                fh.write(chunk)
-        return call.download_to
+        with call.download.open(response) as fh:
+            async for chunk in response.aiter_bytes():
+                call.download.write(fh, chunk)
+        return call.download.finish()
 
     async def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
         return await self._send(self._core.list_batches(limit, after))
@@ -521,7 +524,11 @@ class AsyncBatchClient(_ClientCommon):
         return await self._send(self._core.file_content(file_id))
 
     async def download_file(self, file_id: str, path: Union[str, "PathLike[str]"]) -> Path:
-        return await self._send(self._core.file_content(file_id, download_target(file_id, path)))
+        download = Download(file_id, path)
+        try:
+            return await self._send(self._core.file_content(file_id, download))
+        finally:
+            download.discard()
 
     async def delete_file(self, file_id: str) -> FileDeleted:
         return await self._send(self._core.delete_file(file_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -227,6 +228,66 @@ def test_download_retry_restarts_cleanly(tmp_path):
     out = client.download_file("file-1", tmp_path / "out.jsonl")
     assert out.read_bytes() == b"whole file\n" and len(calls) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+CONTENT = b"".join(b'{"custom_id": "r%d"}\n' % i for i in range(2000))
+
+
+def flaky_file_server(honour_range: bool, drops: int = 1, headers: dict | None = None):
+    """Serves CONTENT; the first ``drops`` answers break off after 10,000 bytes. Records Range headers."""
+    ranges = []
+
+    def handler(request):
+        ranges.append(request.headers.get("range"))
+        start, status, extra = 0, 200, dict(headers or {})
+        if honour_range and request.headers.get("range"):
+            start = int(request.headers["range"].removeprefix("bytes=").rstrip("-"))
+            status = 206
+            extra["content-range"] = f"bytes {start}-{len(CONTENT) - 1}/{len(CONTENT)}"
+        body = CONTENT[start:]
+        if len(ranges) <= drops:
+            def broken():
+                yield body[:10_000]
+                raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+            return httpx.Response(status, headers=extra, stream=_Stream(broken()))
+        return httpx.Response(status, headers=extra, content=body)
+
+    return handler, ranges
+
+
+def test_download_resumes_with_range_after_a_drop(tmp_path):
+    handler, ranges = flaky_file_server(honour_range=True, drops=2)
+    client = BatchClient(KEY, transport=httpx.MockTransport(handler), sleep=lambda s: None)
+    out = client.download_file("file-1", tmp_path / "out.jsonl")
+    assert out.read_bytes() == CONTENT
+    assert ranges == [None, "bytes=10000-", "bytes=20000-"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_download_restarts_when_server_ignores_range(tmp_path):
+    handler, ranges = flaky_file_server(honour_range=False)
+    client = BatchClient(KEY, transport=httpx.MockTransport(handler), sleep=lambda s: None)
+    assert client.download_file("file-1", tmp_path / "out.jsonl").read_bytes() == CONTENT
+    assert ranges == [None, "bytes=10000-"]  # asked for the rest, got the whole file: written from the start
+
+
+def test_download_of_gzip_content_is_restarted_not_resumed(tmp_path):
+    """Byte offsets into a gzip stream are not offsets into the file: such a download starts again."""
+    requests = []
+
+    def handler(request):
+        requests.append(request.headers.get("range"))
+        packed = gzip.compress(CONTENT)
+        if len(requests) == 1:
+            def broken():
+                yield packed[:2000]
+                raise httpx.ReadError("connection reset")
+            return httpx.Response(200, headers={"content-encoding": "gzip"}, stream=_Stream(broken()))
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=packed)
+
+    client = BatchClient(KEY, transport=httpx.MockTransport(handler), sleep=lambda s: None)
+    assert client.download_file("file-1", tmp_path / "out.jsonl").read_bytes() == CONTENT
+    assert requests == [None, None]
 
 
 class _Stream(httpx.SyncByteStream):
