@@ -180,12 +180,14 @@ class _Core:
         if output_expires_after is not None:
             body["output_expires_after"] = output_expires_after
         # Without a tag there is no way to tell whether an ambiguous failure created the batch: do not resend.
-        return _Call("POST", "/batches", model_parser(Batch), json=body, create_tag=tag, retry_ambiguous=tag is not None)
+        parse = model_parser(Batch)
+        return _Call("POST", "/batches", parse, json=body, create_tag=tag, retry_ambiguous=tag is not None)
 
     def upload_file(self, fh: Any, filename: str, purpose: str, seekable: bool) -> _Call:
         # httpx streams file objects in chunks and seeks them back to 0 before each attempt.
         files = {"file": (filename, fh, "application/jsonl")}
-        return _Call("POST", "/files", model_parser(FileObject), data={"purpose": purpose}, files=files, retryable=seekable)
+        data = {"purpose": purpose}
+        return _Call("POST", "/files", model_parser(FileObject), data=data, files=files, retryable=seekable)
 
     def retrieve_file(self, file_id: str) -> _Call:
         return _Call("GET", f"/files/{_segment(file_id, 'file_id')}", model_parser(FileObject))
@@ -286,7 +288,7 @@ class _ClientCommon:
         return f"{type(self).__name__}(base_url={self.base_url!r}, is_local={self.is_local})"
 
     def _found_existing(self, batch: Batch) -> Batch:
-        logger.warning("create_batch: an earlier attempt reached the server; using batch %s, not a duplicate", batch.id)
+        logger.warning("create_batch: an earlier attempt reached the server; using %s, not a duplicate", batch.id)
         return batch
 
     def _log_retry(self, call: _Call, plan: _Plan, attempt: int) -> None:
