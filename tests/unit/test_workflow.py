@@ -1,0 +1,230 @@
+"""The whole loop against the real local server (and scripted HTTP for polling behaviour)."""
+
+import io
+import json
+
+import httpx
+import pytest
+
+from batch_widgets import validation, workflow
+from batch_widgets.client import BatchClient
+from batch_widgets.errors import InvalidRequestsError
+from batch_widgets.jsonl import build_requests, write_jsonl
+from batch_widgets.server.local import LocalBatchServer
+from batch_widgets.workflow import InvalidMetadataError, TerminalProgress, build_metadata, split_lines
+
+KEY = "workflow-test-key"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with LocalBatchServer(tmp_path_factory.mktemp("wf"), api_key=KEY, rate=0, failure_rate=0.25,
+                          poll_interval=0.05) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with BatchClient(api_key=KEY, base_url=server.base_url) as c:
+        yield c
+
+
+def prompts(n, start=0):
+    return build_requests([f"question {i}" for i in range(start, start + n)], model="gpt-4o-mini")
+
+
+def test_submit_wait_results_round_trip(client):
+    updates = []
+    batch = client.submit(prompts(40), description="smoke run", tags=["eval", "nightly"],
+                          metadata={"owner": "ana"})
+    assert batch.metadata["description"] == "smoke run"
+    assert batch.metadata["tags"] == "eval,nightly" and batch.tags == ["eval", "nightly"]
+    assert batch.metadata["owner"] == "ana"
+    done = client.wait(batch.id, poll_interval=0.05, timeout=60, on_update=updates.append, progress=False)
+    assert done.status == "completed" and done.request_counts.total == 40
+    assert updates and updates[-1] == done
+    assert len({(u.status, u.request_counts.done) for u in updates}) == len(updates)  # called on change only
+    results = client.results(done.id)
+    df = results.to_dataframe()
+    assert len(df) == 40 and df["custom_id"].tolist() == [f"request-{i}" for i in range(40)]
+    assert int(df["ok"].sum()) == done.request_counts.completed
+    assert int((~df["ok"]).sum()) == done.request_counts.failed > 0  # failure_rate=0.25 over 40
+    assert df.loc[df["ok"], "text"].notna().all()
+    assert df.loc[~df["ok"], "error_message"].notna().all()
+    assert df.loc[0, "input"] == "question 0"
+    tmpdir = results._tempdir
+    results.close()
+    import os
+    assert not os.path.exists(tmpdir)
+
+
+def test_retry_failed_resubmits_only_failures_with_parent(client):
+    parent = client.wait(client.submit(prompts(40, 100), description="to retry", tags=["x"]),
+                         poll_interval=0.05, timeout=60, progress=False)
+    failed = client.results(parent.id).failed_custom_ids()
+    assert failed
+    child = client.retry_failed(parent.id)
+    assert child.metadata["parent_batch_id"] == parent.id
+    assert child.metadata["description"] == "to retry" and child.tags == ["x"]
+    child = client.wait(child, poll_interval=0.05, timeout=60, progress=False)
+    assert child.request_counts.total == len(failed)
+    assert sorted(client.results(child.id).to_dataframe()["custom_id"]) == sorted(failed)
+
+
+def test_retry_with_nothing_to_retry(tmp_path):
+    with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05) as srv, BatchClient(base_url=srv.base_url,
+                                                                                    api_key="k") as c:
+        batch = c.wait(c.submit(prompts(3)), poll_interval=0.05, timeout=30, progress=False)
+        assert batch.request_counts.completed == 3
+        with pytest.raises(ValueError, match="no failed"):
+            c.retry_failed(batch.id)
+
+
+def test_cancelled_batch_rows_not_executed_then_retry(tmp_path):
+    with LocalBatchServer(tmp_path, rate=4, poll_interval=0.05) as srv, BatchClient(base_url=srv.base_url,
+                                                                                    api_key="k") as c:
+        batch = c.submit(prompts(30))
+        c.cancel_batch(batch.id)
+        batch = c.wait(batch.id, poll_interval=0.05, timeout=60, progress=False)
+        assert batch.status == "cancelled"
+        df = c.results(batch.id).to_dataframe()
+        assert len(df) == 30
+        not_run = df[df["status"] == "not_executed"]
+        assert len(not_run) >= 20 and not not_run["ok"].any()
+        child = c.retry_failed(batch.id)
+        child = c.wait(child, poll_interval=0.05, timeout=60, progress=False)
+        assert child.request_counts.total == len(not_run) + int((df["status"] == "error").sum())
+
+
+def test_invalid_requests_are_reported_before_any_upload(client):
+    before = len(client.list_files(purpose="batch").data)
+    lines = prompts(4)
+    lines[1]["custom_id"] = lines[0]["custom_id"]
+    lines[3]["method"] = "GET"
+    with pytest.raises(InvalidRequestsError) as info:
+        client.submit(lines)
+    codes = {(p.line, p.code) for p in info.value.problems}
+    assert (2, "duplicate_custom_id") in codes and (4, "invalid_method") in codes
+    assert "nothing was uploaded" in str(info.value)
+    with pytest.raises(InvalidMetadataError, match="at most 16"):
+        client.submit(prompts(2), metadata={f"k{i}": "v" for i in range(17)})
+    assert len(client.list_files(purpose="batch").data) == before
+
+
+def test_submit_accepts_a_path_and_jsonl_bytes(client, tmp_path):
+    path = write_jsonl(prompts(3), tmp_path / "in.jsonl")
+    from_path = client.wait(client.submit(path), poll_interval=0.05, timeout=30, progress=False)
+    assert from_path.request_counts.total == 3 and from_path.endpoint == "/v1/chat/completions"
+    data = b"".join(json.dumps(line).encode() + b"\n" for line in build_requests(
+        ["a", "b"], endpoint="/v1/embeddings", model="text-embedding-3-small"))
+    embedded = client.wait(client.submit(data + b"\n"), poll_interval=0.05, timeout=30, progress=False)
+    assert embedded.endpoint == "/v1/embeddings" and embedded.request_counts.total == 2
+    df = client.results(embedded).to_dataframe()
+    ok = df[df["ok"]]
+    assert all(len(e) > 0 for e in ok["embedding"]) and ok["text"].isna().all()
+
+
+def test_split_over_the_request_cap_shares_a_group(client, monkeypatch):
+    monkeypatch.setattr(validation, "MAX_REQUESTS", 3)
+    batches = client.submit(prompts(7), description="big job")
+    assert isinstance(batches, list) and len(batches) == 3
+    groups = {b.metadata["group_id"] for b in batches}
+    assert len(groups) == 1 and next(iter(groups)).startswith("group_")
+    assert [b.metadata["group_part"] for b in batches] == ["1/3", "2/3", "3/3"]
+    assert all(b.metadata["description"] == "big job" for b in batches)
+    finished = client.wait(batches, poll_interval=0.05, timeout=60, progress=False)
+    assert [b.request_counts.total for b in finished] == [3, 3, 1]
+
+
+def test_split_problems_count_lines_from_the_start(client, monkeypatch):
+    monkeypatch.setattr(validation, "MAX_REQUESTS", 3)
+    lines = prompts(7)
+    lines[5]["url"] = "/v1/embeddings"
+    with pytest.raises(InvalidRequestsError) as info:
+        client.submit(lines)
+    assert [(p.line, p.code) for p in info.value.problems] == [(6, "url_mismatch")]
+
+
+def test_split_lines_by_count_and_bytes():
+    lines = [b"x" * 9] * 7  # 10 bytes each with the newline
+    assert split_lines(lines, max_requests=3, max_bytes=10**6) == [(0, 3), (3, 6), (6, 7)]
+    assert split_lines(lines, max_requests=100, max_bytes=25) == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    assert split_lines([], max_requests=3, max_bytes=10) == []
+
+
+def test_metadata_limits_have_clear_messages():
+    assert build_metadata({"n": 3}, description="d", tags=["a", " b "]) == {"n": "3", "description": "d",
+                                                                            "tags": "a,b"}
+    with pytest.raises(InvalidMetadataError, match="key 'kkkkkkkkkkkkkkkkkkkk'... is 65 characters, at most 64"):
+        build_metadata({"k" * 65: "v"})
+    with pytest.raises(InvalidMetadataError, match="value of 'description' is 513 characters, at most 512"):
+        build_metadata(description="d" * 513)
+    with pytest.raises(InvalidMetadataError, match="commas"):
+        build_metadata(tags=["a,b"])
+    with pytest.raises(InvalidMetadataError, match="must be a string"):
+        build_metadata({"x": None})
+
+
+# -- polling behaviour, with scripted HTTP ------------------------------------------------------------
+
+def scripted_client(states):
+    """A client whose GET /batches/b1 answers each of ``states`` (status, completed) in turn, then the last."""
+    calls = []
+
+    def handle(request):
+        calls.append(request)
+        status, completed = states[min(len(calls) - 1, len(states) - 1)]
+        body = {"id": "b1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "f",
+                "completion_window": "24h", "status": status, "created_at": 1_700_000_000,
+                "request_counts": {"total": 10, "completed": completed, "failed": 0}}
+        return httpx.Response(200, json=body)
+
+    client = BatchClient(api_key="k", base_url="http://testserver/v1", transport=httpx.MockTransport(handle),
+                         max_retries=0)
+    return client, calls
+
+
+def test_wait_backs_off_while_unchanged_and_resets_on_change(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(workflow.time, "sleep", sleeps.append)
+    states = [("validating", 0)] * 6 + [("in_progress", 5)] * 3 + [("completed", 10)]
+    client, calls = scripted_client(states)
+    seen = []
+    batch = client.wait("b1", poll_interval=1, max_poll_interval=8, on_update=seen.append, progress=False)
+    assert batch.status == "completed" and len(calls) == 10
+    assert sleeps == [1, 2, 4, 8, 8, 8, 1, 2, 4]
+    assert [(b.status.value, b.request_counts.completed) for b in seen] == [
+        ("validating", 0), ("in_progress", 5), ("completed", 10)]
+
+
+def test_wait_timeout_says_where_the_batch_is(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    client, _ = scripted_client([("in_progress", 4)])
+    with pytest.raises(TimeoutError, match=r"b1 is still in_progress after 5 s \(4/10 requests done\)"):
+        client.wait("b1", poll_interval=1, timeout=5, progress=False)
+
+
+def test_terminal_progress_rewrites_one_line():
+    client, _ = scripted_client([("in_progress", 3), ("completed", 10)])
+    stream = io.StringIO()
+    progress = TerminalProgress(stream)
+    progress.update(client.retrieve_batch("b1"))
+    progress.update(client.retrieve_batch("b1"))
+    progress.close()
+    text = stream.getvalue()
+    assert text.startswith("\rb1: in_progress 3/10 (30%)")
+    assert "\rb1: completed 10/10 (100%)" in text and text.endswith("\n") and text.count("\n") == 1
+
+
+def test_notebook_progress_bar_tracks_counts(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    client, _ = scripted_client([("in_progress", 3), ("completed", 10)])
+    bar = workflow.NotebookProgress("b1")
+    bar.update(client.retrieve_batch("b1"))
+    assert (bar.bar.value, bar.bar.max) == (3, 10) and "in_progress 3/10" in bar.label.value
+    bar.update(client.retrieve_batch("b1"))
+    assert bar.bar.value == 10 and bar.bar.bar_style == "success" and shown == [bar.box]
+    assert workflow.in_kernel() is False  # plain pytest is no kernel: wait() would print to a tty only
