@@ -41,7 +41,10 @@ _STATUS_ERRORS: dict[int, type[APIError]] = {
 def model_parser(model: type[BaseModel]) -> Callable[[httpx.Response], Any]:
     def parse(response: httpx.Response) -> Any:
         try:
-            return model.model_validate(response.json())
+            data = response.json()
+            if isinstance(data, list) and "has_more" in model.model_fields:  # a bare array (Together's list)
+                data = {"object": "list", "data": data, "has_more": False}
+            return model.model_validate(data)
         except (ValueError, ValidationError) as exc:
             raise APIError(
                 f"{response.request.method} {response.request.url.path}: the response is not a valid "

@@ -410,3 +410,11 @@ def test_novita_list_shape_parses_clean():
     assert b.created_at == unix(2026, 11, 29, 0, 30) and b.in_progress_at == unix(2026, 11, 29, 0, 31)
     assert b.output_file_id is None and b.error_file_id is None
     assert b.request_counts.completed == 4 and b.completion_window == "48h"
+
+
+def test_bare_array_list_shape_parses_as_one_page():
+    batches = [dict(NOVITA_BATCH, id="b2", status="COMPLETED"), dict(NOVITA_BATCH, id="b1")]
+    client = BatchClient(KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=batches)))
+    page = client.list_batches()
+    assert [b.id for b in page.data] == ["b2", "b1"] and page.has_more is False
+    assert [b.status for b in client.iter_batches()] == [BatchStatus.COMPLETED, BatchStatus.IN_PROGRESS]
