@@ -26,7 +26,7 @@ client = BatchClient(api_key=os.environ["KEY"], base_url=os.environ["URL"])
 client.list_files(limit=1)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if sys.argv[1] == "upload":
-    result = client.upload_file(pathlib.Path(sys.argv[2]), purpose="user_data").id
+    result = client.upload_file(pathlib.Path(sys.argv[2]), purpose="batch").id
 else:
     result = str(client.download_file(sys.argv[2], pathlib.Path(sys.argv[3])))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
