@@ -79,3 +79,8 @@ def thread_errors(monkeypatch):
 
     monkeypatch.setattr(threading, "excepthook", hook)
     return caught
+
+
+def pytest_configure(config):
+    # Slow tests still run in `make test`; `-m "not slow"` skips them for a quick local loop.
+    config.addinivalue_line("markers", "slow: slow reliability tests (subprocess crash runs)")
