@@ -62,3 +62,14 @@ def test_cli_parser_and_errors(capsys):
     assert "--upstream-url" in capsys.readouterr().err
     assert cli.main([]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+def test_finished_workers_release_their_connections(tmp_path):
+    with LocalBatchServer(tmp_path, poll_interval=0.05) as server, make_client(server) as client:
+        storage = server.app.state.storage
+        for _ in range(3):
+            wait_for(client, submit(client, 2).id)
+        before = len(storage._all)
+        for _ in range(8):
+            wait_for(client, submit(client, 2).id)
+        assert len(storage._all) <= before + 1  # one per batch would add 8

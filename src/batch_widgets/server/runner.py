@@ -115,6 +115,8 @@ class Runner:
                 status="failed", failed_at=_now(),
                 errors={"object": "list", "data": [{"code": "server_error", "line": None, "param": None,
                                                     "message": f"the local server failed: {type(exc).__name__}"}]}))
+        finally:
+            self.storage.release()
 
     def _set(self, batch_id: str, change) -> dict:
         return self.storage.update_batch(batch_id, change)[0]

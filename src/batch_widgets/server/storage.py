@@ -105,6 +105,16 @@ class Storage:
             raise
         db.execute("COMMIT")
 
+    def release(self) -> None:
+        """Close this thread's connection (worker threads call it as they end, so connections do not pile up)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            conn.close()
+
     def close(self) -> None:
         self._closed = True
         with self._all_lock:
