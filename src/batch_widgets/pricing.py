@@ -54,6 +54,7 @@ class Pricing:
     per_request_estimate: float = 0.001
     as_of: Optional[str] = None
     currency: str = "USD"
+    _resolved: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # name -> price
 
     @classmethod
     def default(cls) -> "Pricing":
@@ -92,10 +93,10 @@ class Pricing:
         """The price of a model by exact name, else without a trailing date snapshot; ``None`` if unknown."""
         if not model:
             return None
-        price = self.models.get(model)
-        if price is None:
-            price = self.models.get(_DATE_SUFFIX.sub("", model))
-        return price
+        if model not in self._resolved:  # histories ask for the same few models 100,000 times
+            price = self.models.get(model)
+            self._resolved[model] = price if price is not None else self.models.get(_DATE_SUFFIX.sub("", model))
+        return self._resolved[model]
 
     def token_cost(
         self,
