@@ -1,0 +1,117 @@
+"""Altair chart builders over the history frame (``analytics.batches_frame``); each returns an ``alt.Chart``.
+
+Data is aggregated in pandas first, so charts stay small whatever the number of batches (Altair refuses
+more than 5,000 rows by default). Charts render offline: in a notebook with no internet use
+``alt.renderers.enable("svg")`` or ``"png"`` (vl-convert, installed with batch_widgets) or
+``alt.JupyterChart(chart, offline=True)``; ``chart.save("c.svg")`` writes a file.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .models import BatchStatus
+
+__all__ = ["cost_chart", "processing_time_chart", "status_chart", "success_failure_chart", "throughput_chart"]
+
+STATUS_COLORS = {
+    "validating": "#8c8c8c", "in_progress": "#1f77b4", "finalizing": "#17becf", "completed": "#2ca02c",
+    "failed": "#d62728", "expired": "#ff7f0e", "cancelling": "#bcbd22", "cancelled": "#9467bd",
+}
+_OUTCOME_COLORS = alt.Scale(domain=["succeeded", "failed"], range=["#2ca02c", "#d62728"])
+MAX_POINTS = 5_000  # per-batch charts show the newest this many batches
+
+
+def _day(frame: pd.DataFrame) -> pd.Series:
+    return frame["created_at"].dt.floor("D").dt.tz_localize(None)  # a UTC calendar day
+
+
+def success_failure_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.Chart:
+    """Requests that succeeded and failed per day (stacked bars)."""
+    daily = (frame.assign(day=_day(frame))
+             .groupby("day", as_index=False)[["completed_requests", "failed_requests"]].sum()
+             .rename(columns={"completed_requests": "succeeded", "failed_requests": "failed"})
+             .melt(id_vars="day", var_name="outcome", value_name="requests"))
+    return alt.Chart(daily, title="Requests: success vs failure").mark_bar().encode(
+        x=alt.X("day:T", title="Day (UTC)"),
+        y=alt.Y("requests:Q", title="Requests", stack="zero"),
+        color=alt.Color("outcome:N", scale=_OUTCOME_COLORS, title=None),
+        tooltip=[alt.Tooltip("day:T", title="Day"), "outcome:N", alt.Tooltip("requests:Q", format=",")],
+    ).properties(width=width, height=height)
+
+
+def status_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.Chart:
+    """Number of batches per status."""
+    counts = frame["status"].astype(str).value_counts()
+    data = pd.DataFrame({"status": [s.value for s in BatchStatus],
+                         "batches": [int(counts.get(s.value, 0)) for s in BatchStatus]})
+    data = data[data["batches"] > 0]
+    return alt.Chart(data, title="Batches by status").mark_bar().encode(
+        x=alt.X("batches:Q", title="Batches"),
+        y=alt.Y("status:N", sort="-x", title=None),
+        color=alt.Color("status:N", legend=None, scale=alt.Scale(domain=list(STATUS_COLORS),
+                                                                 range=list(STATUS_COLORS.values()))),
+        tooltip=["status:N", alt.Tooltip("batches:Q", format=",")],
+    ).properties(width=width, height=height)
+
+
+def processing_time_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.LayerChart:
+    """Minutes from creation to the end state, per finished batch over time, with the average as a rule."""
+    done = frame[frame["total_seconds"].notna()].nlargest(MAX_POINTS, "created_at")
+    data = pd.DataFrame({"created_at": done["created_at"].dt.tz_localize(None), "id": done["id"].astype(str),
+                         "status": done["status"].astype(str), "minutes": done["total_seconds"] / 60.0})
+    base = alt.Chart(data, title="Processing time per batch")
+    points = base.mark_circle(size=40, opacity=0.7).encode(
+        x=alt.X("created_at:T", title="Created (UTC)"),
+        y=alt.Y("minutes:Q", title="Minutes (created to end)"),
+        color=alt.Color("status:N", scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))),
+        tooltip=["id:N", "status:N", alt.Tooltip("minutes:Q", format=".1f"), alt.Tooltip("created_at:T")],
+    )
+    average = base.mark_rule(strokeDash=[6, 4], color="#555").encode(
+        y="mean(minutes):Q", tooltip=[alt.Tooltip("mean(minutes):Q", title="Average minutes", format=".1f")])
+    return (points + average).properties(width=width, height=height)
+
+
+def cost_chart(frame: pd.DataFrame, *, by: str = "day", width: int = 480, height: int = 220) -> alt.Chart:
+    """Cost per day (``by="day"``) or per model (``by="model"``), coloured by where the figure comes from
+    (usage, results, estimate). Batches whose cost is unknown are left out (their count is in the title)."""
+    known = frame[frame["cost"].notna()]
+    unknown = len(frame) - len(known)
+    suffix = f" ({unknown} batch{'es' if unknown != 1 else ''} of unknown cost left out)" if unknown else ""
+    source = known["cost_source"].astype(str)
+    if by == "day":
+        data = (pd.DataFrame({"key": _day(known), "source": source, "cost": known["cost"]})
+                .groupby(["key", "source"], as_index=False)["cost"].sum())
+        x = alt.X("key:T", title="Day (UTC)")
+    elif by == "model":
+        data = (pd.DataFrame({"key": known["model"].astype(object).fillna("(no model)").astype(str),
+                              "source": source, "cost": known["cost"]})
+                .groupby(["key", "source"], as_index=False)["cost"].sum())
+        x = alt.X("key:N", title="Model", sort="-y")
+    else:
+        raise ValueError(f"by must be 'day' or 'model', not {by!r}")
+    return alt.Chart(data, title=f"Cost (USD) by {by}{suffix}").mark_bar().encode(
+        x=x,
+        y=alt.Y("cost:Q", title="USD", stack="zero"),
+        color=alt.Color("source:N", title="Cost from",
+                        scale=alt.Scale(domain=["usage", "results", "estimate"],
+                                        range=["#1f77b4", "#17becf", "#c7c7c7"])),
+        tooltip=[alt.Tooltip("key", title=by), "source:N", alt.Tooltip("cost:Q", format="$,.4f")],
+    ).properties(width=width, height=height)
+
+
+def throughput_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.Chart:
+    """Requests finished per second of processing, per day (finished batches only)."""
+    done = frame[(frame["total_seconds"] > 0).fillna(False)]
+    data = (pd.DataFrame({"day": _day(done), "requests": done["completed_requests"] + done["failed_requests"],
+                          "seconds": done["total_seconds"]})
+            .groupby("day", as_index=False)[["requests", "seconds"]].sum())
+    data["rps"] = np.where(data["seconds"] > 0, data["requests"] / data["seconds"].where(data["seconds"] > 0, 1), 0.0)
+    return alt.Chart(data, title="Throughput").mark_line(point=True).encode(
+        x=alt.X("day:T", title="Day (UTC)"),
+        y=alt.Y("rps:Q", title="Requests per second"),
+        tooltip=[alt.Tooltip("day:T"), alt.Tooltip("rps:Q", format=".2f", title="req/s"),
+                 alt.Tooltip("requests:Q", format=",")],
+    ).properties(width=width, height=height)

@@ -1,0 +1,190 @@
+"""batch_history(): every batch of an account as a typed DataFrame, with filters, stats, exports and charts.
+
+The first call reads every page once; ``refresh()`` then asks only for what may have changed (new pages until
+a known id, plus the batches still active) through :class:`~batch_widgets.sync.BatchIndex`.
+
+    h = batch_history()
+    h.filter(status=["failed", "expired"], since="2026-11-01").to_dataframe()
+    h.stats()["success_rate"], h.processing_time_chart()
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
+
+import pandas as pd
+
+from . import analytics
+from .sync import BatchIndex
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from .client import BatchClient
+    from .pricing import Pricing
+    from .results import BatchResults
+
+__all__ = ["BatchHistory", "batch_history"]
+
+_FILTER_KEYS = ("status", "search", "endpoint", "model", "since", "until")
+
+
+def batch_history(client: Optional["BatchClient"] = None, *, since: Any = None,
+                  pricing: Optional["Pricing"] = None) -> "BatchHistory":
+    """Fetch the batch list (every page, once) and return it as a :class:`BatchHistory`.
+
+    ``client`` defaults to ``BatchClient()`` (the configured provider, else the embedded local server);
+    ``since`` keeps batches created at or after it (Unix seconds, ISO text, date or datetime).
+    """
+    history = BatchHistory(client, pricing=pricing)
+    history.refresh()
+    return history.filter(since=since) if since is not None else history
+
+
+class BatchHistory:
+    """A snapshot of batches as one typed row each; ``filter`` returns a new history, ``refresh`` updates."""
+
+    def __init__(
+        self,
+        client: Optional["BatchClient"] = None,
+        *,
+        index: Optional[BatchIndex] = None,
+        pricing: Optional["Pricing"] = None,
+        filters: Optional[Mapping[str, Any]] = None,
+        _shared: Optional[dict] = None,
+    ) -> None:
+        if client is None and index is None:
+            from .client import BatchClient
+
+            client = BatchClient()
+        self.client = client
+        self.index = index if index is not None else BatchIndex()
+        self.pricing = pricing
+        self.filters = {k: v for k, v in (filters or {}).items() if v is not None}
+        unknown = set(self.filters) - set(_FILTER_KEYS)
+        if unknown:
+            raise TypeError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(_FILTER_KEYS)}")
+        # State shared by a history and the filtered views made from it: the full frame and result usages.
+        self._shared = _shared if _shared is not None else {"frame": None, "version": -1, "result_usage": {}}
+        self._frame: Optional[pd.DataFrame] = None
+        self._version = -1
+
+    # -- data ----------------------------------------------------------------------------------------------
+    def refresh(self) -> "BatchHistory":
+        """Bring the batch list up to date (few requests once loaded); returns ``self``."""
+        if self.client is None:
+            raise ValueError("this history has no client to refresh from")
+        if self.index.refresh(self.client) or self._shared["frame"] is None:
+            self._invalidate()
+        return self
+
+    def _invalidate(self) -> None:
+        self._shared["frame"] = None
+        self._shared["version"] += 1
+
+    def _full_frame(self) -> pd.DataFrame:
+        if self._shared["frame"] is None:
+            self._shared["frame"] = analytics.batches_frame(
+                self.index.batches(), pricing=self.pricing, result_usage=self._shared["result_usage"])
+        return self._shared["frame"]
+
+    def _view(self) -> pd.DataFrame:
+        full = self._full_frame()
+        if self._frame is None or self._version != self._shared["version"]:
+            self._frame = analytics.filter_frame(full, **self.filters) if self.filters else full
+            self._version = self._shared["version"]
+        return self._frame
+
+    def add_results(self, results: "BatchResults") -> "BatchHistory":
+        """Use downloaded results' token counts for the cost of their batch (when it carries no usage)."""
+        if results.batch is None:
+            raise ValueError("these results are not tied to a batch (use client.results(batch_id))")
+        self._shared["result_usage"][results.batch.id] = results.usage()
+        self._invalidate()
+        return self
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One typed row per batch, newest first (a copy: change it freely)."""
+        return self._view().reset_index(drop=True).copy()
+
+    def filter(
+        self,
+        status: Union[str, Sequence[str], None] = None,
+        search: Optional[str] = None,
+        endpoint: Union[str, Sequence[str], None] = None,
+        model: Union[str, Sequence[str], None] = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> "BatchHistory":
+        """A new history narrowed further: conditions add to this one's (a condition given again replaces
+        the old one); refreshing it re-applies them."""
+        new = {"status": status, "search": search, "endpoint": endpoint, "model": model, "since": since,
+               "until": until}
+        merged = {**self.filters, **{k: v for k, v in new.items() if v is not None}}
+        view = BatchHistory(self.client, index=self.index, pricing=self.pricing, filters=merged,
+                            _shared=self._shared)
+        overlap = set(self.filters) & {k for k, v in new.items() if v is not None}
+        if self._frame is not None and self._version == self._shared["version"] and not overlap:
+            # Narrow this view rather than the full frame: same answer, less work.
+            view._frame = analytics.filter_frame(self._frame, **{k: v for k, v in new.items() if v is not None})
+            view._version = self._version
+        return view
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per status, success/failure rates, mean/median processing seconds, throughput, cost."""
+        return analytics.summary_stats(self._view())
+
+    # -- exports -------------------------------------------------------------------------------------------
+    def to_csv(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> Optional[str]:
+        """CSV (tags comma-joined, metadata as JSON); returns the text when no path is given."""
+        frame = analytics.frame_for_export(self.to_dataframe())
+        if path is None:
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False)
+            return buffer.getvalue()
+        frame.to_csv(path, index=False)
+        return None
+
+    def to_parquet(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Parquet keeps the types (UTC datetimes, tag lists); metadata is stored as JSON text."""
+        frame = self.to_dataframe()
+        frame["metadata"] = analytics.frame_for_export(frame[["tags", "metadata"]])["metadata"]
+        # Plain lists: pandas cannot read back the Arrow list dtype it writes into the file's metadata.
+        frame["tags"] = pd.Series([list(t) for t in frame["tags"]], dtype=object, index=frame.index)
+        frame.to_parquet(path, index=False)
+
+    # -- charts --------------------------------------------------------------------------------------------
+    def success_failure_chart(self, **kwargs: Any) -> "alt.Chart":
+        from . import charts
+
+        return charts.success_failure_chart(self._view(), **kwargs)
+
+    def status_chart(self, **kwargs: Any) -> "alt.Chart":
+        from . import charts
+
+        return charts.status_chart(self._view(), **kwargs)
+
+    def processing_time_chart(self, **kwargs: Any) -> "alt.Chart":
+        from . import charts
+
+        return charts.processing_time_chart(self._view(), **kwargs)
+
+    def cost_chart(self, by: str = "day", **kwargs: Any) -> "alt.Chart":
+        from . import charts
+
+        return charts.cost_chart(self._view(), by=by, **kwargs)
+
+    def throughput_chart(self, **kwargs: Any) -> "alt.Chart":
+        from . import charts
+
+        return charts.throughput_chart(self._view(), **kwargs)
+
+    # -- misc ----------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._view())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.filters.items())
+        return f"<BatchHistory {len(self)} batches{' where ' + shown if shown else ''}>"
