@@ -157,3 +157,26 @@ def start_demo_batches(
             )
         )
     return batches
+
+
+def runs_locally(client: Any) -> bool:
+    """True when ``client`` talks to a batch server on this machine (the embedded one or a LocalBatchServer)."""
+    from urllib.parse import urlsplit
+
+    return bool(client.is_local or urlsplit(client.base_url).hostname in ("127.0.0.1", "localhost", "::1"))
+
+
+def ensure_local(client: Any) -> Any:
+    """Raise unless ``client`` :func:`runs_locally`; return it.
+
+    The example notebooks create demo batches; this keeps them from doing so on a paid provider because an
+    ``OPENAI_API_KEY`` happened to be set in the environment.
+    """
+    if not runs_locally(client):
+        from urllib.parse import urlsplit
+
+        raise RuntimeError(
+            f"this example creates demo batches and would send them to {urlsplit(client.base_url).hostname}: "
+            "unset OPENAI_API_KEY, OPENAI_BASE_URL and AZURE_OPENAI_* to run it against the embedded local server"
+        )
+    return client
