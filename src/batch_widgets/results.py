@@ -334,7 +334,7 @@ class BatchResults:
         self.batch = batch
         self._inputs = list(inputs) if inputs is not None else None
         self._fast = fast
-        self._frame: Optional["pd.DataFrame"] = None
+        self._frames: dict[bool, "pd.DataFrame"] = {}  # with / without the input columns
         self._tempdir = _tempdir
         if _tempdir:  # downloaded files go when the results object does
             self._finalizer = weakref.finalize(self, shutil.rmtree, _tempdir, True)
@@ -407,15 +407,14 @@ class BatchResults:
     def to_dataframe(self, *, include_inputs: bool = True) -> "pd.DataFrame":
         """One row per request (columns :data:`RESULT_COLUMNS`, then ``input`` and ``body`` from the inputs).
 
-        Rows come in input-file order when inputs are known; requests in neither result file are rows with
-        ``status="not_executed"``. The frame is computed once and cached; a copy is returned.
+        With the inputs known, rows come in input-file order and requests in neither result file are rows with
+        ``status="not_executed"``; without them (or with ``include_inputs=False``), rows are the result lines.
+        The frame is computed once and cached; a copy is returned.
         """
-        if self._frame is None:
-            self._frame = self._build(include_inputs)
-        frame = self._frame
-        if not include_inputs:
-            frame = frame[[c for c in RESULT_COLUMNS]]
-        return frame.copy()
+        key = include_inputs and self.inputs is not None
+        if key not in self._frames:
+            self._frames[key] = self._build(key)
+        return self._frames[key].copy()
 
     def _build(self, include_inputs: bool) -> "pd.DataFrame":
         import pandas as pd
@@ -440,7 +439,7 @@ class BatchResults:
 
     def failed_custom_ids(self) -> list[str]:
         """Custom ids of every request that did not succeed (errors, expired and never executed)."""
-        frame = self.to_dataframe(include_inputs=self.inputs is not None)
+        frame = self.to_dataframe()
         return frame.loc[~frame["ok"], "custom_id"].astype(str).tolist()
 
     def failed_requests(self) -> list[dict]:
@@ -471,7 +470,7 @@ class BatchResults:
             self._finalizer()
 
     def __len__(self) -> int:
-        return len(self.to_dataframe(include_inputs=self.inputs is not None))
+        return len(self.to_dataframe())
 
     def __repr__(self) -> str:
         name = self.batch.id if self.batch is not None else "files"

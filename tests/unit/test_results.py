@@ -175,3 +175,12 @@ def test_results_without_inputs_keep_result_order(files):
     assert BatchResults(out, err).failed_custom_ids() == ["b", "d"]
     with pytest.raises(ValueError, match="input file is not available"):
         BatchResults(out, err).failed_requests()
+
+
+def test_frames_with_and_without_inputs_are_cached_separately(files):
+    results = BatchResults(*files)
+    assert len(results.to_dataframe(include_inputs=False)) == 4  # the result lines only
+    full = results.to_dataframe()
+    assert len(full) == 5 and "input" in full.columns
+    full.loc[0, "text"] = "changed"
+    assert results.to_dataframe().loc[0, "text"] == "first"  # callers get copies
