@@ -57,7 +57,10 @@ class DetailsMixin(t.HasTraits):
                 self._detail, self._detail_state = {}, "missing"
                 return
             except Exception as exc:  # noqa: BLE001 - shown, and the poller retries the watched id
-                self._show_error(f"Could not load batch {batch_id}: {exc}")  # type: ignore[attr-defined]
+                # A store-type banner: the poller's next good refresh (which loads the watched id) clears it.
+                self._banner = f"Could not load batch {batch_id}: {exc}"  # type: ignore[attr-defined]
+                self._banner_from_store = True  # type: ignore[attr-defined]
+                store.wake()
                 return
         self._detail_show(batch)
         store.wake()
@@ -85,8 +88,8 @@ class DetailsMixin(t.HasTraits):
         mine = None
         store = self._store
         batch = store.get(self._detail_id) if (store is not None and self._detail_id) else None
-        if batch is not None and batch.is_active:
-            mine = self.details_interval
+        if (batch is not None and batch.is_active) or (batch is None and self._detail_state == "loading"):
+            mine = self.details_interval  # also while a load that failed waits for its retry
         return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
 
     # -- Python API ----------------------------------------------------------------------------------------
