@@ -92,6 +92,7 @@ def test_simulated_answers_are_deterministic(client):
 
 def test_list_batches_pages_newest_first(client):
     ids = [submit(client, 1, metadata={"n": str(i)}).id for i in range(5)]
+    assert sorted(ids) == ids  # ids sort in creation order (ties of created_at's whole seconds stay ordered)
     page = client.batches.list(limit=2)
     assert [b.id for b in page.data] == ids[::-1][:2]
     assert page.has_more is True

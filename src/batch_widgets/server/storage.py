@@ -14,6 +14,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
@@ -63,8 +64,21 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("batch_widgets", appauthor=False))
 
 
+_last_ms = 0
+_id_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    return prefix + secrets.token_hex(12)
+    """``prefix`` + 12 hex digits of a strictly increasing millisecond clock + 12 random hex digits.
+
+    Ids created later sort later, so clients that break ``created_at`` ties by id (one-second resolution) keep
+    the creation order.
+    """
+    global _last_ms
+    with _id_lock:
+        _last_ms = max(_last_ms + 1, time.time_ns() // 1_000_000)
+        stamp = _last_ms
+    return f"{prefix}{stamp:012x}{secrets.token_hex(6)}"
 
 
 class Storage:
