@@ -98,11 +98,12 @@ def error_from_response(response: httpx.Response, redact: Callable[[str], str] =
     status = response.status_code
     message, code, type_, param = _error_fields(response)
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIError)
+    scrub = lambda text: None if text is None else redact(text)  # noqa: E731 - every field a server sent
     return cls(
         redact(message),
         status=status,
-        code=code,
-        type=type_,
-        param=param,
-        request_id=response.headers.get("x-request-id"),
+        code=scrub(code),
+        type=scrub(type_),
+        param=scrub(param),
+        request_id=scrub(response.headers.get("x-request-id")),
     )
