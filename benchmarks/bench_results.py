@@ -178,19 +178,22 @@ def main() -> None:
     size = os.path.getsize(path)
     print(f"file: {args.lines:,} lines, {size / 1e6:.1f} MB, 2 % failures, shuffled")
     print("peak memory = highest RSS during the timed code minus RSS before it (imports excluded)\n")
-    results = {}
-    for name in APPROACHES:
-        runs = [run(name, path) for _ in range(args.repeat)]
-        results[name] = (statistics.median(r["seconds"] for r in runs),
-                         max(r["peak_kb"] for r in runs))
-        assert all(r["rows"] for r in runs)
-    ours = results["batch_widgets read_result_file"][0]
-    sdk = results["openai SDK ChatCompletion.model_validate per line"][0]
-    print(f"{'approach':<52}{'median s':>10}{'vs ours':>9}{'peak mem (x file)':>19}")
-    for name, (seconds, rss_kb) in results.items():
-        print(f"{name:<52}{seconds:>10.3f}{seconds / ours:>9.1f}{rss_kb * 1024 / size:>19.2f}")
-    our_mem = results["batch_widgets read_result_file"][1] * 1024 / size
-    print(f"\nSDK / ours = {sdk / ours:.1f}x (target >= 10x: {'met' if sdk / ours >= 10 else 'NOT met'}); "
+    # Round-robin, so that noise from other processes on a shared machine falls on every approach alike.
+    runs: dict[str, list[dict]] = {name: [] for name in APPROACHES}
+    for _ in range(args.repeat):
+        for name in APPROACHES:
+            runs[name].append(run(name, path))
+    results = {name: (statistics.median(r["seconds"] for r in rs), min(r["seconds"] for r in rs),
+                      max(r["peak_kb"] for r in rs)) for name, rs in runs.items()}
+    assert all(r["rows"] for rs in runs.values() for r in rs)
+    ours, ours_best, ours_kb = results["batch_widgets read_result_file"]
+    sdk, sdk_best, _ = results["openai SDK ChatCompletion.model_validate per line"]
+    print(f"{'approach':<52}{'median s':>10}{'best s':>9}{'vs ours':>9}{'peak mem (x file)':>19}")
+    for name, (seconds, best, peak_kb) in results.items():
+        print(f"{name:<52}{seconds:>10.3f}{best:>9.3f}{seconds / ours:>9.1f}{peak_kb * 1024 / size:>19.2f}")
+    our_mem = ours_kb * 1024 / size
+    print(f"\nSDK / ours = {sdk / ours:.1f}x by median, {sdk_best / ours_best:.1f}x by best run "
+          f"(target >= 10x: {'met' if sdk / ours >= 10 else 'NOT met'}); "
           f"our peak memory {our_mem:.2f}x file (target <= 3x: {'met' if our_mem <= 3 else 'NOT met'})")
     if not args.keep:
         os.remove(path)
