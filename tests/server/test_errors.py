@@ -77,6 +77,10 @@ def test_413_before_the_upload_is_stored(tmp_path):
             upload(client, jsonl([request_line(i) for i in range(100)]))
         assert info.value.status_code == 413
         assert info.value.body["code"] == "file_too_large"
+        # far over the cap: refused from the Content-Length alone, before reading the body
+        with pytest.raises(openai.APIStatusError) as info:
+            upload(client, b'{"a": 1}\n' * 400_000)
+        assert info.value.status_code == 413
         # streamed without a Content-Length: the cap is enforced as bytes arrive
         def body():
             yield b"--xx\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"

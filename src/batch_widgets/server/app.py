@@ -79,7 +79,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.storage, app.state.runner, app.state.settings = storage, runner, settings
     _install_error_handlers(app)
     if settings.api_key:
-        _install_auth(app, settings.api_key)
+        app.add_middleware(_BearerAuth, api_key=settings.api_key)
 
     # -- files -------------------------------------------------------------------------------------------------
     @app.post("/v1/files")
@@ -277,15 +277,22 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "The local batch server failed to handle this request.", code="server_error")
 
 
-def _install_auth(app: FastAPI, api_key: str) -> None:
-    expected = f"Bearer {api_key}".encode()
+class _BearerAuth:
+    """Plain ASGI middleware (streams request bodies untouched): every request needs ``Bearer <api_key>``."""
 
-    @app.middleware("http")
-    async def _auth(request: Request, call_next):
-        given = request.headers.get("authorization", "")
+    def __init__(self, app: Any, api_key: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        if hmac.compare_digest(given, self.expected):
+            return await self.app(scope, receive, send)
         if not given:
-            return error_response(401, "You didn't provide an API key. Send 'Authorization: Bearer <key>'.",
-                                  code="missing_api_key")
-        if not hmac.compare_digest(given.encode(), expected):
-            return error_response(401, "Incorrect API key provided.", code="invalid_api_key")
-        return await call_next(request)
+            response = error_response(401, "You didn't provide an API key. Send 'Authorization: Bearer <key>'.",
+                                      code="missing_api_key")
+        else:
+            response = error_response(401, "Incorrect API key provided.", code="invalid_api_key")
+        await response(scope, receive, send)
