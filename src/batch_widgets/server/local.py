@@ -136,6 +136,6 @@ def shared_server() -> LocalBatchServer:
             api_key = os.environ.get("BATCH_WIDGETS_LOCAL_API_KEY") or secrets.token_urlsafe(32)
             _shared = LocalBatchServer(default_data_dir(), api_key=api_key, **options)
             atexit.register(_shared.close)
-            log.info("batch_widgets: started the embedded local batch server at %s (data in %s)",
+            log.debug("started the embedded local batch server at %s (data in %s)",
                      _shared.base_url, _shared.data_dir)
         return _shared
