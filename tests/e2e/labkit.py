@@ -93,3 +93,26 @@ def screenshot_notebook(page: Page, path, width: int = 1360) -> None:
     page.evaluate(f"document.querySelector({outer!r}).scrollTop = 0")
     page.wait_for_timeout(300)
     page.screenshot(path=path)
+
+
+# First lines of every test notebook: a fresh data dir, so this kernel's embedded server starts empty and no
+# other test's batches show up in its dashboard.
+FRESH_SERVER = """
+import os, tempfile
+os.environ["BATCH_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="bw-e2e-")
+"""
+
+
+def printed_ids(page: Page, cell_index: int, marker: str = "IDS") -> list[str]:
+    """Batch ids a cell printed as ``IDS id1 id2 ...``."""
+    out = output(page, cell_index)
+    expect(out).to_contain_text(marker, timeout=60_000)
+    line = next(l for l in out.inner_text().splitlines() if l.startswith(marker))
+    return line.split()[1:]
+
+
+def luminance(page: Page, locator, prop: str = "color") -> float:
+    """Relative luminance (0 dark .. 1 light) of a computed CSS colour of the element."""
+    rgb = locator.evaluate(f"el => getComputedStyle(el)[{prop!r}]")
+    parts = [float(x) for x in re.findall(r"[\d.]+", rgb)[:3]]
+    return (0.2126 * parts[0] + 0.7152 * parts[1] + 0.0722 * parts[2]) / 255
