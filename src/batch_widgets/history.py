@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import altair as alt
 
     from .client import BatchClient
+    from .models import Batch
     from .pricing import Pricing
     from .results import BatchResults
 
@@ -44,17 +45,27 @@ def batch_history(client: Optional["BatchClient"] = None, *, since: Any = None,
 
 
 class BatchHistory:
-    """A snapshot of batches as one typed row each; ``filter`` returns a new history, ``refresh`` updates."""
+    """A snapshot of batches as one typed row each; ``filter`` returns a new history, ``refresh`` updates.
+
+    Made by :func:`batch_history`, or from batches already in hand: ``BatchHistory(batches)`` /
+    :meth:`from_batches` (such a history has no client and cannot refresh).
+    """
+
+    @classmethod
+    def from_batches(cls, batches: Iterable["Batch"], *, pricing: Optional["Pricing"] = None) -> "BatchHistory":
+        return cls(index=BatchIndex(batches), pricing=pricing)
 
     def __init__(
         self,
-        client: Optional["BatchClient"] = None,
+        client: Union["BatchClient", Iterable["Batch"], None] = None,
         *,
         index: Optional[BatchIndex] = None,
         pricing: Optional["Pricing"] = None,
         filters: Optional[Mapping[str, Any]] = None,
         _shared: Optional[dict] = None,
     ) -> None:
+        if client is not None and not hasattr(client, "list_batches"):  # batches already in hand
+            index, client = BatchIndex(client), None
         if client is None and index is None:
             from .client import BatchClient
 

@@ -131,3 +131,14 @@ def test_history_against_the_local_server_with_results_cost(tmp_path):
             row = history.to_dataframe().set_index("id").loc[first.id]
             assert row.cost_source == "results" and row.input_tokens == results.usage()[0] > 0
         assert history.filter(search="two").to_dataframe()["id"].tolist() == [second.id]
+
+
+def test_history_from_batches_in_hand():
+    api, client = fake_history(4)
+    batches = list(client.iter_batches())
+    for history in (BatchHistory(batches), BatchHistory.from_batches(batches)):
+        assert history.client is None and len(history) == 4
+        assert history.filter(search="run 3").to_dataframe()["id"].tolist() == ["batch_0003"]
+        with pytest.raises(ValueError, match="no client"):
+            history.refresh()
+    assert len(BatchHistory([])) == 0
