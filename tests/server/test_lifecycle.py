@@ -144,3 +144,32 @@ def test_files_list_and_delete(client):
 def test_sdk_batch_type_accepts_every_state(client):
     batch = client.batches.retrieve(submit(client, 2).id)
     assert isinstance(batch, SDKBatch)
+
+
+def test_output_expires_after_sets_the_output_files_expiry(client):
+    f = upload(client, jsonl([request_line(i) for i in range(3)]))
+    batch = client.batches.create(input_file_id=f.id, endpoint=CHAT, completion_window="24h",
+                                  output_expires_after={"anchor": "created_at", "seconds": 7200})
+    done = wait_for(client, batch.id)
+    out = client.files.retrieve(done.output_file_id)
+    assert out.expires_at == out.created_at + 7200
+
+
+def test_upload_expires_after(client):
+    f = client.files.create(file=("a.jsonl", jsonl([request_line(0)])), purpose="batch",
+                            expires_after={"anchor": "created_at", "seconds": 3600})
+    assert f.expires_at == f.created_at + 3600
+
+
+def test_stale_partial_files_are_removed_on_start(tmp_path):
+    import os
+
+    from batch_widgets.server.storage import Storage
+
+    (tmp_path / "files").mkdir()
+    old, fresh = tmp_path / "files" / "tmp-old.part", tmp_path / "files" / "tmp-new.part"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    Storage(tmp_path).close()
+    assert not old.exists() and fresh.exists()

@@ -92,6 +92,17 @@ class Storage:
         self._all_lock = threading.Lock()
         self._closed = False
         self._db().executescript(_SCHEMA)
+        self._remove_stale_parts()
+
+    def _remove_stale_parts(self, age: float = 3600.0) -> None:
+        # Half-written uploads/outputs of a crashed process; recent ones may belong to a live process.
+        cutoff = time.time() - age
+        for part in self.files_dir.glob("tmp-*.part"):
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+            except OSError:
+                pass
 
     # -- connections ---------------------------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
