@@ -112,7 +112,7 @@ def test_counts_rise_live(tmp_path):
     from batch_widgets.server.local import LocalBatchServer
 
     with LocalBatchServer(tmp_path, rate=60, poll_interval=0.1) as server, make_client(server) as c:
-        batch = submit(c, 60)
+        batch = submit(c, 120)
         seen = set()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -121,9 +121,9 @@ def test_counts_rise_live(tmp_path):
             if b.status == "completed":
                 break
             time.sleep(0.05)
-        partial = {n for status, n in seen if status == "in_progress" and 0 < n < 60}
+        partial = {n for status, n in seen if status == "in_progress" and 0 < n < 120}
         assert len(partial) >= 3, seen  # several intermediate counts were visible
-        assert b.status == "completed" and b.request_counts.completed == 60
+        assert b.status == "completed" and b.request_counts.completed == 120
 
 
 def test_files_list_and_delete(client):
