@@ -65,14 +65,18 @@ def run_cell(page: Page, cell_index: int) -> None:
     page.keyboard.press("Control+Enter")
 
 
-def append_and_run(page: Page, code: str) -> None:
-    """Type ``code`` into a new cell at the end and run it (how a user asks the kernel a question)."""
-    page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()  # command mode, last cell
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")
-    page.keyboard.press("Enter")
+def append_and_run(page: Page, code: str):
+    """Type ``code`` into a new cell at the end and run it in place (how a user asks the kernel a question);
+    returns that cell's output area."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    index = cells.count()
+    page.locator(".jp-Notebook .jp-Cell").last.locator(".jp-InputPrompt").click()  # select the last cell
+    page.keyboard.press("Escape")  # command mode
+    page.keyboard.press("b")  # new cell below
+    page.keyboard.press("Enter")  # edit mode
     page.keyboard.insert_text(code)
-    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Control+Enter")  # run in place: no extra empty cell
+    return output(page, index)
 
 
 def set_theme(page: Page, theme: str) -> None:

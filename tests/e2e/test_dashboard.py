@@ -77,8 +77,8 @@ def test_dashboard_live_details_download_cancel_themes(page, lab_server, artifac
     dialog.get_by_role("button", name="Cancel batch").click()
     expect(dialog).to_be_hidden()
     expect(slow_row.locator(".bw-badge")).to_have_text("Cancelled", timeout=60_000)
-    append_and_run(page, f"print('STATUS', client.retrieve_batch({slow!r}).status)")
-    expect(output(page, 3)).to_contain_text("STATUS cancelled", timeout=30_000)  # the kernel agrees
+    out = append_and_run(page, f"print('STATUS', client.retrieve_batch({slow!r}).status)")
+    expect(out).to_contain_text("STATUS cancelled", timeout=30_000)  # the kernel agrees
 
     # Themes: the widget follows JupyterLab's light and dark themes.
     light_text = luminance(page, dash)
