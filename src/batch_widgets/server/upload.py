@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+try:
+    from python_multipart.multipart import MultipartParser, parse_options_header
+except ImportError:  # python-multipart < 0.0.13 named its module "multipart"
+    from multipart.multipart import MultipartParser, parse_options_header  # type: ignore[no-redef]
 from starlette.requests import Request
 
 __all__ = ["UploadTooLarge", "BadUpload", "Upload", "receive_upload"]
