@@ -97,7 +97,7 @@ def _f(values: pa.Array, *names: str) -> pa.Array:
 def _first(lists: pa.Array, *path: str) -> pa.Array:
     """Field ``path`` of element 0 of each list; null where the list is null or empty.
 
-    Works on the flat child values through the offsets, so only the one leaf asked for is ever copied
+    Works on the flat child values through the offsets, so only the one leaf asked for is touched
     (``list_element`` fails on empty lists, and slicing lists copies every field of every element).
     """
     values = _f(lists.values, *path)
@@ -105,7 +105,25 @@ def _first(lists: pa.Array, *path: str) -> pa.Array:
     starts = lists.offsets[:-1]
     if len(values) == len(lists) and pc.all(pc.equal(lengths, 1)).as_py() and starts[0].as_py() == 0:
         return values  # one element per row: already aligned, nothing to copy
-    return pc.take(values, pc.if_else(pc.greater(lengths, 0), starts, pa.scalar(None, starts.type)))
+    has = pc.greater(lengths, 0)
+    if (pa.types.is_string(values.type) and len(lists) and pc.max(lengths).as_py() == 1
+            and starts[0].as_py() == 0 and pc.sum(lengths).as_py() == lists.offsets[-1].as_py()):
+        return _spread_strings(values, has)  # at most one element per row, none hidden under a null list
+    return pc.take(values, pc.if_else(has, starts, pa.scalar(None, starts.type)))
+
+
+def _spread_strings(values: pa.StringArray, has: pa.BooleanArray) -> pa.StringArray:
+    """Strings of the rows where ``has`` is true, in order, spread out to one per row with nulls between.
+
+    The text bytes are shared, not copied (answers are most of a file): only new offsets and validity are made.
+    """
+    before = pc.cumulative_sum(pc.cast(has, pa.int32()))  # present elements up to and including each row
+    own = pa.Array.from_buffers(pa.int32(), len(values) + 1, [None, values.buffers()[1]], offset=values.offset)
+    offsets = pc.take(own, pa.concat_arrays([pa.array([0], pa.int32()), before]))
+    own_index = pc.if_else(has, pc.subtract(before, 1), pa.scalar(None, pa.int32()))
+    valid = pc.fill_null(pc.take(pc.is_valid(values), own_index), False)
+    bitmap = None if pc.all(valid).as_py() else pa.concat_arrays([valid]).buffers()[1]
+    return pa.StringArray.from_buffers(len(has), offsets.buffers()[1], values.buffers()[2], bitmap)
 
 
 def _responses_text(output: pa.Array) -> pa.Array:

@@ -184,3 +184,19 @@ def test_frames_with_and_without_inputs_are_cached_separately(files):
     assert len(full) == 5 and "input" in full.columns
     full.loc[0, "text"] = "changed"
     assert results.to_dataframe().loc[0, "text"] == "first"  # callers get copies
+
+
+@pytest.mark.parametrize("rows", [
+    [["a"], None, [], [None], ["bb"], None],               # at most one element: text bytes are shared
+    [["a", "x"], None, [], ["bb"], [None, "y"], ["ccc"]],  # several elements: taken one by one
+    [["a"], ["b"], ["c"]],                                 # exactly one each: no work at all
+])
+def test_first_element_of_lists_matches_plain_python(rows):
+    from batch_widgets.results import _first
+
+    lists = pa.array([None if r is None else [{"t": v} for v in r] for r in rows],
+                     pa.list_(pa.struct([("t", pa.string())])))
+    expected = [r[0] if r else None for r in rows]
+    assert _first(lists, "t").to_pylist() == expected
+    for start in range(1, len(rows)):  # slices keep their offsets into the shared child values
+        assert _first(lists.slice(start), "t").to_pylist() == expected[start:]
