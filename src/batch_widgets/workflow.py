@@ -112,9 +112,11 @@ def _raw_lines(requests: Requests, endpoint: Optional[str]) -> tuple[list[bytes]
     items = list(requests)
     if all(isinstance(i, bytes) for i in items):
         return items, "the requests"
-    if not all(isinstance(i, Mapping) and "body" in i for i in items):  # rows or prompts, not input lines
+    # Input lines (even broken ones: the validator will say what is wrong) or rows/prompts to build them from.
+    if not any(isinstance(i, Mapping) and ("body" in i or "url" in i) for i in items):
         items = build_requests(items, **({"endpoint": endpoint} if endpoint else {}))
-    return [encode_line(item) for item in items], "the requests"
+    return [encode_line(item) if isinstance(item, Mapping) else json.dumps(item).encode() for item in items], \
+        "the requests"
 
 
 def _endpoint_of(first_line: bytes) -> Optional[str]:

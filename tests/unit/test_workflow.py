@@ -228,3 +228,12 @@ def test_notebook_progress_bar_tracks_counts(monkeypatch):
     bar.update(client.retrieve_batch("b1"))
     assert bar.bar.value == 10 and bar.bar.bar_style == "success" and shown == [bar.box]
     assert workflow.in_kernel() is False  # plain pytest is no kernel: wait() would print to a tty only
+
+
+def test_broken_lines_are_validated_not_rebuilt(client):
+    lines = prompts(3)
+    del lines[1]["body"]
+    lines[2] = "not an object"
+    with pytest.raises(InvalidRequestsError) as info:
+        client.submit(lines)
+    assert {(p.line, p.code) for p in info.value.problems} >= {(2, "missing_body"), (3, "invalid_line")}
