@@ -237,3 +237,28 @@ def test_broken_lines_are_validated_not_rebuilt(client):
     with pytest.raises(InvalidRequestsError) as info:
         client.submit(lines)
     assert {(p.line, p.code) for p in info.value.problems} >= {(2, "missing_body"), (3, "invalid_line")}
+
+
+def test_wait_shows_a_widget_bar_in_a_kernel_and_a_line_in_a_terminal(monkeypatch):
+    monkeypatch.setattr(workflow.time, "sleep", lambda s: None)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    monkeypatch.setattr(workflow, "in_kernel", lambda: True)
+    client, _ = scripted_client([("in_progress", 3), ("completed", 10)])
+    client.wait("b1")
+    (box,) = shown
+    bar, label = box.children
+    assert (bar.value, bar.max, bar.bar_style) == (10, 10, "success") and "completed 10/10" in label.value
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(workflow, "in_kernel", lambda: False)
+    monkeypatch.setattr(workflow.sys, "stderr", Tty())
+    client, _ = scripted_client([("in_progress", 3), ("completed", 10)])
+    client.wait("b1")
+    assert "\rb1: completed 10/10 (100%)" in workflow.sys.stderr.getvalue()
+    monkeypatch.setattr(workflow.sys, "stderr", io.StringIO())  # not a terminal: no progress noise
+    client.wait("b1")
+    assert workflow.sys.stderr.getvalue() == ""
