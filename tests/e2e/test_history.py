@@ -1,0 +1,83 @@
+"""History & Analytics tab in JupyterLab (issue 6): status and text filters with a matching count; the analytics
+view draws its charts with no internet."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from conftest import SCREENSHOTS
+from labkit import FRESH_SERVER, open_notebook, output, run_all
+
+CELLS = [
+    FRESH_SERVER,
+    """
+from batch_widgets import BatchClient, BatchDashboard
+from batch_widgets.demo import demo_requests
+
+client = BatchClient()
+def make(description, tags, n=20):
+    return client.submit(demo_requests(n, seed=len(description)), description=description, tags=tags)
+
+made = [make("Nightly eval run", ["nightly", "eval"]), make("Nightly translations", ["nightly", "i18n"]),
+        make("Ticket triage", ["support"])]
+backfill = make("Huge backfill", ["backfill"], n=3000)
+client.cancel_batch(backfill.id)
+broken = client.upload_file(b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '
+                            b'"body": {"model": "m"}}\\n{broken\\n', filename="broken.jsonl")
+made += [backfill, client.create_batch(broken.id, "/v1/chat/completions",
+                                       metadata={"description": "Broken input file"})]
+print("STATUSES", sorted(str(b.status) for b in client.wait(made, progress=False)))
+""",
+    "BatchDashboard(client=client)",
+]
+
+SVG_DRAWN = """el => [...el.querySelectorAll('svg')].filter(s => {
+  const r = s.getBoundingClientRect();
+  return r.width > 40 && r.height > 40 && s.querySelectorAll('path, rect, circle, line').length > 0;
+}).length"""
+
+
+def test_history_filters_count_and_offline_analytics(page, lab_server, artifacts):
+    open_notebook(page, lab_server, "e2e_history.ipynb", cells=CELLS)
+    run_all(page)
+    expect(output(page, 1)).to_contain_text(
+        "STATUSES ['cancelled', 'completed', 'completed', 'completed', 'failed']", timeout=60_000)
+    dash = output(page, 2).locator(".bw-dashboard")
+    expect(dash).to_be_visible(timeout=30_000)
+    dash.locator("[role=tab][data-tab=history]").click()
+    history = dash.locator(".bw-history")
+    count = history.locator(".bw-history__count")
+    rows = history.locator("tbody tr")
+    expect(count).to_have_text("5 batches", timeout=30_000)
+    expect(rows).to_have_count(5)
+
+    # Status chips combine; the count and the rows agree.
+    history.locator(".bw-chip[data-status=completed]").click()
+    expect(count).to_have_text("3 of 5 batches match")
+    expect(rows).to_have_count(3)
+    history.locator(".bw-chip[data-status=failed]").click()
+    expect(count).to_have_text("4 of 5 batches match")
+    expect(rows).to_have_count(4)
+    expect(history).to_contain_text("Broken input file")
+    history.get_by_role("button", name="Clear filters").click()
+    expect(count).to_have_text("5 batches")
+
+    # Text search over description and tags.
+    history.get_by_label("Search batches by id, description or tags").fill("nightly")
+    expect(count).to_have_text("2 of 5 batches match")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Nightly")
+    expect(rows.nth(1)).to_contain_text("Nightly")
+    history.get_by_label("Search batches by id, description or tags").fill("")
+    expect(count).to_have_text("5 batches")
+
+    # Analytics: drawn by the widget's own bundled code, with the browser unable to reach any other host.
+    history.get_by_role("button", name="Show analytics").click()
+    analytics = history.locator(".bw-history__analytics")
+    expect(analytics).to_be_visible()
+    expect(analytics.locator(".bw-history__chart")).to_have_count(4)
+    drawn = analytics.evaluate(SVG_DRAWN)
+    assert drawn >= 3, f"only {drawn} charts drew an SVG"
+    page.set_viewport_size({"width": 1360, "height": 1700})  # room for the whole widget in the picture
+    dash.screenshot(path=SCREENSHOTS / "history-analytics.png")
+    assert not page.external_requests, page.external_requests
