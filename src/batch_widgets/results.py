@@ -384,8 +384,18 @@ class BatchResults:
 
         from .errors import NotFoundError
 
-        output = fetch(batch.output_file_id, "output")
-        errors = fetch(batch.error_file_id, "errors")
+        if batch.is_active:
+            log.warning("batch_widgets: %s is still %s; its results are incomplete", batch.id, batch.status)
+        try:
+            output = fetch(batch.output_file_id, "output")
+            errors = fetch(batch.error_file_id, "errors")
+        except NotFoundError as exc:
+            if tempdir:
+                shutil.rmtree(tempdir, ignore_errors=True)
+            raise NotFoundError(
+                f"a result file of batch {batch.id} is gone ({exc.message}); providers delete output and error "
+                "files some days after the batch ends (OpenAI: 30 days, or output_expires_after)",
+                status=exc.status, code=exc.code, type=exc.type, request_id=exc.request_id) from exc
         input_path = None
         if include_inputs:
             try:

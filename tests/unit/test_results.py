@@ -200,3 +200,29 @@ def test_first_element_of_lists_matches_plain_python(rows):
     assert _first(lists, "t").to_pylist() == expected
     for start in range(1, len(rows)):  # slices keep their offsets into the shared child values
         assert _first(lists.slice(start), "t").to_pylist() == expected[start:]
+
+
+def test_missing_result_file_gives_a_clear_error_and_missing_inputs_a_warning(tmp_path, caplog):
+    import sys
+    from pathlib import Path
+
+    from batch_widgets.client import BatchClient
+    from batch_widgets.errors import NotFoundError
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_batch_api import FakeBatchAPI
+
+    api = FakeBatchAPI()
+    out = write(tmp_path / "o.jsonl", [chat_line("a")])
+    api.files["file-out"] = {"id": "file-out", "object": "file", "created_at": 1, "filename": "o", "purpose": "batch_output"}
+    api.contents["file-out"] = out.read_bytes()
+    gone = api.add_batch(status="completed", output_file_id="file-expired", request_counts={"total": 1, "completed": 1})
+    kept = api.add_batch(status="completed", output_file_id="file-out", input_file_id="file-in-gone",
+                         request_counts={"total": 1, "completed": 1})
+    client = BatchClient(api_key="k", base_url="http://fake/v1", transport=api.transport(), max_retries=0)
+    with pytest.raises(NotFoundError, match=f"result file of batch {gone['id']} is gone.*30 days"):
+        client.results(gone["id"])
+    with caplog.at_level("WARNING", logger="batch_widgets"):
+        results = client.results(kept["id"])
+    assert "is gone; results are not joined" in caplog.text
+    assert results.inputs is None and results.to_dataframe()["custom_id"].tolist() == ["a"]
