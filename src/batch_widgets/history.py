@@ -87,8 +87,17 @@ class BatchHistory:
         """Bring the batch list up to date (few requests once loaded); returns ``self``."""
         if self.client is None:
             raise ValueError("this history has no client to refresh from")
-        if self.index.refresh(self.client) or self._shared["frame"] is None:
-            self._invalidate()
+        changed = self.index.refresh(self.client)
+        old = self._shared["frame"]
+        if old is None or not changed:
+            return self
+        # Rebuild only the changed rows: a refresh usually touches a handful of a long history's batches.
+        fresh = analytics.batches_frame(changed, pricing=self.pricing, result_usage=self._shared["result_usage"])
+        kept = old[~old["id"].isin(fresh["id"]).to_numpy(dtype=bool)]
+        frame = pd.concat([fresh, kept], ignore_index=True) if len(kept) else fresh
+        frame = frame.sort_values(["created_at", "id"], ascending=False, kind="stable", ignore_index=True)
+        self._shared["frame"] = frame
+        self._shared["version"] += 1
         return self
 
     def _invalidate(self) -> None:

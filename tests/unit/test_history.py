@@ -142,3 +142,18 @@ def test_history_from_batches_in_hand():
         with pytest.raises(ValueError, match="no client"):
             history.refresh()
     assert len(BatchHistory([])) == 0
+
+
+def test_incremental_refresh_gives_the_same_frame_as_a_full_build():
+    api, client = fake_history(30)
+    running = api.add_batch(status="in_progress", created_at=T0 - 10, request_counts={"total": 5})
+    history = batch_history(client)
+    history.to_dataframe()  # built once
+    running.update(status="completed", completed_at=T0 + 40,
+                   request_counts={"total": 5, "completed": 5, "failed": 0})
+    api.add_batch(status="validating", created_at=T0 + 10**6, metadata={"tags": "new"})
+    history.refresh()
+    incremental = history.to_dataframe()
+    full = BatchHistory(index=history.index).to_dataframe()
+    pd.testing.assert_frame_equal(incremental, full)
+    assert incremental["id"].iloc[0] == api.batches[0]["id"] and len(incremental) == 32
