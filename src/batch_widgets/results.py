@@ -78,7 +78,7 @@ LINE_SCHEMA = pa.schema([
 _BLOCK_SIZE = 16 << 20  # several blocks, so both cores parse; one line must fit in a block...
 _MAX_BLOCK_SIZE = 1 << 30  # ...else we retry with this
 
-_EMPTY_SCHEMA = pa.schema([
+_RESULT_SCHEMA = pa.schema([
     ("custom_id", _S), ("status", _S), ("status_code", _I), ("ok", pa.bool_()), ("text", _S),
     ("embedding", pa.list_(pa.float64())), ("finish_reason", _S), ("model", _S), ("input_tokens", _I),
     ("output_tokens", _I), ("cached_tokens", _I), ("error_code", _S), ("error_message", _S),
@@ -183,7 +183,7 @@ def _columns(batch: pa.RecordBatch) -> pa.RecordBatch:
         "cached_tokens": cached,
         "error_code": error_code,
         "error_message": error_message,
-    }, schema=_EMPTY_SCHEMA)
+    }, schema=_RESULT_SCHEMA)
 
 
 def _read_fast(path: PathLike, block_size: int = _BLOCK_SIZE) -> pa.Table:
@@ -198,7 +198,7 @@ def _read_fast(path: PathLike, block_size: int = _BLOCK_SIZE) -> pa.Table:
             raise
         return _read_fast(path, _MAX_BLOCK_SIZE)
     # Per record batch, so the parsed file is never copied into one contiguous chunk.
-    return pa.Table.from_batches([_columns(b) for b in table.to_batches()], schema=_EMPTY_SCHEMA)
+    return pa.Table.from_batches([_columns(b) for b in table.to_batches()], schema=_RESULT_SCHEMA)
 
 
 # --------------------------------------------------------------------------------------------- slow path
@@ -298,13 +298,13 @@ def _read_slow(path: PathLike) -> pa.Table:
                 raise ValueError(f"{path}, line {number}: not valid JSON ({exc})") from None
             for name, value in _row(obj, number, path).items():
                 columns[name].append(value)
-    return pa.table(columns, schema=_EMPTY_SCHEMA)
+    return pa.table(columns, schema=_RESULT_SCHEMA)
 
 
 def read_result_table(path: PathLike, *, fast: bool = True) -> pa.Table:
     """The result columns of one output or error file as an Arrow table (fast path, else line by line)."""
     if os.path.getsize(path) == 0:
-        return _EMPTY_SCHEMA.empty_table()
+        return _RESULT_SCHEMA.empty_table()
     if fast:
         try:
             return _read_fast(path)
@@ -448,7 +448,7 @@ class BatchResults:
         import pandas as pd
 
         tables = [read_result_table(p, fast=self._fast) for p in (self.output_file, self.error_file) if p]
-        table = pa.concat_tables(tables) if tables else _EMPTY_SCHEMA.empty_table()
+        table = pa.concat_tables(tables) if tables else _RESULT_SCHEMA.empty_table()
         results = _to_pandas(table)
         inputs = self._input_frame() if include_inputs else None
         if inputs is None:
