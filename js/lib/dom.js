@@ -80,7 +80,8 @@ export class Scope {
   }
   /** Run `fn` every `ms` until disposed. @param {() => void} fn @param {number} ms */
   every(ms, fn) {
-    const id = setInterval(fn, ms);
+    const id = /** @type {any} */ (setInterval(fn, ms));
+    if (id && typeof id.unref === "function") id.unref(); // a failed Node test must not hang on a live timer
     this._cleanups.push(() => clearInterval(id));
     return this;
   }
@@ -233,7 +234,8 @@ export function downloadBytes(filename, data, mime = "application/octet-stream")
   a.click();
   a.remove();
   // Revoke later: some browsers start the download asynchronously.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  const timer = /** @type {any} */ (setTimeout(() => URL.revokeObjectURL(url), 10_000));
+  if (timer && typeof timer.unref === "function") timer.unref(); // never keeps a Node test process alive
   return blob;
 }
 

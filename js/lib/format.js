@@ -88,7 +88,8 @@ export function formatCost(usd) {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return "—";
   if (usd === 0) return "$0.00";
   if (Math.abs(usd) < 0.01) return `$${usd.toPrecision(2)}`;
-  return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  const digits = Math.abs(usd) < 1 ? 4 : 2; // $0.0123, not $0.01, for small batches
+  return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits })}`;
 }
 
 /** "12.5 req/s", "40 req/min" for slow batches. @param {number | null | undefined} perSecond */

@@ -1,9 +1,322 @@
 // @ts-check
-// Placeholder until the real panel lands.
-/** @param {any} model @param {HTMLElement} el */
-export function renderActiveList(model, el) {
-  const note = document.createElement("p");
-  note.textContent = "This panel is not built yet.";
-  el.append(note);
-  return () => note.remove();
+// The Active panel: stats cards, a live table of running (and recently finished) batches, cancel with
+// confirmation, multi-select, dismiss. Rows are keyed by batch id and only rows whose data changed are redrawn;
+// durations and ETAs tick every second in the browser from the row timestamps (no kernel traffic).
+import {
+  Scope,
+  announce,
+  append,
+  button,
+  clear,
+  confirmDialog,
+  h,
+  isActiveStatus,
+  progressBar,
+  statCard,
+  statusBadge,
+  statusLabel,
+  updateProgressBar,
+} from "../lib/dom.js";
+import { formatCompact, formatDuration, formatNumber, formatRate, formatRelative } from "../lib/format.js";
+import { codeHint, mountMessages } from "../lib/panel.js";
+
+/**
+ * @typedef {{ id: string, status: string, total: number, completed: number, failed: number, created: number,
+ *   in_progress: number | null, finalizing: number | null, cancelling: number | null, ended: number | null,
+ *   expires: number | null, endpoint: string, model: string, description: string, tags: string[],
+ *   throughput: number | null, eta: number | null, seen: number }} Row
+ * @typedef {{ onOpen?: (id: string) => void, onCreate?: () => void, live?: HTMLElement, embedded?: boolean,
+ *   now?: () => number }} ListOptions
+ */
+
+/** Seconds a batch has been running (or ran), from its own timestamps. @param {Row} row @param {number} now */
+export function runningSeconds(row, now) {
+  const start = row.in_progress ?? row.created;
+  const end = row.ended ?? (isActiveStatus(row.status) ? now : row.finalizing ?? now);
+  return Math.max(0, end - start);
+}
+
+/** ETA counted down from when the kernel measured it. @param {Row} row @param {number} now */
+export function etaSeconds(row, now) {
+  if (row.eta === null || row.eta === undefined || row.status !== "in_progress") return null;
+  return Math.max(0, row.eta - Math.max(0, now - row.seen));
+}
+
+/** Active first, then newest first. @param {Row} a @param {Row} b */
+function order(a, b) {
+  const act = Number(isActiveStatus(b.status)) - Number(isActiveStatus(a.status));
+  return act || b.created - a.created || (a.id < b.id ? -1 : 1);
+}
+
+/**
+ * @param {any} model
+ * @param {HTMLElement} el
+ * @param {ListOptions} [opts]
+ */
+export function renderActiveList(model, el, opts = {}) {
+  const scope = new Scope();
+  const now = opts.now || (() => Date.now() / 1000);
+  const root = h("section", { class: "bw-panel bw-list", "aria-label": "Active batches" });
+  el.append(root);
+  const live = opts.embedded && opts.live ? opts.live : mountMessages(model, root, scope).live;
+
+  const stats = h("div", { class: "bw-stats" });
+  const selectAll = h("input", { type: "checkbox", class: "bw-check", "aria-label": "Select all running batches" });
+  const selCount = h("span", { class: "bw-muted bw-toolbar__count", "aria-live": "polite" });
+  const cancelSel = button("Cancel selected", { variant: "danger", disabled: true });
+  const dismissAll = button("Dismiss finished", { variant: "ghost" });
+  const refresh = button("Refresh", { variant: "secondary", title: "Re-read the batch list now" });
+  const toolbar = h("div", { class: "bw-toolbar", role: "toolbar", "aria-label": "Batch actions" }, [
+    h("label", { class: "bw-toolbar__all" }, [selectAll, h("span", { text: "All" })]),
+    selCount,
+    cancelSel,
+    h("span", { class: "bw-spacer" }),
+    dismissAll,
+    refresh,
+  ]);
+  const tbody = h("tbody");
+  const table = h("table", { class: "bw-table" }, [
+    h("caption", { class: "bw-sr-only", text: "Running and recently finished batches" }),
+    h("thead", {}, [
+      h("tr", {}, [
+        h("th", { class: "bw-col-check", scope: "col" }, [h("span", { class: "bw-sr-only", text: "Select" })]),
+        h("th", { scope: "col", text: "Batch" }),
+        h("th", { scope: "col", text: "Status" }),
+        h("th", { scope: "col", class: "bw-col-progress", text: "Progress" }),
+        h("th", { scope: "col", class: "bw-num", text: "Running" }),
+        h("th", { scope: "col", class: "bw-num", text: "ETA" }),
+        h("th", { scope: "col", class: "bw-col-actions" }, [h("span", { class: "bw-sr-only", text: "Actions" })]),
+      ]),
+    ]),
+    tbody,
+  ]);
+  const tableWrap = h("div", { class: "bw-table-wrap" }, [table]);
+  const empty = h("div", { class: "bw-empty", hidden: true });
+  const loading = h("div", { class: "bw-loading", role: "status" }, [
+    h("span", { class: "bw-spinner", "aria-hidden": "true" }),
+    "Loading batches…",
+  ]);
+  root.append(stats, toolbar, tableWrap, empty, loading);
+
+  /** @type {Set<string>} */
+  const selected = new Set();
+  /** @type {Map<string, { tr: HTMLTableRowElement, key: string, row: Row, cells: Record<string, HTMLElement> }>} */
+  const rendered = new Map();
+
+  // ---- empty state -------------------------------------------------------------------------------------
+  const createBtn = button("Create a batch", { variant: "primary" });
+  scope.on(createBtn, "click", () => opts.onCreate && opts.onCreate());
+  append(empty, [
+    h("div", { class: "bw-empty__icon", "aria-hidden": "true", text: "▤" }),
+    h("h3", { class: "bw-empty__title", text: "No running batches" }),
+    h("p", { class: "bw-empty__text", text: "Batches you submit show up here with live progress." }),
+    opts.onCreate ? createBtn : h("p", { class: "bw-empty__text" }, ["Create one with ", codeHint("CreateBatch()"), " or ", codeHint("client.submit(requests)")]),
+  ]);
+
+  // ---- rows ----------------------------------------------------------------------------------------------
+  /** @param {Row} row */
+  function buildRow(row) {
+    const tr = h("tr", { class: "bw-row", "data-id": row.id });
+    const check = h("input", { type: "checkbox", class: "bw-check", "aria-label": `Select batch ${row.id}` });
+    const name = h("div", { class: "bw-row__name" });
+    const sub = h("div", { class: "bw-row__sub bw-muted" });
+    const status = h("td", {});
+    const bar = progressBar(row, { label: `Progress of ${row.id}` });
+    const counts = h("div", { class: "bw-row__counts bw-muted" });
+    const runningCell = h("td", { class: "bw-num" });
+    const etaCell = h("td", { class: "bw-num" });
+    const cancel = button("Cancel", { variant: "ghost", class: "bw-btn--sm", ariaLabel: `Cancel batch ${row.id}` });
+    const dismiss = button("Dismiss", { variant: "ghost", class: "bw-btn--sm", ariaLabel: `Dismiss batch ${row.id}` });
+    append(tr, [
+      h("td", { class: "bw-col-check" }, [check]),
+      h("td", { class: "bw-col-name" }, [name, sub]),
+      status,
+      h("td", { class: "bw-col-progress" }, [bar, counts]),
+      runningCell,
+      etaCell,
+      h("td", { class: "bw-col-actions" }, [cancel, dismiss]),
+    ]);
+    if (opts.onOpen) {
+      tr.tabIndex = 0;
+      tr.classList.add("bw-row--link");
+      tr.setAttribute("aria-label", `Batch ${row.id}: open details`);
+    }
+    scope.on(check, "change", () => {
+      if (check.checked) selected.add(row.id);
+      else selected.delete(row.id);
+      syncSelection();
+    });
+    scope.on(cancel, "click", (ev) => {
+      ev.stopPropagation();
+      askCancel([row.id]);
+    });
+    scope.on(dismiss, "click", (ev) => {
+      ev.stopPropagation();
+      model.send({ action: "dismiss", ids: [row.id] });
+    });
+    return { tr, key: "", row, cells: { check, name, sub, status, bar, counts, runningCell, etaCell, cancel, dismiss } };
+  }
+
+  /** @param {{ tr: HTMLElement, cells: Record<string, any> }} entry @param {Row} row */
+  function fillRow(entry, row) {
+    const c = entry.cells;
+    const active = isActiveStatus(row.status);
+    c.name.textContent = row.description || row.id;
+    c.name.title = row.id;
+    c.sub.textContent = [row.description ? row.id : "", row.model, row.endpoint].filter(Boolean).join(" · ");
+    clear(c.status).append(statusBadge(row.status));
+    updateProgressBar(c.bar, row);
+    const done = row.completed + row.failed;
+    c.counts.textContent =
+      row.total > 0
+        ? `${formatNumber(done)} / ${formatNumber(row.total)}` + (row.failed ? ` · ${formatNumber(row.failed)} failed` : "")
+        : "waiting for counts";
+    c.cancel.hidden = !active || row.status === "cancelling";
+    c.dismiss.hidden = active;
+    c.check.disabled = !active || row.status === "cancelling";
+    if (c.check.disabled && selected.delete(row.id)) c.check.checked = false;
+    entry.tr.classList.toggle("bw-row--done", !active);
+  }
+
+  /** @param {Row} row @param {number} t */
+  function tickRow(entry, row, t) {
+    entry.cells.runningCell.textContent = row.in_progress || row.ended ? formatDuration(runningSeconds(row, t)) : "—";
+    entry.cells.runningCell.title = `Created ${formatRelative(row.created, t)}`;
+    const eta = etaSeconds(row, t);
+    entry.cells.etaCell.textContent = eta === null ? (row.ended ? formatRelative(row.ended, t) : "—") : formatDuration(eta);
+    entry.cells.etaCell.title = row.throughput ? `at ${formatRate(row.throughput)}` : "";
+  }
+
+  function tick() {
+    const t = now();
+    for (const entry of rendered.values()) tickRow(entry, entry.row, t);
+  }
+
+  function syncSelection() {
+    const n = selected.size;
+    selCount.textContent = n ? `${n} selected` : "";
+    cancelSel.disabled = n === 0;
+    cancelSel.textContent = n > 1 ? `Cancel ${n} batches` : "Cancel selected";
+    const selectable = [...rendered.values()].filter((e) => !e.cells.check.disabled);
+    selectAll.checked = selectable.length > 0 && selectable.every((e) => selected.has(e.row.id));
+    selectAll.indeterminate = n > 0 && !selectAll.checked;
+    selectAll.disabled = selectable.length === 0;
+  }
+
+  /** @param {Row[]} rows */
+  function renderStats(rows) {
+    const active = rows.filter((r) => isActiveStatus(r.status));
+    const sum = (/** @type {keyof Row} */ k) => active.reduce((s, r) => s + (Number(r[k]) || 0), 0);
+    clear(stats).append(
+      statCard("Active batches", formatNumber(active.length), { tone: "accent" }),
+      statCard("Requests", formatCompact(sum("total")), { hint: "in active batches" }),
+      statCard("Completed", formatCompact(sum("completed")), { tone: "ok" }),
+      statCard("Failed", formatCompact(sum("failed")), { tone: sum("failed") ? "bad" : undefined }),
+    );
+  }
+
+  function update() {
+    /** @type {Record<string, Row>} */
+    const rowsById = model.get("_rows") || {};
+    const rows = Object.values(rowsById).sort(order);
+    const t = now();
+    for (const [id, entry] of rendered) {
+      if (!(id in rowsById)) {
+        entry.tr.remove();
+        rendered.delete(id);
+        selected.delete(id);
+      }
+    }
+    rows.forEach((row, i) => {
+      let entry = rendered.get(row.id);
+      const key = JSON.stringify(row);
+      if (!entry) {
+        entry = buildRow(row);
+        rendered.set(row.id, entry);
+      } else if (entry.key !== key && entry.row.status !== row.status) {
+        announce(live, `Batch ${row.description || row.id} is now ${statusLabel(row.status)}`);
+      }
+      if (entry.key !== key) {
+        entry.row = row;
+        entry.key = key;
+        fillRow(entry, row);
+        tickRow(entry, row, t);
+      }
+      // Keep DOM order without moving rows that are already in place (moving a focused row blurs it).
+      if (tbody.children[i] !== entry.tr) tbody.insertBefore(entry.tr, tbody.children[i] || null);
+    });
+    const loaded = model.get("_loaded") !== false;
+    loading.hidden = loaded;
+    const none = rows.length === 0;
+    empty.hidden = !loaded || !none;
+    tableWrap.hidden = none;
+    toolbar.hidden = none;
+    dismissAll.hidden = !rows.some((r) => !isActiveStatus(r.status));
+    renderStats(rows);
+    syncSelection();
+  }
+
+  /** @param {string[]} ids */
+  async function askCancel(ids) {
+    if (!ids.length) return;
+    const one = ids.length === 1;
+    const ok = await confirmDialog(root, {
+      title: one ? "Cancel this batch?" : `Cancel ${ids.length} batches?`,
+      message:
+        (one ? `Batch ${ids[0]}` : ids.join(", ")) +
+        " will stop. Requests already finished are kept and billed; the rest are not run.",
+      confirmLabel: one ? "Cancel batch" : `Cancel ${ids.length} batches`,
+      danger: true,
+    });
+    if (!ok) return;
+    model.send({ action: "cancel", ids });
+    for (const id of ids) selected.delete(id);
+    for (const entry of rendered.values()) entry.cells.check.checked = selected.has(entry.row.id);
+    syncSelection();
+  }
+
+  // ---- events --------------------------------------------------------------------------------------------
+  scope.on(selectAll, "change", () => {
+    for (const entry of rendered.values()) {
+      if (entry.cells.check.disabled) continue;
+      entry.cells.check.checked = selectAll.checked;
+      if (selectAll.checked) selected.add(entry.row.id);
+      else selected.delete(entry.row.id);
+    }
+    syncSelection();
+  });
+  scope.on(cancelSel, "click", () => askCancel([...selected]));
+  scope.on(dismissAll, "click", () => model.send({ action: "dismiss", ids: "finished" }));
+  scope.on(refresh, "click", () => model.send({ action: "refresh" }));
+  if (opts.onOpen) {
+    const onOpen = opts.onOpen;
+    /** @param {Event} ev */
+    const rowOf = (ev) => {
+      const target = /** @type {HTMLElement} */ (ev.target);
+      if (target.closest("button, input, a")) return null; // the row's own controls act for themselves
+      return /** @type {HTMLElement | null} */ (target.closest("tr.bw-row"));
+    };
+    scope.on(tbody, "click", (ev) => {
+      const tr = rowOf(ev);
+      if (tr && tr.dataset.id) onOpen(tr.dataset.id);
+    });
+    scope.on(tbody, "keydown", (/** @type {KeyboardEvent} */ ev) => {
+      const tr = rowOf(ev);
+      if (!tr) return;
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        if (tr.dataset.id) onOpen(tr.dataset.id);
+      } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+        ev.preventDefault();
+        const next = ev.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+        if (next) /** @type {HTMLElement} */ (next).focus();
+      }
+    });
+  }
+  scope.onModel(model, "change:_rows", update);
+  scope.onModel(model, "change:_loaded", update);
+  scope.every(1000, tick);
+  update();
+  scope.add(() => root.remove());
+  return () => scope.dispose();
 }

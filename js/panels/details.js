@@ -1,9 +1,318 @@
 // @ts-check
-// Placeholder until the real panel lands.
-/** @param {any} model @param {HTMLElement} el */
-export function renderDetails(model, el) {
-  const note = document.createElement("p");
-  note.textContent = "This panel is not built yet.";
-  el.append(note);
-  return () => note.remove();
+// The Details panel: one batch from the `_detail` trait — progress, timeline, cost, files, metadata, errors —
+// and its actions (refresh, cancel, downloads, retry failed, results as a DataFrame). Downloads arrive as one
+// custom message with the file's bytes and are saved by the browser.
+import {
+  Scope,
+  append,
+  button,
+  clear,
+  confirmDialog,
+  downloadBytes,
+  h,
+  isActiveStatus,
+  progressBar,
+  statusBadge,
+  statusLabel,
+  updateProgressBar,
+} from "../lib/dom.js";
+import {
+  formatCost,
+  formatDateTime,
+  formatDuration,
+  formatNumber,
+  formatPercent,
+  formatRate,
+  isoTime,
+} from "../lib/format.js";
+import { codeHint, mountMessages } from "../lib/panel.js";
+import { etaSeconds, runningSeconds } from "./active_list.js";
+
+const END_STEP = { completed: "Completed", failed: "Failed", expired: "Expired", cancelled: "Cancelled" };
+
+/**
+ * Timeline steps: created -> in progress -> finalizing -> the end state (cancelling shown when it happened).
+ * @param {any} d a batch_detail dict
+ * @returns {{ key: string, label: string, at: number | null, state: "done" | "current" | "todo" }[]}
+ */
+export function timelineSteps(d) {
+  const t = d.timeline || {};
+  const endKey = /** @type {keyof typeof END_STEP | undefined} */ (
+    ["completed", "failed", "expired", "cancelled"].find((k) => t[k])
+  );
+  /** @type {{ key: string, label: string, at: number | null }[]} */
+  const steps = [
+    { key: "created", label: "Created", at: t.created ?? null },
+    { key: "in_progress", label: "In progress", at: t.in_progress ?? null },
+    { key: "finalizing", label: "Finalizing", at: t.finalizing ?? null },
+  ];
+  if (t.cancelling) steps.push({ key: "cancelling", label: "Cancelling", at: t.cancelling });
+  steps.push({ key: endKey || "done", label: endKey ? END_STEP[endKey] : "Done", at: endKey ? t[endKey] : null });
+  // Steps a batch skipped (failed validation never runs) are dropped once it has ended.
+  const shown = endKey ? steps.filter((s) => s.at !== null) : steps;
+  const lastDone = shown.reduce((acc, s, i) => (s.at !== null ? i : acc), -1);
+  return shown.map((s, i) => ({
+    ...s,
+    state: s.at !== null ? (i === lastDone && !endKey ? "current" : "done") : "todo",
+  }));
+}
+
+/**
+ * @param {any} model
+ * @param {HTMLElement} el
+ * @param {{ onBack?: () => void, live?: HTMLElement, embedded?: boolean, now?: () => number }} [opts]
+ */
+export function renderDetails(model, el, opts = {}) {
+  const scope = new Scope();
+  const now = opts.now || (() => Date.now() / 1000);
+  const root = h("section", { class: "bw-panel bw-details", "aria-label": "Batch details" });
+  el.append(root);
+  if (!opts.embedded) mountMessages(model, root, scope);
+
+  // ---- header ----
+  const back = button("← Back", { variant: "ghost", ariaLabel: "Back to the batch list" });
+  const title = h("h2", { class: "bw-details__title" });
+  const subtitle = h("div", { class: "bw-details__sub bw-muted" });
+  const badgeSlot = h("span", {});
+  const refresh = button("Refresh", { variant: "secondary" });
+  const cancel = button("Cancel batch", { variant: "danger" });
+  const dlOut = button("Download results", { variant: "primary" });
+  const dlErr = button("Download errors", { variant: "secondary" });
+  const retry = button("Retry failed", { variant: "secondary", title: "Submit the failed requests as a new batch" });
+  const frame = button("Results as DataFrame", { variant: "secondary", title: "Load results into .results_frame" });
+  const header = h("header", { class: "bw-details__header" }, [
+    opts.onBack ? back : null,
+    h("div", { class: "bw-details__heading" }, [h("div", { class: "bw-details__titlerow" }, [title, badgeSlot]), subtitle]),
+    h("div", { class: "bw-details__actions", role: "toolbar", "aria-label": "Batch actions" }, [
+      refresh,
+      cancel,
+      dlOut,
+      dlErr,
+      retry,
+      frame,
+    ]),
+  ]);
+
+  // ---- progress ----
+  const bar = progressBar({}, { large: true, label: "Batch progress" });
+  const countsRow = h("div", { class: "bw-stats bw-stats--inline" });
+  const progress = h("div", { class: "bw-card bw-details__progress" }, [countsRow, bar]);
+
+  // ---- cards ----
+  const overview = h("dl", { class: "bw-kv" });
+  const timeline = h("ol", { class: "bw-timeline" });
+  const timing = h("dl", { class: "bw-kv" });
+  const cost = h("dl", { class: "bw-kv" });
+  const files = h("dl", { class: "bw-kv" });
+  const meta = h("div", {});
+  const errors = h("div", {});
+  const extra = h("dl", { class: "bw-kv" });
+  const card = (/** @type {string} */ name, /** @type {HTMLElement} */ body, /** @type {string} */ cls = "") =>
+    h("section", { class: `bw-card ${cls}`, "aria-label": name }, [h("h3", { class: "bw-card__title", text: name }), body]);
+  const errorsCard = card("Errors", errors, "bw-card--wide");
+  const extraCard = card("Other fields", extra);
+  const grid = h("div", { class: "bw-grid" }, [
+    card("Overview", overview),
+    card("Timeline", timeline),
+    card("Timing", timing),
+    card("Cost", cost),
+    card("Files", files),
+    card("Metadata", meta),
+    errorsCard,
+    extraCard,
+  ]);
+  const hint = h("p", { class: "bw-hint bw-muted" }, [
+    "In Python: ",
+    codeHint("details.results().to_dataframe()"),
+    " · after “Results as DataFrame”: ",
+    codeHint("details.results_frame"),
+  ]);
+  const body = h("div", { class: "bw-details__body" }, [header, progress, grid, hint]);
+  const state = h("div", { class: "bw-empty", hidden: true });
+  root.append(state, body);
+
+  /** @param {HTMLElement} dl @param {[string, any, string?][]} pairs label, value (node or text), tooltip */
+  function kv(dl, pairs) {
+    clear(dl);
+    for (const [label, value, tip] of pairs) {
+      const dd = h("dd", { title: tip || null });
+      if (value instanceof Node) dd.append(value);
+      else dd.textContent = value === null || value === undefined || value === "" ? "—" : String(value);
+      dl.append(h("dt", { text: label }), dd);
+    }
+  }
+  /** @param {string} text */
+  const mono = (text) => h("span", { class: "bw-mono", text: text || "—" });
+  /** @param {number | null | undefined} ts */
+  const time = (ts) => (ts ? h("time", { datetime: isoTime(ts), text: formatDateTime(ts) }) : "—");
+
+  let lastStatus = "";
+  function update() {
+    const d = model.get("_detail") || {};
+    const st = model.get("_detail_state");
+    const has = Boolean(d.id);
+    body.hidden = !has;
+    state.hidden = has;
+    if (!has) {
+      clear(state).append(
+        st === "missing"
+          ? h("p", { text: `No batch ${model.get("_detail_id")} on this connection.` })
+          : h("div", { class: "bw-loading", role: "status" }, [h("span", { class: "bw-spinner", "aria-hidden": "true" }), "Loading batch…"]),
+        opts.onBack ? back : null,
+      );
+      return;
+    }
+    if (opts.onBack && back.parentElement !== header) header.prepend(back);
+    const active = isActiveStatus(d.status);
+    if (lastStatus && lastStatus !== d.status && opts.live) {
+      opts.live.textContent = `Batch ${d.id} is now ${statusLabel(d.status)}`;
+    }
+    lastStatus = d.status;
+    title.textContent = d.description || d.id;
+    subtitle.textContent = [d.description ? d.id : "", d.model, d.endpoint].filter(Boolean).join(" · ");
+    clear(badgeSlot).append(statusBadge(d.status));
+    cancel.hidden = !active || d.status === "cancelling";
+    dlOut.hidden = !d.output_file_id;
+    dlErr.hidden = !d.error_file_id;
+    retry.hidden = active || !d.failed;
+    frame.hidden = !d.output_file_id && !d.error_file_id;
+
+    const done = d.completed + d.failed;
+    clear(countsRow);
+    for (const [label, value, tone] of [
+      ["Total", formatNumber(d.total), ""],
+      ["Completed", formatNumber(d.completed), "ok"],
+      ["Failed", formatNumber(d.failed), d.failed ? "bad" : ""],
+      ["Success rate", done ? formatPercent(d.completed / done) : "—", ""],
+    ]) {
+      countsRow.append(
+        h("div", { class: `bw-stat bw-stat--flat${tone ? ` bw-stat--${tone}` : ""}` }, [
+          h("div", { class: "bw-stat__label", text: label }),
+          h("div", { class: "bw-stat__value", text: value }),
+        ]),
+      );
+    }
+    updateProgressBar(bar, d);
+
+    kv(overview, [
+      ["Batch ID", mono(d.id)],
+      ["Status", statusLabel(d.status)],
+      ["Endpoint", mono(d.endpoint)],
+      ["Model", d.model],
+      ["Window", d.completion_window],
+      ["Expires", time(d.timeline && d.timeline.expires)],
+    ]);
+    clear(timeline);
+    const steps = timelineSteps(d);
+    steps.forEach((step, i) => {
+      const next = steps[i + 1];
+      const took = step.at !== null && next && next.at !== null ? formatDuration(next.at - step.at) : "";
+      timeline.append(
+        h("li", { class: `bw-step bw-step--${step.state}`, "aria-current": step.state === "current" ? "step" : null }, [
+          h("span", { class: "bw-step__dot", "aria-hidden": "true" }),
+          h("span", { class: "bw-step__label", text: step.label }),
+          h("span", { class: "bw-step__time bw-muted" }, [time(step.at)]),
+          took ? h("span", { class: "bw-step__took bw-muted", text: `+${took}` }) : null,
+        ]),
+      );
+    });
+    const c = d.cost || {};
+    const source = { usage: "from usage", results: "from results", estimate: "estimated", unknown: "no price" }[
+      /** @type {"usage"} */ (c.source)
+    ];
+    const tokens = c.tokens;
+    kv(cost, [
+      ["Cost", h("span", {}, [formatCost(c.usd), " ", h("span", { class: `bw-chip bw-chip--${c.source}`, text: source || "—" })])],
+      ["Input tokens", tokens ? formatNumber(tokens.input) : "—"],
+      ["Output tokens", tokens ? formatNumber(tokens.output) : "—"],
+      ["Cached tokens", tokens ? formatNumber(tokens.cached) : "—"],
+    ]);
+    kv(files, [
+      ["Input", mono(d.input_file_id)],
+      ["Output", mono(d.output_file_id)],
+      ["Errors", mono(d.error_file_id)],
+    ]);
+    clear(meta);
+    const metaPairs = Object.entries(d.metadata || {}).filter(([k]) => k !== "description" && k !== "tags");
+    append(meta, [
+      h("p", { class: "bw-meta__desc", text: d.description || "No description." }),
+      d.tags && d.tags.length
+        ? h("div", { class: "bw-tags", "aria-label": "Tags" }, d.tags.map((/** @type {string} */ t) => h("span", { class: "bw-chip", text: t })))
+        : null,
+    ]);
+    if (metaPairs.length) {
+      const dl = h("dl", { class: "bw-kv" });
+      kv(dl, metaPairs.map(([k, v]) => [k, v]));
+      meta.append(dl);
+    }
+    clear(errors);
+    errorsCard.hidden = !(d.errors && d.errors.length);
+    if (d.errors && d.errors.length) {
+      errors.append(
+        h("table", { class: "bw-table bw-table--compact" }, [
+          h("thead", {}, [h("tr", {}, [h("th", { scope: "col", text: "Code" }), h("th", { scope: "col", text: "Message" }), h("th", { scope: "col", class: "bw-num", text: "Line" })])]),
+          h(
+            "tbody",
+            {},
+            d.errors.map((/** @type {any} */ e) =>
+              h("tr", {}, [
+                h("td", {}, [mono(e.code)]),
+                h("td", { text: e.message + (e.param ? ` (${e.param})` : "") }),
+                h("td", { class: "bw-num", text: e.line === null || e.line === undefined ? "—" : String(e.line) }),
+              ]),
+            ),
+          ),
+        ]),
+      );
+    }
+    const extras = Object.entries(d.extra || {});
+    extraCard.hidden = extras.length === 0;
+    kv(extra, extras.map(([k, v]) => [k, v]));
+    tick();
+  }
+
+  function tick() {
+    const d = model.get("_detail") || {};
+    if (!d.id) return;
+    const t = now();
+    const eta = etaSeconds(d, t);
+    kv(timing, [
+      [isActiveStatus(d.status) ? "Running for" : "Processing time", d.in_progress ? formatDuration(d.processing_seconds ?? runningSeconds(d, t)) : "—"],
+      ["Throughput", formatRate(d.throughput)],
+      ["ETA", eta === null ? "—" : formatDuration(eta)],
+      ["Created", time(d.created)],
+      ["Ended", time(d.ended)],
+    ]);
+  }
+
+  /** @param {{ type?: string, filename?: string, mime?: string }} msg @param {DataView[]} buffers */
+  function onCustom(msg, buffers) {
+    if (msg && msg.type === "download" && buffers && buffers[0]) {
+      downloadBytes(msg.filename || "download.jsonl", buffers[0], msg.mime);
+    }
+  }
+
+  const id = () => /** @type {string} */ (model.get("_detail_id"));
+  scope.on(back, "click", () => opts.onBack && opts.onBack());
+  scope.on(refresh, "click", () => model.send({ action: "refresh", id: id() }));
+  scope.on(dlOut, "click", () => model.send({ action: "download", kind: "output" }));
+  scope.on(dlErr, "click", () => model.send({ action: "download", kind: "error" }));
+  scope.on(retry, "click", () => model.send({ action: "retry_failed" }));
+  scope.on(frame, "click", () => model.send({ action: "results_frame" }));
+  scope.on(cancel, "click", async () => {
+    const ok = await confirmDialog(root, {
+      title: "Cancel this batch?",
+      message: `Batch ${id()} will stop. Requests already finished are kept and billed; the rest are not run.`,
+      confirmLabel: "Cancel batch",
+      danger: true,
+    });
+    if (ok) model.send({ action: "cancel", ids: [id()] });
+  });
+  scope.onModel(model, "msg:custom", onCustom);
+  scope.onModel(model, "change:_detail", update);
+  scope.onModel(model, "change:_detail_state", update);
+  scope.every(1000, tick);
+  update();
+  scope.add(() => root.remove());
+  return () => scope.dispose();
 }

@@ -1,0 +1,159 @@
+// Active panel: rows, stats, keyed updates, announcements, cancel / bulk cancel with confirmation, dismiss,
+// open on Enter, empty and loading states, ticking durations, cleanup.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { installDom, liveModel, row, NOW, answerDialog, settle } from "./_live_env.mjs";
+
+installDom();
+const { renderActiveList, runningSeconds, etaSeconds } = await import("../panels/active_list.js");
+
+function mount(rows, opts = {}) {
+  const model = liveModel({ _rows: rows, _loaded: true, _banner: "", _notice: {} });
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = renderActiveList(model, el, { now: () => NOW, ...opts });
+  return { model, el, cleanup };
+}
+const ids = (el) => [...el.querySelectorAll("tbody tr")].map((tr) => tr.dataset.id);
+
+test("rows: active first then newest, badge, counts, running time and ETA from timestamps", () => {
+  const { el, cleanup } = mount({
+    a: row("a", { created: NOW - 900 }),
+    b: row("b", { status: "completed", ended: NOW - 50, created: NOW - 100, eta: null }),
+    c: row("c", { created: NOW - 300, description: "Nightly eval" }),
+  });
+  assert.deepEqual(ids(el), ["c", "a", "b"]);
+  const c = el.querySelector('tr[data-id="c"]');
+  assert.equal(c.querySelector(".bw-row__name").textContent, "Nightly eval");
+  assert.equal(c.querySelector(".bw-badge").textContent, "In progress");
+  assert.equal(c.querySelector(".bw-row__counts").textContent, "50 / 100 · 10 failed");
+  const cells = c.querySelectorAll("td.bw-num");
+  assert.equal(cells[0].textContent, "8m 20s"); // running since in_progress (NOW - 500)
+  assert.equal(cells[1].textContent, "6m 40s"); // eta 500 measured 100 s ago
+  assert.equal(el.querySelector('tr[data-id="b"] .bw-badge').textContent, "Completed");
+  cleanup();
+});
+
+test("stats cards sum the active batches", () => {
+  const { el, cleanup } = mount({ a: row("a"), b: row("b", { total: 50, completed: 50, failed: 0 }),
+    z: row("z", { status: "failed", ended: NOW }) });
+  const values = [...el.querySelectorAll(".bw-stat__value")].map((v) => v.textContent);
+  assert.deepEqual(values, ["2", "150", "90", "10"]);
+  cleanup();
+});
+
+test("an update redraws only the changed row and announces a status change", async () => {
+  const { model, el, cleanup } = mount({ a: row("a"), b: row("b") });
+  const badgeB = el.querySelector('tr[data-id="b"] .bw-badge');
+  const trA = el.querySelector('tr[data-id="a"]');
+  model.update("_rows", { a: row("a", { status: "completed", ended: NOW, completed: 90 }), b: row("b") });
+  assert.equal(el.querySelector('tr[data-id="a"]'), trA); // same node, updated in place
+  assert.equal(el.querySelector('tr[data-id="b"] .bw-badge'), badgeB); // untouched
+  assert.equal(trA.querySelector(".bw-badge").textContent, "Completed");
+  await settle(2);
+  assert.equal(el.querySelector("[aria-live=polite]").textContent, "Batch a is now Completed");
+  cleanup();
+});
+
+test("cancel asks first, then sends one cancel action", async () => {
+  const { model, el, cleanup } = mount({ a: row("a") });
+  const cancel = el.querySelector('tr[data-id="a"] .bw-col-actions button');
+  cancel.click();
+  await answerDialog(el, false);
+  assert.equal(model.sent.length, 0);
+  cancel.click();
+  await answerDialog(el, true);
+  assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "cancel", ids: ["a"] }]);
+  cleanup();
+});
+
+test("select several and cancel them together; finished rows cannot be selected", async () => {
+  const { model, el, cleanup } = mount({ a: row("a"), b: row("b"), d: row("d", { status: "completed", ended: NOW }) });
+  const all = el.querySelector(".bw-toolbar input[type=checkbox]");
+  all.click();
+  const bulk = [...el.querySelectorAll(".bw-toolbar button")].find((b) => b.textContent.startsWith("Cancel"));
+  assert.equal(bulk.textContent, "Cancel 2 batches");
+  assert.equal(el.querySelector('tr[data-id="d"] input').disabled, true);
+  bulk.click();
+  await answerDialog(el, true);
+  assert.deepEqual(model.sent[0].msg.action, "cancel");
+  assert.deepEqual([...model.sent[0].msg.ids].sort(), ["a", "b"]);
+  assert.equal(bulk.disabled, true); // selection cleared
+  cleanup();
+});
+
+test("dismiss one finished batch, or all of them", () => {
+  const { model, el, cleanup } = mount({ a: row("a"), d: row("d", { status: "failed", ended: NOW }) });
+  const dismiss = [...el.querySelectorAll('tr[data-id="d"] button')].find((b) => b.textContent === "Dismiss");
+  dismiss.click();
+  [...el.querySelectorAll(".bw-toolbar button")].find((b) => b.textContent === "Dismiss finished").click();
+  assert.deepEqual(model.sent.map((s) => s.msg), [
+    { action: "dismiss", ids: ["d"] },
+    { action: "dismiss", ids: "finished" },
+  ]);
+  cleanup();
+});
+
+test("rows open with a click or Enter when the host supports details; arrows move between rows", () => {
+  const opened = [];
+  const { el, cleanup } = mount({ a: row("a"), b: row("b", { created: NOW }) }, { onOpen: (id) => opened.push(id) });
+  const [first, second] = el.querySelectorAll("tbody tr");
+  assert.equal(first.tabIndex, 0);
+  first.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+  second.click();
+  first.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+  assert.equal(document.activeElement, second);
+  first.querySelector("input").click(); // the checkbox does not open the row
+  assert.deepEqual(opened, ["b", "a"]);
+  cleanup();
+});
+
+test("empty state with a call to action, and a loading state before the first answer", () => {
+  let created = 0;
+  const { model, el, cleanup } = mount({}, { onCreate: () => created++ });
+  const empty = el.querySelector(".bw-empty");
+  assert.equal(empty.hidden, false);
+  empty.querySelector("button").click();
+  assert.equal(created, 1);
+  assert.equal(el.querySelector(".bw-table-wrap").hidden, true);
+  model.update("_loaded", false);
+  assert.equal(empty.hidden, true);
+  assert.equal(el.querySelector(".bw-loading").hidden, false);
+  cleanup();
+});
+
+test("refresh and banner dismiss send actions; a notice shows as a toast", async () => {
+  const { model, el, cleanup } = mount({ a: row("a") });
+  [...el.querySelectorAll("button")].find((b) => b.textContent === "Refresh").click();
+  model.update("_banner", "Refresh failed: boom");
+  assert.equal(el.querySelector(".bw-banner").textContent.includes("Refresh failed: boom"), true);
+  el.querySelector(".bw-banner button").click();
+  model.update("_notice", { seq: 1, text: "Batch a completed", tone: "success" });
+  assert.equal(el.querySelector(".bw-toast--success .bw-toast__text").textContent, "Batch a completed");
+  assert.deepEqual(model.sent.map((s) => s.msg.action), ["refresh", "dismiss_banner"]);
+  cleanup();
+});
+
+test("API strings are text: a hostile description stays inert", () => {
+  const evil = '<img src=x onerror="globalThis.pwned=1">';
+  const { el, cleanup } = mount({ a: row("a", { description: evil, model: evil }) });
+  assert.equal(el.querySelector("img"), null);
+  assert.equal(el.querySelector(".bw-row__name").textContent, evil);
+  cleanup();
+});
+
+test("running time and ETA helpers", () => {
+  assert.equal(runningSeconds(row("a"), NOW), 500);
+  assert.equal(runningSeconds(row("a", { status: "completed", ended: NOW - 100 }), NOW), 400);
+  assert.equal(etaSeconds(row("a"), NOW), 400);
+  assert.equal(etaSeconds(row("a"), NOW + 1000), 0);
+  assert.equal(etaSeconds(row("a", { status: "finalizing" }), NOW), null);
+});
+
+test("cleanup removes the DOM and every listener", () => {
+  const { model, el, cleanup } = mount({ a: row("a") });
+  assert.ok(model.listenerCount() > 0);
+  cleanup();
+  assert.equal(model.listenerCount(), 0);
+  assert.equal(el.children.length, 0);
+});

@@ -1,0 +1,119 @@
+// Details panel: fields, timeline, cost, errors, actions, downloads as browser downloads, states, cleanup.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { installDom, liveModel, detail, row, NOW, answerDialog } from "./_live_env.mjs";
+
+installDom();
+const { renderDetails, timelineSteps } = await import("../panels/details.js");
+
+function mount(d, opts = {}) {
+  const model = liveModel({ _detail: d, _detail_id: d.id || "x", _detail_state: "", _banner: "", _notice: {} });
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = renderDetails(model, el, { now: () => NOW, ...opts });
+  return { model, el, cleanup };
+}
+const buttonNamed = (el, text) => [...el.querySelectorAll("button")].find((b) => b.textContent === text);
+const kv = (el, card) => {
+  const section = el.querySelector(`section[aria-label="${card}"]`);
+  const out = {};
+  const dts = section.querySelectorAll("dt");
+  dts.forEach((dt) => (out[dt.textContent] = dt.nextElementSibling.textContent));
+  return out;
+};
+
+test("every field: overview, counts, timeline with step times, timing, cost, files, metadata, errors", () => {
+  const { el, cleanup } = mount(detail("batch_1"));
+  assert.equal(el.querySelector(".bw-details__title").textContent, "Nightly eval");
+  assert.equal(el.querySelector(".bw-badge").textContent, "Completed");
+  const stats = [...el.querySelectorAll(".bw-details__progress .bw-stat__value")].map((v) => v.textContent);
+  assert.deepEqual(stats, ["100", "95", "5", "95.0%"]);
+  assert.equal(kv(el, "Overview")["Batch ID"], "batch_1");
+  assert.equal(kv(el, "Overview").Model, "gpt-4o-mini");
+  const steps = [...el.querySelectorAll(".bw-step")].map((s) => s.querySelector(".bw-step__label").textContent);
+  assert.deepEqual(steps, ["Created", "In progress", "Finalizing", "Completed"]);
+  assert.equal(el.querySelector(".bw-step .bw-step__took").textContent, "+1m 40s");
+  assert.equal(kv(el, "Timing")["Processing time"], "6m 40s");
+  assert.equal(kv(el, "Cost").Cost, "$0.0123 from usage");
+  assert.equal(kv(el, "Cost")["Input tokens"], "1,000");
+  assert.deepEqual(kv(el, "Files"), { Input: "file-in", Output: "file-out", Errors: "file-err" });
+  assert.deepEqual([...el.querySelectorAll(".bw-tags .bw-chip")].map((c) => c.textContent), ["eval", "nightly"]);
+  assert.equal(kv(el, "Metadata").owner, "ml-team");
+  const err = [...el.querySelectorAll('section[aria-label="Errors"] tbody td')].map((td) => td.textContent);
+  assert.deepEqual(err, ["invalid_json_line", "bad line", "7"]);
+  assert.equal(buttonNamed(el, "Cancel batch").hidden, true); // finished
+  assert.equal(buttonNamed(el, "Retry failed").hidden, false); // 5 failed
+  cleanup();
+});
+
+test("timeline of a running batch marks the current step; a failed validation skips steps", () => {
+  const running = detail("b", { status: "in_progress", timeline: { created: 1, in_progress: 2 } });
+  assert.deepEqual(timelineSteps(running).map((s) => s.state), ["done", "current", "todo", "todo"]);
+  const failed = detail("b", { status: "failed", timeline: { created: 1, failed: 5 } });
+  assert.deepEqual(timelineSteps(failed).map((s) => [s.label, s.state]), [["Created", "done"], ["Failed", "done"]]);
+});
+
+test("a running batch ticks its running time and ETA and can be cancelled after confirming", async () => {
+  const d = detail("b", { ...row("b"), timeline: { created: NOW - 600, in_progress: NOW - 500 }, processing_seconds: null,
+    output_file_id: "", error_file_id: "" });
+  const { model, el, cleanup } = mount(d);
+  assert.equal(kv(el, "Timing")["Running for"], "8m 20s");
+  assert.equal(kv(el, "Timing").ETA, "6m 40s");
+  assert.equal(buttonNamed(el, "Download results").hidden, true);
+  buttonNamed(el, "Cancel batch").click();
+  await answerDialog(el, true);
+  assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "cancel", ids: ["b"] }]);
+  cleanup();
+});
+
+test("buttons send their actions", () => {
+  const { model, el, cleanup } = mount(detail("batch_1"));
+  for (const name of ["Refresh", "Download results", "Download errors", "Retry failed", "Results as DataFrame"]) {
+    buttonNamed(el, name).click();
+  }
+  assert.deepEqual(model.sent.map((s) => s.msg), [
+    { action: "refresh", id: "batch_1" },
+    { action: "download", kind: "output" },
+    { action: "download", kind: "error" },
+    { action: "retry_failed" },
+    { action: "results_frame" },
+  ]);
+  cleanup();
+});
+
+test("a download message becomes a browser download of exactly those bytes", async () => {
+  const { model, cleanup } = mount(detail("batch_1"));
+  const blobs = [];
+  const orig = URL.createObjectURL;
+  URL.createObjectURL = (b) => (blobs.push(b), "blob:x");
+  let name = null;
+  document.addEventListener("click", (ev) => (name = ev.target.getAttribute("download")), { once: true });
+  const bytes = new TextEncoder().encode('{"custom_id":"r1"}\n');
+  model.emitCustom({ type: "download", filename: "batch_1_output.jsonl", mime: "application/jsonl" },
+    [new DataView(bytes.buffer)]);
+  URL.createObjectURL = orig;
+  assert.equal(name, "batch_1_output.jsonl");
+  assert.equal(await blobs[0].text(), '{"custom_id":"r1"}\n');
+  cleanup();
+});
+
+test("loading and missing states; back button when hosted in the dashboard", () => {
+  let backs = 0;
+  const { model, el, cleanup } = mount({}, { onBack: () => backs++ });
+  assert.match(el.querySelector(".bw-empty").textContent, /Loading/);
+  model.update("_detail_state", "missing");
+  assert.match(el.querySelector(".bw-empty").textContent, /No batch x/);
+  buttonNamed(el, "← Back").click();
+  model.update("_detail", detail("batch_1"));
+  assert.equal(el.querySelector(".bw-empty").hidden, true);
+  buttonNamed(el, "← Back").click();
+  assert.equal(backs, 2);
+  cleanup();
+});
+
+test("cleanup removes the DOM and every listener (custom messages included)", () => {
+  const { model, el, cleanup } = mount(detail("batch_1"));
+  cleanup();
+  assert.equal(model.listenerCount(), 0);
+  assert.equal(el.children.length, 0);
+});
