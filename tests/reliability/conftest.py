@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import httpx
 import pytest
 
-from faults import FakeClock, FaultTransport
-
-#: Distinctive enough that finding it anywhere (a repr, a log, a trait) can only mean a leak.
-SECRET = "sk-reliability-SECRET-7f3a9c2e51d04b8a"
-ENDPOINT = "/v1/chat/completions"
-
-
-def request_lines(n: int, prefix: str = "req", model: str = "gpt-4o-mini") -> bytes:
-    """A valid chat-completions input file of ``n`` requests."""
-    return b"".join(
-        json.dumps({"custom_id": f"{prefix}-{i}", "method": "POST", "url": ENDPOINT,
-                    "body": {"model": model, "messages": [{"role": "user", "content": f"say {i}"}]}},
-                   separators=(",", ":")).encode() + b"\n"
-        for i in range(n)
-    )
+from faults import SECRET, FakeClock, FaultTransport
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,21 @@ from typing import Callable, Iterator, Optional
 import httpx
 
 
+#: Distinctive enough that finding it anywhere (a repr, a log, a trait) can only mean a leak.
+SECRET = "sk-reliability-SECRET-7f3a9c2e51d04b8a"
+ENDPOINT = "/v1/chat/completions"
+
+
+def request_lines(n: int, prefix: str = "req", model: str = "gpt-4o-mini") -> bytes:
+    """A valid chat-completions input file of ``n`` requests."""
+    return b"".join(
+        json.dumps({"custom_id": f"{prefix}-{i}", "method": "POST", "url": ENDPOINT,
+                    "body": {"model": model, "messages": [{"role": "user", "content": f"say {i}"}]}},
+                   separators=(",", ":")).encode() + b"\n"
+        for i in range(n)
+    )
+
+
 def error_body(status: int, message: str, code: Optional[str] = None) -> dict:
     return {"error": {"message": message, "type": "server_error" if status >= 500 else "invalid_request_error",
                       "param": None, "code": code}}

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from batch_widgets import errors
-from conftest import ENDPOINT, request_lines
+from faults import ENDPOINT, request_lines
 
 THREADS = 10
 PER_THREAD = 5

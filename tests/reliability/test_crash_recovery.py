@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ENDPOINT, SECRET, request_lines
+from faults import ENDPOINT, SECRET, request_lines
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,8 @@ import logging
 import pytest
 
 from batch_widgets import errors
-from batch_widgets.models import Batch, BatchPage
 from batch_widgets.sync import BatchIndex
-from conftest import ENDPOINT, request_lines
-from faults import AMBIGUOUS, FAULTS, RETRYABLE, batch_json
+from faults import AMBIGUOUS, ENDPOINT, FAULTS, RETRYABLE, SECRET, batch_json, request_lines
 
 BATCHES = r"/batches$"
 ONE_BATCH = r"/batches/batch_[^/]+$"
@@ -35,7 +33,6 @@ FINAL_ERROR = {
 @pytest.fixture(scope="module")
 def input_file(server):
     from batch_widgets.client import BatchClient
-    from conftest import SECRET
 
     with BatchClient(api_key=SECRET, base_url=server.base_url) as client:
         return client.upload_file(request_lines(3), filename="small.jsonl")
@@ -44,7 +41,6 @@ def input_file(server):
 @pytest.fixture(scope="module")
 def some_batches(server, input_file):
     from batch_widgets.client import BatchClient
-    from conftest import SECRET
 
     with BatchClient(api_key=SECRET, base_url=server.base_url) as client:
         return [client.create_batch(input_file.id, ENDPOINT, metadata={"n": str(i)}) for i in range(5)]
@@ -94,7 +90,6 @@ def test_malformed_json_is_an_api_error_not_a_crash(faulty, some_batches):
 @pytest.mark.parametrize("status_fault", ["server_error", "unavailable"])
 def test_no_retry_budget_means_one_attempt(server, clock, status_fault):
     from batch_widgets.client import BatchClient
-    from conftest import SECRET
     from faults import FaultTransport
 
     transport = FaultTransport().inject(status_fault, times=None)
@@ -108,8 +103,7 @@ def test_no_retry_budget_means_one_attempt(server, clock, status_fault):
 def test_conflict_and_not_found_are_never_retried(faulty, plain, clock, input_file):
     client, transport = faulty
     batch = plain.create_batch(input_file.id, ENDPOINT)
-    plain.cancel_batch(batch.id)
-    _wait_terminal(plain, batch.id)
+    _wait_terminal(plain, batch.id)  # the server runs at full speed: it completes at once
     with pytest.raises(errors.ConflictError):
         client.cancel_batch(batch.id)
     assert len(transport.calls("POST", r"/cancel$")) == 1

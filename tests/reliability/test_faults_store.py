@@ -8,8 +8,7 @@ import time
 import pytest
 
 from batch_widgets.store import BatchStore
-from conftest import ENDPOINT, SECRET, request_lines
-from faults import FAULTS, FakeClock, FaultTransport
+from faults import ENDPOINT, FAULTS, SECRET, FakeClock, FaultTransport, request_lines
 
 #: Faults a list refresh cannot get past (the others are absorbed by the paging guards).
 FAILING = sorted(set(FAULTS) - {"stuck_cursor", "empty_page_has_more"})
@@ -123,7 +122,8 @@ def test_poller_thread_keeps_running_through_faults_and_recovers(store_client, t
             assert store.polling
             transport.clear()
             assert _wait_for(lambda: store.failures == 0 and store.last_error is None), fault
-        assert any(e.error for e in events) and events[-1].error is None
+        assert any(e.error for e in events)
+        assert _wait_for(lambda: events[-1].error is None)  # the recovery is announced just after it happens
         assert broken_calls  # it was called, and raised, every time
     finally:
         store.stop()

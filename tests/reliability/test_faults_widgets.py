@@ -8,8 +8,7 @@ import time
 import pytest
 
 from batch_widgets.store import clear_stores
-from conftest import ENDPOINT, SECRET, request_lines
-from faults import FakeClock, FaultTransport
+from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines
 
 #: A rotation of faults the widgets meet while loading and polling.
 WIDGET_FAULTS = ["server_error", "connect_error", "drop_mid_body", "malformed_json", "rate_limited", "read_timeout"]

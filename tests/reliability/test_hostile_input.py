@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from batch_widgets import errors
-from conftest import ENDPOINT, SECRET, request_lines
+from faults import ENDPOINT, SECRET, request_lines
 
 LIMIT = 1024 * 1024  # a 1 MiB upload limit for the test server
 AUTH = {"Authorization": f"Bearer {SECRET}"}

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ENDPOINT, SECRET, request_lines
+from faults import ENDPOINT, SECRET, request_lines
 
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
@@ -70,7 +70,7 @@ def test_no_server_error_on_any_generated_request(api_schema, root, mode):
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )

@@ -12,8 +12,7 @@ import pytest
 
 from batch_widgets import errors
 from batch_widgets.store import clear_stores
-from conftest import ENDPOINT, SECRET, request_lines
-from faults import FakeClock, FaultTransport
+from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines
 
 #: Pieces of the key that would also betray it (a truncated message, a "sk-...last4" style hint is fine).
 PIECES = [SECRET, SECRET[3:], SECRET[:-4], SECRET[8:28]]
