@@ -68,3 +68,59 @@ def test_panels_on_one_connection_share_one_store():
     w.close()
     other.close()
     assert store.subscriber_count == 0 and store.poll_interval() is None
+
+
+@pytest.mark.timeout(120)
+def test_live_against_the_local_server(tmp_path):
+    """The real thing: LocalBatchServer + BatchClient + the store's poller thread, no test doubles."""
+    import threading
+    import time
+
+    from batch_widgets.client import BatchClient
+    from batch_widgets.demo import start_demo_batches
+    from batch_widgets.server.local import LocalBatchServer
+
+    with LocalBatchServer(tmp_path, rate=20.0, latency=0.01, failure_rate=0.5, poll_interval=0.1) as server:
+        client = BatchClient(api_key=server.api_key, base_url=server.base_url)
+        finished_ids = []
+        all_done = threading.Event()
+
+        def on_complete(batch):
+            finished_ids.append(batch.id)
+            if len(finished_ids) == 2:
+                all_done.set()
+
+        w = BatchDashboard(client, on_complete=on_complete, poll_interval=0.2, details_interval=0.1)
+        store = w._store
+        created = start_demo_batches(client, 2, requests_per_batch=20)
+        for batch in created:
+            store.put(batch)
+        assert {b.id for b in created} <= set(w._rows) and store.polling
+        w._detail_id = created[0].id
+        assert all_done.wait(60), f"batches did not finish: {w._rows}"
+        assert sorted(finished_ids) == sorted(b.id for b in created)
+        assert all(w._rows[b.id]["status"] == "completed" for b in created)
+        row = w._rows[created[0].id]
+        assert row["completed"] + row["failed"] == 20
+        deadline = time.monotonic() + 5
+        while w._detail.get("status") != "completed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w._detail["output_file_id"]
+        got = []
+        w.send = lambda content, buffers=None: got.append((content, buffers))
+        w._dispatch_action(w, {"action": "download", "kind": "output"}, [])
+        assert got and got[0][1][0].count(b"\n") == row["completed"]
+        w._dispatch_action(w, {"action": "results_frame"}, [])
+        assert len(w.results_frame) == 20 and "20 result rows" in w._notice["text"]
+        deadline = time.monotonic() + 5
+        while store.polling and time.monotonic() < deadline:  # nothing active: the poller stops by itself
+            time.sleep(0.05)
+        assert not store.polling
+        w._dispatch_action(w, {"action": "retry_failed"}, [])
+        retry_id = w._detail_id
+        assert retry_id != created[0].id and w._banner == ""
+        assert store.get(retry_id).request_counts.total in (0, row["failed"])  # counted once validated
+        assert store.get(retry_id).metadata["parent_batch_id"] == created[0].id
+        assert retry_id in w._rows and store.polling  # the new batch is live in the list
+        w.close()
+        client.close()

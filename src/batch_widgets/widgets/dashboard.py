@@ -17,15 +17,7 @@ from .active_list import ActiveListMixin
 from .base import BatchWidgetBase
 from .create import CreateMixin
 from .details import DetailsMixin
-
-try:  # the History & Analytics panel (issue 6) lands separately
-    from .history_view import HistoryMixin
-except ImportError:  # pragma: no cover - removed once history_view.py exists
-
-    class HistoryMixin(t.HasTraits):  # type: ignore[no-redef]
-        def _history_setup(self, **_kwargs: Any) -> None:
-            pass
-
+from .history_view import HistoryMixin
 
 TABS = ("active", "create", "history")
 
@@ -50,9 +42,9 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         self._details_setup(details_interval=details_interval)
         store = self._connect_store(client)
         self._create_setup()
-        self._history_setup()
-        store.ensure_loaded()
+        store.ensure_loaded()  # the newest page: the Active tab is ready when the cell returns
         self._list_load()
+        self._history_setup()  # the rest of the history loads in a worker thread
 
     @t.validate("_tab")
     def _valid_tab(self, proposal: Any) -> str:
@@ -66,6 +58,10 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         # A batch made in the Create tab: show it in the Active tab's details view.
         if change["new"]:
             self.open_batch(change["new"])
+
+    def _history_opened(self, batch_id: str) -> None:
+        super()._history_opened(batch_id)
+        self.open_batch(batch_id)
 
     def show(self, tab: str) -> None:
         """Switch to a tab: "active", "create" or "history"."""

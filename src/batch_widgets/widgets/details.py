@@ -135,10 +135,7 @@ class DetailsMixin(t.HasTraits):
         retry = getattr(self._client, "retry_failed", None)
         if retry is None:
             raise RuntimeError("this client has no retry_failed()")
-        new = retry(batch)
-        if new is None:
-            self._show_notice(f"Batch {batch.id} has no failed requests to retry.", "info")  # type: ignore[attr-defined]
-            return
+        new = retry(batch)  # raises ValueError (shown as a banner) when nothing failed
         self._store.put(new)
         self._show_notice(f"Retry batch {new.id} created from the failures of {batch.id}.", "success")  # type: ignore[attr-defined]
         self._detail_id = new.id
