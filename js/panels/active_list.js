@@ -170,7 +170,9 @@ export function renderActiveList(model, el, opts = {}) {
     c.counts.textContent =
       row.total > 0
         ? `${formatNumber(done)} / ${formatNumber(row.total)}` + (row.failed ? ` · ${formatNumber(row.failed)} failed` : "")
-        : "waiting for counts";
+        : active
+          ? "waiting for counts"
+          : "no requests ran";
     c.cancel.hidden = !active || row.status === "cancelling";
     c.dismiss.hidden = active;
     c.check.disabled = !active || row.status === "cancelling";

@@ -205,8 +205,9 @@ export function renderDetails(model, el, opts = {}) {
     clear(timeline);
     const steps = timelineSteps(d);
     steps.forEach((step, i) => {
-      const next = steps[i + 1];
-      const took = step.at !== null && next && next.at !== null ? formatDuration(next.at - step.at) : "";
+      const prev = steps[i - 1];
+      // How long the batch took to reach this step from the one before.
+      const took = step.at !== null && prev && prev.at !== null ? formatDuration(step.at - prev.at) : "";
       timeline.append(
         h("li", { class: `bw-step bw-step--${step.state}`, "aria-current": step.state === "current" ? "step" : null }, [
           h("span", { class: "bw-step__dot", "aria-hidden": "true" }),

@@ -32,7 +32,7 @@ test("every field: overview, counts, timeline with step times, timing, cost, fil
   assert.equal(kv(el, "Overview").Model, "gpt-4o-mini");
   const steps = [...el.querySelectorAll(".bw-step")].map((s) => s.querySelector(".bw-step__label").textContent);
   assert.deepEqual(steps, ["Created", "In progress", "Finalizing", "Completed"]);
-  assert.equal(el.querySelector(".bw-step .bw-step__took").textContent, "+1m 40s");
+  assert.equal(el.querySelectorAll(".bw-step")[1].querySelector(".bw-step__took").textContent, "+1m 40s");
   assert.equal(kv(el, "Timing")["Processing time"], "6m 40s");
   assert.equal(kv(el, "Cost").Cost, "$0.0123 from usage");
   assert.equal(kv(el, "Cost")["Input tokens"], "1,000");
