@@ -17,15 +17,15 @@ from faults import ENDPOINT, request_lines
 
 THREADS = 10
 PER_THREAD = 5
-LINES = 20
+LINES = 40
 
 
 @pytest.fixture(scope="module")
 def busy_server(tmp_path_factory):
-    """Slow enough (200 requests/s, shared) that batches are still running when the cancels arrive."""
+    """Slow enough (20 requests/s per batch: 2 s for 40) that batches are still running when the cancels arrive."""
     from batch_widgets.server.local import LocalBatchServer
 
-    with LocalBatchServer(tmp_path_factory.mktemp("conc"), api_key="conc-key", rate=200,
+    with LocalBatchServer(tmp_path_factory.mktemp("conc"), api_key="conc-key", rate=20,
                           failure_rate=0.1, poll_interval=0.05) as srv:
         yield srv
 
