@@ -7,7 +7,7 @@ import { h, clear, Scope, button, statusBadge, STATUSES, statusLabel, downloadBy
 import { formatNumber, formatDuration, formatDateTime, formatPercent, formatCost, isoTime } from "../lib/format.js";
 import { donutChart, barChart, timeBars, costOverview } from "../lib/charts.js";
 
-export const PAGE_SIZE = 50;
+export const PAGE_SIZE = 25;
 const DAY = 86400;
 
 /**
@@ -159,6 +159,24 @@ export function toCSV(rows) {
 }
 
 /**
+ * The `k` rows with the largest `key`, oldest first, in one pass (no sort of the whole list per keystroke).
+ * @param {Row[]} rows @param {number} k @param {(r: Row) => number} key
+ */
+function latest(rows, k, key) {
+  /** @type {Row[]} kept ascending by key */
+  const top = [];
+  for (const r of rows) {
+    const v = key(r);
+    if (top.length === k && v <= key(top[0])) continue;
+    let i = top.length;
+    while (i > 0 && key(top[i - 1]) > v) i--;
+    top.splice(i, 0, r);
+    if (top.length > k) top.shift();
+  }
+  return top;
+}
+
+/**
  * The numbers behind the analytics view, over the given rows.
  * @param {Row[]} rows
  */
@@ -187,11 +205,10 @@ export function summarize(rows) {
       pricedRows.push(r);
     }
   }
-  const avgTime = finished.length ? finished.reduce((s, r) => s + /** @type {number} */ (r.ended) - r.created, 0)
+  const avgTime = finished.length ? finished.reduce((sum, r) => sum + /** @type {number} */ (r.ended) - r.created, 0)
     / finished.length : 0;
-  const recentTimes = finished.sort((a, b) => /** @type {number} */ (b.ended) - /** @type {number} */ (a.ended))
-    .slice(0, 10).reverse();
-  const recentCost = pricedRows.sort((a, b) => b.created - a.created).slice(0, 10).reverse();
+  const recentTimes = latest(finished, 10, (r) => /** @type {number} */ (r.ended));
+  const recentCost = latest(pricedRows, 10, (r) => r.created);
   return {
     success,
     failure,
@@ -219,6 +236,10 @@ export function renderHistory(model, el) {
   let sorted = [];
   /** @type {Row[]} */
   let shown = [];
+  /** Table rows already built, per row object: re-filtering re-attaches them instead of rebuilding. */
+  let rowCache = new WeakMap();
+  /** @type {Row[]} the rows on the page now (a filter that leaves them as they are redraws nothing) */
+  let drawn = [];
   let sortKey = "created";
   /** @type {1 | -1} */
   let sortDir = -1;
@@ -318,6 +339,8 @@ export function renderHistory(model, el) {
   // -- behaviour --------------------------------------------------------------------------------------------
   function load() {
     all = decodeRows(model.get("_history_rows"));
+    rowCache = new WeakMap();
+    drawn = [];
     byId = new Map(all.map((r) => [r.id, r]));
     fillEndpoints();
     resort();
@@ -328,11 +351,15 @@ export function renderHistory(model, el) {
     if (!fresh.length) return;
     for (const r of fresh) {
       const old = byId.get(r.id);
-      if (old) Object.assign(old, r);
+      if (old) {
+        Object.assign(old, r);
+        rowCache.delete(old);
+      }
       else { all.push(r); byId.set(r.id, r); }
     }
     fillEndpoints();
     resort();
+    chartKey = "";
     refilter(false, true);
   }
 
@@ -396,9 +423,17 @@ export function renderHistory(model, el) {
     page = Math.min(page, pages - 1);
     const start = page * PAGE_SIZE;
     const slice = shown.slice(start, start + PAGE_SIZE);
-    const frag = document.createDocumentFragment();
-    for (const r of slice) frag.append(rowElement(r));
-    clear(tbody).append(frag);
+    const same = slice.length === drawn.length && slice.every((r, i) => r === drawn[i] && rowCache.has(r));
+    if (!same) {
+      const frag = document.createDocumentFragment();
+      for (const r of slice) {
+        let tr = rowCache.get(r);
+        if (!tr) rowCache.set(r, (tr = rowElement(r)));
+        frag.append(tr);
+      }
+      clear(tbody).append(frag);
+      drawn = slice;
+    }
     pageInfo.textContent = shown.length
       ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(shown.length)}`
       : "";
@@ -436,13 +471,22 @@ export function renderHistory(model, el) {
     ]);
   }
 
+  let chartKey = "";
   function drawAnalytics() {
     const on = Boolean(model.get("_history_analytics"));
     analytics.hidden = !on;
     analyticsBtn.textContent = on ? "Hide analytics" : "Show analytics";
     analyticsBtn.setAttribute("aria-pressed", String(on));
-    if (!on) return;
+    if (!on) {
+      chartKey = "";
+      return;
+    }
     const s = summarize(shown);
+    // Keystrokes that leave the numbers as they were redraw nothing.
+    const key = JSON.stringify([s.success, s.failure, s.byStatus, s.avgTime, s.cost.total, s.cost.priced,
+      s.recentTimes.map((r) => r.id), s.cost.recent.map((r) => r.id)]);
+    if (key === chartKey) return;
+    chartKey = key;
     const card = (/** @type {string} */ title, /** @type {Node} */ body, /** @type {string} */ note) =>
       h("div", { class: "bw-card bw-history__chart" }, [h("h4", { text: title }), body,
         note ? h("p", { class: "bw-history__note", text: note }) : null]);

@@ -60,10 +60,10 @@ test("10,000 rows: first page drawn, total counted, pager says where we are", ()
   assert.equal(count(), "10,000 batches");
   assert.equal(rows().length, PAGE_SIZE);
   assert.equal(rows()[0].getAttribute("data-id"), "batch_00000"); // newest first
-  assert.equal(q(".bw-history__page").textContent, "1–50 of 10,000");
+  assert.equal(q(".bw-history__page").textContent, "1–25 of 10,000");
   q(".bw-history__pager button:last-child").click();
-  assert.equal(q(".bw-history__page").textContent, "51–100 of 10,000");
-  assert.equal(rows()[0].getAttribute("data-id"), "batch_00050");
+  assert.equal(q(".bw-history__page").textContent, "26–50 of 10,000");
+  assert.equal(rows()[0].getAttribute("data-id"), "batch_00025");
   cleanup();
 });
 
