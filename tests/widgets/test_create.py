@@ -182,22 +182,27 @@ def test_bad_options_are_refused(client, opts, expected):
 def test_requests_from_python_skip_the_browser(client, tmp_path):
     frame = pd.DataFrame([line(i) for i in range(3)])
     w = CreateBatch(client, requests=frame)
-    assert w._create_source == {"name": "DataFrame.jsonl", "bytes": len(jsonl(*(line(i) for i in range(3)))),
-                                "lines": 3}
-    assert w._create_problem_count == 0
-    w._on_create_submit({"endpoint": EP, "tags": "py"}, [])
+    assert w._create_source["name"] == "DataFrame" and w._create_source["lines"] == 3
+    assert w._create_problem_count == 0 and w._create_state == "idle"
+    w._on_create_submit({"endpoint": EP, "description": "from a frame", "tags": "py, frame"}, [])
     batch_id = w.wait_created(30)
     assert w._create_state == "done", w._create_error
-    assert client.retrieve_batch(batch_id).request_counts.total in (0, 3)  # validating, then 3
+    batch = client.retrieve_batch(batch_id)
+    assert batch.description == "from a frame" and batch.tags == ["py", "frame"]
+    assert w._store.get(batch_id) is not None
     path = tmp_path / "in.jsonl"
     path.write_bytes(jsonl(line(7), line(8)))
     w2 = CreateBatch(client, requests=path)
-    assert w2._create_source["name"] == "in.jsonl" and w2._create_source["lines"] == 2
+    assert w2._create_source == {"name": "in.jsonl", "bytes": path.stat().st_size, "lines": 2}
     w2._on_create_submit({"endpoint": EP}, [])
     assert w2.wait_created(30).startswith("batch")
+    assert client.file_content(client.retrieve_batch(w2.batch_id).input_file_id).splitlines() == \
+        jsonl(line(7), line(8)).splitlines()
     w3 = CreateBatch(client, requests=[line(1), line(2)])
     w3._on_create_submit({"endpoint": EP}, [])
-    assert client.file_content(client.retrieve_batch(w3.wait_created(30)).input_file_id) == jsonl(line(1), line(2))
+    assert w3.wait_created(30).startswith("batch")
+    assert [json.loads(x) for x in client.file_content(client.retrieve_batch(w3.batch_id).input_file_id)
+            .splitlines()] == [line(1), line(2)]
 
 
 def test_bad_requests_from_python_show_problems_at_once_and_upload_nothing(client):
@@ -208,9 +213,11 @@ def test_bad_requests_from_python_show_problems_at_once_and_upload_nothing(clien
                                                                      (2, "invalid_method")]
     w._on_create_submit({"endpoint": EP}, [])
     w.wait_created(30)
-    assert w._create_state == "invalid" and counts(client) == before
-    with pytest.raises(ValueError, match="'custom_id' and 'body'"):
-        CreateBatch(client, requests=pd.DataFrame({"prompt": ["hi"]}))
+    # client.submit refused them too (InvalidRequestsError): the problems stay, nothing was uploaded
+    assert w._create_state == "invalid" and w._create_problem_count == 2
+    assert counts(client) == before
+    with pytest.raises(ValueError, match="no model"):
+        CreateBatch(client, requests=pd.DataFrame({"prompt": ["hi"]}))  # build_requests needs a model
     with pytest.raises(FileNotFoundError):
         CreateBatch(client, requests="/no/such/file.jsonl")
     with pytest.raises(TypeError, match="path to a JSONL file"):

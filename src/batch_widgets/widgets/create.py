@@ -15,7 +15,6 @@ synced trait: only sizes, counts, problems and the new batch id do.
 from __future__ import annotations
 
 import io
-import json
 import os
 import pathlib
 import threading
@@ -64,34 +63,36 @@ class _ProgressReader(io.BytesIO):
         return chunk
 
 
-def _requests_to_jsonl(requests: Any) -> tuple[str, Optional[pathlib.Path], Optional[bytes]]:
-    """(display name, path, bytes) for requests given from Python; a path is read only when submitting."""
+def _preview(requests: Any) -> tuple[str, int, Any]:
+    """(name, size in bytes, validation report) of requests given from Python, before anything is sent.
+
+    The size caps are left out here: ``client.submit`` splits inputs over 50,000 requests or 200 MB into
+    several batches. A path is streamed (constant memory, however big the file).
+    """
+    val = _validation()
+    huge = {"max_requests": 10**12, "max_bytes": 10**15}
     if isinstance(requests, (str, os.PathLike)):
         path = pathlib.Path(requests)
         if not path.is_file():
             raise FileNotFoundError(f"CreateBatch(requests=...): no such file: {path}")
-        return path.name, path, None
-    if isinstance(requests, (bytes, bytearray)):
-        return "requests.jsonl", None, bytes(requests)
-    rows: list[Any]
-    if hasattr(requests, "to_dict") and hasattr(requests, "columns"):  # a pandas DataFrame of input lines
-        if "custom_id" not in requests.columns or "body" not in requests.columns:
-            raise ValueError(
-                "CreateBatch(requests=DataFrame): the frame needs 'custom_id' and 'body' columns "
-                f"(and optionally 'method' and 'url'); it has {list(requests.columns)}"
-            )
-        rows = requests.to_dict(orient="records")
-        name = "DataFrame.jsonl"
-    elif isinstance(requests, (list, tuple)):
-        rows = list(requests)
-        name = "requests.jsonl"
-    else:
+        checker = val.LineValidator(None, source=str(path), **huge)
+        with open(path, "rb") as fh:
+            for raw in fh:
+                checker.feed(raw)
+        return path.name, path.stat().st_size, checker.finish()
+    if not isinstance(requests, (bytes, bytearray, list, tuple)) and not hasattr(requests, "columns"):
         raise TypeError(
             "CreateBatch(requests=...) takes a path to a JSONL file, JSONL bytes, a DataFrame or a list of dicts; "
             f"got {type(requests).__name__}"
         )
-    lines = [json.dumps(row, ensure_ascii=False, default=str) for row in rows]
-    return name, None, ("\n".join(lines) + "\n").encode() if lines else b""
+    from ..workflow import _raw_lines  # the lines client.submit will send (DataFrames go through build_requests)
+
+    lines, _source = _raw_lines(requests, None)
+    checker = val.LineValidator(None, source="the requests", **huge)
+    for raw in lines:
+        checker.feed(raw)
+    name = "DataFrame" if hasattr(requests, "columns") else "requests"
+    return name, sum(len(raw) + 1 for raw in lines), checker.finish()
 
 
 class CreateMixin(t.HasTraits):
@@ -129,7 +130,7 @@ class CreateMixin(t.HasTraits):
         }
         self._create_upload: Optional[dict[str, Any]] = None
         self._create_worker: Optional[threading.Thread] = None
-        self._create_requests: Optional[tuple[str, Optional[pathlib.Path], Optional[bytes]]] = None
+        self._create_requests: Any = None  # requests given from Python, sent by client.submit
         if requests is not None:
             self.set_requests(requests)
 
@@ -137,10 +138,8 @@ class CreateMixin(t.HasTraits):
 
     def set_requests(self, requests: Any) -> None:
         """Use these requests (path, JSONL bytes, DataFrame or list of dicts) instead of a browser file."""
-        name, path, data = _requests_to_jsonl(requests)
-        self._create_requests = (name, path, data)
-        size = path.stat().st_size if path is not None else len(data or b"")
-        report = self._create_validate(path.read_bytes() if path is not None else data or b"", None, name)
+        name, size, report = _preview(requests)
+        self._create_requests = requests
         with self.hold_sync():
             self._create_source = {"name": name, "bytes": size, "lines": report.line_count}
             self._create_batch_id = ""
@@ -155,8 +154,7 @@ class CreateMixin(t.HasTraits):
         options = self._create_options(msg)
         if options is None:
             return
-        name, path, data = self._create_requests
-        self._create_start(lambda: path.read_bytes() if path is not None else data or b"", name, options)
+        self._create_start(self._create_submit_run, (self._create_requests, options))
 
     # -- browser transfer --------------------------------------------------------------------------------------
 
@@ -232,7 +230,7 @@ class CreateMixin(t.HasTraits):
             return
         data = b"".join(up["chunks"][i] for i in range(up["count"]))
         self._create_upload = None  # the worker owns the bytes now; free the chunks
-        self._create_start(lambda: data, up["name"], options)
+        self._create_start(self._create_upload_run, (data, up["name"], options))
 
     def _on_create_reset(self, _msg: dict, _buffers: list) -> None:
         self._create_upload = None
@@ -279,7 +277,7 @@ class CreateMixin(t.HasTraits):
             self._create_state = idle_state if report.ok else "invalid"
         return bool(report.ok)
 
-    def _create_start(self, read: Callable[[], bytes], name: str, options: dict[str, Any]) -> None:
+    def _create_start(self, target: Callable[..., None], args: tuple) -> None:
         if self._create_worker is not None and self._create_worker.is_alive():
             self._create_fail("A batch is being created already; wait for it to finish.")
             return
@@ -288,39 +286,65 @@ class CreateMixin(t.HasTraits):
             self._create_error = ""
             self._create_batch_id = ""
         # Handlers return at once (the kernel must keep reading messages); the worker reports through traits.
-        self._create_worker = threading.Thread(
-            target=self._create_run, args=(read, name, options), name="batch_widgets-create", daemon=True
-        )
+        def run() -> None:
+            try:
+                target(*args)
+            except Exception as exc:  # shown in the panel: a worker thread has nowhere else to report
+                log.warning("batch_widgets: create failed: %s", exc)
+                self._create_fail(f"Creating the batch failed: {exc}")
+
+        self._create_worker = threading.Thread(target=run, name="batch_widgets-create", daemon=True)
         self._create_worker.start()
 
-    def _create_run(self, read: Callable[[], bytes], name: str, options: dict[str, Any]) -> None:
+    def _create_upload_run(self, data: bytes, name: str, options: dict[str, Any]) -> None:
+        """A file from the browser: validate again, upload with byte progress, create."""
+        report = self._create_validate(data, options["endpoint"], name)
+        if not self._create_show_report(report, idle_state="uploading"):
+            return  # problems shown; nothing uploaded
+        client = self._create_client()
+        self._create_progress = {"done": 0, "total": len(data)}
+
+        def progress(done: int, total: int) -> None:
+            self._create_progress = {"done": done, "total": total}
+
+        file = client.upload_file(_ProgressReader(data, progress), purpose="batch", filename=name)
+        self._create_progress = {"done": len(data), "total": len(data)}
+        self._create_state = "creating"
+        batch = client.create_batch(file.id, options["endpoint"], completion_window=options["completion_window"],
+                                    metadata=options["metadata"])
+        self._create_done([batch])
+
+    def _create_submit_run(self, requests: Any, options: dict[str, Any]) -> None:
+        """Requests given from Python: client.submit validates, splits past the caps, uploads and creates."""
+        from ..errors import InvalidRequestsError
+
+        meta = options["metadata"] or {}
+        self._create_state = "uploading"
         try:
-            data = read()
-            report = self._create_validate(data, options["endpoint"], name)
-            if not self._create_show_report(report, idle_state="uploading"):
-                return  # problems shown; nothing uploaded
-            client = self._create_client()
-            self._create_progress = {"done": 0, "total": len(data)}
-
-            def progress(done: int, total: int) -> None:
-                self._create_progress = {"done": done, "total": total}
-
-            file = client.upload_file(_ProgressReader(data, progress), purpose="batch", filename=name)
-            self._create_progress = {"done": len(data), "total": len(data)}
-            self._create_state = "creating"
-            batch = client.create_batch(
-                file.id, options["endpoint"], completion_window=options["completion_window"],
-                metadata=options["metadata"],
+            result = self._create_client().submit(
+                requests, endpoint=options["endpoint"], description=meta.get("description"),
+                tags=[t for t in meta.get("tags", "").split(",") if t] or None,
+                completion_window=options["completion_window"],
             )
-            store = getattr(self, "_store", None)
-            if store is not None:
-                store.put(batch)  # the Active list shows it without waiting for a poll
+        except InvalidRequestsError as exc:
             with self.hold_sync():
-                self._create_batch_id = batch.id
-                self._create_state = "done"
-        except Exception as exc:  # shown in the panel: a worker thread has nowhere else to report
-            log.warning("batch_widgets: create failed: %s", exc)
-            self._create_fail(f"Creating the batch failed: {exc}")
+                self._create_problems = [_problem_dict(p) for p in exc.problems[:MAX_SHOWN_PROBLEMS]]
+                self._create_problem_count = len(exc.problems)
+                self._create_state = "invalid"
+            return
+        batches = result if isinstance(result, list) else [result]
+        if len(batches) > 1:
+            self._show_notice(f"The requests were split into {len(batches)} batches (over the per-batch caps).")
+        self._create_done(batches)
+
+    def _create_done(self, batches: list) -> None:
+        store = getattr(self, "_store", None)
+        if store is not None:
+            for batch in batches:
+                store.put(batch)  # the Active list shows it without waiting for a poll
+        with self.hold_sync():
+            self._create_batch_id = batches[0].id
+            self._create_state = "done"
 
     def _create_client(self) -> Any:
         client = getattr(self, "_client", None)
