@@ -233,3 +233,122 @@ class FakeClock:
 
 def json_of(response: httpx.Response) -> object:
     return json.loads(response.content)
+
+
+class RawFaultServer:
+    """A real TCP server on 127.0.0.1 in front of an upstream API, misbehaving on the wire.
+
+    Each connection takes the next behaviour from a queue (``"proxy"`` once the queue is empty):
+    ``proxy`` forwards and answers properly; ``hang`` reads the request and never answers (a real timeout);
+    ``close_before_reply`` hangs up without acting; ``proxy_then_close`` forwards (the upstream acts) then hangs
+    up with no answer; ``proxy_half_body`` forwards and sends the headers and half the body; ``garbage`` answers
+    with bytes that are not HTTP. One request per connection (``Connection: close``).
+    """
+
+    BEHAVIOURS = ("proxy", "hang", "close_before_reply", "proxy_then_close", "proxy_half_body", "garbage")
+
+    def __init__(self, upstream: str) -> None:
+        import socketserver
+
+        self.upstream = upstream.rstrip("/")  # e.g. http://127.0.0.1:1234 (no /v1)
+        self.queue: list[str] = []
+        self.log: list[tuple[str, str, str]] = []  # (behaviour, method, path) per request
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._http = httpx.Client(timeout=30)
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                outer._serve(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *behaviours: str, times: int = 1) -> "RawFaultServer":
+        for behaviour in behaviours:
+            if behaviour not in self.BEHAVIOURS:
+                raise KeyError(behaviour)
+        with self._lock:
+            self.queue.extend(list(behaviours) * times)
+        return self
+
+    def requests(self, method: Optional[str] = None, path: Optional[str] = None) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return [e for e in self.log if (method is None or e[1] == method) and (path is None or re.search(path, e[2]))]
+
+    def _serve(self, sock) -> None:
+        head, body = _read_request(sock)
+        if head is None:
+            return
+        request_line, headers = head
+        method, target = request_line.split(" ")[:2]
+        with self._lock:
+            behaviour = self.queue.pop(0) if self.queue else "proxy"
+            self.log.append((behaviour, method, target.split("?")[0]))
+        if behaviour == "hang":
+            self._closing.wait(30)
+            return
+        if behaviour == "close_before_reply":
+            return
+        if behaviour == "garbage":
+            sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+            return
+        response = self._http.request(method, self.upstream + target, content=body,
+                                      headers={k: v for k, v in headers.items()
+                                               if k not in ("host", "content-length", "connection",
+                                                            "accept-encoding")})
+        if behaviour == "proxy_then_close":
+            return
+        payload = response.content
+        lines = [f"HTTP/1.1 {response.status_code} {response.reason_phrase}"]
+        lines += [f"{k}: {v}" for k, v in response.headers.items()
+                  if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")]
+        lines += [f"Content-Length: {len(payload)}", "Connection: close", "", ""]
+        raw = "\r\n".join(lines).encode("latin-1")
+        if behaviour == "proxy_half_body":
+            sock.sendall(raw + payload[: len(payload) // 2])
+            return
+        sock.sendall(raw + payload)
+
+    def close(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._http.close()
+
+
+def _read_request(sock) -> tuple:
+    """((request line, {lower-case header: value}), body) of one HTTP/1.1 request, or (None, None) at EOF."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None, None
+        data += chunk
+    raw_head, body = data.split(b"\r\n\r\n", 1)
+    lines = raw_head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", ""):
+        raise NotImplementedError("chunked request bodies")
+    length = int(headers.get("content-length") or 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return (lines[0], headers), body
