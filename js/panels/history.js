@@ -61,7 +61,8 @@ export function decodeRows(cols, now = Date.now() / 1000) {
       ended,
       cost: cols.cost[i] ?? null,
       costSource: sources[cols.cost_source[i]] || "unknown",
-      hay: `${cols.id[i]}\n${desc}\n${tags}`.toLowerCase(),
+      hay: `${cols.id[i]}\n${desc}\n${tags}\n${(cols.model && cols.model[i]) || ""}\n${endpoints[cols.endpoint[i]] || ""}`
+        .toLowerCase(),
       rate: done > 0 ? completed / done : -1,
       duration: (ended ?? now) - created,
     };
@@ -77,8 +78,8 @@ export function dayStart(day) {
 }
 
 /**
- * The rows matching the filters, in the order given. Status: any of the chosen (none = all); search:
- * substring of id, description or tags, any case; endpoint: exact; dates: created on or after `since` and on
+ * The rows matching the filters, in the order given (the rule of Python's BatchHistory.filter). Status: any
+ * of the chosen (none = all); search: substring of id, description, tags, model or endpoint, any case; endpoint: exact; dates: created on or after `since` and on
  * or before `until` (whole UTC days).
  * @param {Row[]} rows
  * @param {Filters} f
@@ -260,7 +261,7 @@ export function renderHistory(model, el) {
     return chip;
   });
   const search = h("input", { type: "search", class: "bw-input bw-history__search",
-    placeholder: "Search id, description, tags", "aria-label": "Search batches by id, description or tags" });
+    placeholder: "Search id, description, tags, model", "aria-label": "Search batches by id, description, tags, model or endpoint" });
   const endpointSel = h("select", { class: "bw-input", "aria-label": "Endpoint" });
   const since = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or after (UTC)" });
   const until = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or before (UTC)" });

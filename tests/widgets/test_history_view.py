@@ -15,11 +15,12 @@ import pytest
 from live_helpers import FakeBatchAPI, comm_messages, finished, install_store, make_client, running
 from batch_widgets.models import Batch
 from batch_widgets.store import clear_stores
+from batch_widgets.history import BatchHistory
 from batch_widgets.widgets.history_view import (
     STATUSES,
     BatchHistoryView,
     encode_rows,
-    matches,
+    history_filter_args,
     normalize_filters,
 )
 
@@ -112,31 +113,49 @@ def test_filters_from_the_browser_are_checked():
         normalize_filters({"statuses": ["sleeping"]})
 
 
-def test_set_filters_from_python_and_the_filtered_batches():
+def ids(frame) -> list[str]:
+    return list(frame["id"])
+
+
+def test_set_filters_from_python_and_to_dataframe():
     w = view(populated(100))
     w.set_filters(statuses="failed")
     assert w._history_filters["statuses"] == ["failed"]
-    assert len(w.filtered_batches()) == 25
+    frame = w.to_dataframe()
+    assert len(frame) == 25 and set(frame["status"]) == {"failed"}
     w.set_filters(search="EVAL RUN")  # keeps the status filter
-    assert {b.description for b in w.filtered_batches()} == {f"eval run {i}" for i in range(100)
-                                                           if i % 10 == 0 and i % 4 == 1}
+    assert set(w.to_dataframe()["description"]) == {f"eval run {i}" for i in range(100)
+                                                    if i % 10 == 0 and i % 4 == 1}
     w.clear_filters()
     w.set_filters(since="2026-03-02", until="2026-03-02", endpoint="/v1/embeddings")
-    got = w.filtered_batches()
-    assert got and all(b.endpoint == "/v1/embeddings" and T0 + DAY <= b.created_at < T0 + 2 * DAY for b in got)
-    assert len(got) == len([i for i in range(24, 48) if i % 5 == 0])
+    frame = w.to_dataframe()
+    created = frame["created_at"].map(lambda ts: ts.timestamp())
+    assert len(frame) == len([i for i in range(24, 48) if i % 5 == 0])
+    assert set(frame["endpoint"]) == {"/v1/embeddings"} and created.between(T0 + DAY, T0 + 2 * DAY - 1).all()
+    w.clear_filters()
+    assert len(w.to_dataframe()) == 100
+
+
+def test_filters_set_in_the_browser_drive_to_dataframe():
+    w = view(populated(60))
+    w._history_filters = {"statuses": ["completed"], "search": " job 1", "endpoint": "", "since": "", "until": ""}
+    frame = w.to_dataframe()
+    assert len(frame) and all(s == "completed" for s in frame["status"])
+    assert all("job 1" in d for d in frame["description"])
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_python_filter_rule_equals_the_browser_rule():
-    """Run js/panels/history.js filterRows on the same rows and filters: the same ids must come out."""
+    """js/panels/history.js filterRows and BatchHistory.filter (what to_dataframe uses) pick the same batches."""
     batches = [Batch.model_validate(b) for b in populated(120).batches]
     rows = encode_rows(batches)
     cases = [
         {"statuses": ["failed", "in_progress"]}, {"search": "Eval"}, {"search": "nightly"}, {"search": "batch_00"},
         {"endpoint": "/v1/embeddings", "statuses": ["completed"]},
         {"since": "2026-03-02", "until": "2026-03-03"}, {"until": "2026-03-01"}, {"search": "  JOB 1 "},
+        {"search": "gpt-4o"}, {"search": "embeddings"}, {"search": "run 1"},
     ]
+    history = BatchHistory.from_batches(batches)
     script = """
 import { decodeRows, filterRows, emptyFilters } from "./js/panels/history.js";
 let input = "";
@@ -151,8 +170,8 @@ process.stdin.on("end", () => {
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 0, run.stderr
     for case, js_ids in zip(cases, json.loads(run.stdout)):
-        f = normalize_filters(case)
-        assert [b.id for b in batches if matches(b, f)] == js_ids, case
+        expected = ids(history.filter(**history_filter_args(normalize_filters(case))).to_dataframe())
+        assert expected == js_ids, case
         assert js_ids or case == {"until": "2026-03-01"} or case.get("search") == "batch_00"
 
 
@@ -183,10 +202,8 @@ def test_analytics_toggle_is_a_synced_trait():
     assert "_history_analytics" in state and "_history_filters" in state
 
 
-def test_to_dataframe_returns_the_filtered_rows():
-    pytest.importorskip("batch_widgets.history", reason="history.py (analytics) has not landed yet")
+def test_history_of_the_view_has_stats():
     w = view(populated(40))
     w.set_filters(statuses=["completed"])
-    frame = w.to_dataframe()
-    assert len(frame) == len(w.filtered_batches()) == 20
-    assert set(frame["id"]) == {b.id for b in w.filtered_batches()}
+    stats = w.history().stats()
+    assert stats["batches"] == 20 and stats["by_status"]["completed"] == 20 and stats["by_status"]["failed"] == 0

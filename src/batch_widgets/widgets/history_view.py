@@ -91,22 +91,18 @@ def _day_start(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
 
 
-def matches(batch: Batch, f: dict[str, Any]) -> bool:
-    """The browser's filter rule (js/panels/history.js ``filterRows``) for one batch; dates are whole UTC days."""
-    if f["statuses"] and batch.status.value not in f["statuses"]:
-        return False
-    if f["endpoint"] and batch.endpoint != f["endpoint"]:
-        return False
-    if f["since"] and batch.created_at < _day_start(f["since"]):
-        return False
-    if f["until"] and batch.created_at >= _day_start(f["until"]) + 86400:
-        return False
-    needle = f["search"].strip().lower()
-    if needle:
-        hay = f"{batch.id}\n{(batch.metadata or {}).get('description', '')}\n{','.join(batch.tags)}".lower()
-        if needle not in hay:
-            return False
-    return True
+def history_filter_args(f: dict[str, Any]) -> dict[str, Any]:
+    """The panel's filters as ``BatchHistory.filter`` arguments: the same rows the browser shows.
+
+    Dates are whole UTC days, ``until`` inclusive (so it becomes the next day's midnight, exclusive).
+    """
+    return {
+        "status": f["statuses"] or None,
+        "search": f["search"].strip() or None,
+        "endpoint": f["endpoint"] or None,
+        "since": _day_start(f["since"]) if f["since"] else None,
+        "until": _day_start(f["until"]) + 86400 if f["until"] else None,
+    }
 
 
 class HistoryMixin(t.HasTraits):
@@ -194,17 +190,16 @@ class HistoryMixin(t.HasTraits):
     def clear_filters(self) -> None:
         self._history_filters = normalize_filters({})
 
-    def filtered_batches(self) -> list[Batch]:
-        """The batches matching the panel's filters, newest first."""
-        f = self.filters
+    def history(self) -> Any:
+        """The panel's rows as a :class:`~batch_widgets.history.BatchHistory`, narrowed by its filters."""
+        from ..history import BatchHistory
+
         batches = self._store.batches() if self._store is not None else []
-        return [b for b in batches if matches(b, f)]
+        return BatchHistory.from_batches(batches).filter(**history_filter_args(self.filters))
 
     def to_dataframe(self) -> Any:
         """The rows matching the panel's current filters, as a DataFrame (one typed row per batch)."""
-        from ..history import BatchHistory
-
-        return BatchHistory(self.filtered_batches()).to_dataframe()
+        return self.history().to_dataframe()
 
     def wait_loaded(self, timeout: Optional[float] = None) -> None:
         """Block until the first load of the history is done (scripts and tests)."""
