@@ -171,18 +171,26 @@ export function renderCreate(model, el) {
       tags: tags.value };
   }
 
-  /** Resolve once the kernel has acknowledged `count` chunks of this upload (or the upload failed). */
+  /** @type {Set<() => void>} waits to end (as failed) if the panel goes away mid-transfer */
+  const waits = new Set();
+  scope.add(() => { for (const stop of [...waits]) stop(); });
+
+  /** Resolve once the kernel has acknowledged `count` chunks of this upload (false: it failed or we closed). */
   function acked(/** @type {string} */ uploadId, /** @type {number} */ count) {
     return new Promise((resolve) => {
+      const finish = (/** @type {boolean} */ ok) => {
+        model.off("change:_create_transfer", check);
+        model.off("change:_create_state", check);
+        waits.delete(stop);
+        resolve(ok);
+      };
+      const stop = () => finish(false);
       const check = () => {
         const tr = model.get("_create_transfer") || {};
-        const failed = model.get("_create_state") === "error";
-        if (failed || (tr.upload_id === uploadId && tr.chunks >= count)) {
-          model.off("change:_create_transfer", check);
-          model.off("change:_create_state", check);
-          resolve(!failed);
-        }
+        if (model.get("_create_state") === "error") finish(false);
+        else if (tr.upload_id === uploadId && tr.chunks >= count) finish(true);
       };
+      waits.add(stop);
       model.on("change:_create_transfer", check);
       model.on("change:_create_state", check);
       check();

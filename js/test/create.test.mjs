@@ -111,6 +111,21 @@ test("no more than WINDOW chunks are in flight before the kernel acknowledges", 
   cleanup();
 });
 
+test("closing the panel mid-transfer stops sending and leaves no listener behind", async () => {
+  const k = kernel({ ack: false });
+  const text = Array.from({ length: 20 }, (_, i) => line(i)).join("\n") + "\n";
+  const { model, el, q, cleanup } = setup({}, k);
+  drop(el, new File([text], "in.jsonl"));
+  await settle();
+  q(".bw-create__submit").click();
+  await settle();
+  assert.equal(model.sent.filter((s) => s.msg.action === "create_chunk").length, WINDOW);
+  cleanup();
+  await settle();
+  assert.equal(model.listenerCount(), 0);
+  assert.equal(actions(model).includes("create_commit"), false);
+});
+
 test("a bad file shows every problem with its line number and sends nothing", async () => {
   const lines = [line(1), line(1), "{oops", line(4, { method: "GET" }), line(5, { url: "/v1/embeddings" })];
   const { model, el, q, cleanup } = setup();
