@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 import weakref
@@ -301,10 +303,24 @@ def _read_slow(path: PathLike) -> pa.Table:
     return pa.table(columns, schema=_RESULT_SCHEMA)
 
 
+# A line that does not start with "{" (after blanks), at the start of the file or after a newline.
+_NOT_OBJECT_AT_START = re.compile(rb"[ \t\r\f\v]*[^{\s]")
+_NOT_OBJECT_LINE = re.compile(rb"\n[ \t\r\f\v]*[^{\s]")
+
+
+def _only_objects(path: PathLike) -> bool:
+    """True if every non-blank line starts like a JSON object. pyarrow's reader segfaults (kills the kernel) on
+    a line holding just ``null`` at the start of a block, so such files must never reach it. ~0.15 s / 200 MB."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return _NOT_OBJECT_AT_START.match(mm) is None and _NOT_OBJECT_LINE.search(mm) is None
+
+
 def read_result_table(path: PathLike, *, fast: bool = True) -> pa.Table:
     """The result columns of one output or error file as an Arrow table (fast path, else line by line)."""
     if os.path.getsize(path) == 0:
         return _RESULT_SCHEMA.empty_table()
+    if fast and not _only_objects(path):
+        fast = False  # the line-by-line reader reports the bad line by number
     if fast:
         try:
             return _read_fast(path)
