@@ -261,7 +261,7 @@ export function renderHistory(model, el) {
     return chip;
   });
   const search = h("input", { type: "search", class: "bw-input bw-history__search",
-    placeholder: "Search id, description, tags, model", "aria-label": "Search batches by id, description, tags, model or endpoint" });
+    placeholder: "Search id, description, tags, model", "aria-label": "Search batches by id, description or tags (also model and endpoint)" });
   const endpointSel = h("select", { class: "bw-input", "aria-label": "Endpoint" });
   const since = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or after (UTC)" });
   const until = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or before (UTC)" });
