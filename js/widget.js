@@ -6,6 +6,7 @@ import { renderDetails } from "./panels/details.js";
 import { renderCreate } from "./panels/create.js";
 import { renderHistory } from "./panels/history.js";
 import { renderDashboard } from "./panels/dashboard.js";
+import { liveRows } from "./lib/rows.js";
 
 /** @type {Record<string, (model: any, el: HTMLElement) => (() => void)>} */
 const PANELS = {
@@ -27,4 +28,10 @@ function render({ model, el }) {
   return panel(model, el);
 }
 
-export default { render };
+/** @type {import("@anywidget/types").Initialize} */
+function initialize({ model }) {
+  // Follow the Active list's row patches from the start, even before (or between) views.
+  if (model.get("_rows_init") !== undefined) return liveRows(model).dispose;
+}
+
+export default { initialize, render };

@@ -19,6 +19,7 @@ import {
 } from "../lib/dom.js";
 import { formatCompact, formatDuration, formatNumber, formatRate, formatRelative } from "../lib/format.js";
 import { codeHint, mountMessages } from "../lib/panel.js";
+import { liveRows } from "../lib/rows.js";
 
 /**
  * @typedef {{ id: string, status: string, total: number, completed: number, failed: number, created: number,
@@ -218,12 +219,11 @@ export function renderActiveList(model, el, opts = {}) {
   }
 
   function update() {
-    /** @type {Record<string, Row>} */
-    const rowsById = model.get("_rows") || {};
-    const rows = Object.values(rowsById).sort(order);
+    const rowsById = liveRows(model).get();
+    const rows = [...rowsById.values()].sort(order);
     const t = now();
     for (const [id, entry] of rendered) {
-      if (!(id in rowsById)) {
+      if (!rowsById.has(id)) {
         entry.tr.remove();
         rendered.delete(id);
         selected.delete(id);
@@ -315,7 +315,7 @@ export function renderActiveList(model, el, opts = {}) {
       }
     });
   }
-  scope.onModel(model, "change:_rows", update);
+  scope.add(liveRows(model).subscribe(update));
   scope.onModel(model, "change:_loaded", update);
   scope.every(1000, tick);
   update();

@@ -4,6 +4,7 @@
 // Tab panels are mounted the first time they are shown and kept, so a half-filled form survives a tab switch.
 import { Scope, h } from "../lib/dom.js";
 import { mountMessages } from "../lib/panel.js";
+import { liveRows } from "../lib/rows.js";
 import { renderActiveList } from "./active_list.js";
 import { renderCreate } from "./create.js";
 import { renderDetails } from "./details.js";
@@ -138,7 +139,7 @@ export function renderDashboard(model, el) {
   }
 
   function updateCount() {
-    const rows = Object.values(model.get("_rows") || {});
+    const rows = [...liveRows(model).get().values()];
     const n = rows.filter((r) => ["validating", "in_progress", "finalizing", "cancelling"].includes(r.status)).length;
     count.textContent = n ? String(n) : "";
     count.hidden = !n;
@@ -163,7 +164,7 @@ export function renderDashboard(model, el) {
   });
   scope.onModel(model, "change:_tab", () => select(model.get("_tab") || "active"));
   scope.onModel(model, "change:_detail_id", showDetail);
-  scope.onModel(model, "change:_rows", updateCount);
+  scope.add(liveRows(model).subscribe(updateCount));
   select(model.get("_tab") || "active");
   showDetail();
   updateCount();

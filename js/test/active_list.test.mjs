@@ -6,9 +6,10 @@ import { installDom, liveModel, row, NOW, answerDialog, settle } from "./_live_e
 
 installDom();
 const { renderActiveList, runningSeconds, etaSeconds } = await import("../panels/active_list.js");
+const { liveRows } = await import("../lib/rows.js");
 
 function mount(rows, opts = {}) {
-  const model = liveModel({ _rows: rows, _loaded: true, _banner: "", _notice: {} });
+  const model = liveModel({ _rows_init: { seq: 1, rows }, _rows_patch: {}, _loaded: true, _banner: "", _notice: {} });
   const el = document.createElement("div");
   document.body.append(el);
   const cleanup = renderActiveList(model, el, { now: () => NOW, ...opts });
@@ -46,7 +47,7 @@ test("an update redraws only the changed row and announces a status change", asy
   const { model, el, cleanup } = mount({ a: row("a"), b: row("b") });
   const badgeB = el.querySelector('tr[data-id="b"] .bw-badge');
   const trA = el.querySelector('tr[data-id="a"]');
-  model.update("_rows", { a: row("a", { status: "completed", ended: NOW, completed: 90 }), b: row("b") });
+  model.update("_rows_patch", { seq: 2, set: { a: row("a", { status: "completed", ended: NOW, completed: 90 }) }, drop: [] });
   assert.equal(el.querySelector('tr[data-id="a"]'), trA); // same node, updated in place
   assert.equal(el.querySelector('tr[data-id="b"] .bw-badge'), badgeB); // untouched
   assert.equal(trA.querySelector(".bw-badge").textContent, "Completed");
@@ -150,10 +151,29 @@ test("running time and ETA helpers", () => {
   assert.equal(etaSeconds(row("a", { status: "finalizing" }), NOW), null);
 });
 
+test("rows follow patches: set, drop, stale patches ignored, a gap asks for a snapshot", () => {
+  const model = liveModel({ _rows_init: { seq: 3, rows: { a: row("a") } }, _rows_patch: { seq: 3, set: {}, drop: ["a"] } });
+  const live = liveRows(model);
+  assert.deepEqual([...live.get().keys()], ["a"]); // the patch is already in the snapshot
+  let calls = 0;
+  live.subscribe(() => calls++);
+  model.update("_rows_patch", { seq: 4, set: { b: row("b") }, drop: ["a"] });
+  assert.deepEqual([...live.get().keys()], ["b"]);
+  assert.equal(model.sent.length, 0);
+  model.update("_rows_patch", { seq: 6, set: { c: row("c") }, drop: [] }); // seq 5 never arrived
+  assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "rows_resync" }]);
+  model.update("_rows_init", { seq: 6, rows: { b: row("b"), c: row("c"), d: row("d") } }); // the fresh snapshot
+  assert.deepEqual([...live.get().keys()], ["b", "c", "d"]);
+  assert.equal(calls, 3);
+  live.dispose();
+  assert.equal(model.listenerCount(), 0);
+});
+
 test("cleanup removes the DOM and every listener", () => {
   const { model, el, cleanup } = mount({ a: row("a") });
   assert.ok(model.listenerCount() > 0);
   cleanup();
+  liveRows(model).dispose(); // the model-lifetime row cache (the entry's initialize() returns this)
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });

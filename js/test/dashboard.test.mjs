@@ -5,10 +5,11 @@ import { installDom, liveModel, row, detail } from "./_live_env.mjs";
 
 installDom();
 const { renderDashboard } = await import("../panels/dashboard.js");
+const { liveRows } = await import("../lib/rows.js");
 
 function mount(extra = {}) {
   const model = liveModel({
-    _view: "dashboard", _tab: "active", _rows: { a: row("a") }, _loaded: true, _banner: "", _notice: {},
+    _view: "dashboard", _tab: "active", _rows_init: { seq: 1, rows: { a: row("a") } }, _rows_patch: {}, _loaded: true, _banner: "", _notice: {},
     _detail_id: "", _detail: {}, _detail_state: "", ...extra,
   });
   const el = document.createElement("div");
@@ -64,7 +65,7 @@ test("one banner for the whole dashboard", () => {
 });
 
 test("the empty list's call to action opens the Create tab", () => {
-  const { model, el, cleanup } = mount({ _rows: {}, _create_endpoints: ["/v1/chat/completions"],
+  const { model, el, cleanup } = mount({ _rows_init: { seq: 0, rows: {} }, _create_endpoints: ["/v1/chat/completions"],
     _create_windows: ["24h"], _create_limits: { max_bytes: 1e8, max_requests: 50000, chunk_bytes: 4194304,
       max_shown_problems: 100 }, _create_state: "idle", _create_transfer: {}, _create_progress: {},
     _create_problems: [], _create_problem_count: 0, _create_error: "", _create_batch_id: "", _create_source: {} });
@@ -76,6 +77,7 @@ test("the empty list's call to action opens the Create tab", () => {
 test("cleanup removes everything it added", () => {
   const { model, el, cleanup } = mount();
   cleanup();
+  liveRows(model).dispose();
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any, Callable, Iterable, Optional
@@ -25,8 +26,12 @@ def _min_interval(*values: Optional[float]) -> Optional[float]:
 class ActiveListMixin(t.HasTraits):
     """Traits and handlers of the Active panel; composed by ``BatchList`` and ``BatchDashboard``."""
 
-    #: id -> compact row (see _rows.batch_row). Replaced only when a row changed.
-    _rows = t.Dict().tag(sync=True)
+    #: id -> compact row (see _rows.batch_row): the rows on show, in the kernel. Not synced as a whole: a view
+    #: starts from `_rows_init` (filled from this whenever a front-end model is created or reloaded) and then
+    #: follows `_rows_patch`, which carries only the rows that changed.
+    _rows = t.Dict()
+    _rows_init = t.Dict().tag(sync=True)  # {"seq": n, "rows": {...}}
+    _rows_patch = t.Dict().tag(sync=True)  # {"seq": n, "set": {id: row}, "drop": [ids]}
     #: False until the first refresh has answered (the view shows a loading state, not "no batches").
     _loaded = t.Bool(False).tag(sync=True)
     #: Seconds between polls while a listed batch is active.
@@ -46,6 +51,27 @@ class ActiveListMixin(t.HasTraits):
         self._recent_seconds = recent_seconds
         self._dismissed: set[str] = set()
         self._rows_lock = threading.RLock()
+        self._rows_seq = 0
+
+    def get_state(self, key: Any = None) -> dict:
+        state = super().get_state(key)  # type: ignore[misc]
+        if "_rows_init" in state:  # also called while the widget is built, before _list_setup
+            with getattr(self, "_rows_lock", None) or contextlib.nullcontext():
+                state["_rows_init"] = {"seq": getattr(self, "_rows_seq", 0), "rows": dict(self._rows)}
+        return state
+
+    def _rows_apply(self, changed: dict[str, Any], dropped: list[str]) -> None:
+        """Change the kernel's rows and send the views one patch with just these rows."""
+        with self._rows_lock:
+            rows = {i: row for i, row in self._rows.items() if i not in dropped}
+            rows.update(changed)
+            self._rows_seq += 1
+            self._rows = rows
+            self._rows_patch = {"seq": self._rows_seq, "set": changed, "drop": dropped}
+
+    def _on_rows_resync(self, _msg: dict, _buffers: list) -> None:
+        """A view missed a patch (it loaded while rows changed): send it a fresh snapshot."""
+        self.send_state("_rows_init")  # type: ignore[attr-defined]
 
     @t.observe("poll_interval")
     def _poll_interval_changed(self, _change: Any) -> None:
@@ -63,23 +89,20 @@ class ActiveListMixin(t.HasTraits):
         return ended is not None and now - ended <= self._recent_seconds
 
     def _list_update(self, batches: Iterable[Batch]) -> bool:
-        """Add/replace rows for these batches; assign the trait only if some row really changed."""
+        """Add/replace rows for these batches; send a patch only if some row really changed."""
         store = self._store
         now = time.time()
         with self._rows_lock:
-            rows = self._rows
-            new_rows: Optional[dict[str, Any]] = None
+            changed: dict[str, Any] = {}
             for batch in batches:
                 if not self._list_wants(batch, now):
                     continue
                 row = batch_row(batch, store.seen_at(batch.id) if store else None)
-                if rows.get(batch.id) != row:
-                    if new_rows is None:
-                        new_rows = dict(rows)
-                    new_rows[batch.id] = row
-            if new_rows is None:
+                if self._rows.get(batch.id) != row:
+                    changed[batch.id] = row
+            if not changed:
                 return False
-            self._rows = new_rows
+            self._rows_apply(changed, [])
             return True
 
     def _list_load(self) -> None:
@@ -139,7 +162,7 @@ class ActiveListMixin(t.HasTraits):
             gone = [i for i in ids if isinstance(i, str) and i in rows and rows[i].get("ended") is not None]
             if gone:
                 self._dismissed.update(gone)
-                self._rows = {i: row for i, row in rows.items() if i not in gone}
+                self._rows_apply({}, gone)
 
 
 class BatchList(ActiveListMixin, BatchWidgetBase):

@@ -44,7 +44,10 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         self._create_setup()
         store.ensure_loaded()  # the newest page: the Active tab is ready when the cell returns
         self._list_load()
-        self._history_setup()  # the rest of the history loads in a worker thread
+        # The rest of the history loads in a worker thread; during an outage it waits for the store to recover
+        # (one banner, cleared by the recovery, instead of a second one that would stay).
+        self._history_pending = not store.loaded
+        self._history_setup(load=store.loaded)
 
     @t.validate("_tab")
     def _valid_tab(self, proposal: Any) -> str:
@@ -58,6 +61,12 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         # A batch made in the Create tab: show it in the Active tab's details view.
         if change["new"]:
             self.open_batch(change["new"])
+
+    def _store_changed(self, event: Any) -> None:
+        super()._store_changed(event)
+        if getattr(self, "_history_pending", False) and self._store is not None and self._store.loaded:
+            self._history_pending = False
+            self._history_load()
 
     def _history_opened(self, batch_id: str) -> None:
         super()._history_opened(batch_id)
