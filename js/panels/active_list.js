@@ -85,7 +85,7 @@ export function renderActiveList(model, el, opts = {}) {
         h("th", { scope: "col", text: "Status" }),
         h("th", { scope: "col", class: "bw-col-progress", text: "Progress" }),
         h("th", { scope: "col", class: "bw-num", text: "Running" }),
-        h("th", { scope: "col", class: "bw-num", text: "ETA" }),
+        h("th", { scope: "col", class: "bw-num", text: "ETA / ended" }),
         h("th", { scope: "col", class: "bw-col-actions" }, [h("span", { class: "bw-sr-only", text: "Actions" })]),
       ]),
     ]),
@@ -209,10 +209,15 @@ export function renderActiveList(model, el, opts = {}) {
   /** @param {Row[]} rows */
   function renderStats(rows) {
     const active = rows.filter((r) => isActiveStatus(r.status));
-    const sum = (/** @type {keyof Row} */ k) => active.reduce((s, r) => s + (Number(r[k]) || 0), 0);
+    // Request totals cover every row on show (running and recently finished), so they match the table.
+    const sum = (/** @type {keyof Row} */ k) => rows.reduce((s, r) => s + (Number(r[k]) || 0), 0);
+    const finished = rows.length - active.length;
     clear(stats).append(
-      statCard("Active batches", formatNumber(active.length), { tone: "accent" }),
-      statCard("Requests", formatCompact(sum("total")), { hint: "in active batches" }),
+      statCard("Active batches", formatNumber(active.length), {
+        tone: "accent",
+        hint: finished ? `+ ${formatNumber(finished)} recently finished` : undefined,
+      }),
+      statCard("Requests", formatCompact(sum("total")), { hint: "in the batches shown" }),
       statCard("Completed", formatCompact(sum("completed")), { tone: "ok" }),
       statCard("Failed", formatCompact(sum("failed")), { tone: sum("failed") ? "bad" : undefined }),
     );

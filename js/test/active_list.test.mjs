@@ -35,11 +35,12 @@ test("rows: active first then newest, badge, counts, running time and ETA from t
   cleanup();
 });
 
-test("stats cards sum the active batches", () => {
+test("stats cards: active batches, and requests over every batch shown", () => {
   const { el, cleanup } = mount({ a: row("a"), b: row("b", { total: 50, completed: 50, failed: 0 }),
-    z: row("z", { status: "failed", ended: NOW }) });
+    z: row("z", { status: "failed", ended: NOW, total: 10, completed: 0, failed: 10 }) });
   const values = [...el.querySelectorAll(".bw-stat__value")].map((v) => v.textContent);
-  assert.deepEqual(values, ["2", "150", "90", "10"]);
+  assert.deepEqual(values, ["2", "160", "90", "20"]);
+  assert.equal(el.querySelector(".bw-stat__hint").textContent, "+ 1 recently finished");
   cleanup();
 });
 

@@ -106,3 +106,13 @@ def test_cancel_from_details():
 def test_bad_batch_id_is_refused():
     with pytest.raises(ValueError, match="batch id"):
         BatchDetails("")
+
+
+def test_intervals_are_validated_when_changed_later():
+    api = FakeBatchAPI()
+    raw = running(api)
+    w, store = _details(api, raw["id"])
+    w.details_interval = 0.5
+    assert store.poll_interval() == 0.5
+    with pytest.raises(ValueError, match="details_interval must be > 0"):
+        w.details_interval = 0

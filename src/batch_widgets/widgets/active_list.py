@@ -44,8 +44,6 @@ class ActiveListMixin(t.HasTraits):
         poll_interval: float = LIST_INTERVAL,
         recent_seconds: float = RECENT_SECONDS,
     ) -> None:
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.on_complete = on_complete
         self.poll_interval = poll_interval
         self._recent_seconds = recent_seconds
@@ -72,6 +70,13 @@ class ActiveListMixin(t.HasTraits):
     def _on_rows_resync(self, _msg: dict, _buffers: list) -> None:
         """A view missed a patch (it loaded while rows changed): send it a fresh snapshot."""
         self.send_state("_rows_init")  # type: ignore[attr-defined]
+
+    @t.validate("poll_interval")
+    def _valid_poll_interval(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not value > 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {value}")
+        return value
 
     @t.observe("poll_interval")
     def _poll_interval_changed(self, _change: Any) -> None:

@@ -31,11 +31,16 @@ class DetailsMixin(t.HasTraits):
     details_interval = t.Float(DETAILS_INTERVAL)
 
     def _details_setup(self, *, details_interval: float = DETAILS_INTERVAL) -> None:
-        if details_interval <= 0:
-            raise ValueError(f"details_interval must be > 0 seconds, got {details_interval}")
         self.details_interval = details_interval
         #: Set by the "results as DataFrame" button.
         self.results_frame: Any = None
+
+    @t.validate("details_interval")
+    def _valid_details_interval(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not value > 0:
+            raise ValueError(f"details_interval must be > 0 seconds, got {value}")
+        return value
 
     # -- which batch -----------------------------------------------------------------------------------------
     @t.observe("_detail_id")
