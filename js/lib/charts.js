@@ -129,8 +129,9 @@ export function timeBars(items, { average, format, width = 320, height = 150 }) 
     const y = (top + plotH - (average / max) * plotH).toFixed(2);
     el.appendChild(svg("line", { x1: 0, x2: width, y1: y, y2: y, class: "bw-chart-average",
       "stroke-dasharray": "4 3" }));
-    el.appendChild(svg("text", { x: width, y: Number(y) - 4, "text-anchor": "end", class: "bw-chart-value" },
-      `avg ${format(average)}`));
+    // The label sits in the top margin, clear of the bars.
+    el.appendChild(svg("text", { x: width, y: 11, "text-anchor": "end", class: "bw-chart-value" },
+      `- - avg ${format(average)}`));
   }
   return el;
 }

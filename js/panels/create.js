@@ -252,9 +252,10 @@ export function renderCreate(model, el) {
         h("code", { class: "bw-create__code", text: p.code }),
         h("span", { text: p.field ? `${p.field}: ${p.message}` : p.message }),
       ]))),
-      total > shown.length ? h("p", { class: "bw-create__more",
-        text: `…and ${formatNumber(total - shown.length)} more.` }) : null,
     );
+    if (total > shown.length) {
+      problemsBox.append(h("p", { class: "bw-create__more", text: `…and ${formatNumber(total - shown.length)} more.` }));
+    }
   }
 
   function draw() {

@@ -453,9 +453,10 @@ export function renderHistory(model, el) {
     const rateBar = h("span", { class: "bw-rate", role: "img",
       "aria-label": rate === null ? "no finished requests" : `success rate ${formatPercent(rate)}` },
     [h("span", { class: "bw-rate__fill", style: { width: `${rate === null ? 0 : (rate * 100).toFixed(1)}%` } })]);
-    const requests = r.failed
-      ? `${formatNumber(r.completed)} / ${formatNumber(r.total)} · ${formatNumber(r.failed)} failed`
-      : `${formatNumber(r.completed)} / ${formatNumber(r.total)}`;
+    const requests = h("td", { class: "bw-num" }, [
+      `${formatNumber(r.completed)} / ${formatNumber(r.total)}`,
+      r.failed ? h("div", { class: "bw-history__failed", text: `${formatNumber(r.failed)} failed` }) : null,
+    ]);
     return h("tr", { "data-id": r.id }, [
       h("td", { class: "bw-history__name" }, [
         r.desc ? h("div", { class: "bw-history__desc", text: r.desc }) : null,
@@ -463,7 +464,7 @@ export function renderHistory(model, el) {
         r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · ") }) : null,
       ]),
       h("td", {}, [statusBadge(r.status)]),
-      h("td", { class: "bw-num", text: requests }),
+      requests,
       h("td", {}, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),
       h("td", { class: "bw-num", text: formatDuration(r.duration) }),
       h("td", {}, [h("time", { datetime: isoTime(r.created), text: formatDateTime(r.created) })]),
