@@ -191,3 +191,45 @@ def test_widget_state_never_holds_the_key(widget_client, server):
         transport.inner = httpx.HTTPTransport()
         for w in widgets:
             w.close()
+
+
+@pytest.fixture
+def embedded(monkeypatch, tmp_path):
+    """A fresh process-wide embedded server (what BatchClient() uses with nothing configured)."""
+    from batch_widgets.server import local
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+                 "OPENAI_API_VERSION", "BATCH_WIDGETS_LOCAL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BATCH_WIDGETS_HOME", str(tmp_path))
+    monkeypatch.setenv("BATCH_WIDGETS_RATE", "0")
+    monkeypatch.setattr(local, "_shared", None)
+    clear_stores()
+    yield
+    clear_stores()
+    if local._shared is not None:
+        local._shared.close()
+
+
+def test_embedded_server_key_is_random_required_and_hidden(embedded, caplog):
+    from batch_widgets.client import BatchClient
+    from batch_widgets.server.local import shared_server
+
+    caplog.set_level(logging.DEBUG)
+    with BatchClient() as client:
+        assert client.is_local
+        server = shared_server()
+        key = server.api_key
+        assert key and len(key) >= 20 and server.host == "127.0.0.1"
+        # Other local users and processes cannot drive it without the key.
+        assert httpx.get(f"{server.base_url}/batches").status_code == 401
+        batch = client.create_batch(client.upload_file(request_lines(2)).id, ENDPOINT)
+        widgets = _widgets(client, batch.id)
+        try:
+            texts = [json.dumps(w.get_state(), default=repr) for w in widgets] + [repr(client), repr(server)]
+            texts.append(caplog.text)
+            for text in texts:
+                assert key not in text and key[:12] not in text
+        finally:
+            for w in widgets:
+                w.close()
