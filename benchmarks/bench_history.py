@@ -15,6 +15,8 @@ import time
 
 import httpx
 
+from _table import Row, report
+
 from batch_widgets.analytics import batches_frame, filter_frame, summary_stats
 from batch_widgets.client import BatchClient
 from batch_widgets.history import BatchHistory
@@ -125,14 +127,14 @@ def main() -> None:
     history._view()  # build once, as a loaded history would
 
     rows = [
-        ("stats() on the whole history", median_ms(history.stats, args.repeat)),
+        ("stats()", median_ms(history.stats, args.repeat)),
         ("filter(status=[failed, expired])", median_ms(lambda: len(history.filter(status=["failed", "expired"])),
                                                        args.repeat)),
         ("filter(search='nightly')", median_ms(lambda: len(history.filter(search="nightly")), args.repeat)),
-        ("filter(since, until, model, search) combined", median_ms(lambda: len(history.filter(
+        ("filter(since, until, model, search)", median_ms(lambda: len(history.filter(
             since=T0 - 200 * 86_400, until=T0 - 100 * 86_400, model=["gpt-4.1", "o4-mini"], search="eval")),
             args.repeat)),
-        ("summary_stats(filter_frame(...)) (widget cards)", median_ms(
+        ("summary_stats(filter_frame()) (cards)", median_ms(
             lambda: summary_stats(filter_frame(frame, status="completed")), args.repeat)),
     ]
     print(f"{args.batches:,} synthetic batches (pydantic validation {validate_s:.2f} s, "
@@ -141,6 +143,14 @@ def main() -> None:
     for name, ms in rows:
         print(f"{name:<50}{ms:>11.1f}{'100':>9}{'ok' if ms <= 100 else 'SLOW':>6}")
     first, unchanged, after_new, update_ms = refresh_requests(args.known)
+    report("history", [
+        *(Row(name, f"{ms:.1f} ms", f"{args.batches:,} batches", None, "<= 100 ms", ms <= 100)
+          for name, ms in rows),
+        Row(f"refresh, {args.known:,} known unchanged", f"{unchanged} request(s)",
+            f"first load {first}", None, "<= 2 requests", unchanged <= 2),
+        Row("refresh after 3 new (+ frame update)", f"{update_ms:.0f} ms", f"{after_new} request(s)", None,
+            "info", None),
+    ])
     print(f"\nbatch_history over {args.known:,} known batches (BatchIndex, MockTransport, pages of 100):")
     print(f"  first load: {first} requests; refresh, nothing changed: {unchanged} request(s) (target <= 2: "
           f"{'met' if unchanged <= 2 else 'NOT met'}); refresh after 3 new batches: {after_new} request(s), "
