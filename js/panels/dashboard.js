@@ -97,7 +97,7 @@ export function renderDashboard(model, el) {
     }
   }
 
-  let lastDetail = "";
+  let lastDetail = model.get("_detail_id") || ""; // no focus move on the first render (it would leave the cell)
   function back() {
     model.set("_detail_id", "");
     model.save_changes();

@@ -45,6 +45,16 @@ def test_opening_an_old_batch_not_in_the_list():
     assert w._detail["status"] == "completed"
 
 
+def test_idle_dashboard_sees_new_batches_on_refresh():
+    api = FakeBatchAPI()
+    finished(api)
+    w, store, _ = _dash(api)
+    assert store.poll_interval() is None  # nothing running: no polling at all
+    new = running(api)  # created elsewhere (another cell, another tool)
+    w.refresh()
+    assert new["id"] in w._rows and store.poll_interval() == 5.0  # now it polls again
+
+
 def test_tabs_are_validated():
     api = FakeBatchAPI()
     w, _, _ = _dash(api)

@@ -82,6 +82,13 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
             self._tab = "active"
             self._detail_id = batch_id
 
+    def refresh(self) -> None:
+        """Re-read the batch list now (the poller does this on its own while something runs)."""
+        assert self._store is not None
+        self._store.refresh()
+        if self._detail_id:
+            self._store.retrieve(self._detail_id)
+
     def back(self) -> None:
         """Close the details view."""
         self._detail_id = ""
