@@ -207,3 +207,30 @@ def test_history_of_the_view_has_stats():
     w.set_filters(statuses=["completed"])
     stats = w.history().stats()
     assert stats["batches"] == 20 and stats["by_status"]["completed"] == 20 and stats["by_status"]["failed"] == 0
+
+
+def test_changes_during_the_first_load_are_in_the_rows_and_later_ones_are_patches():
+    api = populated(10)
+    client = make_client(api)
+    store = install_store(client)
+    original = store.load_all
+
+    def load_all_then_change():
+        result = original()
+        store.put(Batch.model_validate({**api.batches[0], "status": "cancelled", "cancelled_at": T0 + 99}))
+        return result
+
+    store.load_all = load_all_then_change
+    w = BatchHistoryView(client)
+    w.wait_loaded(10)
+    rows = w._history_rows
+    assert rows["n"] == 10 and STATUSES[rows["status"][rows["id"].index(api.batches[0]["id"])]] == "cancelled"
+    assert w._history_patch == {}  # nothing sent twice
+    store.put(Batch.model_validate({**api.batches[1], "status": "expired", "expired_at": T0 + 99}))
+    assert w._history_patch["id"] == [api.batches[1]["id"]]
+    assert STATUSES[w._history_patch["status"][0]] == "expired"
+
+
+def test_the_loads_own_events_are_not_sent_twice():
+    w = view(populated(50))
+    assert w._history_rows["n"] == 50 and w._history_patch == {}

@@ -128,6 +128,7 @@ class HistoryMixin(t.HasTraits):
     def _history_setup(self, *, on_open: Optional[Callable[[str], Any]] = None, load: bool = True) -> None:
         self._history_on_open = on_open
         self._history_loader: Optional[threading.Thread] = None
+        self._history_lock = threading.Lock()
         if load:
             self._history_load()
 
@@ -145,9 +146,13 @@ class HistoryMixin(t.HasTraits):
                 log.warning("batch_widgets: loading the history failed: %s", exc)
                 self._show_error(f"Loading the batch history failed: {exc}")
             finally:
-                with self.hold_sync():
-                    self._history_rows = encode_rows(store.batches())
-                    self._history_loading = False
+                # Under the lock, so a store event lands either before the snapshot (and is in it) or after
+                # loading ends (and goes out as a patch): none is lost between the two.
+                with self._history_lock:
+                    rows = encode_rows(store.batches())
+                    with self.hold_sync():
+                        self._history_rows = rows
+                        self._history_loading = False
 
         self._history_loader = threading.Thread(target=run, name="batch_widgets-history", daemon=True)
         self._history_loader.start()
@@ -159,8 +164,14 @@ class HistoryMixin(t.HasTraits):
             parent(event)
 
     def _history_store_changed(self, event: Any) -> None:
-        if self._history_loading or not event.changed:
-            return  # while loading, the full rows sent at the end include these
+        if not event.changed:
+            return
+        lock = getattr(self, "_history_lock", None)
+        if lock is None:
+            return  # not set up yet: the first load sends every row
+        with lock:
+            if self._history_loading:  # the full rows sent at the end of the load carry these
+                return
         self._history_patch = {"seq": next(self._history_patch_seq), **encode_rows(event.changed)}
 
     def _on_history_open(self, msg: dict, _buffers: list) -> None:
