@@ -234,3 +234,26 @@ def test_changes_during_the_first_load_are_in_the_rows_and_later_ones_are_patche
 def test_the_loads_own_events_are_not_sent_twice():
     w = view(populated(50))
     assert w._history_rows["n"] == 50 and w._history_patch == {}
+
+
+def test_against_the_local_server_created_batches_show_up_and_filter(tmp_path):
+    from batch_widgets.client import BatchClient
+    from batch_widgets.server.local import LocalBatchServer
+
+    def req(i):
+        return {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
+                "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]}}
+
+    with LocalBatchServer(tmp_path, api_key="sk-hist", rate=0, poll_interval=0.1) as server, \
+            BatchClient(api_key="sk-hist", base_url=server.base_url, max_retries=0) as client:
+        made = [client.submit([req(i) for i in range(n)], description=f"run {n}", tags=["local"])
+                for n in (2, 3, 4)]
+        client.wait(made, progress=False, timeout=30)
+        w = BatchHistoryView(client)
+        w.wait_loaded(30)
+        rows = w._history_rows
+        assert rows["n"] == 3 and set(rows["id"]) == {b.id for b in made}
+        assert sorted(rows["total"]) == [2, 3, 4] and rows["tags"] == ["local"] * 3
+        w.set_filters(search="run 3")
+        assert list(w.to_dataframe()["id"]) == [made[1].id]
+        w.close()
