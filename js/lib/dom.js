@@ -3,7 +3,7 @@
 // `h()` sets textContent and attributes, never innerHTML.
 
 /**
- * @typedef {Record<string, string | number | boolean | null | undefined>} Attrs
+ * @typedef {Record<string, string | number | boolean | null | undefined | Record<string, string>>} Attrs
  * @typedef {Node | string | number | null | undefined | false} Child
  */
 
@@ -12,7 +12,7 @@
  * of CSS properties; every other key becomes an attribute (`true` -> present, `false`/null/undefined -> absent).
  * @template {keyof HTMLElementTagNameMap} K
  * @param {K} tag
- * @param {Attrs & { style?: Record<string, string> }} [props]
+ * @param {Attrs} [props] (`style` takes an object of CSS properties)
  * @param {Child[] | Child} [children]
  * @returns {HTMLElementTagNameMap[K]}
  */

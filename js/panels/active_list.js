@@ -101,7 +101,7 @@ export function renderActiveList(model, el, opts = {}) {
 
   /** @type {Set<string>} */
   const selected = new Set();
-  /** @type {Map<string, { tr: HTMLTableRowElement, key: string, row: Row, cells: Record<string, HTMLElement> }>} */
+  /** @type {Map<string, { tr: HTMLTableRowElement, key: string, row: Row, cells: Record<string, any> }>} */
   const rendered = new Map();
 
   // ---- empty state -------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ export function renderActiveList(model, el, opts = {}) {
     entry.tr.classList.toggle("bw-row--done", !active);
   }
 
-  /** @param {Row} row @param {number} t */
+  /** @param {{ cells: Record<string, any> }} entry @param {Row} row @param {number} t */
   function tickRow(entry, row, t) {
     entry.cells.runningCell.textContent = row.in_progress || row.ended ? formatDuration(runningSeconds(row, t)) : "—";
     entry.cells.runningCell.title = `Created ${formatRelative(row.created, t)}`;

@@ -154,12 +154,12 @@ export function renderDetails(model, el, opts = {}) {
     body.hidden = !has;
     state.hidden = has;
     if (!has) {
-      clear(state).append(
+      append(clear(state), [
         st === "missing"
           ? h("p", { text: `No batch ${model.get("_detail_id")} on this connection.` })
           : h("div", { class: "bw-loading", role: "status" }, [h("span", { class: "bw-spinner", "aria-hidden": "true" }), "Loading batch…"]),
         opts.onBack ? back : null,
-      );
+      ]);
       return;
     }
     if (opts.onBack && back.parentElement !== header) header.prepend(back);

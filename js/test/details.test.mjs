@@ -97,6 +97,12 @@ test("a download message becomes a browser download of exactly those bytes", asy
   cleanup();
 });
 
+test("a standalone details view shows a clean loading state (no back button, no stray text)", () => {
+  const { el, cleanup } = mount({});
+  assert.equal(el.querySelector(".bw-empty").textContent, "Loading batch…");
+  cleanup();
+});
+
 test("loading and missing states; back button when hosted in the dashboard", () => {
   let backs = 0;
   const { model, el, cleanup } = mount({}, { onBack: () => backs++ });
