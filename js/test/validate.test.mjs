@@ -116,6 +116,35 @@ test("a File is read in slices; lines split across slices are rejoined", async (
 });
 
 // -- parity with the Python validator on the same bytes --------------------------------------------------------
+
+/** Seeded random JSONL documents: valid lines with one defect planted here and there. */
+function fuzzCases(n, seed = 12345) {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const values = [null, true, 0, 1.5, "", "x", "POST", "/v1/chat/completions", "/v1/embeddings", [], {}, "é✓"];
+  const defects = [
+    (o) => { delete o.custom_id; }, (o) => { o.custom_id = pick(values); }, (o) => { o.custom_id = "r1"; },
+    (o) => { o.method = pick(values); }, (o) => { delete o.method; }, (o) => { o.url = pick(values); },
+    (o) => { o.body = pick(values); }, (o) => { delete o.body.model; }, (o) => { o.body.model = pick(values); },
+    (o) => { o.body.model = "other-model"; }, (o) => { o.body.stream = pick([true, false, "true", 1]); },
+  ];
+  const docs = [];
+  for (let d = 0; d < n; d++) {
+    const lines = [];
+    const count = Math.floor(rnd() * 6);
+    for (let i = 0; i < count; i++) {
+      const r = rnd();
+      if (r < 0.08) { lines.push(pick(["", "  ", "\t", "\r"])); continue; }
+      if (r < 0.14) { lines.push(pick(["{oops", "[1,", "nul", '"str"', "42", "{\"a\": NaN}", "[Infinity]", "{} {}"])); continue; }
+      const o = req(i);
+      if (rnd() < 0.5) pick(defects)(o);
+      lines.push(JSON.stringify(o));
+    }
+    docs.push(lines.join(pick(["\n", "\n", "\r\n"])) + pick(["\n", "", "\n\n"]));
+  }
+  return docs;
+}
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const python = path.join(root, ".venv/bin/python");
 
@@ -135,6 +164,7 @@ test("same codes and lines as batch_widgets.validation on tricky inputs", { skip
     '{"custom_id": "a", "custom_id": "b", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m"}}\n',
     "\uFEFF" + jl(req(1)).join(""),
     jl(req(1, { url: "/v1/embeddings" })).join(""),
+    ...fuzzCases(300),
   ];
   const script = `
 import json, sys

@@ -109,7 +109,7 @@ class LineValidator:
             return
         self._start_request()
         try:
-            obj = json.loads(raw)
+            obj = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             self._problem(self._line_no, "invalid_json_line", f"not valid JSON: {_short(exc)}")
             return
@@ -244,6 +244,11 @@ def validate_requests(requests: Iterable[Any], *, endpoint: Optional[str] = None
         if checker.stopped:
             break
     return checker.finish()
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN / Infinity are not JSON (RFC 8259); Python accepts them, the API and the browser's JSON.parse do not.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _json_type(value: Any) -> str:
