@@ -4,6 +4,7 @@
 // custom message with the file's bytes and are saved by the browser.
 import {
   Scope,
+  announce,
   append,
   button,
   clear,
@@ -67,7 +68,7 @@ export function renderDetails(model, el, opts = {}) {
   const now = opts.now || (() => Date.now() / 1000);
   const root = h("section", { class: "bw-panel bw-details", "aria-label": "Batch details" });
   el.append(root);
-  if (!opts.embedded) mountMessages(model, root, scope);
+  const live = opts.embedded ? opts.live : mountMessages(model, root, scope).live;
 
   // ---- header ----
   const back = button("← Back", { variant: "ghost", ariaLabel: "Back to the batch list" });
@@ -164,9 +165,7 @@ export function renderDetails(model, el, opts = {}) {
     }
     if (opts.onBack && back.parentElement !== header) header.prepend(back);
     const active = isActiveStatus(d.status);
-    if (lastStatus && lastStatus !== d.status && opts.live) {
-      opts.live.textContent = `Batch ${d.id} is now ${statusLabel(d.status)}`;
-    }
+    if (lastStatus && lastStatus !== d.status && live) announce(live, `Batch ${d.id} is now ${statusLabel(d.status)}`);
     lastStatus = d.status;
     title.textContent = d.description || d.id;
     subtitle.textContent = [d.description ? d.id : "", d.model, d.endpoint].filter(Boolean).join(" · ");

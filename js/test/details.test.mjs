@@ -1,7 +1,7 @@
 // Details panel: fields, timeline, cost, errors, actions, downloads as browser downloads, states, cleanup.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { installDom, liveModel, detail, row, NOW, answerDialog } from "./_live_env.mjs";
+import { installDom, liveModel, detail, row, NOW, answerDialog, settle } from "./_live_env.mjs";
 
 installDom();
 const { renderDetails, timelineSteps } = await import("../panels/details.js");
@@ -63,6 +63,15 @@ test("a running batch ticks its running time and ETA and can be cancelled after 
   buttonNamed(el, "Cancel batch").click();
   await answerDialog(el, true);
   assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "cancel", ids: ["b"] }]);
+  cleanup();
+});
+
+test("a status change is announced in the live region", async () => {
+  const d = detail("b", { status: "in_progress" });
+  const { model, el, cleanup } = mount(d);
+  model.update("_detail", { ...d, status: "completed" });
+  await settle(2);
+  assert.equal(el.querySelector("[aria-live=polite]").textContent, "Batch b is now Completed");
   cleanup();
 });
 
