@@ -167,6 +167,30 @@ test("pure helpers: decode, filter, sort, CSV", () => {
   assert.ok(line.startsWith('batch_00000,"\'=cmd|""x"", y"'), line); // quoted, and no formula
 });
 
+test("Export CSV downloads exactly the filtered rows", async () => {
+  const { el, q, cleanup } = setup(500);
+  el.querySelector('[data-status="failed"]').click();
+  type(q(".bw-history__search"), "nightly");
+  const blobs = [];
+  const original = { create: URL.createObjectURL, revoke: URL.revokeObjectURL };
+  URL.createObjectURL = (blob) => { blobs.push(blob); return "blob:test"; };
+  URL.revokeObjectURL = () => {};
+  try {
+    q(".bw-history__export").click();
+  } finally {
+    Object.assign(URL, { createObjectURL: original.create, revokeObjectURL: original.revoke });
+  }
+  assert.equal(blobs.length, 1);
+  assert.equal(blobs[0].type, "text/csv");
+  const lines = (await blobs[0].text()).trim().split("\r\n");
+  // failed (i % 4 == 0) and "nightly" in the description (i % 10 == 0) or the tags (i % 3 == 0)
+  const expected = [...Array(500).keys()].filter((i) => i % 4 === 0 && (i % 10 === 0 || i % 3 === 0)).length;
+  assert.match(q(".bw-history__count").textContent, new RegExp(`^${expected} of 500`));
+  assert.equal(lines.length, 1 + expected);
+  assert.ok(lines.slice(1).every((l) => l.includes(",failed,")));
+  cleanup();
+});
+
 test("row action asks the kernel to open the details", () => {
   const { model, el, cleanup } = setup(10);
   el.querySelector('tbody tr [data-open="batch_00003"]').click();
