@@ -166,7 +166,7 @@ def test_problem_list_sent_to_the_browser_is_capped_but_counted(client):
 @pytest.mark.parametrize("opts, expected", [
     ({"endpoint": "/v1/nope"}, "Unknown endpoint '/v1/nope'"),
     ({"endpoint": EP, "completion_window": "7d"}, "Unknown completion window '7d'"),
-    ({"endpoint": EP, "description": "x" * 513}, "description is 513 characters"),
+    ({"endpoint": EP, "description": "x" * 513}, "is 513 characters, at most 512"),
 ])
 def test_bad_options_are_refused(client, opts, expected):
     before = counts(client)

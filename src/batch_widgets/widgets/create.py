@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 import traitlets as t
 
+from .. import validation
 from ..models import ENDPOINTS
 from .base import BatchWidgetBase, log
 
@@ -29,15 +30,7 @@ from .base import BatchWidgetBase, log
 CHUNK_BYTES = 4 * 1024 * 1024
 #: How many problems are sent to the browser; the full count is sent too.
 MAX_SHOWN_PROBLEMS = 100
-#: Metadata values are capped at 512 characters by the Batch API.
-MAX_METADATA_CHARS = 512
 COMPLETION_WINDOWS = ("24h",)
-
-
-def _validation():
-    from .. import validation  # imported late: widgets stay importable while the validator loads
-
-    return validation
 
 
 def _problem_dict(problem: Any) -> dict[str, Any]:
@@ -69,13 +62,12 @@ def _preview(requests: Any) -> tuple[str, int, Any]:
     The size caps are left out here: ``client.submit`` splits inputs over 50,000 requests or 200 MB into
     several batches. A path is streamed (constant memory, however big the file).
     """
-    val = _validation()
     huge = {"max_requests": 10**12, "max_bytes": 10**15}
     if isinstance(requests, (str, os.PathLike)):
         path = pathlib.Path(requests)
         if not path.is_file():
             raise FileNotFoundError(f"CreateBatch(requests=...): no such file: {path}")
-        checker = val.LineValidator(None, source=str(path), **huge)
+        checker = validation.LineValidator(None, source=str(path), **huge)
         with open(path, "rb") as fh:
             for raw in fh:
                 checker.feed(raw)
@@ -88,7 +80,7 @@ def _preview(requests: Any) -> tuple[str, int, Any]:
     from ..workflow import _raw_lines  # the lines client.submit will send (DataFrames go through build_requests)
 
     lines, _source = _raw_lines(requests, None)
-    checker = val.LineValidator(None, source="the requests", **huge)
+    checker = validation.LineValidator(None, source="the requests", **huge)
     for raw in lines:
         checker.feed(raw)
     name = "DataFrame" if hasattr(requests, "columns") else "requests"
@@ -121,10 +113,9 @@ class CreateMixin(t.HasTraits):
     _create_source = t.Dict().tag(sync=True)
 
     def _create_setup(self, requests: Any = None) -> None:
-        val = _validation()
         self._create_limits = {
-            "max_bytes": val.MAX_FILE_BYTES,
-            "max_requests": val.MAX_REQUESTS,
+            "max_bytes": validation.MAX_FILE_BYTES,
+            "max_requests": validation.MAX_REQUESTS,
             "chunk_bytes": CHUNK_BYTES,
             "max_shown_problems": MAX_SHOWN_PROBLEMS,
         }
@@ -254,20 +245,20 @@ class CreateMixin(t.HasTraits):
         if window not in self._create_windows:
             self._create_fail(f"Unknown completion window {window!r}; choose one of {', '.join(self._create_windows)}.")
             return None
-        metadata: dict[str, str] = {}
-        description = str(msg.get("description") or "").strip()
-        tags = ",".join(tag.strip() for tag in str(msg.get("tags") or "").split(",") if tag.strip())
-        for key, value in (("description", description), ("tags", tags)):
-            if len(value) > MAX_METADATA_CHARS:
-                self._create_fail(f"The {key} is {len(value)} characters; the Batch API allows {MAX_METADATA_CHARS}.")
-                return None
-            if value:
-                metadata[key] = value
+        from ..workflow import InvalidMetadataError, build_metadata  # the API's metadata limits, in one place
+
+        description = str(msg.get("description") or "").strip() or None
+        tags = [tag.strip() for tag in str(msg.get("tags") or "").split(",") if tag.strip()] or None
+        try:
+            metadata = build_metadata(description=description, tags=tags)
+        except InvalidMetadataError as exc:
+            self._create_fail(f"Description or tags: {exc}")
+            return None
         return {"endpoint": endpoint, "completion_window": window, "metadata": metadata or None}
 
     def _create_validate(self, data: bytes, endpoint: Optional[str], name: str) -> Any:
         # Lines as a file yields them (split at "\n", newline kept): the sizes match validate_file's.
-        return _validation().validate_lines(io.BytesIO(data), endpoint=endpoint, source=name)
+        return validation.validate_lines(io.BytesIO(data), endpoint=endpoint, source=name)
 
     def _create_show_report(self, report: Any, *, idle_state: str) -> bool:
         problems = list(report.problems)
@@ -318,12 +309,10 @@ class CreateMixin(t.HasTraits):
         """Requests given from Python: client.submit validates, splits past the caps, uploads and creates."""
         from ..errors import InvalidRequestsError
 
-        meta = options["metadata"] or {}
         self._create_state = "uploading"
         try:
             result = self._create_client().submit(
-                requests, endpoint=options["endpoint"], description=meta.get("description"),
-                tags=[t for t in meta.get("tags", "").split(",") if t] or None,
+                requests, endpoint=options["endpoint"], metadata=options["metadata"],
                 completion_window=options["completion_window"],
             )
         except InvalidRequestsError as exc:
