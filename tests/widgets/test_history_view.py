@@ -111,6 +111,8 @@ def test_filters_from_the_browser_are_checked():
         normalize_filters({"colour": "green"})
     with pytest.raises(ValueError):
         normalize_filters({"statuses": ["sleeping"]})
+    with pytest.raises(ValueError, match="must be a list"):
+        normalize_filters({"statuses": "completed"})
 
 
 def ids(frame) -> list[str]:

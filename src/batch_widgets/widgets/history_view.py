@@ -71,7 +71,10 @@ def normalize_filters(raw: Any) -> dict[str, Any]:
     unknown = set(raw) - set(FILTER_KEYS)
     if unknown:
         raise ValueError(f"unknown history filter(s) {sorted(unknown)}; known: {list(FILTER_KEYS)}")
-    statuses = [BatchStatus.parse(s).value for s in raw.get("statuses") or []]
+    raw_statuses = raw.get("statuses") or []
+    if not isinstance(raw_statuses, (list, tuple)):
+        raise ValueError(f"history filter 'statuses' must be a list, got {type(raw_statuses).__name__}")
+    statuses = [BatchStatus.parse(s).value for s in raw_statuses]
     out = {"statuses": [s for s in STATUSES if s in statuses], "search": str(raw.get("search") or ""),
            "endpoint": str(raw.get("endpoint") or ""), "since": "", "until": ""}
     for key in ("since", "until"):
