@@ -44,8 +44,10 @@ ROOT_FLAG = ["--allow-root"] if os.geteuid() == 0 else []
 
 
 def pytest_collection_modifyitems(items):
+    here = pathlib.Path(__file__).parent
     for item in items:
-        item.add_marker(pytest.mark.e2e)
+        if here in pathlib.Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 def _free_port() -> int:
@@ -182,6 +184,12 @@ def pytest_runtest_makereport(item, call):
             pg.screenshot(path=ARTIFACTS / f"FAILED_{item.name}.png")
         except Exception:  # a crashed page must not hide the real failure
             pass
+        try:  # kernel-side errors printed in the notebook (tracebacks from widget threads land there)
+            stderr = pg.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+        except Exception:
+            stderr = []
+        if stderr:
+            rep.sections.append(("notebook stderr", "\n".join(stderr)[-6000:]))
         if pg.console_errors:
             rep.sections.append(("browser console errors", "\n".join(pg.console_errors[-30:])))
         for name in ("lab_server", "voila_server"):

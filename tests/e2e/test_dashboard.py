@@ -68,6 +68,15 @@ def test_dashboard_live_details_download_cancel_themes(page, lab_server, artifac
     expect(details).to_be_hidden()
     expect(dash.locator("tr.bw-row")).to_have_count(3)
 
+    # The same with the keyboard only: focus a row, Enter opens it, the back button answers Enter.
+    _row(dash, second).focus()
+    page.keyboard.press("Enter")
+    expect(details).to_be_visible()
+    expect(details).to_contain_text(second)
+    details.get_by_role("button", name="Back to the batch list").focus()
+    page.keyboard.press("Enter")
+    expect(details).to_be_hidden()
+
     # Cancel the running batch from the list, through the confirmation dialog.
     slow_row.get_by_role("button", name=f"Cancel batch {slow}").click()
     dialog = dash.get_by_role("alertdialog")
