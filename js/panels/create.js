@@ -291,7 +291,7 @@ export function renderCreate(model, el) {
     else uploadMeter.hide();
 
     const id = model.get("_create_batch_id");
-    stateText.textContent = {
+    stateText.textContent = /** @type {Record<string, string>} */ ({
       idle: "",
       receiving: "Sending the file to the kernel…",
       validating: "Checking the file in the kernel…",
@@ -300,7 +300,7 @@ export function renderCreate(model, el) {
       creating: "Creating the batch…",
       done: id ? `Batch ${id} created.` : "Batch created.",
       error: "",
-    }[state] ?? "";
+    })[state] ?? "";
     clear(errorBox);
     const err = model.get("_create_error");
     if (state === "error" && err) errorBox.append(banner(err, { tone: "error" }));
