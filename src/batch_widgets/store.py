@@ -298,6 +298,7 @@ class BatchStore:
         return self._thread is not None
 
     def _run(self) -> None:
+        last = time.monotonic()
         while True:
             with self._lock:
                 interval = self.poll_interval()
@@ -305,13 +306,17 @@ class BatchStore:
                     self._thread = None
                     return
                 self._wake.clear()
-            if self._wake.wait(interval):
-                continue  # woken: subscribers changed, look again before polling
+            # Due one interval after the last poll: a wake re-reads the interval but does not restart the clock,
+            # so frequent wakes (widgets opening, actions) cannot postpone polling forever.
+            remaining = last + interval - time.monotonic()
+            if remaining > 0 and self._wake.wait(remaining):
+                continue
             with self._lock:
                 if self.poll_interval() is None:
                     self._thread = None
                     return
             self.poll_once()
+            last = time.monotonic()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Drop every subscriber and wait for the poller to end (tests, kernel shutdown)."""

@@ -144,3 +144,31 @@ def test_one_store_per_connection_and_no_key_in_the_registry():
     assert get_store(a) is get_store(b)
     assert get_store(other) is not get_store(a)
     assert all("sk-test-secret" not in repr(key) for key in store_module._stores)
+
+
+def test_subscribers_coming_and_going_while_it_polls():
+    api = FakeBatchAPI()
+    running(api)
+    store = BatchStore(make_client(api))
+    errors = []
+
+    def churn():
+        try:
+            for _ in range(40):
+                sub = store.subscribe(lambda e: None, wants=lambda: 0.005)
+                time.sleep(0.002)
+                sub.unsubscribe()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    deadline = time.monotonic() + 2
+    while store.polling and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert errors == [] and store.subscriber_count == 0
+    assert not store.polling  # the last one to leave stopped it
+    assert store.ticks > 0
