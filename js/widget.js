@@ -7,6 +7,7 @@ import { renderCreate } from "./panels/create.js";
 import { renderHistory } from "./panels/history.js";
 import { renderDashboard } from "./panels/dashboard.js";
 import { liveRows } from "./lib/rows.js";
+import { hostIsDark } from "./lib/dom.js";
 
 /** @type {Record<string, (model: any, el: HTMLElement) => (() => void)>} */
 const PANELS = {
@@ -21,6 +22,7 @@ const PANELS = {
 function render({ model, el }) {
   const panel = PANELS[model.get("_view")];
   el.classList.add("bw-root");
+  el.classList.toggle("bw-dark", hostIsDark(el)); // JupyterLab theme switches are followed by CSS alone
   if (!panel) {
     el.textContent = `batch_widgets: unknown view ${JSON.stringify(model.get("_view"))}`;
     return;

@@ -317,3 +317,23 @@ export function banner(text, opts = {}) {
   }
   return el;
 }
+
+/**
+ * True when the host page is dark. JupyterLab and Notebook 7 say so with body[data-jp-theme-light]; other
+ * hosts (Voila templates, VS Code) are judged by the luminance of the background their theme variables give.
+ * @param {HTMLElement} el an element in the page
+ */
+export function hostIsDark(el) {
+  const flag = document.body && document.body.getAttribute("data-jp-theme-light");
+  if (flag === "true" || flag === "false") return flag === "false";
+  const probe = h("span", { style: { background: "var(--jp-layout-color1, var(--vscode-editor-background, #fff))" } });
+  el.append(probe);
+  const color = getComputedStyle(probe).backgroundColor.trim();
+  probe.remove();
+  const hex = /^#([\da-f]{6})$/i.exec(color); // browsers answer rgb(); some DOMs keep the hex
+  const rgb = hex
+    ? [0, 2, 4].map((i) => parseInt(hex[1].slice(i, i + 2), 16))
+    : (color.match(/[\d.]+/g) || []).map(Number);
+  if (rgb.length < 3 || rgb[3] === 0) return false;
+  return (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255 < 0.4;
+}

@@ -111,3 +111,18 @@ test("downloadBytes saves a Blob through a clicked <a download>", async () => {
   assert.equal(clicked.getAttribute("download"), "out.jsonl");
   assert.equal(document.querySelector("a[download]"), null); // removed again
 });
+
+test("hostIsDark follows JupyterLab's body flag, else the theme background", () => {
+  const el = document.createElement("div");
+  document.body.append(el);
+  document.body.setAttribute("data-jp-theme-light", "false");
+  assert.equal(dom.hostIsDark(el), true);
+  document.body.setAttribute("data-jp-theme-light", "true");
+  assert.equal(dom.hostIsDark(el), false);
+  document.body.removeAttribute("data-jp-theme-light");
+  document.body.style.setProperty("--jp-layout-color1", "#111111");
+  assert.equal(dom.hostIsDark(el), true);
+  document.body.style.removeProperty("--jp-layout-color1");
+  assert.equal(dom.hostIsDark(el), false);
+  el.remove();
+});
