@@ -34,7 +34,8 @@ def _with_files(api):
         model="gpt-4o-mini",
         metadata={"description": "nightly eval", "tags": "eval, nightly"},
         errors={"object": "list", "data": [{"code": "invalid_json_line", "message": "bad line", "line": 7}]},
-        usage={"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500},
+        usage={"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500,
+               "output_tokens_details": {"reasoning_tokens": 120}},
         vendor_field={"x": 1},
     )
 
@@ -51,6 +52,7 @@ def test_every_field_timeline_errors_and_cost():
     assert d["metadata"]["description"] == "nightly eval" and d["tags"] == ["eval", "nightly"]
     assert d["errors"] == [{"code": "invalid_json_line", "message": "bad line", "line": 7, "param": ""}]
     assert d["cost"]["source"] == "usage" and d["cost"]["tokens"]["total"] == 1500 and d["cost"]["usd"] > 0
+    assert d["cost"]["tokens"]["reasoning"] == 120
     assert d["extra"] == {"vendor_field": '{"x": 1}'}
     assert w._poll_wants() is None  # a finished batch is not polled
 

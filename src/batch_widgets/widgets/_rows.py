@@ -73,6 +73,7 @@ def batch_cost(batch: Batch) -> dict[str, Any]:
             "input": usage.input_tokens,
             "output": usage.output_tokens,
             "cached": usage.cached_tokens,
+            "reasoning": usage.output_tokens_details.reasoning_tokens if usage.output_tokens_details else 0,
             "total": usage.total_tokens or usage.input_tokens + usage.output_tokens,
         }
     usd, source = get_pricing().cost(
