@@ -43,6 +43,25 @@ MAX_PAGES = 1000
 #: How many of the newest batches are searched for a tagged create that may have landed.
 LOOKUP_PAGE_SIZE = 100
 
+#: Called as ``listener(client, batch)`` after this process creates or cancels a batch, so a live view on the
+#: same connection shows it at once (it does not poll while nothing it shows is active).
+_batch_listeners: list[Callable[[Any, Batch], None]] = []
+
+
+def on_batch_changed(listener: Callable[[Any, Batch], None]) -> None:
+    """Register a listener for batches this process creates or cancels (the widget store uses it)."""
+    if listener not in _batch_listeners:
+        _batch_listeners.append(listener)
+
+
+def _announce(client: Any, batch: Batch) -> Batch:
+    for listener in list(_batch_listeners):
+        try:
+            listener(client, batch)
+        except Exception:  # a broken view must not turn a successful create into an error
+            logger.exception("batch listener failed")
+    return batch
+
 
 @dataclass
 class _Call:
@@ -382,11 +401,11 @@ class BatchClient(_ClientCommon, WorkflowMixin):
         """Create a batch. Tagged in metadata (``bw_request_id``) so that a retry after a failure that may
         have reached the server returns the batch it created instead of creating a second one."""
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
-        return self._send(call)
+        return _announce(self, self._send(call))
 
     def cancel_batch(self, batch_id: str) -> Batch:
         """Ask to cancel; a batch that already ended raises ConflictError (409, never retried)."""
-        return self._send(self._core.cancel_batch(batch_id))
+        return _announce(self, self._send(self._core.cancel_batch(batch_id)))
 
     # -- files ---------------------------------------------------------------------------------------------
     def upload_file(self, file: FileInput, *, purpose: str = "batch", filename: Optional[str] = None) -> FileObject:
@@ -508,10 +527,10 @@ class AsyncBatchClient(_ClientCommon):
         output_expires_after: Union[int, dict[str, Any], None] = None,
     ) -> Batch:
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
-        return await self._send(call)
+        return _announce(self, await self._send(call))
 
     async def cancel_batch(self, batch_id: str) -> Batch:
-        return await self._send(self._core.cancel_batch(batch_id))
+        return _announce(self, await self._send(self._core.cancel_batch(batch_id)))
 
     async def upload_file(
         self, file: FileInput, *, purpose: str = "batch", filename: Optional[str] = None

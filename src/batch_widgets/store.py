@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
+from .client import on_batch_changed
 from .errors import ConflictError, NotFoundError
 from .models import Batch
 from .sync import BatchIndex
@@ -382,3 +383,14 @@ def clear_stores() -> None:
         _stores.clear()
     for store in stores:
         store.stop()
+
+
+def _show_batch_from_this_process(client: Any, batch: Batch) -> None:
+    """A batch created or cancelled by any client in this process appears in that connection's live views."""
+    with _stores_lock:
+        store = _stores.get(_connection_key(client))
+    if store is not None:
+        store.put(batch)
+
+
+on_batch_changed(_show_batch_from_this_process)

@@ -172,3 +172,28 @@ def test_subscribers_coming_and_going_while_it_polls():
     assert errors == [] and store.subscriber_count == 0
     assert not store.polling  # the last one to leave stopped it
     assert store.ticks > 0
+
+
+def test_a_batch_created_elsewhere_in_the_process_reaches_the_store_without_polling():
+    """A dashboard idles (nothing active); a batch submitted from another cell still shows up at once."""
+    from batch_widgets.client import BatchClient
+    from batch_widgets.server.local import LocalBatchServer
+    from batch_widgets.store import clear_stores, get_store
+
+    with LocalBatchServer(rate=0) as server:
+        viewer = BatchClient(api_key=server.api_key, base_url=server.base_url)
+        store = get_store(viewer)
+        store.refresh()
+        seen = []
+        sub = store.subscribe(lambda event: seen.extend(b.id for b in event.changed))
+        try:
+            other = BatchClient(api_key=server.api_key, base_url=server.base_url)  # a different client object
+            upload = other.upload_file(b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
+                                       b'"body":{"model":"m","messages":[]}}\n')
+            batch = other.create_batch(upload.id, "/v1/chat/completions")
+            assert batch.id in seen and store.get(batch.id) is not None
+            stranger = BatchClient(api_key="another-key", base_url=server.base_url)
+            assert get_store(stranger) is not store  # other credentials: another store, not told
+        finally:
+            sub.unsubscribe()
+            clear_stores()
