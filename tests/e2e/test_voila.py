@@ -23,6 +23,7 @@ def test_voila_dashboard_shows_live_rows(page, voila_server):
     expect(dash.locator(".bw-badge", has_text="Completed").first).to_be_visible(timeout=90_000)
     assert counts.all_inner_texts() != before, before
     assert all(re.search(r"/ 200\b", text) for text in counts.all_inner_texts()), counts.all_inner_texts()
+    page.wait_for_timeout(1000)  # let the progress bars finish their CSS transition before the picture
     dash.screenshot(path=SCREENSHOTS / "voila-dashboard.png")
     # Voila's own template asks a CDN for font-awesome (icons only); nothing of ours leaves loopback.
     assert all("fontawesome" in url or "font-awesome" in url for url in page.external_requests), page.external_requests
