@@ -261,3 +261,32 @@ def test_dashboard_opens_the_details_of_a_batch_created_in_its_create_tab(client
     batch_id = send_file(d, jsonl(line(1)))
     assert batch_id and d._tab == "active" and d._detail_id == batch_id
     d.close()
+
+
+def test_chunks_are_spooled_to_a_temp_file_that_is_always_deleted(client, monkeypatch):
+    monkeypatch.setattr("batch_widgets.widgets.create.CHUNK_BYTES", 100)
+    data = jsonl(line(1), line(2))
+    n = -(-len(data) // 100)
+
+    def begin(w, upload_id):
+        w._on_create_begin({"upload_id": upload_id, "name": "a.jsonl", "size": len(data), "chunks": n}, [])
+        w._on_create_chunk({"upload_id": upload_id, "index": 0}, [data[:100]])
+        return w._create_upload.path
+
+    w = CreateBatch(client)
+    path = begin(w, "u1")
+    w._create_upload.fh.flush()  # small writes sit in the file's buffer; 4 MiB chunks go straight through
+    assert path.exists() and path.read_bytes()[:100] == data[:100]  # on disk, not in memory
+    w._on_create_reset({}, [])
+    assert not path.exists()  # reset mid-transfer
+    path = begin(w, "u2")
+    w._on_create_commit({"upload_id": "u2", "endpoint": EP}, [])  # chunks missing
+    assert w._create_state == "error" and not path.exists()
+    path = begin(w, "u3")
+    for i in range(1, n):
+        w._on_create_chunk({"upload_id": "u3", "index": i}, [data[i * 100:(i + 1) * 100]])
+    w._on_create_commit({"upload_id": "u3", "endpoint": EP}, [])
+    assert w.wait_created(30) and not path.exists()  # uploaded, then deleted
+    path = begin(w, "u4")
+    w.close()
+    assert not path.exists()  # the widget closed mid-transfer

@@ -1,7 +1,8 @@
 """Create a batch from the browser (a dropped JSONL file) or from Python (a path, a DataFrame, a list of dicts).
 
 The browser checks the file first (js/lib/validate.js mirrors batch_widgets.validation), then sends it to the
-kernel in chunks of at most 4 MiB as binary buffers (the kernel websocket caps one message at 10 MiB):
+kernel in chunks of at most 4 MiB as binary buffers (the kernel websocket caps one message at 10 MiB); each
+chunk is written at its offset in a temporary file, so the kernel's memory stays flat:
 
     {"action": "create_begin", "upload_id", "name", "size", "chunks"}
     {"action": "create_chunk", "upload_id", "index"} + one buffer     (any order; each one acknowledged)
@@ -14,9 +15,9 @@ synced trait: only sizes, counts, problems and the new batch id do.
 
 from __future__ import annotations
 
-import io
 import os
 import pathlib
+import tempfile
 import threading
 from typing import Any, Callable, Optional
 
@@ -37,23 +38,65 @@ def _problem_dict(problem: Any) -> dict[str, Any]:
     return {"line": problem.line, "code": problem.code, "message": problem.message, "field": problem.field}
 
 
-class _ProgressReader(io.BytesIO):
-    """Bytes read by the HTTP client in chunks; each read reports how far the upload has gone."""
+class _ProgressFile:
+    """An open binary file the HTTP client reads in chunks; each read reports how far the upload has gone."""
 
-    def __init__(self, data: bytes, report: Callable[[int, int], None]) -> None:
-        super().__init__(data)
-        self._total = len(data)
-        self._report = report
+    def __init__(self, fh: Any, total: int, report: Callable[[int, int], None]) -> None:
+        self._fh, self._total, self._report = fh, total, report
         self._last_pct = -1
+        self.name = getattr(fh, "name", "upload.jsonl")
 
-    def read(self, size: Optional[int] = -1) -> bytes:  # type: ignore[override]
-        chunk = super().read(size)
-        done = self.tell()
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fh.read(size)
+        done = self._fh.tell()
         pct = int(done * 100 / self._total) if self._total else 100
         if pct != self._last_pct:  # at most ~100 trait updates per upload
             self._last_pct = pct
             self._report(done, self._total)
         return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:  # lets the HTTP client size the body with fstat
+        return self._fh.fileno()
+
+
+class _Spool:
+    """A file arriving from the browser: each chunk is written at its offset in a temporary file, so chunks may
+    come in any order and the kernel's memory stays flat however big the file (up to 200 MB)."""
+
+    def __init__(self, upload_id: str, name: str, size: int, count: int) -> None:
+        fd, path = tempfile.mkstemp(prefix="batch_widgets-upload-", suffix=".jsonl")
+        self.fh = os.fdopen(fd, "w+b")
+        self.path = pathlib.Path(path)
+        self.id, self.name, self.size, self.count = upload_id, name, size, count
+        self.chunks: set[int] = set()
+        self.received = 0
+
+    def write(self, index: int, data: bytes) -> None:
+        self.fh.seek(index * CHUNK_BYTES)
+        self.fh.write(data)
+        self.chunks.add(index)
+        self.received += len(data)
+
+    def missing(self) -> list[int]:
+        return [i for i in range(self.count) if i not in self.chunks]
+
+    def finish(self) -> pathlib.Path:
+        """Close the file and hand it over (the caller deletes it)."""
+        self.fh.close()
+        return self.path
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _preview(requests: Any) -> tuple[str, int, Any]:
@@ -119,7 +162,7 @@ class CreateMixin(t.HasTraits):
             "chunk_bytes": CHUNK_BYTES,
             "max_shown_problems": MAX_SHOWN_PROBLEMS,
         }
-        self._create_upload: Optional[dict[str, Any]] = None
+        self._create_upload: Optional[_Spool] = None
         self._create_worker: Optional[threading.Thread] = None
         self._create_requests: Any = None  # requests given from Python, sent by client.submit
         if requests is not None:
@@ -161,14 +204,9 @@ class CreateMixin(t.HasTraits):
         if size > limit:  # the browser checks this first; a second check costs nothing
             self._create_fail(f"The file is {size} bytes; the Batch API accepts at most {limit}. Nothing was sent.")
             return
-        self._create_upload = {
-            "id": str(msg.get("upload_id") or ""),
-            "name": str(msg.get("name") or "upload.jsonl"),
-            "size": size,
-            "count": chunks,
-            "chunks": {},
-            "received": 0,
-        }
+        self._create_drop_upload()
+        self._create_upload = _Spool(str(msg.get("upload_id") or ""), str(msg.get("name") or "upload.jsonl"),
+                                     size, chunks)
         with self.hold_sync():
             self._create_state = "receiving"
             self._create_error = ""
@@ -176,55 +214,54 @@ class CreateMixin(t.HasTraits):
             self._create_problems = []
             self._create_problem_count = 0
             self._create_progress = {}
-            self._create_transfer = {"upload_id": self._create_upload["id"], "received": 0, "total": size,
+            self._create_transfer = {"upload_id": self._create_upload.id, "received": 0, "total": size,
                                      "chunks": 0}
 
     def _on_create_chunk(self, msg: dict, buffers: list) -> None:
         up = self._create_upload
-        if up is None or str(msg.get("upload_id")) != up["id"]:
+        if up is None or str(msg.get("upload_id")) != up.id:
             self._create_fail("A file chunk arrived for an upload that was not started (or was abandoned).")
             return
         index = msg.get("index")
-        if not isinstance(index, int) or not 0 <= index < up["count"]:
-            self._create_fail(f"Chunk index {index!r} is outside 0..{up['count'] - 1}.")
+        if not isinstance(index, int) or not 0 <= index < up.count:
+            self._create_fail(f"Chunk index {index!r} is outside 0..{up.count - 1}.")
             return
         if len(buffers) != 1:
             self._create_fail(f"Chunk {index} came with {len(buffers)} buffers instead of 1.")
             return
-        data = bytes(buffers[0])
-        expected = min(CHUNK_BYTES, up["size"] - index * CHUNK_BYTES)
-        if len(data) != expected:
-            self._create_fail(f"Chunk {index} holds {len(data)} bytes; expected {expected}.")
+        data = buffers[0]
+        length = memoryview(data).nbytes
+        expected = min(CHUNK_BYTES, up.size - index * CHUNK_BYTES)
+        if length != expected:
+            self._create_fail(f"Chunk {index} holds {length} bytes; expected {expected}.")
             return
-        if index in up["chunks"]:
+        if index in up.chunks:
             self._create_fail(f"Chunk {index} arrived twice.")
             return
-        up["chunks"][index] = data
-        up["received"] += len(data)
-        self._create_transfer = {"upload_id": up["id"], "received": up["received"], "total": up["size"],
-                                 "chunks": len(up["chunks"])}
+        up.write(index, data)
+        self._create_transfer = {"upload_id": up.id, "received": up.received, "total": up.size,
+                                 "chunks": len(up.chunks)}
 
     def _on_create_commit(self, msg: dict, _buffers: list) -> None:
         up = self._create_upload
-        if up is None or str(msg.get("upload_id")) != up["id"]:
+        if up is None or str(msg.get("upload_id")) != up.id:
             self._create_fail("Create was asked for an upload that was not started (or was abandoned).")
             return
-        missing = [i for i in range(up["count"]) if i not in up["chunks"]]
+        missing = up.missing()
         if missing:
             shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
             self._create_fail(
-                f"{len(missing)} of {up['count']} chunks never arrived (index {shown}); nothing was uploaded."
+                f"{len(missing)} of {up.count} chunks never arrived (index {shown}); nothing was uploaded."
             )
             return
         options = self._create_options(msg)
         if options is None:
             return
-        data = b"".join(up["chunks"][i] for i in range(up["count"]))
-        self._create_upload = None  # the worker owns the bytes now; free the chunks
-        self._create_start(self._create_upload_run, (data, up["name"], options))
+        self._create_upload = None  # the worker owns the file now (and deletes it)
+        self._create_start(self._create_upload_run, (up.finish(), up.name, options))
 
     def _on_create_reset(self, _msg: dict, _buffers: list) -> None:
-        self._create_upload = None
+        self._create_drop_upload()
         with self.hold_sync():
             self._create_state = "idle"
             self._create_error = ""
@@ -256,10 +293,6 @@ class CreateMixin(t.HasTraits):
             return None
         return {"endpoint": endpoint, "completion_window": window, "metadata": metadata or None}
 
-    def _create_validate(self, data: bytes, endpoint: Optional[str], name: str) -> Any:
-        # Lines as a file yields them (split at "\n", newline kept): the sizes match validate_file's.
-        return validation.validate_lines(io.BytesIO(data), endpoint=endpoint, source=name)
-
     def _create_show_report(self, report: Any, *, idle_state: str) -> bool:
         problems = list(report.problems)
         with self.hold_sync():
@@ -287,19 +320,25 @@ class CreateMixin(t.HasTraits):
         self._create_worker = threading.Thread(target=run, name="batch_widgets-create", daemon=True)
         self._create_worker.start()
 
-    def _create_upload_run(self, data: bytes, name: str, options: dict[str, Any]) -> None:
-        """A file from the browser: validate again, upload with byte progress, create."""
-        report = self._create_validate(data, options["endpoint"], name)
-        if not self._create_show_report(report, idle_state="uploading"):
-            return  # problems shown; nothing uploaded
-        client = self._create_client()
-        self._create_progress = {"done": 0, "total": len(data)}
+    def _create_upload_run(self, path: pathlib.Path, name: str, options: dict[str, Any]) -> None:
+        """A file from the browser: validate again, upload with byte progress, create; the file is then deleted."""
+        try:
+            with open(path, "rb") as fh:
+                report = validation.validate_lines(fh, endpoint=options["endpoint"], source=name)
+            if not self._create_show_report(report, idle_state="uploading"):
+                return  # problems shown; nothing uploaded
+            client = self._create_client()
+            size = path.stat().st_size
+            self._create_progress = {"done": 0, "total": size}
 
-        def progress(done: int, total: int) -> None:
-            self._create_progress = {"done": done, "total": total}
+            def progress(done: int, total: int) -> None:
+                self._create_progress = {"done": done, "total": total}
 
-        file = client.upload_file(_ProgressReader(data, progress), purpose="batch", filename=name)
-        self._create_progress = {"done": len(data), "total": len(data)}
+            with open(path, "rb") as fh:
+                file = client.upload_file(_ProgressFile(fh, size, progress), purpose="batch", filename=name)
+        finally:
+            path.unlink(missing_ok=True)
+        self._create_progress = {"done": size, "total": size}
         self._create_state = "creating"
         batch = client.create_batch(file.id, options["endpoint"], completion_window=options["completion_window"],
                                     metadata=options["metadata"])
@@ -341,11 +380,22 @@ class CreateMixin(t.HasTraits):
             raise RuntimeError("this panel has no client: it was not connected to a store")
         return client
 
+    def _create_drop_upload(self) -> None:
+        if self._create_upload is not None:
+            self._create_upload.discard()
+            self._create_upload = None
+
     def _create_fail(self, message: str) -> None:
-        self._create_upload = None
+        self._create_drop_upload()
         with self.hold_sync():
             self._create_state = "error"
             self._create_error = message
+
+    def close(self) -> None:
+        """Close the widget; a file half received from the browser is deleted."""
+        if getattr(self, "_create_upload", None) is not None:
+            self._create_drop_upload()
+        super().close()  # type: ignore[misc]
 
     def wait_created(self, timeout: Optional[float] = None) -> str:
         """Block until the create started from the panel finishes; the new batch id ("" if it failed)."""
