@@ -131,21 +131,27 @@ export function renderCreate(model, el) {
         message: `the file is ${f.size.toLocaleString("en-US")} bytes; the limit is ${max.toLocaleString("en-US")}` }],
       problemCount: 1, lineCount: 0, model: null, endpoint: null, sizeBytes: f.size };
     } else {
-      let r = await validateFile(f, { endpoint: endpointTouched ? endpointSel.value : null });
+      let r = await validateFile(f, { endpoint: endpointTouched ? endpointSel.value : null, onProgress: checking });
       // The file names its endpoint on every line: pre-select it unless the user chose one.
       const eps = model.get("_create_endpoints") || [];
       if (!endpointTouched && r.endpoint && eps.includes(r.endpoint)) endpointSel.value = r.endpoint;
-      else if (!endpointTouched) r = await validateFile(f, { endpoint: endpointSel.value });
+      else if (!endpointTouched) r = await validateFile(f, { endpoint: endpointSel.value, onProgress: checking });
       if (seq !== checkSeq) return; // a newer file (or endpoint) replaced this one while it was read
       report = r;
     }
     if (seq === checkSeq) draw();
   }
 
+  /** Big files take a while to read: say how far the check has got. @param {number} done @param {number} total */
+  function checking(done, total) {
+    const status = fileInfo.querySelector(".bw-create__checking");
+    if (status && total > 0) status.textContent = `, checking… ${Math.floor((100 * done) / total)}%`;
+  }
+
   async function recheck() {
     if (!file) return;
     const seq = ++checkSeq;
-    const r = await validateFile(file, { endpoint: endpointSel.value });
+    const r = await validateFile(file, { endpoint: endpointSel.value, onProgress: checking });
     if (seq !== checkSeq) return;
     report = r;
     draw();
@@ -270,7 +276,7 @@ export function renderCreate(model, el) {
     } else if (file) {
       fileInfo.append(h("strong", { text: file.name }), ` — ${formatBytes(file.size)}`,
         report ? `, ${formatNumber(report.lineCount)} requests${report.model ? `, model ${report.model}` : ""}`
-          : ", checking…");
+          : h("span", { class: "bw-create__checking", text: ", checking…" }));
     }
     // The kernel's findings win once it has checked the file; before that, the browser's.
     const kernelProblems = model.get("_create_problem_count") || 0;
