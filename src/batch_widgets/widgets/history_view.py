@@ -135,19 +135,31 @@ class HistoryMixin(t.HasTraits):
         if load:
             self._history_load()
 
-    def _history_load(self) -> None:
-        """Read every page once in a worker (a long history must not block the cell), then send all rows."""
+    def _history_load(self, retry_delay: float = 1.0) -> None:
+        """Read every page once in a worker (a long history must not block the cell), then send all rows.
+
+        A failed load is shown as a banner and tried again after ``retry_delay`` seconds, doubling up to the
+        store's backoff cap, until it succeeds or the widget is closed."""
         store = self._store
         if store is None:
             return
         self._history_loading = True
+
+        def retry() -> None:
+            if self._subscription is not None:  # not closed meanwhile
+                self._history_load(min(retry_delay * 2, store.max_backoff))
 
         def run() -> None:
             try:
                 store.load_all()
             except Exception as exc:  # shown as a banner; the rows already known are still sent
                 log.warning("batch_widgets: loading the history failed: %s", exc)
-                self._show_error(f"Loading the batch history failed: {exc}")
+                # A store-type banner: the next good refresh (the retry, or the poller's) clears it.
+                self._banner = f"Loading the batch history failed: {exc}"
+                self._banner_from_store = True
+                timer = threading.Timer(retry_delay, retry)
+                timer.daemon = True
+                timer.start()
             finally:
                 # Under the lock, so a store event lands either before the snapshot (and is in it) or after
                 # loading ends (and goes out as a patch): none is lost between the two.
