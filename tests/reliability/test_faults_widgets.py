@@ -3,6 +3,7 @@ polling, and clear the banner by themselves once the API answers again. Nothing 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -140,3 +141,24 @@ def test_a_failing_action_becomes_a_banner_not_an_exception(fault_client, runnin
         transport.clear()
     finally:
         widget.close()
+
+
+def test_history_built_during_an_outage_loads_everything_once_the_api_answers(fault_client, running_batch,
+                                                                                thread_errors):
+    from batch_widgets.widgets.history_view import BatchHistoryView
+
+    client, transport = fault_client
+    transport.inject("server_error", times=None)
+    widget = BatchHistoryView(client)
+    try:
+        assert _wait_for(lambda: not widget._history_loading)
+        assert widget._banner and SECRET not in widget._banner
+        widget._store.max_backoff = 0.05
+        transport.clear()
+        widget._store.wake()
+        assert _wait_for(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
+        assert _wait_for(lambda: widget._store.index.complete), "the full history was never read"
+        assert _wait_for(lambda: running_batch.id in json.dumps(widget._history_rows)), "rows never sent"
+    finally:
+        widget.close()
+    assert thread_errors == []
