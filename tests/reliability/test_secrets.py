@@ -148,8 +148,12 @@ def _widgets(client, batch_id):
     from batch_widgets.widgets.details import BatchDetails
     from batch_widgets.widgets.history_view import BatchHistoryView
 
-    return [BatchList(client), BatchDetails(batch_id, client), CreateBatch(client), BatchHistoryView(client),
-            BatchDashboard(client)]
+    widgets = [BatchList(client), BatchDetails(batch_id, client), CreateBatch(client), BatchHistoryView(client),
+               BatchDashboard(client)]
+    for w in widgets:  # the history panels read their pages in a worker: let it finish before the checks
+        if hasattr(w, "wait_loaded"):
+            w.wait_loaded(10)
+    return widgets
 
 
 def test_every_widget_class_is_covered():
