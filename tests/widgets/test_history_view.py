@@ -7,6 +7,7 @@ import json
 import pathlib
 import shutil
 import subprocess
+import time
 from datetime import datetime, timezone
 
 import httpx
@@ -189,12 +190,17 @@ def test_open_details_sets_the_trait_and_calls_back():
     assert "BatchDetails('batch_0002')" in alone._notice["text"]
 
 
-def test_a_failed_load_shows_a_banner_and_still_ends_loading():
+def test_a_failed_load_shows_a_banner_ends_loading_and_is_retried():
     api = populated(5)
     api.faults.append(lambda request: httpx.Response(500, json={"error": {"message": "boom"}}))
     w = view(api)
-    assert w._history_loading is False and w._history_rows["n"] == 0
-    assert "Loading the batch history failed" in w._banner
+    assert w._history_loading is False
+    assert w._history_rows["n"] == 5 or "Loading the batch history failed" in w._banner
+    deadline = time.monotonic() + 10
+    while w._history_rows["n"] != 5 and time.monotonic() < deadline:  # the retry comes after ~1 s
+        time.sleep(0.05)
+    assert w._history_rows["n"] == 5 and w._banner == ""
+    w.close()
 
 
 def test_analytics_toggle_is_a_synced_trait():
@@ -259,3 +265,16 @@ def test_against_the_local_server_created_batches_show_up_and_filter(tmp_path):
         w.set_filters(search="run 3")
         assert list(w.to_dataframe()["id"]) == [made[1].id]
         w.close()
+
+
+def test_polls_only_while_a_batch_in_the_history_is_active():
+    api = FakeBatchAPI()
+    finished(api)
+    w = view(api)
+    assert w._poll_wants() is None and w._store.poll_interval() is None  # all done: no polling
+    running(api)
+    w._store.refresh()
+    assert w._poll_wants() == 5.0 and w._store.poll_interval() == 5.0
+    api.batches[0].update(status="completed", completed_at=T0 + 50)
+    w._store.refresh()
+    assert w._poll_wants() is None

@@ -189,6 +189,15 @@ class HistoryMixin(t.HasTraits):
                 return
         self._history_patch = {"seq": next(self._history_patch_seq), **encode_rows(event.changed)}
 
+    def _poll_wants(self) -> Optional[float]:
+        """While a batch in the history is active, its row needs refreshing (the list's interval)."""
+        from ..store import LIST_INTERVAL
+
+        store = self._store
+        mine = LIST_INTERVAL if store is not None and store.active() else None
+        parent = super()._poll_wants()  # type: ignore[misc]
+        return min((i for i in (mine, parent) if i is not None), default=None)
+
     def _on_history_open(self, msg: dict, _buffers: list) -> None:
         batch_id = msg.get("id")
         if not isinstance(batch_id, str) or not batch_id:
