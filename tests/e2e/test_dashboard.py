@@ -97,6 +97,12 @@ def test_dashboard_live_details_download_cancel_themes(page, lab_server, artifac
         dark_text = luminance(page, dash)
         assert dark_text > 0.6 > light_text, (light_text, dark_text)
         dash.screenshot(path=SCREENSHOTS / "dashboard-dark.png")
+        for tab, panel in (("create", ".bw-create"), ("history", ".bw-history")):  # the other panels, dark
+            dash.locator(f"[role=tab][data-tab={tab}]").click()
+            expect(dash.locator(panel)).to_be_visible()
+            assert luminance(page, dash.locator(panel)) > 0.6, tab
+            dash.screenshot(path=artifacts / f"dashboard-dark-{tab}.png")
+        dash.locator("[role=tab][data-tab=active]").click()
     finally:
         set_theme(page, "JupyterLab Light")  # the theme is a user setting shared by the whole session
     print(f"\nquick batches completed live in {live_s:.1f}s")

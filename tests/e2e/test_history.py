@@ -3,6 +3,7 @@ view draws its charts with no internet."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from conftest import SCREENSHOTS
@@ -81,3 +82,38 @@ def test_history_filters_count_and_offline_analytics(page, lab_server, artifacts
     page.set_viewport_size({"width": 1360, "height": 1700})  # room for the whole widget in the picture
     dash.screenshot(path=SCREENSHOTS / "history-analytics.png")
     assert not page.external_requests, page.external_requests
+
+
+LATE_CELLS = [
+    FRESH_SERVER,
+    """
+from batch_widgets import BatchClient, BatchDashboard
+from batch_widgets.demo import start_demo_batches
+
+client = BatchClient()
+running = start_demo_batches(client, n_batches=2, requests_per_batch=40)
+BatchDashboard(client=client)
+""",
+]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug (reported 15:58 UTC): the dashboard mounts the History panel on first click and it draws the "
+    "_history_rows snapshot taken at load; the _history_patch updates sent before it mounted are lost, so "
+    "finished batches show as 'In progress 0/40'. Remove this marker once fixed."))
+def test_history_tab_opened_after_batches_finished_shows_their_final_state(page, lab_server):
+    """The History tab is drawn when first opened: it must show what the batches are now, not what they were
+    when the dashboard was created (every change since must reach a view that renders late)."""
+    open_notebook(page, lab_server, "e2e_history_late.ipynb", cells=LATE_CELLS)
+    run_all(page)
+    dash = output(page, 1).locator(".bw-dashboard")
+    expect(dash.locator("tr.bw-row")).to_have_count(2, timeout=30_000)
+    expect(dash.locator("tr.bw-row .bw-badge", has_text="Completed")).to_have_count(2, timeout=60_000)
+    page.wait_for_timeout(6000)  # another list poll: later changes would go out as patches too
+    dash.locator("[role=tab][data-tab=history]").click()
+    rows = dash.locator(".bw-history tbody tr")
+    expect(rows).to_have_count(2, timeout=30_000)
+    expect(rows.locator(".bw-badge", has_text="Completed")).to_have_count(2, timeout=10_000)
+    for i in range(2):
+        expect(rows.nth(i)).to_contain_text("/ 40")
+        expect(rows.nth(i)).not_to_contain_text("0 / 40")
