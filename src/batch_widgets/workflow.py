@@ -9,13 +9,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO, Union
 
-from .errors import BatchWidgetsError, InvalidRequestsError, LineProblem
+from .errors import (
+    APIConnectionError,
+    BatchWidgetsError,
+    InvalidRequestsError,
+    LineProblem,
+    RateLimitError,
+    ServerError,
+)
+
+log = logging.getLogger(__name__)
+#: Failures wait() rides out: the request may work again in a moment.
+_TRANSIENT = (APIConnectionError, RateLimitError, ServerError)
 
 if TYPE_CHECKING:
     from .models import Batch
@@ -194,24 +206,36 @@ class WorkflowMixin:
         timeout: Optional[float] = None,
         on_update: Optional[Callable[["Batch"], Any]] = None,
         progress: bool = True,
+        max_outage: float = 600.0,
     ) -> Union["Batch", list["Batch"]]:
         """Block until the batch is completed, failed, expired or cancelled; return it.
 
         Polls every ``poll_interval`` seconds, doubling up to ``max_poll_interval`` while nothing changes and
         back to ``poll_interval`` on any change. ``on_update(batch)`` is called on each change. ``timeout``
         (seconds) raises ``TimeoutError``. A list of batches (from a split submit) is waited for in turn.
+        Connection errors, rate limits and server errors are waited out for up to ``max_outage`` seconds.
         """
         if isinstance(batch_id, (list, tuple)):
             return [self.wait(b, poll_interval=poll_interval, max_poll_interval=max_poll_interval,
-                              timeout=timeout, on_update=on_update, progress=progress) for b in batch_id]
+                              timeout=timeout, on_update=on_update, progress=progress, max_outage=max_outage)
+                    for b in batch_id]
         batch_id = getattr(batch_id, "id", batch_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         reporter = make_progress(batch_id) if progress else None
-        interval, last = poll_interval, None
+        interval, last, outage_since = poll_interval, None, None
         try:
             while True:
-                batch = self.retrieve_batch(batch_id)
-                if batch != last:
+                try:
+                    batch = self.retrieve_batch(batch_id)
+                    outage_since = None
+                except _TRANSIENT as exc:
+                    # The client already retried this call; a longer outage is waited out, not fatal.
+                    outage_since = outage_since or time.monotonic()
+                    if time.monotonic() - outage_since > max_outage:
+                        raise
+                    log.warning("wait(%s): %s; still waiting", batch_id, exc)
+                    batch = last
+                if batch is not None and batch != last:
                     interval = poll_interval
                     if reporter:
                         reporter.update(batch)
@@ -220,13 +244,13 @@ class WorkflowMixin:
                     last = batch
                 else:
                     interval = min(interval * 2, max_poll_interval)
-                if batch.is_terminal:
+                if batch is not None and batch.is_terminal:
                     return batch
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
-                    done = batch.request_counts.done
-                    raise TimeoutError(f"batch {batch_id} is still {batch.status} after {timeout:g} s "
-                                       f"({done}/{batch.request_counts.total} requests done)")
+                    state = f"still {batch.status} ({batch.request_counts.done}/{batch.request_counts.total} " \
+                            "requests done)" if batch is not None else "unreachable"
+                    raise TimeoutError(f"batch {batch_id} is {state} after {timeout:g} s")
                 time.sleep(interval if deadline is None else max(0.0, min(interval, deadline - now)))
         finally:
             if reporter:

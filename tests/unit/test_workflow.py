@@ -168,12 +168,16 @@ def test_metadata_limits_have_clear_messages():
 # -- polling behaviour, with scripted HTTP ------------------------------------------------------------
 
 def scripted_client(states):
-    """A client whose GET /batches/b1 answers each of ``states`` (status, completed) in turn, then the last."""
+    """A client whose GET /batches/b1 answers each of ``states`` (status, completed) in turn, then the last.
+    A state given as an int is answered with that HTTP error status instead."""
     calls = []
 
     def handle(request):
         calls.append(request)
-        status, completed = states[min(len(calls) - 1, len(states) - 1)]
+        state = states[min(len(calls) - 1, len(states) - 1)]
+        if isinstance(state, int):
+            return httpx.Response(state, json={"error": {"message": "try later", "type": "server_error"}})
+        status, completed = state
         body = {"id": "b1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "f",
                 "completion_window": "24h", "status": status, "created_at": 1_700_000_000,
                 "request_counts": {"total": 10, "completed": completed, "failed": 0}}
@@ -202,8 +206,34 @@ def test_wait_timeout_says_where_the_batch_is(monkeypatch):
     monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     client, _ = scripted_client([("in_progress", 4)])
-    with pytest.raises(TimeoutError, match=r"b1 is still in_progress after 5 s \(4/10 requests done\)"):
+    with pytest.raises(TimeoutError, match=r"b1 is still in_progress \(4/10 requests done\) after 5 s"):
         client.wait("b1", poll_interval=1, timeout=5, progress=False)
+
+
+def test_wait_rides_out_an_outage_longer_than_the_clients_retries(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    client, calls = scripted_client([("in_progress", 4), 503, 503, 429, 502, ("completed", 10)])
+    assert client.wait("b1", poll_interval=1, progress=False).status == "completed"
+    assert len(calls) == 6
+
+
+def test_wait_gives_up_after_max_outage_with_the_last_error(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    client, _ = scripted_client([("in_progress", 4), 503])
+    with pytest.raises(workflow.ServerError, match="try later"):
+        client.wait("b1", poll_interval=1, max_outage=60, progress=False)
+    assert 60 < clock[0] < 200
+
+
+def test_wait_does_not_ride_out_a_missing_batch():
+    client, calls = scripted_client([404])
+    with pytest.raises(workflow.BatchWidgetsError):
+        client.wait("b1", progress=False)
+    assert len(calls) == 1
 
 
 def test_terminal_progress_rewrites_one_line():
