@@ -233,6 +233,8 @@ export function renderHistory(model, el) {
   let all = [];
   /** @type {Map<string, Row>} */
   let byId = new Map();
+  /** @type {number | undefined} the version of the snapshot in `all` */
+  let version;
   /** @type {Row[]} all rows in the current sort order; filtering keeps it */
   let sorted = [];
   /** @type {Row[]} */
@@ -339,17 +341,26 @@ export function renderHistory(model, el) {
 
   // -- behaviour --------------------------------------------------------------------------------------------
   function load() {
-    all = decodeRows(model.get("_history_rows"));
+    const rows = model.get("_history_rows") || {};
+    version = rows.version;
+    all = decodeRows(rows);
     rowCache = new WeakMap();
     drawn = [];
     byId = new Map(all.map((r) => [r.id, r]));
+    mergePatch(); // a view drawn late: the rows changed since the snapshot
     fillEndpoints();
     resort();
   }
 
-  function applyPatch() {
-    const fresh = decodeRows(model.get("_history_patch"));
-    if (!fresh.length) return;
+  /**
+   * Upsert the rows of the current patch (cumulative since the snapshot we hold, so applying it again is
+   * harmless). A patch for another snapshot is skipped: its rows arrive with that snapshot.
+   */
+  function mergePatch() {
+    const patch = model.get("_history_patch") || {};
+    if (patch.base !== version) return false;
+    const fresh = decodeRows(patch);
+    if (!fresh.length) return false;
     for (const r of fresh) {
       const old = byId.get(r.id);
       if (old) {
@@ -358,6 +369,11 @@ export function renderHistory(model, el) {
       }
       else { all.push(r); byId.set(r.id, r); }
     }
+    return true;
+  }
+
+  function applyPatch() {
+    if (!mergePatch()) return;
     fillEndpoints();
     resort();
     chartKey = "";

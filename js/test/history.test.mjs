@@ -211,6 +211,25 @@ test("patches from the kernel update and add rows without a full reload", () => 
   cleanup();
 });
 
+test("a view drawn late applies the patch accumulated since the snapshot; a patch for another snapshot waits", () => {
+  const rows = { version: 3, ...makeRows(10) };
+  const patch = { base: 3, seq: 9, ...makeRows(2) };
+  patch.id = ["batch_00001", "batch_late"];
+  patch.status = [7, 4]; // cancelled, completed
+  patch.created = [rows.created[1], T0 + 999 * 3600];
+  const { el, count, model, cleanup } = setup(10, { _history_rows: rows, _history_patch: patch });
+  assert.equal(count(), "11 batches");
+  assert.match(el.querySelector('tr[data-id="batch_00001"]').textContent, /Cancelled/);
+  // the kernel folds changes into a new snapshot: a patch based on it is held back until it arrives
+  const stale = { base: 4, seq: 10, ...makeRows(1) };
+  stale.id = ["batch_future"];
+  model.update("_history_patch", stale);
+  assert.equal(count(), "11 batches");
+  model.update("_history_rows", { version: 4, ...makeRows(12) });
+  assert.equal(count(), "13 batches"); // 12 rows + batch_future from the patch for version 4
+  cleanup();
+});
+
 test("analytics toggle draws the four SVG charts from the filtered rows", () => {
   const { model, el, q, cleanup } = setup(400);
   assert.equal(q(".bw-history__analytics").hidden, true);

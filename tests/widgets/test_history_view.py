@@ -80,7 +80,7 @@ def test_every_batch_is_sent_once_as_columns():
     assert rows["ended"][j] - rows["created"][j] == 600
     assert rows["cost_sources"][rows["cost_source"][j]] == "estimate" and rows["cost"][j] == pytest.approx(0.01)
     # compact: a list per field, not an object per row
-    assert all(isinstance(v, list) for k, v in rows.items() if k not in ("n",))
+    assert all(isinstance(v, list) for k, v in rows.items() if k not in ("n", "version"))
 
 
 def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
@@ -99,7 +99,10 @@ def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
     seq = patch["seq"]
     api.add_batch(created_at=T0 + 999 * 3600)
     w._store.refresh()
-    assert w._history_patch["seq"] > seq and w._history_patch["n"] == 1
+    # cumulative since the snapshot: a view drawn now gets both changes from rows + patch
+    assert w._history_patch["seq"] > seq and w._history_patch["n"] == 2
+    assert set(w._history_patch["id"]) == {api.batches[0]["id"], api.batches[1]["id"]}
+    assert w._history_patch["base"] == w._history_rows["version"]
 
 
 def test_filters_from_the_browser_are_checked():
@@ -233,7 +236,7 @@ def test_changes_during_the_first_load_are_in_the_rows_and_later_ones_are_patche
     w.wait_loaded(10)
     rows = w._history_rows
     assert rows["n"] == 10 and STATUSES[rows["status"][rows["id"].index(api.batches[0]["id"])]] == "cancelled"
-    assert w._history_patch == {}  # nothing sent twice
+    assert w._history_patch["n"] == 0  # nothing sent twice
     store.put(Batch.model_validate({**api.batches[1], "status": "expired", "expired_at": T0 + 99}))
     assert w._history_patch["id"] == [api.batches[1]["id"]]
     assert STATUSES[w._history_patch["status"][0]] == "expired"
@@ -241,7 +244,7 @@ def test_changes_during_the_first_load_are_in_the_rows_and_later_ones_are_patche
 
 def test_the_loads_own_events_are_not_sent_twice():
     w = view(populated(50))
-    assert w._history_rows["n"] == 50 and w._history_patch == {}
+    assert w._history_rows["n"] == 50 and w._history_patch["n"] == 0
 
 
 def test_against_the_local_server_created_batches_show_up_and_filter(tmp_path):
@@ -278,3 +281,19 @@ def test_polls_only_while_a_batch_in_the_history_is_active():
     api.batches[0].update(status="completed", completed_at=T0 + 50)
     w._store.refresh()
     assert w._poll_wants() is None
+
+
+def test_past_the_fold_size_a_fresh_snapshot_replaces_the_patch(monkeypatch):
+    monkeypatch.setattr("batch_widgets.widgets.history_view.PATCH_FOLD_ROWS", 3)
+    api = populated(10)
+    w = view(api)
+    version = w._history_rows["version"]
+    for i in range(3):
+        api.batches[i]["status"] = "expired"
+        w._store.refresh()
+    assert w._history_patch["n"] == 3 and w._history_rows["version"] == version
+    api.batches[5]["status"] = "expired"
+    w._store.refresh(max_pages=None)
+    assert w._history_rows["version"] > version and w._history_patch["n"] == 0
+    assert w._history_patch["base"] == w._history_rows["version"]
+    assert sum(STATUSES[c] == "expired" for c in w._history_rows["status"]) == 4

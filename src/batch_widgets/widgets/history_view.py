@@ -22,6 +22,8 @@ from .base import BatchWidgetBase, log
 STATUSES: tuple[str, ...] = tuple(s.value for s in BatchStatus)
 COST_SOURCES: tuple[str, ...] = ("usage", "results", "estimate", "unknown")
 FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until")
+#: Past this many changed rows since the snapshot, a fresh snapshot is sent instead of a bigger patch.
+PATCH_FOLD_ROWS = 500
 
 
 def batch_cost(batch: Batch) -> tuple[Optional[float], str]:
@@ -115,9 +117,10 @@ class HistoryMixin(t.HasTraits):
     ``_store_changed`` reaches ``_history_store_changed`` (the mixin extends the hook with super()).
     """
 
-    #: Every row, columnar (see encode_rows); sent on load and on a full reload only.
+    #: Every row, columnar (see encode_rows), with a "version"; sent on load and when the patch grows too big.
     _history_rows = t.Dict().tag(sync=True)
-    #: Rows changed since (same shape), with a "seq" so each patch is a change.
+    #: Every row changed since that snapshot (same shape, "base" = its version, "seq" so each update is a
+    #: change). Cumulative, so a view drawn late (a tab opened later) gets the current state from rows + patch.
     _history_patch = t.Dict().tag(sync=True)
     #: The browser's filters: {statuses, search, endpoint, since, until} (dates YYYY-MM-DD, UTC).
     _history_filters = t.Dict().tag(sync=True)
@@ -127,11 +130,13 @@ class HistoryMixin(t.HasTraits):
     _history_open = t.Unicode("").tag(sync=True)
 
     _history_patch_seq = itertools.count(1)
+    _history_versions = itertools.count(1)
 
     def _history_setup(self, *, on_open: Optional[Callable[[str], Any]] = None, load: bool = True) -> None:
         self._history_on_open = on_open
         self._history_loader: Optional[threading.Thread] = None
         self._history_lock = threading.Lock()
+        self._history_changed: dict[str, Batch] = {}  # changed since the snapshot in _history_rows
         if load:
             self._history_load()
 
@@ -164,10 +169,8 @@ class HistoryMixin(t.HasTraits):
                 # Under the lock, so a store event lands either before the snapshot (and is in it) or after
                 # loading ends (and goes out as a patch): none is lost between the two.
                 with self._history_lock:
-                    rows = encode_rows(store.batches())
-                    with self.hold_sync():
-                        self._history_rows = rows
-                        self._history_loading = False
+                    self._history_snapshot(store.batches())
+                    self._history_loading = False
 
         self._history_loader = threading.Thread(target=run, name="batch_widgets-history", daemon=True)
         self._history_loader.start()
@@ -187,7 +190,22 @@ class HistoryMixin(t.HasTraits):
         with lock:
             if self._history_loading:  # the full rows sent at the end of the load carry these
                 return
-        self._history_patch = {"seq": next(self._history_patch_seq), **encode_rows(event.changed)}
+            for batch in event.changed:
+                self._history_changed[batch.id] = batch
+            if len(self._history_changed) > PATCH_FOLD_ROWS and self._store is not None:
+                self._history_snapshot(self._store.batches())  # cheaper than an ever-growing patch
+                return
+            base = self._history_rows.get("version")
+            self._history_patch = {"seq": next(self._history_patch_seq), "base": base,
+                                   **encode_rows(self._history_changed.values())}
+
+    def _history_snapshot(self, batches: list) -> None:
+        """Send every row as a new version, with an empty patch (call with the lock held)."""
+        version = next(self._history_versions)
+        self._history_changed = {}
+        with self.hold_sync():
+            self._history_rows = {"version": version, **encode_rows(batches)}
+            self._history_patch = {"seq": next(self._history_patch_seq), "base": version, "n": 0}
 
     def _poll_wants(self) -> Optional[float]:
         """While a batch in the history is active, its row needs refreshing (the list's interval)."""
