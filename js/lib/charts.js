@@ -99,40 +99,85 @@ export function barChart(items, { width = 320, title = "Distribution" } = {}) {
   return el;
 }
 
+/** Text cut to `max` characters with an ellipsis. @param {string} text @param {number} max */
+function cut(text, max) {
+  return text.length <= max ? text : `${text.slice(0, Math.max(1, max - 1))}…`;
+}
+
 /**
- * Vertical bars of processing time per batch with a dashed line at the average.
+ * Vertical bars in a plot box, with what a reader needs to tell them apart: the scale (its maximum, written at
+ * the top of the y axis, and 0), each bar's value above it and its name under it when there is room, and the
+ * name and value in the bar's <title> (a hover tooltip) always.
+ * @param {SVGElement} el
+ * @param {{label: string, value: number}[]} items
+ * @param {{x: number, y: number, width: number, height: number, max: number, format: (v: number) => string,
+ *   cls: string}} box
+ * @returns {{ yOf: (v: number) => number, plotX: number }}
+ */
+function columns(el, items, { x, y, width, height, max, format, cls }) {
+  const gutter = Math.max(24, format(max).length * 6 + 10); // room for the y scale labels
+  const plotX = x + gutter;
+  const plotW = width - gutter;
+  const nameH = 14;
+  const slot = items.length ? plotW / items.length : plotW;
+  const named = items.length > 0 && slot >= 44; // room for a short name under each bar
+  const plotH = height - (named ? nameH : 0);
+  const base = y + plotH;
+  const yOf = (/** @type {number} */ v) => base - (v / max) * (plotH - 12); // 12px headroom for value labels
+  el.appendChild(svg("line", { x1: plotX, x2: plotX, y1: y, y2: base, class: "bw-chart-axis" }));
+  el.appendChild(svg("line", { x1: plotX, x2: x + width, y1: base, y2: base, class: "bw-chart-axis" }));
+  el.appendChild(svg("line", { x1: plotX - 3, x2: x + width, y1: yOf(max), y2: yOf(max), class: "bw-chart-grid" }));
+  el.appendChild(svg("text", { x: plotX - 5, y: yOf(max), "text-anchor": "end", "dominant-baseline": "central",
+    class: "bw-chart-tick" }, format(max)));
+  el.appendChild(svg("text", { x: plotX - 5, y: base, "text-anchor": "end", "dominant-baseline": "central",
+    class: "bw-chart-tick" }, "0"));
+  const barW = Math.max(2, Math.min(36, slot * 0.7));
+  // Values over the bars for all of them or none (a few labelled bars would read as the only ones that matter).
+  const longest = Math.max(0, ...items.map((it) => format(it.value).length));
+  const valued = slot >= longest * 6 + 4;
+  items.forEach((it, i) => {
+    const cx = plotX + i * slot + slot / 2;
+    const top = yOf(it.value);
+    const bar = svg("rect", { x: (cx - barW / 2).toFixed(2), y: top.toFixed(2), width: barW.toFixed(2),
+      height: Math.max(0, base - top).toFixed(2), rx: 2, class: `bw-chart-bar ${cls}`.trim() });
+    bar.appendChild(svg("title", {}, `${it.label}: ${format(it.value)}`));
+    el.appendChild(bar);
+    if (valued) {
+      el.appendChild(svg("text", { x: cx, y: top - 3, "text-anchor": "middle", class: "bw-chart-tick" },
+        format(it.value)));
+    }
+    if (named) {
+      const short = cut(it.label, Math.floor(slot / 6.5));
+      const name = svg("text", { x: cx, y: base + 11, "text-anchor": "middle", class: "bw-chart-tick" }, short);
+      if (short !== it.label) name.appendChild(svg("title", {}, it.label));
+      el.appendChild(name);
+    }
+  });
+  return { yOf, plotX };
+}
+
+/**
+ * Vertical bars of processing time per batch (oldest first) with a dashed line at the average.
  * @param {{label: string, seconds: number}[]} items oldest first
  * @param {{average: number, format: (s: number) => string, width?: number, height?: number}} opts
  * @returns {SVGElement}
  */
 export function timeBars(items, { average, format, width = 320, height = 150 }) {
   const top = 16;
-  const bottom = 20;
-  const plotH = height - top - bottom;
   const max = Math.max(1, average, ...items.map((it) => it.seconds));
   const label = items.length
-    ? `Processing time of ${items.length} recent batches; average ${format(average)}`
+    ? `Processing time of ${items.length} recent batches, oldest first; average ${format(average)}`
     : "No finished batches yet";
   const el = root(width, height, label, "bw-chart-time");
-  const slot = items.length ? width / items.length : width;
-  const barW = Math.max(2, Math.min(36, slot * 0.7));
-  items.forEach((it, i) => {
-    const h = (it.seconds / max) * plotH;
-    const x = i * slot + (slot - barW) / 2;
-    const bar = svg("rect", { x: x.toFixed(2), y: (top + plotH - h).toFixed(2), width: barW.toFixed(2),
-      height: h.toFixed(2), rx: 2, class: "bw-chart-bar" });
-    bar.appendChild(svg("title", {}, `${it.label}: ${format(it.seconds)}`));
-    el.appendChild(bar);
-  });
-  el.appendChild(svg("line", { x1: 0, x2: width, y1: top + plotH, y2: top + plotH, class: "bw-chart-axis" }));
-  if (items.length) {
-    const y = (top + plotH - (average / max) * plotH).toFixed(2);
-    el.appendChild(svg("line", { x1: 0, x2: width, y1: y, y2: y, class: "bw-chart-average",
-      "stroke-dasharray": "4 3" }));
-    // The label sits in the top margin, clear of the bars.
-    el.appendChild(svg("text", { x: width, y: 11, "text-anchor": "end", class: "bw-chart-value" },
-      `- - avg ${format(average)}`));
-  }
+  if (!items.length) return el;
+  const { yOf, plotX } = columns(el, items.map((it) => ({ label: it.label, value: it.seconds })),
+    { x: 0, y: top, width, height: height - top, max, format, cls: "" });
+  const y = yOf(average).toFixed(2);
+  el.appendChild(svg("line", { x1: plotX, x2: width, y1: y, y2: y, class: "bw-chart-average",
+    "stroke-dasharray": "4 3" }));
+  // The label sits in the top margin, clear of the bars.
+  el.appendChild(svg("text", { x: width, y: 10, "text-anchor": "end", class: "bw-chart-value" },
+    `- - average ${format(average)}`));
   return el;
 }
 
@@ -143,34 +188,36 @@ export function timeBars(items, { average, format, width = 320, height = 150 }) 
  * @returns {SVGElement}
  */
 export function costOverview({ total, perBatch, perRequest, priced, batches, recent, format, width = 320 }) {
-  const figH = 44;
-  const barsH = recent.length ? 60 : 0;
-  const height = figH + barsH + 16;
+  const figures = [["Total", total], ["Per batch", perBatch], ["Per request", perRequest]];
+  // Three across when each gets ~110px (a figure such as "$0.00000031" needs that), else one per line.
+  const across = width / 3 >= 110;
+  const figH = across ? 44 : 3 * 20 + 4;
+  const barsH = recent.length ? 84 : 0;
+  const height = figH + barsH + 18;
   const label = priced > 0
     ? `Cost ${format(total)} in total, ${format(perBatch)} per batch, ${format(perRequest)} per request` +
       ` (${priced} of ${batches} batches priced)`
     : "Cost unknown: no batch has usage or a known price";
   const el = root(width, height, label, "bw-chart-cost");
-  const figures = [["Total", total], ["Per batch", perBatch], ["Per request", perRequest]];
   figures.forEach(([name, value], i) => {
-    const x = (i * width) / 3;
-    el.appendChild(svg("text", { x, y: 14, class: "bw-chart-label" }, String(name)));
-    el.appendChild(svg("text", { x, y: 36, class: "bw-chart-figure" },
-      priced > 0 ? format(Number(value)) : "–"));
+    const text = priced > 0 ? format(Number(value)) : "–";
+    if (across) {
+      const x = (i * width) / 3;
+      el.appendChild(svg("text", { x, y: 14, class: "bw-chart-label" }, String(name)));
+      el.appendChild(svg("text", { x, y: 36, class: "bw-chart-figure" }, text));
+    } else {
+      const y = 14 + i * 20;
+      el.appendChild(svg("text", { x: 0, y, class: "bw-chart-label" }, String(name)));
+      el.appendChild(svg("text", { x: width, y, "text-anchor": "end", class: "bw-chart-figure bw-chart-figure--sm" },
+        text));
+    }
   });
   if (recent.length) {
     const max = Math.max(...recent.map((r) => r.cost), 1e-12);
-    const slot = width / recent.length;
-    const barW = Math.max(2, Math.min(36, slot * 0.7));
-    recent.forEach((r, i) => {
-      const h = (r.cost / max) * (barsH - 6);
-      const bar = svg("rect", { x: (i * slot + (slot - barW) / 2).toFixed(2), y: (figH + barsH - h).toFixed(2),
-        width: barW.toFixed(2), height: h.toFixed(2), rx: 2, class: "bw-chart-bar bw-chart-cost-bar" });
-      bar.appendChild(svg("title", {}, `${r.label}: ${format(r.cost)}`));
-      el.appendChild(bar);
-    });
+    columns(el, recent.map((r) => ({ label: r.label, value: r.cost })),
+      { x: 0, y: figH + 6, width, height: barsH - 6, max, format, cls: "bw-chart-cost-bar" });
   }
   el.appendChild(svg("text", { x: 0, y: height - 2, class: "bw-chart-note" },
-    `${priced} of ${batches} batches priced`));
+    `${priced} of ${batches} batches priced${recent.length ? `; the last ${recent.length}, oldest first` : ""}`));
   return el;
 }

@@ -80,21 +80,39 @@ export function formatBytes(n) {
     v /= 1024;
     i += 1;
   }
-  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+  return i === 0 ? `${NUM.format(Math.round(v))} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
-/** US dollars; small amounts keep enough digits to be non-zero. @param {number | null | undefined} usd */
+const USD_SMALL = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 2 }); // never scientific notation
+/** Below this a figure would need more than 8 decimals: shown as "< $0.00000001". */
+const USD_FLOOR = 1e-8;
+
+/**
+ * US dollars, always in plain decimals: "$1,234.50", "$0.0123", "$0.00000031" (two significant digits for
+ * amounts under a cent, so a per-request cost is never rounded to $0.00), "< $0.00000001" below that.
+ * @param {number | null | undefined} usd
+ */
 export function formatCost(usd) {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return "—";
   if (usd === 0) return "$0.00";
-  if (Math.abs(usd) < 0.01) return `$${usd.toPrecision(2)}`;
-  const digits = Math.abs(usd) < 1 ? 4 : 2; // $0.0123, not $0.01, for small batches
-  return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits })}`;
+  const sign = usd < 0 ? "-" : "";
+  const abs = Math.abs(usd);
+  if (abs < USD_FLOOR) return "< $0.00000001"; // costs are never negative
+  if (abs < 0.01) return `${sign}$${USD_SMALL.format(abs)}`;
+  const digits = abs < 1 ? 4 : 2; // $0.0123, not $0.01, for small batches
+  return `${sign}$${abs.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: digits })}`;
 }
 
-/** "12.5 req/s", "40 req/min" for slow batches. @param {number | null | undefined} perSecond */
+/** The amount with up to 12 decimals, for the tooltip of a rounded figure: "$0.000000312345". @param {number | null | undefined} usd */
+export function exactCost(usd) {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return "";
+  return `$${usd.toLocaleString("en-US", { maximumFractionDigits: 12 })}`;
+}
+
+/** "12.5 req/s", "40 req/min", "30 req/h" for very slow batches. @param {number | null | undefined} perSecond */
 export function formatRate(perSecond) {
   if (perSecond === null || perSecond === undefined || !Number.isFinite(perSecond) || perSecond <= 0) return "—";
   if (perSecond >= 1) return `${NUM1.format(perSecond)} req/s`;
-  return `${NUM1.format(perSecond * 60)} req/min`;
+  if (perSecond * 60 >= 1) return `${NUM1.format(perSecond * 60)} req/min`;
+  return `${NUM1.format(perSecond * 3600)} req/h`;
 }

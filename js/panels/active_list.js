@@ -17,7 +17,7 @@ import {
   statusLabel,
   updateProgressBar,
 } from "../lib/dom.js";
-import { formatCompact, formatDuration, formatNumber, formatRate, formatRelative } from "../lib/format.js";
+import { formatCompact, formatDateTime, formatDuration, formatNumber, formatRate, formatRelative } from "../lib/format.js";
 import { codeHint, mountMessages } from "../lib/panel.js";
 import { liveRows } from "../lib/rows.js";
 
@@ -163,8 +163,9 @@ export function renderActiveList(model, el, opts = {}) {
     const c = entry.cells;
     const active = isActiveStatus(row.status);
     c.name.textContent = row.description || row.id;
-    c.name.title = row.id;
+    c.name.title = row.description ? `${row.description}\n${row.id}` : row.id; // the whole text when it is cut
     c.sub.textContent = [row.description ? row.id : "", row.model, row.endpoint].filter(Boolean).join(" · ");
+    c.sub.title = c.sub.textContent;
     clear(c.status).append(statusBadge(row.status));
     updateProgressBar(c.bar, row);
     const done = row.completed + row.failed;
@@ -186,8 +187,11 @@ export function renderActiveList(model, el, opts = {}) {
     entry.cells.runningCell.textContent = row.in_progress || row.ended ? formatDuration(runningSeconds(row, t)) : "—";
     entry.cells.runningCell.title = `Created ${formatRelative(row.created, t)}`;
     const eta = etaSeconds(row, t);
-    entry.cells.etaCell.textContent = eta === null ? (row.ended ? formatRelative(row.ended, t) : "—") : formatDuration(eta);
-    entry.cells.etaCell.title = row.throughput ? `at ${formatRate(row.throughput)}` : "";
+    const ended = eta === null && Boolean(row.ended);
+    // A finished row has no ETA: the column says when it ended instead, muted, so it does not read as a countdown.
+    entry.cells.etaCell.textContent = ended ? `ended ${formatRelative(row.ended, t)}` : eta === null ? "—" : formatDuration(eta);
+    entry.cells.etaCell.classList.toggle("bw-muted", ended);
+    entry.cells.etaCell.title = ended ? `Ended ${formatDateTime(row.ended)}` : row.throughput ? `at ${formatRate(row.throughput)}` : "";
   }
 
   function tick() {

@@ -18,6 +18,7 @@ import {
   updateProgressBar,
 } from "../lib/dom.js";
 import {
+  exactCost,
   formatCost,
   formatDateTime,
   formatDuration,
@@ -28,6 +29,15 @@ import {
 } from "../lib/format.js";
 import { codeHint, mountMessages } from "../lib/panel.js";
 import { etaSeconds, runningSeconds } from "./active_list.js";
+
+/** Metadata keys the Metadata card does not list: description and tags have their own lines; bw_request_id is
+ * the tag BatchClient.create_batch adds to find a create whose answer was lost (client.REQUEST_TAG). */
+export const HIDDEN_METADATA = new Set(["description", "tags", "bw_request_id"]);
+
+/** The user's own metadata pairs, in their order. @param {Record<string, string> | null | undefined} metadata */
+export function shownMetadata(metadata) {
+  return Object.entries(metadata || {}).filter(([k]) => !HIDDEN_METADATA.has(k));
+}
 
 const END_STEP = { completed: "Completed", failed: "Failed", expired: "Expired", cancelled: "Cancelled" };
 
@@ -132,14 +142,19 @@ export function renderDetails(model, el, opts = {}) {
   const state = h("div", { class: "bw-empty", hidden: true });
   root.append(state, body);
 
-  /** @param {HTMLElement} dl @param {[string, any, string?][]} pairs label, value (node or text), tooltip */
+  /**
+   * @param {HTMLElement} dl
+   * @param {[string, any, (string | null)?, boolean?][]} pairs label, value (node or text), tooltip, wide (an id:
+   *   in a narrow card it goes under its label instead of being squeezed beside it)
+   */
   function kv(dl, pairs) {
     clear(dl);
-    for (const [label, value, tip] of pairs) {
-      const dd = h("dd", { title: tip || null });
+    for (const [label, value, tip, wide] of pairs) {
+      const cls = wide ? "bw-kv__wide" : null;
+      const dd = h("dd", { title: tip || null, class: cls });
       if (value instanceof Node) dd.append(value);
       else dd.textContent = value === null || value === undefined || value === "" ? "—" : String(value);
-      dl.append(h("dt", { text: label }), dd);
+      dl.append(h("dt", { text: label, class: cls }), dd);
     }
   }
   /** @param {string} text */
@@ -194,7 +209,7 @@ export function renderDetails(model, el, opts = {}) {
     updateProgressBar(bar, d);
 
     kv(overview, [
-      ["Batch ID", mono(d.id)],
+      ["Batch ID", mono(d.id), null, true],
       ["Status", statusLabel(d.status)],
       ["Endpoint", mono(d.endpoint)],
       ["Model", d.model],
@@ -222,19 +237,20 @@ export function renderDetails(model, el, opts = {}) {
     ];
     const tokens = c.tokens;
     kv(cost, [
-      ["Cost", h("span", {}, [formatCost(c.usd), " ", h("span", { class: `bw-chip bw-chip--${c.source}`, text: source || "—" })])],
+      ["Cost", h("span", {}, [formatCost(c.usd), " ", h("span", { class: `bw-chip bw-chip--${c.source}`, text: source || "—" })]),
+        exactCost(c.usd)],
       ["Input tokens", tokens ? formatNumber(tokens.input) : "—"],
       ["Output tokens", tokens ? formatNumber(tokens.output) : "—"],
       ["Cached tokens", tokens ? formatNumber(tokens.cached) : "—"],
       ...(tokens && tokens.reasoning ? [["Reasoning tokens", formatNumber(tokens.reasoning)]] : []),
     ]);
     kv(files, [
-      ["Input", mono(d.input_file_id)],
-      ["Output", mono(d.output_file_id)],
-      ["Errors", mono(d.error_file_id)],
+      ["Input", mono(d.input_file_id), null, Boolean(d.input_file_id)],
+      ["Output", mono(d.output_file_id), null, Boolean(d.output_file_id)],
+      ["Errors", mono(d.error_file_id), null, Boolean(d.error_file_id)],
     ]);
     clear(meta);
-    const metaPairs = Object.entries(d.metadata || {}).filter(([k]) => k !== "description" && k !== "tags");
+    const metaPairs = shownMetadata(d.metadata);
     append(meta, [
       h("p", { class: "bw-meta__desc", text: d.description || "No description." }),
       d.tags && d.tags.length

@@ -301,7 +301,8 @@ export function renderHistory(model, el) {
       page = 0;
       refilter(false);
     });
-    return h("th", { scope: "col", "data-key": key }, [btn]);
+    const numeric = key === "requests" || key === "duration";
+    return h("th", { scope: "col", "data-key": key, class: numeric ? "bw-num" : null }, [btn]);
   });
   const tbody = h("tbody");
   const table = h("table", { class: "bw-table bw-history__table" }, [
@@ -475,9 +476,9 @@ export function renderHistory(model, el) {
     ]);
     return h("tr", { "data-id": r.id }, [
       h("td", { class: "bw-history__name" }, [
-        r.desc ? h("div", { class: "bw-history__desc", text: r.desc }) : null,
+        r.desc ? h("div", { class: "bw-history__desc", text: r.desc, title: r.desc }) : null,
         h("code", { class: "bw-history__id", text: r.id }),
-        r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · ") }) : null,
+        r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · "), title: r.tags }) : null,
       ]),
       h("td", {}, [statusBadge(r.status)]),
       requests,
@@ -489,7 +490,26 @@ export function renderHistory(model, el) {
     ]);
   }
 
+  /** The inner width of one analytics card (the grid's columns are at least 260px wide). */
+  function chartWidth() {
+    const full = analytics.clientWidth;
+    if (!full) return 320; // not laid out (hidden tab, or a DOM without layout)
+    const cols = Math.max(1, Math.min(4, Math.floor((full + 10) / (260 + 10))));
+    return Math.max(200, Math.min(420, Math.floor((full - 10 * (cols - 1)) / cols) - 30));
+  }
+
   let chartKey = "";
+  let chartWidthDrawn = 0;
+  if (typeof ResizeObserver === "function") {
+    // A wider or narrower output (window resized, sidebar toggled) redraws the charts at their new width.
+    const ro = new ResizeObserver(() => {
+      if (analytics.hidden || Math.abs(chartWidth() - chartWidthDrawn) < 8) return;
+      chartKey = "";
+      drawAnalytics();
+    });
+    ro.observe(analytics);
+    scope.add(() => ro.disconnect());
+  }
   function drawAnalytics() {
     const on = Boolean(model.get("_history_analytics"));
     analytics.hidden = !on;
@@ -505,23 +525,26 @@ export function renderHistory(model, el) {
       s.recentTimes.map((r) => r.id), s.cost.recent.map((r) => r.id)]);
     if (key === chartKey) return;
     chartKey = key;
+    chartWidthDrawn = chartWidth();
     const card = (/** @type {string} */ title, /** @type {Node} */ body, /** @type {string} */ note) =>
       h("div", { class: "bw-card bw-history__chart" }, [h("h4", { text: title }), body,
         note ? h("p", { class: "bw-history__note", text: note }) : null]);
+    // Charts are drawn at the width of their card, so their text is not scaled down in a narrow one.
+    const width = chartWidth();
     const statusItems = STATUSES.filter((st) => s.byStatus[st] > 0)
       .map((st) => ({ label: statusLabel(st), value: s.byStatus[st], cls: `bw-chart-status--${st}` }));
     clear(analytics).append(
       card("Success vs failure", donutChart({ success: s.success, failure: s.failure }),
         `${formatNumber(s.success)} succeeded · ${formatNumber(s.failure)} failed`),
-      card("Status distribution", barChart(statusItems, { title: "Batches by status" }), ""),
+      card("Status distribution", barChart(statusItems, { title: "Batches by status", width }), ""),
       card("Processing time", timeBars(s.recentTimes.map((r) => ({ label: r.desc || r.id,
-        seconds: /** @type {number} */ (r.ended) - r.created })), { average: s.avgTime, format: formatDuration }),
+        seconds: /** @type {number} */ (r.ended) - r.created })), { average: s.avgTime, format: formatDuration, width }),
       s.finishedCount ? `average ${formatDuration(s.avgTime)} over ${formatNumber(s.finishedCount)} completed batches`
         : "no completed batch yet"),
       card("Cost overview", costOverview({ total: s.cost.total, perBatch: s.cost.perBatch,
         perRequest: s.cost.perRequest, priced: s.cost.priced, batches: shown.length,
         recent: s.cost.recent.map((r) => ({ label: r.desc || r.id, cost: /** @type {number} */ (r.cost) })),
-        format: formatCost }), "from usage where the batch reports it, else an estimate per request"),
+        format: formatCost, width }), "from usage where the batch reports it, else an estimate per request"),
     );
   }
 

@@ -32,6 +32,11 @@ test("rows: active first then newest, badge, counts, running time and ETA from t
   assert.equal(cells[0].textContent, "8m 20s"); // running since in_progress (NOW - 500)
   assert.equal(cells[1].textContent, "6m 40s"); // eta 500 measured 100 s ago
   assert.equal(el.querySelector('tr[data-id="b"] .bw-badge').textContent, "Completed");
+  // A finished row says when it ended (muted), not a bare "50s ago" under the ETA header.
+  const bEta = el.querySelectorAll('tr[data-id="b"] td.bw-num')[1];
+  assert.equal(bEta.textContent, "ended 50s ago");
+  assert.ok(bEta.classList.contains("bw-muted") && !cells[1].classList.contains("bw-muted"));
+  assert.match(bEta.title, /^Ended \d{4}-/);
   cleanup();
 });
 

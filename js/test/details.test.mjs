@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { installDom, liveModel, detail, row, NOW, answerDialog, settle } from "./_live_env.mjs";
 
 installDom();
-const { renderDetails, timelineSteps } = await import("../panels/details.js");
+const { renderDetails, timelineSteps, shownMetadata } = await import("../panels/details.js");
 
 function mount(d, opts = {}) {
   const model = liveModel({ _detail: d, _detail_id: d.id || "x", _detail_state: "", _banner: "", _notice: {} });
@@ -43,6 +43,27 @@ test("every field: overview, counts, timeline with step times, timing, cost, fil
   assert.deepEqual(err, ["invalid_json_line", "bad line", "7"]);
   assert.equal(buttonNamed(el, "Cancel batch").hidden, true); // finished
   assert.equal(buttonNamed(el, "Retry failed").hidden, false); // 5 failed
+  cleanup();
+});
+
+test("metadata lists the user's keys but not the client's internal create tag", () => {
+  const metadata = { description: "d", tags: "a,b", bw_request_id: "4cdaef8ef4ad42be8d9e45b681b7682e",
+    group_id: "grp-1", parent_batch_id: "batch_0" };
+  assert.deepEqual(shownMetadata(metadata), [["group_id", "grp-1"], ["parent_batch_id", "batch_0"]]);
+  const { el, cleanup } = mount(detail("batch_1", { metadata }));
+  assert.deepEqual(kv(el, "Metadata"), { group_id: "grp-1", parent_batch_id: "batch_0" });
+  assert.doesNotMatch(el.querySelector('section[aria-label="Metadata"]').textContent, /bw_request_id|4cdaef8e/);
+  // Ids sit under their label in a narrow card (a class the stylesheet's container query uses).
+  assert.ok(el.querySelector('section[aria-label="Files"] dd').classList.contains("bw-kv__wide"));
+  assert.equal(kv(el, "Cost").Cost, "$0.0123 from usage");
+  cleanup();
+});
+
+test("a tiny cost is written in decimals, with the exact amount as its tooltip", () => {
+  const { el, cleanup } = mount(detail("batch_1", { cost: { usd: 3.1e-7, source: "estimate", tokens: null } }));
+  const dd = el.querySelector('section[aria-label="Cost"] dd');
+  assert.equal(dd.textContent, "$0.00000031 estimated");
+  assert.equal(dd.title, "$0.00000031");
   cleanup();
 });
 

@@ -7,6 +7,7 @@ installDom();
 const { renderHistory, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_SIZE } =
   await import("../panels/history.js");
 const charts = await import("../lib/charts.js");
+const fmt = await import("../lib/format.js");
 
 const STATUSES = ["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling",
   "cancelled"];
@@ -268,6 +269,24 @@ test("charts: empty data and exact geometry", () => {
   const s = summarize(decodeRows(makeRows(8)));
   assert.equal(s.byStatus.failed, 2);
   assert.equal(s.cost.priced, 4);
+});
+
+test("bar charts name their bars and show their scale", () => {
+  const items = [{ label: "Nightly eval", seconds: 30 }, { label: "Support ticket triage", seconds: 120 }];
+  const t = charts.timeBars(items, { average: 75, format: (v) => `${v}s`, width: 320 });
+  const titles = [...t.querySelectorAll("rect.bw-chart-bar > title")].map((n) => n.textContent);
+  assert.deepEqual(titles, ["Nightly eval: 30s", "Support ticket triage: 120s"]); // hover says which and how much
+  const ticks = [...t.querySelectorAll("text.bw-chart-tick")].map((n) => n.firstChild.nodeValue);
+  assert.ok(ticks.includes("120s") && ticks.includes("0"), ticks); // y scale: its maximum and zero
+  assert.ok(ticks.includes("Nightly eval") && ticks.some((x) => x.startsWith("Support")), ticks); // x names
+  // Ten bars in a narrow chart: no names under them (no room), the tooltip still names each one.
+  const many = Array.from({ length: 10 }, (_, i) => ({ label: `batch ${i}`, cost: (i + 1) * 3.1e-7 }));
+  const c = charts.costOverview({ total: 1, perBatch: 0.1, perRequest: 3.1e-7, priced: 10, batches: 10,
+    recent: many, format: fmt.formatCost, width: 240 });
+  assert.equal(c.querySelectorAll("rect.bw-chart-cost-bar > title").length, 10);
+  assert.equal(c.querySelector("rect.bw-chart-cost-bar > title").textContent, "batch 0: $0.00000031");
+  assert.ok([...c.querySelectorAll("text")].some((n) => n.textContent === "$0.0000031")); // y max, in decimals
+  assert.doesNotMatch(c.textContent, /\de-\d/);
 });
 
 test("cleanup removes the DOM and every model listener", () => {

@@ -29,6 +29,26 @@ test("durations, numbers, costs, rates, relative times", () => {
   assert.match(fmt.formatDateTime(0), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
 });
 
+test("money is never in scientific notation and keeps two significant digits under a cent", () => {
+  assert.equal(fmt.formatCost(3.1e-7), "$0.00000031");
+  assert.equal(fmt.formatCost(5.04e-7), "$0.0000005");
+  assert.equal(fmt.formatCost(0.00059), "$0.00059");
+  assert.equal(fmt.formatCost(0.0123456), "$0.0123");
+  assert.equal(fmt.formatCost(0.5), "$0.50");
+  assert.equal(fmt.formatCost(2e-10), "< $0.00000001");
+  assert.equal(fmt.formatCost(null), "—");
+  for (let e = -12; e <= 7; e++) {
+    for (const m of [1, 3.14159, 9.99]) assert.doesNotMatch(fmt.formatCost(m * 10 ** e), /e/i, `${m}e${e}`);
+  }
+  assert.equal(fmt.exactCost(3.12345e-7), "$0.000000312345");
+  assert.equal(fmt.exactCost(undefined), "");
+  // Other number formatters stay out of scientific notation too, down to tiny and up to huge values.
+  for (const n of [1e-9, 1e21, 123456789012]) {
+    for (const f of [fmt.formatNumber, fmt.formatCompact, fmt.formatBytes]) assert.doesNotMatch(f(n), /\de[+-]?\d/i, `${f.name}(${n})`);
+  }
+  assert.equal(fmt.formatRate(0.004), "14.4 req/h");
+});
+
 test("h() puts API strings in as text, never as HTML", () => {
   const evil = '<img src=x onerror="globalThis.pwned=1">';
   const el = dom.h("div", { text: evil, title: evil }, [evil, dom.h("span", { text: evil })]);
