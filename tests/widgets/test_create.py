@@ -260,6 +260,8 @@ def test_dashboard_opens_the_details_of_a_batch_created_in_its_create_tab(client
     d._tab = "create"
     batch_id = send_file(d, jsonl(line(1)))
     assert batch_id and d._tab == "active" and d._detail_id == batch_id
+    # The switch hides the Create tab's own "created" line: a notice above the details says what happened.
+    assert d._notice["tone"] == "success" and f"Batch {batch_id} created" in d._notice["text"]
     d.close()
 
 

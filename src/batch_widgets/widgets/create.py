@@ -361,9 +361,9 @@ class CreateMixin(t.HasTraits):
                 self._create_state = "invalid"
             return
         batches = result if isinstance(result, list) else [result]
-        if len(batches) > 1:
-            self._show_notice(f"The requests were split into {len(batches)} batches (over the per-batch caps).")
         self._create_done(batches)
+        if len(batches) > 1:  # after _create_done, so a dashboard's "created" notice does not hide this one
+            self._show_notice(f"The requests were split into {len(batches)} batches (over the per-batch caps).")
 
     def _create_done(self, batches: list) -> None:
         store = getattr(self, "_store", None)

@@ -58,9 +58,11 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
 
     @t.observe("_create_batch_id")
     def _created(self, change: Any) -> None:
-        # A batch made in the Create tab: show it in the Active tab's details view.
+        # A batch made in the Create tab: show it in the Active tab's details view, and say so above it (the
+        # Create tab's own "created" line is hidden by the switch).
         if change["new"]:
             self.open_batch(change["new"])
+            self._show_notice(f"Batch {change['new']} created; its details are open below.", "success")
 
     def _store_changed(self, event: Any) -> None:
         super()._store_changed(event)
