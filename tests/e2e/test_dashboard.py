@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from playwright.sync_api import expect
@@ -44,6 +45,7 @@ def test_dashboard_live_details_download_cancel_themes(page, lab_server, artifac
     for batch_id in (first, second):
         expect(_row(dash, batch_id).locator(".bw-badge")).to_have_text("Completed", timeout=90_000)
     live_s = time.monotonic() - t0
+    expect(dash.locator(".bw-messages")).to_contain_text(re.compile(r"finished|completed"))  # a notice says so
     slow_row = _row(dash, slow)
     expect(slow_row.locator(".bw-badge")).to_have_text("In progress", timeout=30_000)
     expect(dash.locator(".bw-stat, .bw-stats > *").first).to_be_visible()
