@@ -29,9 +29,12 @@ setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium
 	@mkdir -p $(TMPDIR)
 
 ## The dashboard in JupyterLab, against the embedded local batch server (no API key needed).
+## It opens copies in tmp/demo: Lab autosaves outputs, and the committed notebooks must stay clean.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 demo: setup
-	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/01_quickstart.ipynb
+	@mkdir -p $(TMPDIR)/demo
+	@for f in notebooks/*.ipynb; do [ -e "$(TMPDIR)/demo/$${f##*/}" ] || cp "$$f" $(TMPDIR)/demo/; done
+	cd $(TMPDIR)/demo && $(abspath $(BIN))/jupyter lab $(ROOT_FLAG) 01_quickstart.ipynb
 
 ## Every tier: JS build check + JS unit, Python unit/server/widgets, notebooks (nbval), real browser.
 test: setup js-check test-js test-unit test-notebooks test-e2e
@@ -50,7 +53,7 @@ js-check: js
 	@git diff --quiet -- src/batch_widgets/static || \
 	  (echo "src/batch_widgets/static/ is stale: run 'make js' and commit it"; git diff --stat -- src/batch_widgets/static; exit 1)
 
-# --nbval-lax: every cell must run without error; cells tagged NBVAL_CHECK_OUTPUT are compared exactly.
+# --nbval-lax: every cell must run without error; cells tagged nbval-check-output are compared exactly.
 # (Live widgets, timestamps and batch ids differ per run, so strict comparison of every output would be noise.)
 test-notebooks:
 	$(BIN)/python -m pytest -q -p nbval --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
