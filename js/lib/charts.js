@@ -83,6 +83,8 @@ export function barChart(items, { width = 320, title = "Distribution" } = {}) {
   const height = Math.max(rowH, items.length * rowH);
   const words = items.map((it) => `${it.label} ${it.value}`).join(", ");
   const el = root(width, height, `${title}: ${words || "no data"}`, "bw-chart-bars");
+  if (!items.length) el.appendChild(svg("text", { x: 0, y: rowH / 2, "dominant-baseline": "central",
+    class: "bw-chart-note" }, "No batches to show"));
   const barSpace = width - labelW - valueW;
   items.forEach((it, i) => {
     const y = i * rowH;
@@ -168,8 +170,14 @@ export function timeBars(items, { average, format, width = 320, height = 150 }) 
   const label = items.length
     ? `Processing time of ${items.length} recent batches, oldest first; average ${format(average)}`
     : "No finished batches yet";
+  if (!items.length) {
+    // Nothing to plot: one line of text, not an empty box as tall as a chart.
+    const empty = root(width, 24, label, "bw-chart-time");
+    empty.appendChild(svg("text", { x: 0, y: 12, "dominant-baseline": "central", class: "bw-chart-note" },
+      "No completed batch to show"));
+    return empty;
+  }
   const el = root(width, height, label, "bw-chart-time");
-  if (!items.length) return el;
   const { yOf, plotX } = columns(el, items.map((it) => ({ label: it.label, value: it.seconds })),
     { x: 0, y: top, width, height: height - top, max, format, cls: "" });
   const y = yOf(average).toFixed(2);

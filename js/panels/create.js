@@ -3,7 +3,7 @@
 // lib/validate.js, with the rules of the Python validator), then send it to the kernel in chunks of at most
 // 4 MiB as binary buffers. The kernel acknowledges each chunk (`_create_transfer`), validates again, uploads
 // to the API (`_create_progress`) and reports the new batch id (`_create_batch_id`).
-import { h, clear, Scope, button, banner } from "../lib/dom.js";
+import { h, append, clear, Scope, button, banner } from "../lib/dom.js";
 import { formatBytes, formatNumber } from "../lib/format.js";
 import { validateFile, MAX_FILE_BYTES } from "../lib/validate.js";
 
@@ -269,17 +269,19 @@ export function renderCreate(model, el) {
     const state = model.get("_create_state") || "idle";
     const busy = sending || ["receiving", "validating", "uploading", "creating"].includes(state);
     drop.hidden = Boolean(source.name);
+    const kernelProblems = model.get("_create_problem_count") || 0;
     clear(fileInfo);
     if (source.name) {
       fileInfo.append(h("strong", { text: source.name }),
         ` — ${formatNumber(source.lines)} requests, ${formatBytes(source.bytes)} (given from Python)`);
     } else if (file) {
-      fileInfo.append(h("strong", { text: file.name }), ` — ${formatBytes(file.size)}`,
+      append(fileInfo, [h("strong", { text: file.name }), ` — ${formatBytes(file.size)}`,
         report ? `, ${formatNumber(report.lineCount)} requests${report.model ? `, model ${report.model}` : ""}`
-          : h("span", { class: "bw-create__checking", text: ", checking…" }));
+          : h("span", { class: "bw-create__checking", text: ", checking…" }),
+        // Say that the check passed, not only (by the absence of a list) that nothing failed.
+        report && report.ok && !kernelProblems && state !== "invalid" ? h("span", { class: "bw-create__ok", text: " · ✓ no problems found" }) : null]); // append() skips the null
     }
     // The kernel's findings win once it has checked the file; before that, the browser's.
-    const kernelProblems = model.get("_create_problem_count") || 0;
     if (kernelProblems || state === "invalid") drawProblems(model.get("_create_problems") || [], kernelProblems);
     else if (report && !source.name) drawProblems(report.problems, report.problemCount);
     else drawProblems([], 0);

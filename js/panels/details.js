@@ -259,7 +259,8 @@ export function renderDetails(model, el, opts = {}) {
     ]);
     if (metaPairs.length) {
       const dl = h("dl", { class: "bw-kv" });
-      kv(dl, metaPairs.map(([k, v]) => [k, v]));
+      // A long value without spaces (an id, a URL) goes under its key in a narrow card, like the ids above.
+      kv(dl, metaPairs.map(([k, v]) => [k, v, null, String(v).length > 18 && !/\s/.test(String(v))]));
       meta.append(dl);
     }
     clear(errors);

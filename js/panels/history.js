@@ -482,7 +482,7 @@ export function renderHistory(model, el) {
       ]),
       h("td", {}, [statusBadge(r.status)]),
       requests,
-      h("td", {}, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),
+      h("td", { class: "bw-history__rate" }, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),
       h("td", { class: "bw-num", text: formatDuration(r.duration) }),
       h("td", {}, [h("time", { datetime: isoTime(r.created), text: formatDateTime(r.created) })]),
       h("td", {}, [h("button", { type: "button", class: "bw-btn bw-btn--ghost", "data-open": r.id,
@@ -540,7 +540,7 @@ export function renderHistory(model, el) {
       card("Processing time", timeBars(s.recentTimes.map((r) => ({ label: r.desc || r.id,
         seconds: /** @type {number} */ (r.ended) - r.created })), { average: s.avgTime, format: formatDuration, width }),
       s.finishedCount ? `average ${formatDuration(s.avgTime)} over ${formatNumber(s.finishedCount)} completed batches`
-        : "no completed batch yet"),
+        : ""), // the chart says so itself
       card("Cost overview", costOverview({ total: s.cost.total, perBatch: s.cost.perBatch,
         perRequest: s.cost.perRequest, priced: s.cost.priced, batches: shown.length,
         recent: s.cost.recent.map((r) => ({ label: r.desc || r.id, cost: /** @type {number} */ (r.cost) })),

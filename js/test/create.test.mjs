@@ -58,7 +58,7 @@ test("a valid dropped file is sent in acknowledged chunks of the limit size, the
   const { model, el, q, k, cleanup } = setup();
   drop(el, file);
   await settle();
-  assert.match(q(".bw-create__file").textContent, /in\.jsonl.*20 requests, model m/);
+  assert.match(q(".bw-create__file").textContent, /in\.jsonl.*20 requests, model m · ✓ no problems found$/);
   assert.equal(q(".bw-create__problems").textContent, "");
   assert.equal(q("select").value, EP); // taken from the file
   const submit = q(".bw-create__submit");
@@ -136,6 +136,9 @@ test("a bad file shows every problem with its line number and sends nothing", as
     ["2", "duplicate_custom_id"], ["3", "invalid_json_line"], ["4", "invalid_method"], ["5", "url_mismatch"]]);
   assert.match(items[0].textContent, /^Line 2duplicate_custom_idcustom_id: /);
   assert.match(q(".bw-create__problems-title").textContent, /4 problems found; nothing will be uploaded/);
+  // The file line ends with what was read: no "no problems" claim, and no stray "null" from a skipped part.
+  assert.match(q(".bw-create__file").textContent, /^bad\.jsonl — [\d.]+ \w+, 5 requests(, model m)?$/);
+  assert.doesNotMatch(el.textContent, /null|undefined/);
   assert.equal(q(".bw-create__submit").disabled, true);
   q(".bw-create__submit").click();
   await settle();
