@@ -254,7 +254,7 @@ export function renderDetails(model, el, opts = {}) {
     append(meta, [
       h("p", { class: "bw-meta__desc", text: d.description || "No description." }),
       d.tags && d.tags.length
-        ? h("div", { class: "bw-tags", "aria-label": "Tags" }, d.tags.map((/** @type {string} */ t) => h("span", { class: "bw-chip", text: t })))
+        ? h("div", { class: "bw-tags", "aria-label": "Tags" }, d.tags.map((/** @type {string} */ t) => h("span", { class: "bw-chip", text: t, title: t })))
         : null,
     ]);
     if (metaPairs.length) {
