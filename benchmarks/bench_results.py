@@ -70,6 +70,30 @@ def generate(path: str, lines: int, seed: int = 7) -> None:
 
 
 # Each approach ends with a DataFrame of the same core columns.
+# The per-line body both SDK baselines share: typed ChatCompletion per success line, then a DataFrame.
+SDK_PER_LINE = """    if not raw.strip():
+        continue
+    o = json.loads(raw)
+    r = o.get("response") or {}
+    e = o.get("error") or {}
+    if r.get("status_code") == 200:
+        c = ChatCompletion.model_validate(r["body"])
+        ch = c.choices[0] if c.choices else None
+        out.append({"custom_id": o["custom_id"], "status_code": 200,
+                    "text": ch.message.content if ch else None, "finish_reason": ch.finish_reason if ch else None,
+                    "model": c.model, "input_tokens": c.usage.prompt_tokens if c.usage else None,
+                    "output_tokens": c.usage.completion_tokens if c.usage else None,
+                    "error_code": None, "error_message": None})
+    else:
+        be = ((r.get("body") or {}).get("error") or {}) if r else {}
+        out.append({"custom_id": o["custom_id"], "status_code": r.get("status_code") if r else None,
+                    "text": None, "finish_reason": None, "model": None, "input_tokens": None,
+                    "output_tokens": None, "error_code": e.get("code") or be.get("code"),
+                    "error_message": e.get("message") or be.get("message")})
+df = pd.DataFrame(out)
+rows = len(df)
+"""
+
 APPROACHES = {
     "read bytes only (floor)": """
 with open(PATH, "rb") as f:
@@ -121,28 +145,7 @@ out = []
 with open(PATH, "rb") as f:
     text = f.read().decode("utf-8")
 for raw in text.splitlines():
-    if not raw.strip():
-        continue
-    o = json.loads(raw)
-    r = o.get("response") or {}
-    e = o.get("error") or {}
-    if r.get("status_code") == 200:
-        c = ChatCompletion.model_validate(r["body"])
-        ch = c.choices[0] if c.choices else None
-        out.append({"custom_id": o["custom_id"], "status_code": 200,
-                    "text": ch.message.content if ch else None, "finish_reason": ch.finish_reason if ch else None,
-                    "model": c.model, "input_tokens": c.usage.prompt_tokens if c.usage else None,
-                    "output_tokens": c.usage.completion_tokens if c.usage else None,
-                    "error_code": None, "error_message": None})
-    else:
-        be = ((r.get("body") or {}).get("error") or {}) if r else {}
-        out.append({"custom_id": o["custom_id"], "status_code": r.get("status_code") if r else None,
-                    "text": None, "finish_reason": None, "model": None, "input_tokens": None,
-                    "output_tokens": None, "error_code": e.get("code") or be.get("code"),
-                    "error_message": e.get("message") or be.get("message")})
-df = pd.DataFrame(out)
-rows = len(df)
-""",
+""" + SDK_PER_LINE,
     # The issue's baseline (~2.7 s): the SDK pattern from the API, files.content(id).text, then per-line parsing.
     "openai SDK over HTTP: files.content().text + model_validate": """
 import json, os, pandas as pd, openai
@@ -150,28 +153,7 @@ from openai.types.chat import ChatCompletion
 sdk = openai.OpenAI(base_url=os.environ["BENCH_URL"], api_key="bench", max_retries=0)
 out = []
 for raw in sdk.files.content("file-output").text.splitlines():
-    if not raw.strip():
-        continue
-    o = json.loads(raw)
-    r = o.get("response") or {}
-    e = o.get("error") or {}
-    if r.get("status_code") == 200:
-        c = ChatCompletion.model_validate(r["body"])
-        ch = c.choices[0] if c.choices else None
-        out.append({"custom_id": o["custom_id"], "status_code": 200,
-                    "text": ch.message.content if ch else None, "finish_reason": ch.finish_reason if ch else None,
-                    "model": c.model, "input_tokens": c.usage.prompt_tokens if c.usage else None,
-                    "output_tokens": c.usage.completion_tokens if c.usage else None,
-                    "error_code": None, "error_message": None})
-    else:
-        be = ((r.get("body") or {}).get("error") or {}) if r else {}
-        out.append({"custom_id": o["custom_id"], "status_code": r.get("status_code") if r else None,
-                    "text": None, "finish_reason": None, "model": None, "input_tokens": None,
-                    "output_tokens": None, "error_code": e.get("code") or be.get("code"),
-                    "error_message": e.get("message") or be.get("message")})
-df = pd.DataFrame(out)
-rows = len(df)
-""",
+""" + SDK_PER_LINE,
     "batch_widgets over HTTP: download_file (streamed) + parse": """
 import os, tempfile
 from batch_widgets.client import BatchClient
