@@ -352,3 +352,13 @@ def _read_request(sock) -> tuple:
             break
         body += chunk
     return (lines[0], headers), body
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll ``condition`` every 10 ms until it is truthy (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False

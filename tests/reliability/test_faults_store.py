@@ -3,12 +3,11 @@ and recovers by itself once the faults stop; no exception ever escapes its threa
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 from batch_widgets.store import BatchStore
-from faults import ENDPOINT, FAULTS, SECRET, FakeClock, FaultTransport, request_lines
+from faults import ENDPOINT, FAULTS, SECRET, FakeClock, FaultTransport, request_lines, wait_until
 
 #: Faults a list refresh cannot get past (the others are absorbed by the paging guards).
 FAILING = sorted(set(FAULTS) - {"stuck_cursor", "empty_page_has_more"})
@@ -33,15 +32,6 @@ def one_batch(server):
     with BatchClient(api_key=SECRET, base_url=server.base_url) as client:
         file = client.upload_file(request_lines(3, prefix="store"))
         return client.create_batch(file.id, ENDPOINT)
-
-
-def _wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_every_fault_kind_becomes_an_error_event_then_recovers(store_client, thread_errors):
@@ -114,16 +104,16 @@ def test_poller_thread_keeps_running_through_faults_and_recovers(store_client, t
     store.subscribe(broken_subscriber)
     store.subscribe(events.append, wants=lambda: 0.01)
     try:
-        assert _wait_for(lambda: store.ticks >= 2 and store.loaded)
+        assert wait_until(lambda: store.ticks >= 2 and store.loaded)
         for fault in ("server_error", "connect_error", "drop_mid_body", "malformed_json", "rate_limited"):
             transport.inject(fault, times=None)
             start = store.failures
-            assert _wait_for(lambda: store.failures >= start + 2), fault
+            assert wait_until(lambda: store.failures >= start + 2), fault
             assert store.polling
             transport.clear()
-            assert _wait_for(lambda: store.failures == 0 and store.last_error is None), fault
+            assert wait_until(lambda: store.failures == 0 and store.last_error is None), fault
         assert any(e.error for e in events)
-        assert _wait_for(lambda: events[-1].error is None)  # the recovery is announced just after it happens
+        assert wait_until(lambda: events[-1].error is None)  # the recovery is announced just after it happens
         assert broken_calls  # it was called, and raised, every time
     finally:
         store.stop()

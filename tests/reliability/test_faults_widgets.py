@@ -4,12 +4,11 @@ polling, and clear the banner by themselves once the API answers again. Nothing 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from batch_widgets.store import clear_stores
-from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines
+from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines, wait_until
 
 #: A rotation of faults the widgets meet while loading and polling.
 WIDGET_FAULTS = ["server_error", "connect_error", "drop_mid_body", "malformed_json", "rate_limited", "read_timeout"]
@@ -47,15 +46,6 @@ def running_batch(server):
         return client.create_batch(file.id, ENDPOINT, metadata={"description": "widget faults"})
 
 
-def _wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def _make(kind, client, batch_id):
     from batch_widgets.widgets.active_list import BatchList
     from batch_widgets.widgets.dashboard import BatchDashboard
@@ -82,12 +72,12 @@ def test_widget_built_during_an_outage_shows_a_banner_and_recovers(fault_client,
         store.max_backoff = 0.05  # the real cap is 60 s; the test cannot wait that long
         store.wake()
         start = store.ticks
-        assert _wait_for(lambda: store.ticks >= start + 2), "the poller stopped polling during the outage"
+        assert wait_until(lambda: store.ticks >= start + 2), "the poller stopped polling during the outage"
         assert widget._banner.startswith("Refresh failed")
         transport.clear()
-        assert _wait_for(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
+        assert wait_until(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
         assert store.failures == 0 and store.loaded
-        assert _wait_for(lambda: running_batch.id in widget._rows), "the list did not fill after recovery"
+        assert wait_until(lambda: running_batch.id in widget._rows), "the list did not fill after recovery"
     finally:
         widget.close()
     assert thread_errors == []
@@ -103,8 +93,8 @@ def test_details_built_during_an_outage_loads_once_the_api_answers(fault_client,
         widget._store.max_backoff = 0.05
         transport.clear()
         widget._store.wake()
-        assert _wait_for(lambda: widget._detail.get("id") == running_batch.id), "details never loaded"
-        assert _wait_for(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
+        assert wait_until(lambda: widget._detail.get("id") == running_batch.id), "details never loaded"
+        assert wait_until(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
     finally:
         widget.close()
     assert thread_errors == []
@@ -120,10 +110,10 @@ def test_an_outage_after_load_keeps_the_rows_and_recovers(fault_client, running_
         rows = dict(widget._rows)
         for fault in WIDGET_FAULTS:
             transport.inject(fault, times=None)
-            assert _wait_for(lambda: widget._banner.startswith("Refresh failed")), fault
+            assert wait_until(lambda: widget._banner.startswith("Refresh failed")), fault
             assert widget._rows.keys() == rows.keys()  # what was on show stays on show
             transport.clear()
-            assert _wait_for(lambda: widget._banner == ""), fault
+            assert wait_until(lambda: widget._banner == ""), fault
     finally:
         widget.close()
     assert thread_errors == []
@@ -151,14 +141,14 @@ def test_history_built_during_an_outage_loads_everything_once_the_api_answers(fa
     transport.inject("server_error", times=None)
     widget = BatchHistoryView(client)
     try:
-        assert _wait_for(lambda: not widget._history_loading)
+        assert wait_until(lambda: not widget._history_loading)
         assert widget._banner and SECRET not in widget._banner
         widget._store.max_backoff = 0.05
         transport.clear()
         widget._store.wake()
-        assert _wait_for(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
-        assert _wait_for(lambda: widget._store.index.complete), "the full history was never read"
-        assert _wait_for(lambda: running_batch.id in json.dumps(widget._history_rows)), "rows never sent"
+        assert wait_until(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
+        assert wait_until(lambda: widget._store.index.complete), "the full history was never read"
+        assert wait_until(lambda: running_batch.id in json.dumps(widget._history_rows)), "rows never sent"
     finally:
         widget.close()
     assert thread_errors == []

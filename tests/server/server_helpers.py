@@ -6,7 +6,6 @@ import json
 import time
 
 import openai
-from batch_widgets.server.local import LocalBatchServer
 
 API_KEY = "test-key-123"
 CHAT = "/v1/chat/completions"

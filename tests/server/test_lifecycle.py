@@ -96,7 +96,7 @@ def test_list_batches_pages_newest_first(client):
     page = client.batches.list(limit=2)
     assert [b.id for b in page.data] == ids[::-1][:2]
     assert page.has_more is True
-    seen, pages = [], 0
+    seen = []
     for batch in client.batches.list(limit=2):  # the SDK follows `after` across pages
         seen.append(batch.id)
     assert seen[:5] == ids[::-1]

@@ -34,13 +34,6 @@ def unix(*parts: int) -> int:
     return int(datetime(*parts, tzinfo=timezone.utc).timestamp())
 
 
-@pytest.fixture(autouse=True)
-def _no_openai_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_API_VERSION",
-                 "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def client_for(api: FakeBatchAPI, **kw) -> BatchClient:
     kw.setdefault("sleep", lambda s: None)
     return BatchClient(KEY, transport=api.transport(), **kw)

@@ -14,14 +14,6 @@ from batch_widgets.errors import APIConnectionError, AuthenticationError, BatchW
 from fake_batch_api import FakeBatchAPI
 
 KEY = "sk-proj-very-secret-key-42"
-ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_API_VERSION",
-       "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_env(monkeypatch):
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 class Recorder:

@@ -25,13 +25,6 @@ from fake_batch_api import FakeBatchAPI
 KEY = "sk-test-secret-0123456789"
 
 
-@pytest.fixture(autouse=True)
-def _no_openai_env(monkeypatch):
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT",
-                 "AZURE_OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 class Sleeps(list):
     def __call__(self, seconds: float) -> None:
         self.append(seconds)

@@ -1,6 +1,5 @@
 import pytest
 
-from batch_widgets import pricing
 from batch_widgets.pricing import ModelPrice, Pricing, get_pricing, reset_prices, set_prices
 
 

@@ -111,10 +111,11 @@ class Runner:
             if self._stop.is_set():
                 return
             log.exception("batch %s failed in the runner", batch_id)
+            message = f"the local server failed: {type(exc).__name__}"
             self._set(batch_id, lambda d: d.update(
                 status="failed", failed_at=_now(),
                 errors={"object": "list", "data": [{"code": "server_error", "line": None, "param": None,
-                                                    "message": f"the local server failed: {type(exc).__name__}"}]}))
+                                                    "message": message}]}))
         finally:
             self.storage.release()
 
