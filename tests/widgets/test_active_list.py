@@ -84,6 +84,23 @@ def test_finish_raises_a_notice_and_calls_on_complete():
     assert w._rows[raw["id"]]["status"] == "completed"  # still listed until dismissed
 
 
+def test_several_finishing_name_each_batch_by_description_or_id():
+    api = FakeBatchAPI()
+    a = running(api, metadata={"description": "Weekly report summaries"})
+    b = running(api, metadata={"description": "Support ticket triage"})
+    c = running(api)  # no description: its id stands in
+    w, store = _list(api)
+    for raw in (a, b, c):
+        raw.update(status="completed", completed_at=T0 + 100, request_counts={"total": 10, "completed": 10, "failed": 0})
+    store.poll_once()
+    prefix, _, names = w._notice["text"].partition(": ")
+    assert prefix == "3 batches finished"
+    assert sorted(names.split(", ")) == sorted(
+        ["Weekly report summaries (completed)", "Support ticket triage (completed)", f"{c['id']} (completed)"]
+    )
+    assert a["id"] not in names and b["id"] not in names
+
+
 def test_on_complete_errors_become_a_banner():
     api = FakeBatchAPI()
     raw = running(api)

@@ -133,7 +133,9 @@ class ActiveListMixin(t.HasTraits):
             if counts.failed:
                 text += f", {counts.failed} failed"
         else:
-            text = f"{len(batches)} batches finished: " + ", ".join(f"{b.id} ({b.status.value})" for b in batches)
+            # A description reads better than an id; batches without one fall back to the id.
+            names = ", ".join(f"{b.description or b.id} ({b.status.value})" for b in batches)
+            text = f"{len(batches)} batches finished: {names}"
         ok = all(b.status.value == "completed" and not b.request_counts.failed for b in batches)
         self._show_notice(text, "success" if ok else "warning")  # type: ignore[attr-defined]
         callback = self.on_complete
