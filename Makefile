@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TMPDIR := $(CURDIR)/tmp
 
-.PHONY: setup demo test test-unit test-js test-notebooks test-e2e js js-check bench clean
+.PHONY: setup demo test test-unit test-js test-notebooks test-e2e js js-check bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ test-notebooks:
 
 test-e2e:
 	$(BIN)/python -m pytest -q tests/e2e
+
+# Re-shoot the README's screenshots (docs/screenshots/) with the browser tests.
+screenshots: setup
+	BW_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/e2e
 
 bench: setup js
 	$(BIN)/python benchmarks/run_all.py

@@ -27,7 +27,9 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-SCREENSHOTS = REPO / "docs" / "screenshots"  # the ones the README shows
+# The README's screenshots are rewritten only on request (`make screenshots`), so a test run leaves the tree clean.
+SCREENSHOTS = REPO / "docs" / "screenshots" if os.environ.get("BW_UPDATE_SCREENSHOTS") else ARTIFACTS / "screenshots"
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Every host but loopback fails DNS inside the browser: a green test cannot depend on a CDN.
 CHROMIUM_ARGS = [
