@@ -39,9 +39,35 @@ function jsonType(v) {
   return "an object";
 }
 
-/** Python's repr of a JSON value, near enough for messages. @param {any} v */
+/** Python's repr of a JSON value (quotes, True/False), near enough for messages to match. @param {any} v */
 function repr(v) {
-  return typeof v === "string" ? `'${clip(v)}'` : clip(JSON.stringify(v));
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (typeof v !== "string") return clip(JSON.stringify(v));
+  const text = clip(v);
+  return text.includes("'") && !text.includes('"') ? `"${text}"` : `'${text}'`;
+}
+
+/**
+ * JSON.parse's reason without its own position wording ("at position P", "(line 1 column M)", Firefox's
+ * "at line 1 column M of the JSON data"): the line is shown beside the message, so only "at column M" is kept,
+ * as the Python validator words it. V8's echo of the whole line ('..., "{...}" is not valid JSON') is dropped.
+ * @param {string} msg
+ */
+export function jsonErrorText(msg) {
+  let text = msg.replace(/^JSON\.parse: /, "").replace(/^(Unexpected token .*?), ".*" is not valid JSON$/s, "$1");
+  let column = null;
+  const lineCol = /\s*\(?\bline \d+ column (\d+)\)?( of the JSON data)?/.exec(text);
+  if (lineCol) {
+    column = Number(lineCol[1]);
+    text = text.replace(lineCol[0], "");
+  }
+  const pos = /\s*\bat position (\d+)/.exec(text);
+  if (pos) {
+    column = column ?? Number(pos[1]) + 1;
+    text = text.replace(pos[0], "");
+  }
+  text = text.replace(/\s+at$/, "").replace(/ in JSON$/, "").trim();
+  return column === null ? text : `${text} at column ${column}`;
 }
 
 export class LineValidator {
@@ -91,7 +117,7 @@ export class LineValidator {
       obj = JSON.parse(this.decoder.decode(bytes));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      this.problem(this.lineNo, "invalid_json_line", `not valid JSON: ${clip(msg, 120)}`);
+      this.problem(this.lineNo, "invalid_json_line", `not valid JSON: ${clip(jsonErrorText(msg), 120)}`);
       return;
     }
     this.check(this.lineNo, obj);
@@ -130,19 +156,18 @@ export class LineValidator {
     }
     const cid = obj.custom_id;
     if (cid === undefined || cid === null || cid === "") {
-      this.problem(n, "missing_custom_id", "custom_id is missing or empty", "custom_id");
+      this.problem(n, "missing_custom_id", "missing or empty", "custom_id");
     } else if (typeof cid !== "string") {
-      this.problem(n, "invalid_line", `custom_id must be a string, not ${jsonType(cid)}`, "custom_id");
+      this.problem(n, "invalid_line", `must be a string, not ${jsonType(cid)}`, "custom_id");
     } else if (this.seen.has(cid)) {
-      this.problem(n, "duplicate_custom_id", `custom_id ${repr(cid)} was already used on line ${this.seen.get(cid)}`,
-        "custom_id");
+      this.problem(n, "duplicate_custom_id", `${repr(cid)} was already used on line ${this.seen.get(cid)}`, "custom_id");
     } else {
       this.seen.set(cid, n);
     }
     const method = obj.method;
     if (method !== "POST") {
       const what = method === undefined || method === null ? "missing" : repr(method);
-      this.problem(n, "invalid_method", `method must be "POST" (got ${what})`, "method");
+      this.problem(n, "invalid_method", `must be "POST" (got ${what})`, "method");
     }
     this.checkUrl(n, obj.url);
     this.checkBody(n, obj.body);
@@ -152,12 +177,12 @@ export class LineValidator {
   checkUrl(n, url) {
     const rep = this.report;
     if (typeof url !== "string" || !url) {
-      this.problem(n, "url_mismatch", "url is missing or not a string", "url");
+      this.problem(n, "url_mismatch", "missing or not a string", "url");
     } else if (rep.endpoint === null) {
       rep.endpoint = url;
     } else if (url !== rep.endpoint) {
       const against = this.fixedEndpoint ? "the batch endpoint" : "the first line's url";
-      this.problem(n, "url_mismatch", `url ${repr(url)} differs from ${against} '${rep.endpoint}'`, "url");
+      this.problem(n, "url_mismatch", `${repr(url)} differs from ${against} ${repr(rep.endpoint)}`, "url");
     }
   }
 
@@ -165,20 +190,20 @@ export class LineValidator {
   checkBody(n, body) {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       const what = body === undefined || body === null ? "missing" : jsonType(body);
-      this.problem(n, "missing_body", `body must be a JSON object (got ${what})`, "body");
+      this.problem(n, "missing_body", `must be a JSON object (got ${what})`, "body");
       return;
     }
     const model = body.model;
     if (typeof model !== "string" || !model) {
-      this.problem(n, "missing_model", "body.model is missing or not a string", "body.model");
+      this.problem(n, "missing_model", "missing or not a string", "body.model");
     } else if (this.report.model === null) {
       this.report.model = model;
     } else if (model !== this.report.model) {
-      this.problem(n, "model_mismatch", `body.model ${repr(model)} differs from the first model ` +
-        `'${this.report.model}'; a batch uses one model`, "body.model");
+      this.problem(n, "model_mismatch", `${repr(model)} differs from the first model ` +
+        `${repr(this.report.model)}; a batch uses one model`, "body.model");
     }
     if (body.stream === true) {
-      this.problem(n, "stream_not_supported", "body.stream = true is not supported in a batch", "body.stream");
+      this.problem(n, "stream_not_supported", "true is not supported in a batch", "body.stream");
     }
   }
 

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import {
-  LineValidator, LineSplitter, validateBytes, validateFile, MAX_FILE_BYTES, MAX_REQUESTS,
+  LineValidator, LineSplitter, validateBytes, validateFile, jsonErrorText, MAX_FILE_BYTES, MAX_REQUESTS,
 } from "../lib/validate.js";
 
 const EP = "/v1/chat/completions";
@@ -58,6 +58,32 @@ test("each problem has its code and 1-based line", () => {
   assert.equal(r.problems[4].field, "body.model");
   assert.ok(!r.ok);
   assert.equal(r.problemCount, 11);
+});
+
+test("messages do not repeat their field", () => {
+  const lines = jl(req(1), req(1), req(3, { url: "/v1/embeddings" }), req(4, { method: "GET" }),
+    req(5, { body: { model: "other" } }), req(6, { body: { model: "gpt-4o-mini", stream: true } }),
+    { method: "POST", url: EP, body: null });
+  const r = validateBytes(lines.join(""), { endpoint: EP });
+  assert.equal(r.problems.length, 7);
+  for (const p of r.problems) assert.ok(p.field && !p.message.startsWith(p.field), `${p.field}: ${p.message}`);
+  const url = r.problems.find((p) => p.field === "url");
+  assert.equal(url.message, "'/v1/embeddings' differs from the batch endpoint '/v1/chat/completions'");
+});
+
+test("JSON.parse's position wording becomes 'at column M' (V8 old and new, Firefox)", () => {
+  assert.equal(jsonErrorText("Expected property name or '}' in JSON at position 1 (line 1 column 2)"),
+    "Expected property name or '}' at column 2");
+  assert.equal(jsonErrorText("Expected property name or '}' in JSON at position 1"),
+    "Expected property name or '}' at column 2");
+  assert.equal(jsonErrorText("JSON.parse: expected property name or '}' at line 1 column 2 of the JSON data"),
+    "expected property name or '}' at column 2");
+  assert.equal(jsonErrorText(`Unexpected token 'N', "{"a": NaN}" is not valid JSON`), "Unexpected token 'N'");
+  assert.equal(jsonErrorText("Unexpected end of JSON input"), "Unexpected end of JSON input");
+  const r = validateBytes([...jl(req(1)), '{"custom_id": "r2",, "method": "POST"}\n'].join(""));
+  assert.deepEqual(codes(r), [[2, "invalid_json_line"]]);
+  assert.match(r.problems[0].message, /^not valid JSON: .* at column 20$/);
+  assert.doesNotMatch(r.problems[0].message, /line/);
 });
 
 test("url must match the first line when no endpoint is given", () => {
@@ -148,7 +174,7 @@ function fuzzCases(n, seed = 12345) {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const python = path.join(root, ".venv/bin/python");
 
-test("same codes and lines as batch_widgets.validation on tricky inputs", { skip: !existsSync(python) &&
+test("same codes, lines and messages as batch_widgets.validation on tricky inputs", { skip: !existsSync(python) &&
   "no .venv/bin/python (run `make setup`)" }, () => {
   const cases = [
     jl(req(1), req(2)).join(""),
@@ -170,11 +196,15 @@ test("same codes and lines as batch_widgets.validation on tricky inputs", { skip
 import json, sys
 from batch_widgets.validation import validate_lines
 import io
+def message(p):
+    # The JSON parsers' own reasons differ between Python and the browser: compare only our wording.
+    return p.message.split(": ")[0] if p.message.startswith("not valid JSON: ") else p.message
 out = []
 for case in json.load(sys.stdin):
     for endpoint in (None, "/v1/chat/completions"):
         r = validate_lines(io.BytesIO(case.encode("utf-8")), endpoint=endpoint)
-        out.append({"codes": [[p.line, p.code, p.field] for p in r.problems], "lines": r.line_count,
+        out.append({"codes": [[p.line, p.code, p.field] for p in r.problems],
+                    "messages": [message(p) for p in r.problems], "lines": r.line_count,
                     "size": r.size_bytes, "model": r.model, "endpoint": r.endpoint})
 print(json.dumps(out))`;
   const run = spawnSync(python, ["-c", script], { input: JSON.stringify(cases), encoding: "utf-8", cwd: root });
@@ -184,8 +214,9 @@ print(json.dumps(out))`;
   for (const text of cases) {
     for (const endpoint of [null, EP]) {
       const r = validateBytes(text, { endpoint });
-      const got = { codes: r.problems.map((p) => [p.line, p.code, p.field]), lines: r.lineCount, size: r.sizeBytes,
-        model: r.model, endpoint: r.endpoint };
+      const message = (p) => (p.message.startsWith("not valid JSON: ") ? p.message.split(": ")[0] : p.message);
+      const got = { codes: r.problems.map((p) => [p.line, p.code, p.field]), messages: r.problems.map(message),
+        lines: r.lineCount, size: r.sizeBytes, model: r.model, endpoint: r.endpoint };
       assert.deepEqual(got, expected[k], `case ${JSON.stringify(text)} endpoint ${endpoint}`);
       k += 1;
     }

@@ -91,6 +91,7 @@ class LineValidator:
         self.stopped = False  # set once the size cap is passed: nothing more is read
 
     def _problem(self, line: Optional[int], code: str, message: str, field: Optional[str] = None) -> None:
+        # With a field, the message does not name it: every display shows the field beside the message.
         self.report.problem_count += 1
         if len(self.report.problems) < self._max_problems:
             self.report.problems.append(LineProblem(line, code, message, field))
@@ -111,7 +112,7 @@ class LineValidator:
         try:
             obj = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
-            self._problem(self._line_no, "invalid_json_line", f"not valid JSON: {_short(exc)}")
+            self._problem(self._line_no, "invalid_json_line", f"not valid JSON: {_json_error(exc)}")
             return
         self._check(self._line_no, obj)
 
@@ -152,7 +153,7 @@ class LineValidator:
         method = obj.get("method")
         if method != "POST":
             what = "missing" if method is None else repr(method)
-            self._problem(n, "invalid_method", f'method must be "POST" (got {what})', "method")
+            self._problem(n, "invalid_method", f'must be "POST" (got {what})', "method")
         self._check_url(n, obj.get("url"))
         self._check_body(n, obj.get("body"))
 
@@ -173,42 +174,41 @@ class LineValidator:
     def _check_custom_id(self, n: int, obj: dict) -> None:
         cid = obj.get("custom_id")
         if cid is None or cid == "":
-            self._problem(n, "missing_custom_id", "custom_id is missing or empty", "custom_id")
+            self._problem(n, "missing_custom_id", "missing or empty", "custom_id")
         elif not isinstance(cid, str):
-            self._problem(n, "invalid_line", f"custom_id must be a string, not {_json_type(cid)}", "custom_id")
+            self._problem(n, "invalid_line", f"must be a string, not {_json_type(cid)}", "custom_id")
         elif cid in self._seen:
             self._problem(n, "duplicate_custom_id",
-                          f"custom_id {_clip(cid)!r} was already used on line {self._seen[cid]}", "custom_id")
+                          f"{_clip(cid)!r} was already used on line {self._seen[cid]}", "custom_id")
         else:
             self._seen[cid] = n
 
     def _check_url(self, n: int, url: Any) -> None:
         rep = self.report
         if not isinstance(url, str) or not url:
-            self._problem(n, "url_mismatch", "url is missing or not a string", "url")
+            self._problem(n, "url_mismatch", "missing or not a string", "url")
         elif rep.endpoint is None:
             rep.endpoint = url
         elif url != rep.endpoint:
             against = "the batch endpoint" if self._fixed_endpoint else "the first line's url"
-            self._problem(n, "url_mismatch", f"url {_clip(url)!r} differs from {against} {rep.endpoint!r}", "url")
+            self._problem(n, "url_mismatch", f"{_clip(url)!r} differs from {against} {_clip(rep.endpoint)!r}", "url")
 
     def _check_body(self, n: int, body: Any) -> None:
         if not isinstance(body, dict):
-            what = "missing" if body is None else f"a {_json_type(body)}"
-            self._problem(n, "missing_body", f"body must be a JSON object (got {what})", "body")
+            what = "missing" if body is None else _json_type(body)
+            self._problem(n, "missing_body", f"must be a JSON object (got {what})", "body")
             return
         model = body.get("model")
         if not isinstance(model, str) or not model:
-            self._problem(n, "missing_model", "body.model is missing or not a string", "body.model")
+            self._problem(n, "missing_model", "missing or not a string", "body.model")
         elif self.report.model is None:
             self.report.model = model
         elif model != self.report.model:
             self._problem(n, "model_mismatch",
-                          f"body.model {_clip(model)!r} differs from the first model {self.report.model!r}; "
+                          f"{_clip(model)!r} differs from the first model {_clip(self.report.model)!r}; "
                           "a batch uses one model", "body.model")
         if body.get("stream") is True:
-            self._problem(n, "stream_not_supported", "body.stream = true is not supported in a batch",
-                          "body.stream")
+            self._problem(n, "stream_not_supported", "true is not supported in a batch", "body.stream")
 
     def finish(self) -> ValidationReport:
         if self.report.line_count == 0 and not self.stopped:
@@ -269,6 +269,14 @@ def _json_type(value: Any) -> str:
 
 def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_error(exc: BaseException) -> str:
+    # The line number is shown beside the message already, so keep only the parser's reason and the column
+    # (JSONDecodeError's own text adds "line 1 column M (char N)").
+    if isinstance(exc, json.JSONDecodeError):
+        return _clip(f"{exc.msg} at column {exc.colno}", 120)
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

@@ -85,6 +85,30 @@ def test_each_problem_has_code_and_line():
     assert {p.code for p in report.problems} <= set(CODES)
 
 
+def test_messages_do_not_repeat_their_field():
+    lines = jl(req(1), req(1), req(3, url="/v1/embeddings"), req(4, method="GET"), req(5, body={"model": "other"}),
+               req(6, body={"model": "gpt-4o-mini", "stream": True}), {"method": "POST", "url": EP, "body": None})
+    report = validate_lines(lines, endpoint=EP)
+    fielded = [p for p in report.problems if p.field]
+    assert len(fielded) == len(report.problems) == 7
+    for p in fielded:  # the field is shown beside the message, so the message must not start with it
+        assert not p.message.startswith(p.field), (p.field, p.message)
+    by_field = {(p.line, p.field): p.message for p in report.problems}
+    assert by_field[(3, "url")] == "'/v1/embeddings' differs from the batch endpoint '/v1/chat/completions'"
+    assert by_field[(2, "custom_id")] == "'r1' was already used on line 1"
+    assert str(report.problems[1]).startswith("line 3 [url]: '/v1/embeddings' differs")
+    body = validate_lines(jl(req(1, body=[1]))).problems[0]
+    assert (body.field, body.message) == ("body", "must be a JSON object (got an array)")
+
+
+def test_invalid_json_names_the_column_not_a_second_line_number():
+    report = validate_lines(jl(req(1)) + ['{"custom_id": "r2",, "method": "POST"}\n'])
+    (problem,) = report.problems
+    assert (problem.line, problem.code) == (2, "invalid_json_line")
+    assert problem.message == "not valid JSON: Expecting property name enclosed in double quotes at column 20"
+    assert "line" not in problem.message
+
+
 def test_url_must_match_first_line_when_no_endpoint_given():
     report = validate_lines(jl(req(1, url="/v1/embeddings"), req(2)))
     assert report.endpoint == "/v1/embeddings"
