@@ -262,8 +262,10 @@ export function renderHistory(model, el) {
     });
     return chip;
   });
+  // A short placeholder fits narrow notebooks; the full list of searched fields is the tooltip and the label.
+  const searchHelp = "Search batches by id, description or tags (also model and endpoint)";
   const search = h("input", { type: "search", class: "bw-input bw-history__search",
-    placeholder: "Search id, description, tags, model", "aria-label": "Search batches by id, description or tags (also model and endpoint)" });
+    placeholder: "Search batches", title: searchHelp, "aria-label": searchHelp });
   const endpointSel = h("select", { class: "bw-input", "aria-label": "Endpoint" });
   const since = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or after (UTC)" });
   const until = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or before (UTC)" });

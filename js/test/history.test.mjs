@@ -68,6 +68,16 @@ test("10,000 rows: first page drawn, total counted, pager says where we are", ()
   cleanup();
 });
 
+test("the search box has a short placeholder; the fields it searches are its tooltip and label", () => {
+  const { q, cleanup } = setup();
+  const search = q(".bw-history__search");
+  assert.equal(search.getAttribute("placeholder"), "Search batches");
+  for (const attr of ["title", "aria-label"]) {
+    assert.match(search.getAttribute(attr), /id, description or tags \(also model and endpoint\)/);
+  }
+  cleanup();
+});
+
 test("status chips (several at once), search, endpoint and dates filter; the count matches", () => {
   const { el, q, count, rows, cleanup } = setup();
   const chip = (s) => el.querySelector(`[data-status="${s}"]`);
