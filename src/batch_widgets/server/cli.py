@@ -43,7 +43,20 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="simulated fraction of requests that fail (default 0.03)")
     p.add_argument("--window-seconds", type=int, default=None,
                    help="override every batch's completion window (to demo expiry)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also log every upstream HTTP request (httpx/httpcore, quiet by default)")
     p.set_defaults(func=_serve)
+
+
+#: Loggers of the HTTP client; at INFO, httpx logs one line per upstream request.
+HTTP_LOGGERS = ("httpx", "httpcore")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """INFO for our own messages; the HTTP client's per-request lines only with --verbose."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -58,7 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding {args.host}: the server is reachable from other machines", file=sys.stderr)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging(args.verbose)
     data_dir = args.data_dir or default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = ServerSettings(
