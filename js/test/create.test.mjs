@@ -88,7 +88,8 @@ test("a valid dropped file is sent in acknowledged chunks of the limit size, the
   cleanup();
 });
 
-test("no more than WINDOW chunks are in flight before the kernel acknowledges", async () => {
+/** A valid 20-line file dropped and submitted to a kernel that does not acknowledge: one window is in flight. */
+async function startStalledTransfer() {
   const k = kernel({ ack: false });
   const text = Array.from({ length: 20 }, (_, i) => line(i)).join("\n") + "\n";
   const { model, el, q, cleanup } = setup({}, k);
@@ -97,6 +98,11 @@ test("no more than WINDOW chunks are in flight before the kernel acknowledges", 
   q(".bw-create__submit").click();
   await settle();
   assert.equal(model.sent.filter((s) => s.msg.action === "create_chunk").length, WINDOW);
+  return { model, el, text, cleanup };
+}
+
+test("no more than WINDOW chunks are in flight before the kernel acknowledges", async () => {
+  const { model, el, text, cleanup } = await startStalledTransfer();
   // the kernel catches up: the rest flows
   model.update("_create_transfer", { upload_id: model.sent.find((s) => s.msg.action === "create_begin").msg.upload_id,
     received: 3 * 64, total: text.length, chunks: WINDOW });
@@ -112,14 +118,7 @@ test("no more than WINDOW chunks are in flight before the kernel acknowledges", 
 });
 
 test("closing the panel mid-transfer stops sending and leaves no listener behind", async () => {
-  const k = kernel({ ack: false });
-  const text = Array.from({ length: 20 }, (_, i) => line(i)).join("\n") + "\n";
-  const { model, el, q, cleanup } = setup({}, k);
-  drop(el, new File([text], "in.jsonl"));
-  await settle();
-  q(".bw-create__submit").click();
-  await settle();
-  assert.equal(model.sent.filter((s) => s.msg.action === "create_chunk").length, WINDOW);
+  const { model, el, text, cleanup } = await startStalledTransfer();
   cleanup();
   await settle();
   assert.equal(model.listenerCount(), 0);

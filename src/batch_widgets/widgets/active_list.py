@@ -12,7 +12,7 @@ import traitlets as t
 from ..models import Batch
 from ..store import LIST_INTERVAL, StoreEvent
 from ._rows import batch_row
-from .base import BatchWidgetBase, log
+from .base import BatchWidgetBase, positive_seconds, log
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
 RECENT_SECONDS = 15 * 60
@@ -73,10 +73,7 @@ class ActiveListMixin(t.HasTraits):
 
     @t.validate("poll_interval")
     def _valid_poll_interval(self, proposal: Any) -> float:
-        value = float(proposal["value"])
-        if not value > 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {value}")
-        return value
+        return positive_seconds("poll_interval", proposal["value"])
 
     @t.observe("poll_interval")
     def _poll_interval_changed(self, _change: Any) -> None:

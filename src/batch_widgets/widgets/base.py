@@ -22,6 +22,14 @@ _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger("batch_widgets")
 
 
+def positive_seconds(name: str, value: Any) -> float:
+    """A poll interval as a float; a clear error for zero, negative or NaN values."""
+    seconds = float(value)
+    if not seconds > 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {seconds}")
+    return seconds
+
+
 class BatchWidgetBase(anywidget.AnyWidget):
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"

@@ -11,7 +11,7 @@ from ..models import Batch
 from ..store import DETAILS_INTERVAL, StoreEvent
 from ._rows import batch_detail
 from .active_list import _min_interval
-from .base import BatchWidgetBase
+from .base import BatchWidgetBase, positive_seconds
 
 #: Files larger than this are not pushed through the kernel websocket; the view says how to save them.
 MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
@@ -37,10 +37,7 @@ class DetailsMixin(t.HasTraits):
 
     @t.validate("details_interval")
     def _valid_details_interval(self, proposal: Any) -> float:
-        value = float(proposal["value"])
-        if not value > 0:
-            raise ValueError(f"details_interval must be > 0 seconds, got {value}")
-        return value
+        return positive_seconds("details_interval", proposal["value"])
 
     # -- which batch -----------------------------------------------------------------------------------------
     @t.observe("_detail_id")
