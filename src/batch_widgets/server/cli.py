@@ -43,6 +43,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="simulated fraction of requests that fail (default 0.03)")
     p.add_argument("--window-seconds", type=int, default=None,
                    help="override every batch's completion window (to demo expiry)")
+    p.add_argument("--enqueued-token-limit", type=int, default=None, metavar="N",
+                   help="per model, the most estimated input tokens of batches not yet finished; a batch that "
+                        "would pass it fails with token_limit_exceeded as on OpenAI (estimate: "
+                        "batch_widgets.tokens; default: no limit)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also log every upstream HTTP request (httpx/httpcore, quiet by default)")
     p.set_defaults(func=_serve)
@@ -77,7 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = ServerSettings(
         data_dir=data_dir, api_key=args.api_key or None, executor=args.executor, upstream_url=args.upstream_url,
         upstream_api_key=os.environ.get("BATCH_WIDGETS_UPSTREAM_API_KEY"), concurrency=args.concurrency,
-        rate=args.rate, latency=args.latency, failure_rate=args.failure_rate, window_seconds=args.window_seconds)
+        rate=args.rate, latency=args.latency, failure_rate=args.failure_rate, window_seconds=args.window_seconds,
+        enqueued_token_limit=args.enqueued_token_limit)
     try:
         app = create_app(settings)
     except ValueError as exc:

@@ -9,7 +9,6 @@ not run (the next start runs those). The runner calls it chunk by chunk, saving 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import threading
 import time
@@ -17,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, Sequence
 
 import httpx
+
+from ..tokens import estimate_input_tokens
 
 __all__ = ["Executor", "SimulatedExecutor", "UpstreamExecutor", "make_executor", "usage_of", "Outcome"]
 
@@ -117,7 +118,7 @@ class SimulatedExecutor(Executor):
         model = str(body.get("model", ""))
         digest = hashlib.blake2b(f"{self.seed}|{model}|{custom_id}".encode(), digest_size=8).digest()
         rng = random.Random(int.from_bytes(digest, "big"))
-        prompt_tokens = max(1, len(json.dumps(body, separators=(",", ":"))) // 4)
+        prompt_tokens = estimate_input_tokens(body)
         token = digest.hex()
         if rng.random() < self.failure_rate:
             status, etype, code, param, message = _FAILURES[rng.randrange(len(_FAILURES))]

@@ -41,7 +41,8 @@ class LocalBatchServer:
                  rate: float = 0.0, latency: float = 0.0, failure_rate: float = 0.0,
                  upstream_api_key: Optional[str] = None, concurrency: int = 8,
                  window_seconds: Optional[int] = None, max_upload_bytes: Optional[int] = None,
-                 poll_interval: float = 0.5, startup_timeout: float = 30.0) -> None:
+                 poll_interval: float = 0.5, startup_timeout: float = 30.0,
+                 enqueued_token_limit: Optional[int] = None) -> None:
         import uvicorn
 
         from .app import create_app
@@ -50,7 +51,7 @@ class LocalBatchServer:
             data_dir=Path(data_dir) if data_dir is not None else default_data_dir(), api_key=api_key,
             executor=executor, upstream_url=upstream_url, upstream_api_key=upstream_api_key,
             concurrency=concurrency, rate=rate, latency=latency, failure_rate=failure_rate,
-            window_seconds=window_seconds, poll_interval=poll_interval)
+            window_seconds=window_seconds, poll_interval=poll_interval, enqueued_token_limit=enqueued_token_limit)
         if max_upload_bytes is not None:
             self.settings.max_upload_bytes = max_upload_bytes
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Iterable, Optional
 
+from ..tokens import estimate_lines_tokens
 from ..validation import validate_file
 from .executor import Executor, usage_of
 from .settings import ServerSettings
@@ -138,18 +139,31 @@ class Runner:
             report, problems = None, [{"code": "file_not_found", "line": None, "param": "input_file_id",
                                        "message": f"the input file {doc['input_file_id']} was deleted"}]
 
-        def change(d: dict) -> str:
-            if d["status"] != "validating":  # cancelled meanwhile
-                return d["status"]
-            if report is not None and report.ok:
-                d.update(status="in_progress", in_progress_at=_now(), model=report.model)
-                d["request_counts"]["total"] = report.line_count
-                _add_usage(d, [0, 0, 0, 0])
-            else:
-                d.update(status="failed", failed_at=_now(), errors={"object": "list", "data": problems})
-            return d["status"]
+        limit = self.settings.enqueued_token_limit
+        estimate = None
+        if report is not None and report.ok and limit is not None:
+            with open(path, "rb") as fh:
+                estimate = estimate_lines_tokens(fh)
 
-        return self.storage.update_batch(batch_id, change)[1]
+        with self.storage.write() as db:
+            def change(d: dict) -> str:
+                if d["status"] != "validating":  # cancelled meanwhile
+                    return d["status"]
+                if estimate is not None and self.storage.enqueued_tokens(report.model, db) + estimate > limit:
+                    d.update(status="failed", failed_at=_now(), model=report.model, errors={
+                        "object": "list", "data": [_token_limit_error(report.model, limit)]})
+                elif report is not None and report.ok:
+                    d.update(status="in_progress", in_progress_at=_now(), model=report.model)
+                    d["request_counts"]["total"] = report.line_count
+                    _add_usage(d, [0, 0, 0, 0])
+                else:
+                    d.update(status="failed", failed_at=_now(), errors={"object": "list", "data": problems})
+                return d["status"]
+
+            status = self.storage.update_batch(batch_id, change, db)[1]
+            if status == "in_progress" and estimate is not None:
+                self.storage.set_batch_option(batch_id, "estimated_tokens", estimate, db)
+        return status
 
     def _execute(self, batch_id: str) -> str:
         doc = self.storage.get_batch(batch_id)
@@ -279,6 +293,13 @@ class Runner:
         file_id = new_id("file-")
         os.replace(tmp, self.storage.file_path(file_id))
         return file_id, nbytes
+
+
+def _token_limit_error(model: Optional[str], limit: int) -> dict:
+    # OpenAI's wording (openai/openai-python#2084); the organisation of a local server is "local".
+    return {"code": "token_limit_exceeded", "line": None, "param": None,
+            "message": f"Enqueued token limit reached for {model} in organization org-local. Limit: {limit:,} "
+                       "enqueued tokens. Please try submitting fewer tasks or wait for other batches to finish."}
 
 
 def _chain(*parts: Iterable[str]) -> Iterable[str]:

@@ -37,3 +37,6 @@ class ServerSettings:
     window_seconds: Optional[int] = None  # overrides every completion_window (tests use a few seconds)
     max_upload_bytes: int = MAX_FILE_BYTES
     poll_interval: float = 0.5  # how often the runner looks for batches created by other processes
+    # Per model, the most estimated input tokens (batch_widgets.tokens) of batches not yet terminal; a batch that
+    # would pass it fails with token_limit_exceeded, as OpenAI's enqueued-token limit does. None = no limit.
+    enqueued_token_limit: Optional[int] = None

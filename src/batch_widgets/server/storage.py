@@ -237,6 +237,18 @@ class Storage:
                                   ACTIVE_STATUSES).fetchall()
         return [r[0] for r in rows]
 
+    def enqueued_tokens(self, model: Optional[str], db: sqlite3.Connection) -> int:
+        """Estimated input tokens of the validated, not yet terminal batches of ``model`` (call inside a write)."""
+        marks = ",".join("?" * len(ACTIVE_STATUSES))
+        row = db.execute(
+            "SELECT COALESCE(SUM(json_extract(options, '$.estimated_tokens')), 0) FROM batches "
+            f"WHERE status IN ({marks}) AND json_extract(doc, '$.model') IS ?", (*ACTIVE_STATUSES, model)).fetchone()
+        return int(row[0] or 0)
+
+    def set_batch_option(self, batch_id: str, key: str, value: Any, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE batches SET options = json_set(options, ?, json(?)) WHERE id = ?",
+                   (f"$.{key}", json.dumps(value), batch_id))
+
     def update_batch(self, batch_id: str, change: Callable[[dict], Any],
                      db: Optional[sqlite3.Connection] = None) -> tuple[dict, Any]:
         """Apply ``change(doc)`` atomically; returns (doc, what change returned). Raises KeyError if unknown."""
