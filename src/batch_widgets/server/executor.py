@@ -36,7 +36,8 @@ class Executor:
         """How many requests to run between two saves (aim: a save every ~0.25 s, so counts rise live)."""
         return 1000
 
-    def run(self, endpoint: str, items: Sequence[tuple[str, dict]]) -> list[Optional[Outcome]]:
+    def run(self, endpoint: str, items: Sequence[tuple[str, dict]], *, retry: int = 0) -> list[Optional[Outcome]]:
+        """``retry`` > 0 when the batch resubmits earlier requests (its round), for simulators."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -79,6 +80,9 @@ _FAILURES = (
 )
 
 
+_TRANSIENT = (429, 500)  # failures a retry may not meet again (the 400s stay: a bad request stays bad)
+
+
 class SimulatedExecutor(Executor):
     """Deterministic, realistic answers with token usage. ``rate`` caps requests/s (0 = as fast as possible),
     ``latency`` is the seconds each request takes, ``failure_rate`` the fraction answered with a 4xx/5xx error."""
@@ -101,7 +105,7 @@ class SimulatedExecutor(Executor):
     def close(self) -> None:
         self._stop.set()
 
-    def run(self, endpoint: str, items: Sequence[tuple[str, dict]]) -> list[Outcome]:
+    def run(self, endpoint: str, items: Sequence[tuple[str, dict]], *, retry: int = 0) -> list[Outcome]:
         per_request = max(self.latency, 1.0 / self.rate if self.rate else 0.0)
         due = time.monotonic()
         out = []
@@ -111,17 +115,23 @@ class SimulatedExecutor(Executor):
                 wait = due - time.monotonic()
                 if wait > 0 and self._stop.wait(wait):
                     break  # closing: the caller saves what ran and leaves the rest for the next start
-            out.append(self.answer(endpoint, custom_id, body))
+            out.append(self.answer(endpoint, custom_id, body, retry=retry))
         return out
 
-    def answer(self, endpoint: str, custom_id: str, body: dict) -> Outcome:
+    def answer(self, endpoint: str, custom_id: str, body: dict, *, retry: int = 0) -> Outcome:
         model = str(body.get("model", ""))
         digest = hashlib.blake2b(f"{self.seed}|{model}|{custom_id}".encode(), digest_size=8).digest()
         rng = random.Random(int.from_bytes(digest, "big"))
         prompt_tokens = estimate_input_tokens(body)
         token = digest.hex()
-        if rng.random() < self.failure_rate:
-            status, etype, code, param, message = _FAILURES[rng.randrange(len(_FAILURES))]
+        failure = _FAILURES[rng.randrange(len(_FAILURES))] if rng.random() < self.failure_rate else None
+        if failure and retry and failure[0] in _TRANSIENT:
+            # A server error or rate limit is bad luck, not the request's fault: a resubmission draws again.
+            again = hashlib.blake2b(f"{self.seed}|{model}|{custom_id}|{retry}".encode(), digest_size=8).digest()
+            if random.Random(int.from_bytes(again, "big")).random() >= self.failure_rate:
+                failure = None
+        if failure:
+            status, etype, code, param, message = failure
             message = message.format(n=prompt_tokens + 128000 if code == "context_length_exceeded" else 2.5)
             return status, {"error": {"message": message, "type": etype, "param": param, "code": code}}
         now = int(time.time())
@@ -228,7 +238,7 @@ class UpstreamExecutor(Executor):
         path = endpoint[3:] if endpoint.startswith("/v1/") and self.base_url.endswith("/v1") else endpoint
         return self.base_url + path
 
-    def run(self, endpoint: str, items: Sequence[tuple[str, dict]]) -> list[Optional[Outcome]]:
+    def run(self, endpoint: str, items: Sequence[tuple[str, dict]], *, retry: int = 0) -> list[Optional[Outcome]]:
         url = self.url_for(endpoint)
         return list(self._pool.map(lambda item: self._post(url, item[1]), items))
 

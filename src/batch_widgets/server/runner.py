@@ -205,7 +205,8 @@ class Runner:
         reason = self._check(doc)
         if reason:
             return reason
-        outcomes = self.executor.run(doc["endpoint"], [(cid, body) for _, cid, body in chunk])
+        outcomes = self.executor.run(doc["endpoint"], [(cid, body) for _, cid, body in chunk],
+                                     retry=_retry_round(doc))
         rows, ok_count, failed, tokens = [], 0, 0, [0, 0, 0, 0]
         for (idx, cid, _), outcome in zip(chunk, outcomes):
             if outcome is None:
@@ -321,3 +322,12 @@ def _add_usage(doc: dict, tokens: list[int]) -> None:
 
 def _now() -> int:
     return int(time.time())
+
+
+def _retry_round(doc: dict) -> int:
+    """How many times the batch's requests ran before: a job's round, or 1 for a batch naming its parent."""
+    metadata = doc.get("metadata") or {}
+    try:
+        return int(metadata.get("job_round") or 0) or (1 if metadata.get("parent_batch_id") else 0)
+    except ValueError:
+        return 1
