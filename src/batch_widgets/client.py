@@ -29,6 +29,7 @@ from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage
+from .jobs import AsyncJobsMixin, JobsMixin
 from .workflow import WorkflowMixin
 
 __all__ = ["AsyncBatchClient", "BatchClient"]
@@ -317,7 +318,7 @@ class _ClientCommon:
         )
 
 
-class BatchClient(_ClientCommon, WorkflowMixin):
+class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
     """Synchronous client for an OpenAI-compatible Batch API (OpenAI, Azure OpenAI, or the local server)."""
 
     def __init__(
@@ -447,7 +448,7 @@ class BatchClient(_ClientCommon, WorkflowMixin):
         self.close()
 
 
-class AsyncBatchClient(_ClientCommon):
+class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
     """The async twin of BatchClient: the same methods as coroutines, built on the same core."""
 
     def __init__(

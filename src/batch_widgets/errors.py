@@ -110,3 +110,7 @@ class InvalidRequestsError(BatchWidgetsError, ValueError):
         if len(self.problems) > limit:
             lines.append(f"  ... and {len(self.problems) - limit} more (see .problems)")
         super().__init__("\n".join([head, *lines]))
+
+
+class InputTooLargeError(BatchWidgetsError, ValueError):
+    """The input needs more than one batch; ``submit_job`` splits it into parts. Nothing was uploaded."""

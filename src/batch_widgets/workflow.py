@@ -13,12 +13,12 @@ import logging
 import os
 import sys
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO, Union
 
 from .errors import (
     APIConnectionError,
     BatchWidgetsError,
+    InputTooLargeError,
     InvalidRequestsError,
     LineProblem,
     RateLimitError,
@@ -152,13 +152,14 @@ class WorkflowMixin:
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         completion_window: str = "24h",
-    ) -> Union["Batch", list["Batch"]]:
+    ) -> "Batch":
         """Validate, upload and create in one call.
 
         ``requests`` is a list of input lines (dicts), a path to a JSONL file, JSONL bytes, or rows that
         :func:`~batch_widgets.jsonl.build_requests` understands. Everything is validated (and every problem
-        reported with its line) before anything is uploaded. More than 50,000 requests (or 200 MB) are split
-        into several batches sharing ``metadata["group_id"]``; then a list of batches is returned.
+        reported with its line) before anything is uploaded. An input over one batch's limits (50,000 requests
+        or 200 MB) raises :class:`~batch_widgets.errors.InputTooLargeError` pointing to ``submit_job``, which
+        splits it into parts and tracks them as one job.
         """
         from .jsonl import DEFAULT_ENDPOINT, write_jsonl
         from .validation import MAX_FILE_BYTES, MAX_REQUESTS, validate_lines
@@ -170,31 +171,22 @@ class WorkflowMixin:
         base = build_metadata(metadata, description=description, tags=tags)
         base.pop(_CLIENT_TAG_KEY, None)
         ranges = split_lines(lines, max_requests=MAX_REQUESTS, max_bytes=MAX_FILE_BYTES)
-        group = {}
         if len(ranges) > 1:
-            group = {GROUP_ID_KEY: f"group_{uuid.uuid4().hex[:16]}", GROUP_PART_KEY: f"1/{len(ranges)}"}
-            build_metadata({**base, **group})  # the group keys must fit too
-        # Validate every part before uploading any of them; line numbers count from the start of the input.
-        problems: list[LineProblem] = []
-        for start, end in ranges:
-            report = validate_lines(lines[start:end], endpoint=endpoint, source=source)
-            problems.extend(LineProblem(p.line + start if p.line else p.line, p.code, p.message, p.field)
-                            for p in report.problems)
-        if problems:
-            raise InvalidRequestsError(problems, source)
-        batches = []
-        for part, (start, end) in enumerate(ranges, start=1):
-            path = write_jsonl(lines[start:end])
-            try:
-                uploaded = self.upload_file(path, purpose="batch", filename=f"batch_input_{part}.jsonl")
-            finally:
-                path.unlink(missing_ok=True)
-            part_metadata = {**base, **group}
-            if group:
-                part_metadata[GROUP_PART_KEY] = f"{part}/{len(ranges)}"
-            batches.append(self.create_batch(uploaded.id, endpoint, completion_window=completion_window,
-                                             metadata=part_metadata or None))
-        return batches[0] if len(batches) == 1 else batches
+            size = sum(len(line) + 1 for line in lines)
+            raise InputTooLargeError(
+                f"{source} holds {len(lines):,} requests ({size / 2**20:,.1f} MiB); one batch takes at most "
+                f"{MAX_REQUESTS:,} requests and {MAX_FILE_BYTES // 2**20} MiB, so it needs {len(ranges)} batches. "
+                "Use client.submit_job(...) with the same arguments: it splits the input into parts, retries "
+                "failures and merges the results as one job. Nothing was uploaded.")
+        report = validate_lines(lines, endpoint=endpoint, source=source)
+        if not report.ok:
+            raise InvalidRequestsError(report.problems, source)
+        path = write_jsonl(lines)
+        try:
+            uploaded = self.upload_file(path, purpose="batch", filename="batch_input.jsonl")
+        finally:
+            path.unlink(missing_ok=True)
+        return self.create_batch(uploaded.id, endpoint, completion_window=completion_window, metadata=base or None)
 
     # -- wait --------------------------------------------------------------------------------------------
     def wait(
@@ -289,7 +281,8 @@ class WorkflowMixin:
         if not lines:
             raise ValueError(f"batch {parent.id} has no failed, expired or unexecuted requests to retry")
         inherited = {k: v for k, v in (parent.metadata or {}).items()
-                     if k not in (_CLIENT_TAG_KEY, GROUP_ID_KEY, GROUP_PART_KEY, PARENT_KEY)}
+                     if k not in (_CLIENT_TAG_KEY, GROUP_ID_KEY, GROUP_PART_KEY, PARENT_KEY)
+                     and not k.startswith("job_")}  # a retried part of a job is not part of the job
         merged = {**inherited, **(metadata or {}), PARENT_KEY: parent.id}
         return self.submit(lines, endpoint=parent.endpoint, description=description, tags=tags, metadata=merged)
 

@@ -8,7 +8,7 @@ import pytest
 
 from batch_widgets import validation, workflow
 from batch_widgets.client import BatchClient
-from batch_widgets.errors import InvalidRequestsError
+from batch_widgets.errors import InputTooLargeError, InvalidRequestsError
 from batch_widgets.jsonl import build_requests, write_jsonl
 from batch_widgets.server.local import LocalBatchServer
 from batch_widgets.workflow import InvalidMetadataError, TerminalProgress, build_metadata, split_lines
@@ -124,25 +124,12 @@ def test_submit_accepts_a_path_and_jsonl_bytes(client, tmp_path):
     assert all(len(e) > 0 for e in ok["embedding"]) and ok["text"].isna().all()
 
 
-def test_split_over_the_request_cap_shares_a_group(client, monkeypatch):
+def test_over_the_request_cap_points_to_submit_job(client, monkeypatch):
     monkeypatch.setattr(validation, "MAX_REQUESTS", 3)
-    batches = client.submit(prompts(7), description="big job")
-    assert isinstance(batches, list) and len(batches) == 3
-    groups = {b.metadata["group_id"] for b in batches}
-    assert len(groups) == 1 and next(iter(groups)).startswith("group_")
-    assert [b.metadata["group_part"] for b in batches] == ["1/3", "2/3", "3/3"]
-    assert all(b.metadata["description"] == "big job" for b in batches)
-    finished = client.wait(batches, poll_interval=0.05, timeout=60, progress=False)
-    assert [b.request_counts.total for b in finished] == [3, 3, 1]
-
-
-def test_split_problems_count_lines_from_the_start(client, monkeypatch):
-    monkeypatch.setattr(validation, "MAX_REQUESTS", 3)
-    lines = prompts(7)
-    lines[5]["url"] = "/v1/embeddings"
-    with pytest.raises(InvalidRequestsError) as info:
-        client.submit(lines)
-    assert [(p.line, p.code) for p in info.value.problems] == [(6, "url_mismatch")]
+    before = len(client.list_files(purpose="batch").data)
+    with pytest.raises(InputTooLargeError, match=r"holds 7 requests.*needs 3 batches.*client\.submit_job"):
+        client.submit(prompts(7), description="big job")
+    assert len(client.list_files(purpose="batch").data) == before
 
 
 def test_split_lines_by_count_and_bytes():
