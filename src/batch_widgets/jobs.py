@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Mapping, O
 
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
 from .models import Batch, BatchStatus, RequestCounts
+from .tokens import estimate_lines_tokens
 from .workflow import (
     _CLIENT_TAG_KEY,
     GROUP_ID_KEY,
@@ -83,12 +84,9 @@ _RETRY_CODE = re.compile(r"^(\d{3}|[1-5]xx|[a-z][a-z0-9_]*)$")
 
 
 def estimate_tokens(line: bytes) -> int:
-    """Estimated input tokens of one encoded request line: its bytes / 4, rounded up.
-
-    A deliberately generous bound (English runs ~4 characters per token, and the line also holds custom_id,
-    method and url), so a job holds parts back rather than have them refused for the enqueued-token limit.
-    """
-    return (len(line) + 3) // 4
+    """Estimated input tokens of one encoded request line: the one estimate of :mod:`batch_widgets.tokens`
+    (compact-JSON body characters / 4), the same the local server's ``--enqueued-token-limit`` counts."""
+    return max(1, estimate_lines_tokens((line,)))
 
 
 class JobError(BatchWidgetsError):

@@ -216,3 +216,23 @@ def test_cancel_stops_the_whole_job(tmp_path):
         job.resume()  # a cancelled job can be resumed: its unrun requests go again
         job.wait(timeout=60, **FAST)
         assert job.status == "completed" and job.results().to_dataframe()["ok"].all()
+
+
+def test_token_limit_refusal_waits_and_submits_again(tmp_path):
+    requests = prompts(90)
+    lines = jobs_module._raw_lines(requests, None)[0]
+    part_tokens = sum(estimate_tokens(line) for line in lines[:30])
+    # The provider's limit fits one part at a time; the job does not know it (no max_enqueued_tokens).
+    with LocalBatchServer(tmp_path, api_key=KEY, rate=300, poll_interval=0.05,
+                          enqueued_token_limit=part_tokens + part_tokens // 2) as srv, \
+            BatchClient(api_key=KEY, base_url=srv.base_url) as client:
+        job = client.submit_job(requests, max_part_requests=30, max_attempts=1)
+        job.wait(timeout=60, **FAST)
+        assert job.status == "completed"
+        refused = [b for b in job.batches if b.status == "failed"]
+        assert refused and all(b.errors.data[0].code == "token_limit_exceeded" for b in refused)
+        live = [b for b in job.batches if b.status == "completed"]
+        assert sorted(b.metadata["group_part"] for b in live) == ["1/3", "2/3", "3/3"]
+        frame = job.results().to_dataframe()
+        assert frame["ok"].all() and (frame["attempts"] == 1).all() and len(frame) == 90
+        assert not set(frame["batch_id"]) & {b.id for b in refused}
