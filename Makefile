@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TMPDIR := $(CURDIR)/tmp
 
-.PHONY: setup demo test test-unit test-js test-notebooks test-e2e js js-check bench screenshots clean
+.PHONY: setup demo test check test-unit test-js test-notebooks test-e2e js js-check bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ demo: setup
 
 ## Every tier: JS build check + JS unit, Python unit/server/widgets, notebooks (nbval), real browser.
 test: setup js-check test-js test-unit test-notebooks test-e2e
+
+# Static checks: lint and format (ruff), types of the package (mypy), types of the JS (tsc --checkJs).
+check:
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
+	$(BIN)/mypy
+	npx --no-install tsc -p tsconfig.json
 
 test-unit:
 	$(BIN)/python -m pytest -q tests --ignore=tests/e2e

@@ -242,7 +242,7 @@ export function renderDetails(model, el, opts = {}) {
       ["Input tokens", tokens ? formatNumber(tokens.input) : "—"],
       ["Output tokens", tokens ? formatNumber(tokens.output) : "—"],
       ["Cached tokens", tokens ? formatNumber(tokens.cached) : "—"],
-      ...(tokens && tokens.reasoning ? [["Reasoning tokens", formatNumber(tokens.reasoning)]] : []),
+      ...(tokens && tokens.reasoning ? [/** @type {[string, any]} */ (["Reasoning tokens", formatNumber(tokens.reasoning)])] : []),
     ]);
     kv(files, [
       ["Input", mono(d.input_file_id), null, Boolean(d.input_file_id)],

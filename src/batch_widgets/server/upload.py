@@ -29,6 +29,17 @@ class BadUpload(Exception):
 
 
 @dataclass
+class _Part:
+    """The multipart part being parsed."""
+
+    name: Optional[str] = None
+    header: bytes = b""
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    buf: bytearray = field(default_factory=bytearray)
+    is_file: bool = False
+
+
+@dataclass
 class Upload:
     fields: dict[str, str] = field(default_factory=dict)
     filename: Optional[str] = None  # None when no file part was sent
@@ -46,46 +57,47 @@ async def receive_upload(request: Request, dest: Path, max_bytes: int) -> Upload
     if ctype != b"multipart/form-data" or not boundary:
         raise BadUpload("the upload must be multipart/form-data with a 'file' part and a 'purpose' field")
     result = Upload()
-    state = {"name": None, "header": b"", "headers": {}, "buf": bytearray(), "is_file": False}
+    part = _Part()
     out = open(dest, "wb")
     failure: list[Exception] = []
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["header"] += data[start:end]
+        part.header += data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        key = state["header"].lower()
-        state["headers"][key] = state["headers"].get(key, b"") + data[start:end]
+        key = part.header.lower()
+        part.headers[key] = part.headers.get(key, b"") + data[start:end]
 
     def on_header_end() -> None:
-        state["header"] = b""
+        part.header = b""
 
     def on_headers_finished() -> None:
-        _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        state["name"] = disp.get(b"name", b"").decode("utf-8", "replace")
-        state["is_file"] = state["name"] == "file"
-        if state["is_file"]:
+        _, disp = parse_options_header(part.headers.get(b"content-disposition", b""))
+        part.name = disp.get(b"name", b"").decode("utf-8", "replace")
+        part.is_file = part.name == "file"
+        if part.is_file:
             raw_name = disp.get(b"filename", b"upload.jsonl").decode("utf-8", "replace")
             result.filename = os.path.basename(raw_name.replace("\\", "/"))[:255] or "upload.jsonl"
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if failure:
             return
-        if state["is_file"]:
+        if part.is_file:
             result.nbytes += end - start
             if result.nbytes > max_bytes:
                 failure.append(UploadTooLarge())
                 return
             out.write(data[start:end])
         else:
-            state["buf"] += data[start:end]
-            if len(state["buf"]) > _MAX_FIELD_BYTES:
-                failure.append(BadUpload(f"form field {state['name']!r} is too long"))
+            part.buf += data[start:end]
+            if len(part.buf) > _MAX_FIELD_BYTES:
+                failure.append(BadUpload(f"form field {part.name!r} is too long"))
 
     def on_part_end() -> None:
-        if not state["is_file"] and state["name"]:
-            result.fields[state["name"]] = bytes(state["buf"]).decode("utf-8", "replace")
-        state.update(name=None, headers={}, buf=bytearray(), is_file=False)
+        nonlocal part
+        if not part.is_file and part.name:
+            result.fields[part.name] = bytes(part.buf).decode("utf-8", "replace")
+        part = _Part()
 
     parser = MultipartParser(boundary, {
         "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
