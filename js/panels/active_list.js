@@ -121,11 +121,12 @@ export function renderActiveList(model, el, opts = {}) {
     const check = h("input", { type: "checkbox", class: "bw-check", "aria-label": `Select batch ${row.id}` });
     const name = h("div", { class: "bw-row__name" });
     const sub = h("div", { class: "bw-row__sub bw-muted" });
-    const status = h("td", {});
+    const status = h("td", { class: "bw-col-status" });
     const bar = progressBar(row, { label: `Progress of ${row.id}` });
     const counts = h("div", { class: "bw-row__counts bw-muted" });
-    const runningCell = h("td", { class: "bw-num" });
-    const etaCell = h("td", { class: "bw-num" });
+    // data-label: the column's name, shown beside the value when a narrow container folds the columns.
+    const runningCell = h("td", { class: "bw-num bw-col-running", "data-label": "Running" });
+    const etaCell = h("td", { class: "bw-num bw-col-eta", "data-label": "ETA" });
     const cancel = button("Cancel", { variant: "ghost", class: "bw-btn--sm", ariaLabel: `Cancel batch ${row.id}` });
     const dismiss = button("Dismiss", { variant: "ghost", class: "bw-btn--sm", ariaLabel: `Dismiss batch ${row.id}` });
     append(tr, [

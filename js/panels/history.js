@@ -308,7 +308,7 @@ export function renderHistory(model, el) {
   });
   const tbody = h("tbody");
   const table = h("table", { class: "bw-table bw-history__table" }, [
-    h("thead", {}, [h("tr", {}, [...headCells, h("th", { scope: "col", text: "Actions" })])]),
+    h("thead", {}, [h("tr", {}, [...headCells, h("th", { scope: "col", class: "bw-history__actions", text: "Actions" })])]),
     tbody,
   ]);
   const prev = button("‹ Previous", { variant: "ghost", ariaLabel: "Previous page" });
@@ -472,7 +472,7 @@ export function renderHistory(model, el) {
     const rateBar = h("span", { class: "bw-rate", role: "img",
       "aria-label": rate === null ? "no finished requests" : `success rate ${formatPercent(rate)}` },
     [h("span", { class: "bw-rate__fill", style: { width: `${rate === null ? 0 : (rate * 100).toFixed(1)}%` } })]);
-    const requests = h("td", { class: "bw-num" }, [
+    const requests = h("td", { class: "bw-num bw-history__requests" }, [
       `${formatNumber(r.completed)} / ${formatNumber(r.total)}`,
       r.failed ? h("div", { class: "bw-history__failed", text: `${formatNumber(r.failed)} failed` }) : null,
     ]);
@@ -482,12 +482,12 @@ export function renderHistory(model, el) {
         h("code", { class: "bw-history__id", text: r.id }),
         r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · "), title: r.tags }) : null,
       ]),
-      h("td", {}, [statusBadge(r.status)]),
+      h("td", { class: "bw-history__status" }, [statusBadge(r.status)]),
       requests,
       h("td", { class: "bw-history__rate" }, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),
-      h("td", { class: "bw-num", text: formatDuration(r.duration) }),
-      h("td", {}, [h("time", { datetime: isoTime(r.created), text: formatDateTime(r.created) })]),
-      h("td", {}, [h("button", { type: "button", class: "bw-btn bw-btn--ghost", "data-open": r.id,
+      h("td", { class: "bw-num bw-history__duration", "data-label": "took", text: formatDuration(r.duration) }),
+      h("td", { class: "bw-history__created" }, [h("time", { datetime: isoTime(r.created), text: formatDateTime(r.created) })]),
+      h("td", { class: "bw-history__actions" }, [h("button", { type: "button", class: "bw-btn bw-btn--ghost", "data-open": r.id,
         "aria-label": `Open details of ${r.id}`, text: "Details" })]),
     ]);
   }

@@ -7,6 +7,7 @@ on every run. Nothing here is needed to use the library itself.
 from __future__ import annotations
 
 import random
+import time
 from typing import Any, Iterable, Optional
 
 # (task, system prompt, user-prompt template, items) — a small mix of the jobs people actually batch.
@@ -180,3 +181,94 @@ def ensure_local(client: Any) -> Any:
             "unset OPENAI_API_KEY, OPENAI_BASE_URL and AZURE_OPENAI_* to run it against the embedded local server"
         )
     return client
+
+
+# (description, tags, endpoint, model, typical requests, seconds per 1,000 requests, input and output tokens)
+_HISTORY_JOBS = [
+    ("Support ticket triage", "support,nightly", "/v1/chat/completions", "gpt-4o-mini", 2_000, 120, 180, 4),
+    ("Weekly report summaries", "reports", "/v1/chat/completions", "gpt-4.1-mini", 400, 400, 1_400, 60),
+    ("Help-centre translations (FR)", "i18n,translate", "/v1/chat/completions", "gpt-4o", 1_200, 300, 220, 240),
+    ("Product catalogue embeddings", "search,embed", "/v1/embeddings", "text-embedding-3-small", 20_000, 25, 120, 0),
+    ("Nightly evaluation set", "eval,nightly", "/v1/responses", "gpt-5-mini", 5_000, 600, 900, 350),
+    ("Order-note extraction", "ops,extract", "/v1/chat/completions", "gpt-4.1-nano", 800, 90, 160, 30),
+    ("Review sentiment, EU shops", "analytics", "/v1/chat/completions", "gpt-4o-mini", 12_000, 80, 250, 3),
+    ("Reasoning benchmark (o4-mini)", "eval", "/v1/chat/completions", "o4-mini", 600, 2_400, 700, 1_800),
+]
+
+
+def seed_demo_history(
+    data_dir: Any = None,
+    *,
+    days: int = 30,
+    batches_per_day: float = 4.0,
+    seed: int = 0,
+    now: Optional[float] = None,
+) -> int:
+    """Write a realistic past straight into a local batch server's storage; returns the number of batches.
+
+    For screenshots and demos: ``days`` of finished batches (sizes from a few hundred to 50,000 requests, several
+    models and endpoints, durations from minutes to hours, some failed requests, cancellations, expiries and a few
+    failed validations) with token usage, so history, charts and costs have something to say. It never goes
+    through the API: it writes batch records into ``data_dir`` (default: the embedded server's, i.e.
+    ``$BATCH_WIDGETS_HOME``), which a running or later-started local server then lists. The records have no
+    output files (their details offer no download). Deterministic for a given ``seed`` and ``now``.
+    """
+    from .server.storage import Storage, default_data_dir
+
+    rng = random.Random(seed)
+    end = int(time.time() if now is None else now)
+    storage = Storage(data_dir if data_dir is not None else default_data_dir())
+    docs = []
+    try:
+        for day in range(days, 0, -1):
+            for _ in range(max(0, round(rng.gauss(batches_per_day, 1.5)))):
+                desc, tags, endpoint, model, size, per_k, tok_in, tok_out = rng.choice(_HISTORY_JOBS)
+                total = max(20, min(50_000, int(size * rng.uniform(0.3, 2.5))))
+                created = end - day * 86_400 + rng.randrange(86_400 - 3_600)
+                in_progress = created + rng.randrange(20, 240)
+                run = max(90, int(total / 1000 * per_k * rng.uniform(0.6, 3.0)))
+                fate = rng.random()
+                failed = int(total * rng.choice([0, 0, 0, 0.002, 0.01, 0.03, 0.12]))
+                doc = {
+                    "id": "batch_" + f"{created * 1000 + rng.randrange(1000):012x}" + f"{rng.getrandbits(48):012x}",
+                    "object": "batch", "endpoint": endpoint, "model": model, "errors": None,
+                    "input_file_id": f"file-{rng.getrandbits(64):016x}", "completion_window": "24h",
+                    "status": "completed", "output_file_id": None, "error_file_id": None, "created_at": created,
+                    "in_progress_at": in_progress, "expires_at": created + 86_400, "finalizing_at": None,
+                    "completed_at": None, "failed_at": None, "expired_at": None, "cancelling_at": None,
+                    "cancelled_at": None, "request_counts": {"total": total, "completed": 0, "failed": 0},
+                    "metadata": {"description": desc, "tags": tags}, "usage": None,
+                }
+                if fate < 0.04:  # the input file did not validate: nothing ran
+                    doc.update(status="failed", in_progress_at=None, failed_at=created + rng.randrange(5, 60),
+                               request_counts={"total": 0, "completed": 0, "failed": 0},
+                               errors={"object": "list", "data": [{"code": "invalid_request", "line": rng.randrange(
+                                   1, total), "param": "body.model", "message": "Unknown model in this line."}]})
+                    docs.append(doc)
+                    continue
+                if fate < 0.12:  # cancelled part-way
+                    ran = int(total * rng.uniform(0.05, 0.8))
+                    stop = in_progress + int(run * ran / total)
+                    doc.update(status="cancelled", cancelling_at=stop, cancelled_at=stop + rng.randrange(5, 90))
+                elif fate < 0.17:  # the 24 h window ran out
+                    ran = int(total * rng.uniform(0.4, 0.95))
+                    doc.update(status="expired", expired_at=created + 86_400)
+                else:
+                    ran = total
+                    doc.update(status="completed", finalizing_at=in_progress + run,
+                               completed_at=in_progress + run + rng.randrange(10, 300))
+                bad = min(failed, ran)
+                doc["request_counts"] = {"total": total, "completed": ran - bad, "failed": bad}
+                if ran:
+                    tin = int((ran - bad) * tok_in * rng.uniform(0.8, 1.2))
+                    tout = int((ran - bad) * tok_out * rng.uniform(0.7, 1.3))
+                    doc["usage"] = {"input_tokens": tin, "input_tokens_details": {"cached_tokens": int(tin * 0.1)},
+                                    "output_tokens": tout, "output_tokens_details": {"reasoning_tokens": 0},
+                                    "total_tokens": tin + tout}
+                docs.append(doc)
+        docs.sort(key=lambda d: d["created_at"])  # the server lists by insertion order: oldest first
+        for doc in docs:
+            storage.insert_batch(doc)
+    finally:
+        storage.close()
+    return len(docs)

@@ -68,3 +68,22 @@ def test_start_demo_batches_against_a_local_server(tmp_path):
             assert done.metadata["owner"] == "tests" and done.description and done.tags
         assert [b.description for b in batches] == ["Support ticket triage", "Weekly report summaries",
                                                    "Help-centre translations (FR)"]
+
+
+def test_seed_demo_history_writes_a_varied_30_day_past(tmp_path):
+    from batch_widgets.demo import seed_demo_history
+    from batch_widgets.server.storage import Storage
+
+    now = 1_780_000_000
+    n = seed_demo_history(tmp_path, days=30, now=now)
+    storage = Storage(tmp_path)
+    docs, more = storage.list_batches(limit=1000, after=None)
+    storage.close()
+    assert len(docs) == n > 60 and not more
+    assert {d["status"] for d in docs} == {"completed", "failed", "cancelled", "expired"}
+    assert len({d["model"] for d in docs}) >= 5 and len({d["endpoint"] for d in docs}) == 3
+    runs = [d["completed_at"] - d["in_progress_at"] for d in docs if d["status"] == "completed"]
+    assert min(runs) < 600 and max(runs) > 2 * 3600  # minutes to hours
+    assert now - 31 * 86_400 < min(d["created_at"] for d in docs) and max(d["created_at"] for d in docs) < now
+    assert [d["created_at"] for d in docs] == sorted((d["created_at"] for d in docs), reverse=True)  # newest first
+    assert seed_demo_history(tmp_path / "again", days=30, now=now) == n  # deterministic

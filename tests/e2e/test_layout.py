@@ -1,0 +1,75 @@
+"""Every panel at 360, 680 and 1200 px (issue 18): a phone-width Voila page, a marimo cell, a wide notebook.
+
+One Voila page (a real kernel, a 30-day seeded history and live batches); the viewport is resized and every panel
+is checked with layout.py: no control clipped or overlapping another, no number cut, nothing wider than the page.
+"""
+
+from __future__ import annotations
+
+from labkit import write_notebook
+from layout import layout_problems
+from playwright.sync_api import expect
+
+from conftest import SCREENSHOTS
+
+CELLS = [
+    """
+import os, tempfile
+os.environ["BATCH_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="bw-e2e-")
+from batch_widgets import BatchClient, BatchDashboard
+from batch_widgets.demo import seed_demo_history, start_demo_batches
+
+seed_demo_history(days=30)  # before the server starts: its storage lists the past first, then today's batches
+client = BatchClient()
+start_demo_batches(client, n_batches=2, requests_per_batch=40)
+start_demo_batches(client, n_batches=1, requests_per_batch=20000,
+                   metadata={"description": "Nightly evaluation of the whole support archive, all languages"})
+BatchDashboard(client=client)
+""",
+]
+WIDTHS = (360, 680, 1200)
+
+
+def _check(dash, label: str, problems: dict) -> None:
+    found = layout_problems(dash)
+    if found:
+        problems[label] = found
+    dash.screenshot(path=SCREENSHOTS / f"layout-{label}.png")
+
+
+def test_every_panel_fits_from_360_to_1200_px(page, voila_server):
+    write_notebook(voila_server.root / "e2e_layout.ipynb", CELLS)
+    page.goto(f"{voila_server.url}/voila/render/e2e_layout.ipynb")
+    dash = page.locator(".bw-dashboard")
+    expect(dash).to_be_visible(timeout=90_000)
+    running = dash.locator("tr.bw-row", has_text="Nightly evaluation of the whole")
+    expect(running.locator(".bw-badge")).to_have_text("In progress", timeout=60_000)
+    tab = lambda key: dash.locator(f"[role=tab][data-tab={key}]")  # noqa: E731
+    problems: dict[str, list[str]] = {}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(300)
+        tab("active").click()
+        _check(dash, f"active-{width}", problems)
+        running.get_by_role("button", name="Cancel batch").click()  # the dialog, then keep it running
+        expect(dash.get_by_role("alertdialog")).to_be_visible()
+        _check(dash, f"cancel-dialog-{width}", problems)
+        dash.get_by_role("alertdialog").get_by_role("button", name="Keep running").click()
+        running.locator(".bw-row__name").click()
+        expect(dash.locator(".bw-details")).to_be_visible()
+        _check(dash, f"details-{width}", problems)
+        dash.get_by_role("button", name="Back to the batch list").click()
+        tab("create").click()
+        expect(dash.locator(".bw-create")).to_be_visible()
+        _check(dash, f"create-{width}", problems)
+        tab("history").click()
+        history = dash.locator(".bw-history")
+        expect(history.locator("tbody tr").first).to_be_visible(timeout=30_000)
+        _check(dash, f"history-{width}", problems)
+        toggle = history.locator(".bw-history__toggle")
+        if toggle.get_attribute("aria-pressed") != "true":
+            toggle.click()
+        expect(history.locator(".bw-history__analytics svg").first).to_be_visible()
+        _check(dash, f"analytics-{width}", problems)
+        toggle.click()
+    assert not problems, "\n".join(f"{k}: {p}" for k, v in problems.items() for p in v)
