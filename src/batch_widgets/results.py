@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as paj
 
+from .dialects import UNRUN_CODES
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -44,7 +46,7 @@ RESULT_COLUMNS = (
     "input_tokens", "output_tokens", "cached_tokens", "error_code", "error_message",
 )
 #: Line-level error codes that mean "never run" rather than "ran and failed".
-NOT_EXECUTED_CODES = frozenset({"batch_expired", "batch_cancelled"})
+NOT_EXECUTED_CODES = frozenset(UNRUN_CODES.values())
 
 _S = pa.string()
 _I = pa.int64()

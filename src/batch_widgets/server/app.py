@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..models import ENDPOINTS
+from . import anthropic_api, mistral_api
 from .executor import make_executor
 from .runner import Runner
 from .settings import ServerSettings, parse_window
@@ -174,7 +175,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/batches")
     def list_batches(after: Optional[str] = None, limit: int = Query(20, ge=1, le=100)) -> Any:
-        data, has_more = storage.list_batches(limit=limit, after=after)
+        data, has_more = storage.list_batches(limit=limit, after=after, glob="batch_*")  # not other dialects'
         return _page(data, has_more)
 
     @app.get("/v1/batches/{batch_id}")
@@ -197,6 +198,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         runner.wake()
         return doc
 
+    # -- the other dialects, on the same storage and runner ------------------------------------------------------
+    for dialect in (anthropic_api, mistral_api):
+        dialect.register(app, storage, runner, executor, settings)
     return app
 
 
@@ -278,19 +282,27 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class _BearerAuth:
-    """Plain ASGI middleware (streams request bodies untouched): every request needs ``Bearer <api_key>``."""
+    """Plain ASGI middleware (streams request bodies untouched): every request needs ``Bearer <api_key>``, or
+    ``x-api-key: <api_key>`` as Anthropic's clients send it."""
 
     def __init__(self, app: Any, api_key: str) -> None:
         self.app = app
         self.expected = f"Bearer {api_key}".encode()
+        self.expected_x = api_key.encode()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        if hmac.compare_digest(given, self.expected):
+        given_x = next((v for k, v in scope["headers"] if k == b"x-api-key"), b"")
+        if hmac.compare_digest(given, self.expected) or (given_x and hmac.compare_digest(given_x, self.expected_x)):
             return await self.app(scope, receive, send)
-        if not given:
+        if scope["path"].startswith(anthropic_api.PREFIX):
+            response = anthropic_api.anthropic_error(401, "invalid x-api-key" if given_x or given
+                                                     else "x-api-key header is required")
+        elif scope["path"].startswith(mistral_api.PREFIX):
+            response = mistral_api.mistral_error(401, "Unauthorized")
+        elif not given:
             response = error_response(401, "You didn't provide an API key. Send 'Authorization: Bearer <key>'.",
                                       code="missing_api_key")
         else:

@@ -17,13 +17,14 @@ from typing import Any, Optional, Sequence
 
 import httpx
 
+from ..dialects import ANTHROPIC_ENDPOINT, ANTHROPIC_ERROR_TYPES
 from ..tokens import estimate_input_tokens
 
 __all__ = ["Executor", "SimulatedExecutor", "UpstreamExecutor", "make_executor", "usage_of", "Outcome"]
 
 Outcome = tuple[int, Any]  # (HTTP status code, JSON body)
 SIMULATED_ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/embeddings",
-                       "/v1/moderations")
+                       "/v1/moderations", ANTHROPIC_ENDPOINT)
 
 
 class Executor:
@@ -49,6 +50,10 @@ def usage_of(body: Any) -> tuple[int, int, int, int]:
     usage = body.get("usage") if isinstance(body, dict) else None
     if not isinstance(usage, dict):
         return 0, 0, 0, 0
+    if "cache_read_input_tokens" in usage:  # Anthropic: input_tokens excludes cache reads and writes
+        cached = int(usage.get("cache_read_input_tokens") or 0)
+        total_in = int(usage.get("input_tokens") or 0) + cached + int(usage.get("cache_creation_input_tokens") or 0)
+        return total_in, cached, int(usage.get("output_tokens") or 0), 0
     if "input_tokens" in usage:  # responses API
         details_in = usage.get("input_tokens_details") or {}
         details_out = usage.get("output_tokens_details") or {}
@@ -133,6 +138,8 @@ class SimulatedExecutor(Executor):
         if failure:
             status, etype, code, param, message = failure
             message = message.format(n=prompt_tokens + 128000 if code == "context_length_exceeded" else 2.5)
+            if endpoint == ANTHROPIC_ENDPOINT:  # Anthropic's error body
+                return status, {"type": "error", "error": {"type": ANTHROPIC_ERROR_TYPES[status], "message": message}}
             return status, {"error": {"message": message, "type": etype, "param": param, "code": code}}
         now = int(time.time())
         if endpoint == "/v1/embeddings":
@@ -142,6 +149,8 @@ class SimulatedExecutor(Executor):
         text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 48))).capitalize() + "."
         completion_tokens = max(1, round(len(text.split()) * 1.3))
         cached = (prompt_tokens // 128) * 64 if prompt_tokens >= 1024 else 0
+        if endpoint == ANTHROPIC_ENDPOINT:
+            return 200, _message(body, model, text, token, prompt_tokens, completion_tokens, cached)
         if endpoint == "/v1/responses":
             return 200, {
                 "id": f"resp_{token}", "object": "response", "created_at": now, "status": "completed",
@@ -169,6 +178,20 @@ class SimulatedExecutor(Executor):
                                                  "annotations": []},
                          "logprobs": None, "finish_reason": "stop"}],
             "usage": usage, "service_tier": "default", "system_fingerprint": f"fp_{token[:10]}"}
+
+
+def _message(body: dict, model: str, text: str, token: str, input_tokens: int, output_tokens: int,
+             cached: int) -> dict:
+    """A Messages API response: content blocks, stop_reason, usage; the text is cut at ``max_tokens``."""
+    limit = body.get("max_tokens")
+    stop = "end_turn"
+    if isinstance(limit, int) and 0 < limit < output_tokens:
+        words = text.split()[: max(1, int(limit / 1.3))]
+        text, output_tokens, stop = " ".join(words), limit, "max_tokens"
+    return {"id": f"msg_{token}", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": stop, "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens - cached, "output_tokens": output_tokens,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached, "service_tier": "batch"}}
 
 
 def _inputs(body: dict) -> list:

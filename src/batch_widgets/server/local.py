@@ -18,6 +18,7 @@ from typing import Optional
 
 import httpx
 
+from ..dialects import MISTRAL_PREFIX
 from .settings import ServerSettings
 from .storage import default_data_dir
 
@@ -77,6 +78,16 @@ class LocalBatchServer:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """Base URL for Anthropic's clients (they add ``/v1/messages/batches``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def mistral_base_url(self) -> str:
+        """Base URL for Mistral's clients (``server_url``; they add ``/v1/batch/jobs``, ``/v1/files``)."""
+        return f"http://{self.host}:{self.port}{MISTRAL_PREFIX}"
 
     @property
     def data_dir(self) -> Path:

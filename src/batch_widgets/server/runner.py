@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import IO, Iterable, Optional
 
+from ..dialects import UNRUN_CODES
 from ..tokens import estimate_lines_tokens
 from ..validation import validate_file
 from .executor import Executor, usage_of
@@ -30,8 +31,8 @@ log = logging.getLogger("batch_widgets.server")
 __all__ = ["Runner"]
 
 _UNRUN = {
-    "cancelled": ("batch_cancelled", "This request was not executed because the batch was cancelled."),
-    "expired": ("batch_expired", "This request could not be executed before the completion window expired."),
+    "cancelled": (UNRUN_CODES["cancelled"], "This request was not executed because the batch was cancelled."),
+    "expired": (UNRUN_CODES["expired"], "This request could not be executed before the completion window expired."),
 }
 _STOP = "stop"  # the server is closing: leave the batch as it is, the next start resumes it
 

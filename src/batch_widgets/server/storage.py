@@ -221,15 +221,34 @@ class Storage:
         row = self._db().execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return row[0] if row else None
 
-    def list_batches(self, *, limit: int, after: Optional[str]) -> tuple[list[dict], bool]:
-        """Newest first; ``after`` is the id of the last batch of the previous page."""
+    def list_batches(self, *, limit: int, after: Optional[str], before: Optional[str] = None,
+                     glob: Optional[str] = None) -> tuple[list[dict], bool]:
+        """Newest first; ``after`` is the id of the last batch of the previous page, ``before`` the id of the first
+        batch of the next (newer) page. ``glob`` keeps one dialect's ids (e.g. ``batch_*``)."""
+        where, args = [], []
+        if glob:
+            where.append("id GLOB ?")
+            args.append(glob)
         if after:
-            rows = self._db().execute(
-                "SELECT doc FROM batches WHERE seq < COALESCE((SELECT seq FROM batches WHERE id = ?), -1) "
-                "ORDER BY seq DESC LIMIT ?", (after, limit + 1)).fetchall()
-        else:
-            rows = self._db().execute("SELECT doc FROM batches ORDER BY seq DESC LIMIT ?", (limit + 1,)).fetchall()
-        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+            where.append("seq < COALESCE((SELECT seq FROM batches WHERE id = ?), -1)")
+            args.append(after)
+        if before:
+            where.append("seq > COALESCE((SELECT seq FROM batches WHERE id = ?), 1 << 62)")
+            args.append(before)
+        sql = "SELECT doc FROM batches" + (" WHERE " + " AND ".join(where) if where else "")
+        # Paging towards newer batches reads upwards from the cursor, then shows the page newest first.
+        sql += f" ORDER BY seq {'ASC' if before and not after else 'DESC'} LIMIT ?"
+        rows = self._db().execute(sql, (*args, limit + 1)).fetchall()
+        docs = [json.loads(r[0]) for r in rows[:limit]]
+        if before and not after:
+            docs.reverse()
+        return docs, len(rows) > limit
+
+    def delete_batch(self, batch_id: str) -> bool:
+        """Forget a batch and its saved results (its files are deleted separately)."""
+        with self.write() as db:
+            self.delete_results(batch_id, db)
+            return db.execute("DELETE FROM batches WHERE id = ?", (batch_id,)).rowcount > 0
 
     def active_batch_ids(self) -> list[str]:
         marks = ",".join("?" * len(ACTIVE_STATUSES))
