@@ -12,9 +12,9 @@ import anthropic
 import httpx
 import pytest
 from anthropic.types.messages import MessageBatch
+from server_helpers import API_KEY
 
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import API_KEY
 
 MODEL = "claude-haiku-4-5"
 

@@ -10,9 +10,9 @@ import pytest
 from mistralai.client import Mistral
 from mistralai.client.errors import SDKError
 from mistralai.client.models import BatchJob, CreateFileResponse
+from server_helpers import API_KEY
 
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import API_KEY
 
 MODEL = "mistral-small-latest"
 

@@ -21,8 +21,16 @@ from typing import Any, Iterator, Optional
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from ..dialects import (ANTHROPIC_ENDPOINT, ANTHROPIC_ERROR_TYPES, ANTHROPIC_MAX_BYTES, ANTHROPIC_MAX_LIST_LIMIT,
-                        ANTHROPIC_MAX_REQUESTS, ANTHROPIC_PROCESSING_STATUS, CUSTOM_ID_PATTERN, UNRUN_CODES)
+from ..dialects import (
+    ANTHROPIC_ENDPOINT,
+    ANTHROPIC_ERROR_TYPES,
+    ANTHROPIC_MAX_BYTES,
+    ANTHROPIC_MAX_LIST_LIMIT,
+    ANTHROPIC_MAX_REQUESTS,
+    ANTHROPIC_PROCESSING_STATUS,
+    CUSTOM_ID_PATTERN,
+    UNRUN_CODES,
+)
 from .storage import Storage, new_id
 
 __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]

@@ -36,7 +36,8 @@ class MistralFailure(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-def mistral_error(status: int, message: str, *, param: Optional[str] = None, code: Optional[str] = None) -> JSONResponse:
+def mistral_error(status: int, message: str, *, param: Optional[str] = None,
+                  code: Optional[str] = None) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "internal_error"
     return JSONResponse({"object": "error", "message": message, "type": kind, "param": param, "code": code},
                         status_code=status)
