@@ -19,7 +19,8 @@ from typing import Any, Mapping, Optional
 
 __all__ = ["ModelPrice", "Pricing", "get_pricing", "set_prices", "reset_prices"]
 
-_DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")  # gpt-4o-mini-2024-07-18 -> gpt-4o-mini
+# gpt-4o-mini-2024-07-18 -> gpt-4o-mini; claude-haiku-4-5-20251001 -> claude-haiku-4-5 (Anthropic's snapshots)
+_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|20\d{6})$")
 
 
 @dataclass(frozen=True)

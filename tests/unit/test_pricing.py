@@ -65,3 +65,14 @@ def test_bad_price_entries_are_rejected_clearly():
         set_prices({"m": {"output": 1.0}})
     with pytest.raises(TypeError):
         set_prices({"m": 3.0})
+
+
+def test_anthropic_and_mistral_models_cost_at_their_batch_discount():
+    pricing = get_pricing()
+    # Claude Haiku 4.5: $1 in, $0.10 cache hits, $5 out per 1M; Message Batches take 50 % off.
+    assert pricing.token_cost("claude-haiku-4-5-20251001", 1_000_000, 1_000_000, 500_000) == \
+        pytest.approx((500_000 * 1.00 + 500_000 * 0.10 + 1_000_000 * 5.00) / 1e6 * 0.5)
+    assert pricing.price_for("claude-sonnet-4-20250514") == pricing.price_for("claude-sonnet-4-0")
+    # Mistral publishes no cached-input price: cached tokens count as ordinary input.
+    assert pricing.token_cost("mistral-small-latest", 2_000_000, 1_000_000, 1_000_000) == \
+        pytest.approx((2_000_000 * 0.10 + 1_000_000 * 0.30) / 1e6 * 0.5)
