@@ -158,8 +158,52 @@ function columns(el, items, { x, y, width, height, max, format, cls }) {
   return { yOf, plotX };
 }
 
+/** Vertical columns fit when every bar can carry its value above it and its name under it. */
+function columnsFit(/** @type {{label: string, value: number}[]} */ items, /** @type {number} */ width,
+  /** @type {(v: number) => string} */ format, /** @type {number} */ max) {
+  const gutter = Math.max(24, format(max).length * 6 + 10);
+  const slot = items.length ? (width - gutter) / items.length : width;
+  const longest = Math.max(0, ...items.map((it) => format(it.value).length));
+  return slot >= 44 && slot >= longest * 6 + 4;
+}
+
+const ROW_H = 18;
+
 /**
- * Vertical bars of processing time per batch (oldest first) with a dashed line at the average.
+ * Too many bars for columns: fold them into rows, one per item, name on the left (cut, whole in its title),
+ * bar in the middle, value on the right, so every bar is named and valued at a glance.
+ * @param {SVGElement} el
+ * @param {{label: string, value: number}[]} items
+ * @param {{y: number, width: number, max: number, format: (v: number) => string, cls: string}} box
+ * @returns {{ xOf: (v: number) => number, top: number, bottom: number }}
+ */
+function rows(el, items, { y, width, max, format, cls }) {
+  const longestName = Math.max(4, ...items.map((it) => it.label.length));
+  const labelW = Math.min(Math.floor(width * 0.4), longestName * 6.2 + 8);
+  const valueW = Math.max(...items.map((it) => format(it.value).length)) * 6.4 + 8;
+  const barSpace = Math.max(10, width - labelW - valueW);
+  const xOf = (/** @type {number} */ v) => labelW + (v / max) * barSpace;
+  items.forEach((it, i) => {
+    const top = y + i * ROW_H;
+    const short = cut(it.label, Math.floor((labelW - 6) / 6.2));
+    const name = svg("text", { x: 0, y: top + ROW_H / 2, "dominant-baseline": "central", class: "bw-chart-label" }, short);
+    if (short !== it.label) name.appendChild(svg("title", {}, it.label));
+    el.appendChild(name);
+    el.appendChild(svg("rect", { x: labelW, y: top + 4, width: barSpace, height: ROW_H - 8, rx: 2,
+      class: "bw-chart-track" }));
+    const bar = svg("rect", { x: labelW, y: top + 4, width: Math.max(0, xOf(it.value) - labelW).toFixed(2),
+      height: ROW_H - 8, rx: 2, class: `bw-chart-bar ${cls}`.trim() });
+    bar.appendChild(svg("title", {}, `${it.label}: ${format(it.value)}`));
+    el.appendChild(bar);
+    el.appendChild(svg("text", { x: width, y: top + ROW_H / 2, "text-anchor": "end", "dominant-baseline": "central",
+      class: "bw-chart-tick" }, format(it.value)));
+  });
+  return { xOf, top: y, bottom: y + items.length * ROW_H };
+}
+
+/**
+ * Bars of processing time per batch (oldest first) with a dashed line at the average: columns when each can be
+ * named and valued, else one row per batch.
  * @param {{label: string, seconds: number}[]} items oldest first
  * @param {{average: number, format: (s: number) => string, width?: number, height?: number}} opts
  * @returns {SVGElement}
@@ -177,9 +221,19 @@ export function timeBars(items, { average, format, width = 320, height = 150 }) 
       "No completed batch to show"));
     return empty;
   }
+  const values = items.map((it) => ({ label: it.label, value: it.seconds }));
+  if (!columnsFit(values, width, format, max)) {
+    const el = root(width, top + items.length * ROW_H + 2, label, "bw-chart-time bw-chart--rows");
+    const { xOf, top: y0, bottom } = rows(el, values, { y: top, width, max, format, cls: "" });
+    const x = xOf(average).toFixed(2);
+    el.appendChild(svg("line", { x1: x, x2: x, y1: y0 - 2, y2: bottom, class: "bw-chart-average",
+      "stroke-dasharray": "4 3" }));
+    el.appendChild(svg("text", { x: width, y: 10, "text-anchor": "end", class: "bw-chart-value" },
+      `- - average ${format(average)}`));
+    return el;
+  }
   const el = root(width, height, label, "bw-chart-time");
-  const { yOf, plotX } = columns(el, items.map((it) => ({ label: it.label, value: it.seconds })),
-    { x: 0, y: top, width, height: height - top, max, format, cls: "" });
+  const { yOf, plotX } = columns(el, values, { x: 0, y: top, width, height: height - top, max, format, cls: "" });
   const y = yOf(average).toFixed(2);
   el.appendChild(svg("line", { x1: plotX, x2: width, y1: y, y2: y, class: "bw-chart-average",
     "stroke-dasharray": "4 3" }));
@@ -200,8 +254,15 @@ export function costOverview({ total, perBatch, perRequest, priced, batches, rec
   // Three across when each gets ~110px (a figure such as "$0.00000031" needs that), else one per line.
   const across = width / 3 >= 110;
   const figH = across ? 44 : 3 * 20 + 4;
-  const barsH = recent.length ? 84 : 0;
-  const height = figH + barsH + 18;
+  const bars = recent.map((r) => ({ label: r.label, value: r.cost }));
+  const maxCost = Math.max(...recent.map((r) => r.cost), 1e-12);
+  const fold = recent.length > 0 && !columnsFit(bars, width, format, maxCost);
+  const barsH = !recent.length ? 0 : fold ? recent.length * ROW_H + 8 : 84;
+  const note = `${priced} of ${batches} batches priced`;
+  const noteMore = recent.length ? `the last ${recent.length}, oldest first` : "";
+  const noteLines = noteMore && (note.length + noteMore.length + 2) * 6.2 > width ? [note, noteMore]
+    : [noteMore ? `${note}; ${noteMore}` : note];
+  const height = figH + barsH + 4 + 14 * noteLines.length;
   const label = priced > 0
     ? `Cost ${format(total)} in total, ${format(perBatch)} per batch, ${format(perRequest)} per request` +
       ` (${priced} of ${batches} batches priced)`
@@ -220,12 +281,11 @@ export function costOverview({ total, perBatch, perRequest, priced, batches, rec
         text));
     }
   });
-  if (recent.length) {
-    const max = Math.max(...recent.map((r) => r.cost), 1e-12);
-    columns(el, recent.map((r) => ({ label: r.label, value: r.cost })),
-      { x: 0, y: figH + 6, width, height: barsH - 6, max, format, cls: "bw-chart-cost-bar" });
+  if (fold) rows(el, bars, { y: figH + 6, width, max: maxCost, format, cls: "bw-chart-cost-bar" });
+  else if (recent.length) {
+    columns(el, bars, { x: 0, y: figH + 6, width, height: barsH - 6, max: maxCost, format, cls: "bw-chart-cost-bar" });
   }
-  el.appendChild(svg("text", { x: 0, y: height - 2, class: "bw-chart-note" },
-    `${priced} of ${batches} batches priced${recent.length ? `; the last ${recent.length}, oldest first` : ""}`));
+  noteLines.forEach((line, i) => el.appendChild(svg("text", { x: 0, y: height - 2 - 14 * (noteLines.length - 1 - i),
+    class: "bw-chart-note" }, line)));
   return el;
 }

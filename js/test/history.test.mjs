@@ -289,7 +289,7 @@ test("bar charts name their bars and show their scale", () => {
   const ticks = [...t.querySelectorAll("text.bw-chart-tick")].map((n) => n.firstChild.nodeValue);
   assert.ok(ticks.includes("120s") && ticks.includes("0"), ticks); // y scale: its maximum and zero
   assert.ok(ticks.includes("Nightly eval") && ticks.some((x) => x.startsWith("Support")), ticks); // x names
-  // Ten bars in a narrow chart: no names under them (no room), the tooltip still names each one.
+  // Ten bars in a narrow chart: no room for columns, so they fold into rows, each one named and valued.
   const many = Array.from({ length: 10 }, (_, i) => ({ label: `batch ${i}`, cost: (i + 1) * 3.1e-7 }));
   const c = charts.costOverview({ total: 1, perBatch: 0.1, perRequest: 3.1e-7, priced: 10, batches: 10,
     recent: many, format: fmt.formatCost, width: 240 });
@@ -297,6 +297,14 @@ test("bar charts name their bars and show their scale", () => {
   assert.equal(c.querySelector("rect.bw-chart-cost-bar > title").textContent, "batch 0: $0.00000031");
   assert.ok([...c.querySelectorAll("text")].some((n) => n.textContent === "$0.0000031")); // y max, in decimals
   assert.doesNotMatch(c.textContent, /\de-\d/);
+  const texts = [...c.querySelectorAll("text")].map((n) => n.firstChild && n.firstChild.nodeValue);
+  for (const bar of many) assert.ok(texts.includes(bar.label) && texts.includes(fmt.formatCost(bar.cost)), bar.label);
+  const slow = Array.from({ length: 10 }, (_, i) => ({ label: `Embed docs run ${i}`, seconds: 60 * (i + 1) }));
+  const time = charts.timeBars(slow, { average: 300, format: (v) => `${v / 60}m 00s`, width: 300 });
+  const names = [...time.querySelectorAll("text")].map((n) => n.firstChild && n.firstChild.nodeValue);
+  for (const it of slow) assert.ok(names.includes(it.label) && names.includes(`${it.seconds / 60}m 00s`), it.label);
+  assert.equal(time.querySelector("line.bw-chart-average").getAttribute("x1"),
+    time.querySelector("line.bw-chart-average").getAttribute("x2")); // the average, across the rows
 });
 
 test("cleanup removes the DOM and every model listener", () => {

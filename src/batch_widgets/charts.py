@@ -1,12 +1,18 @@
 """Altair chart builders over the history frame (``analytics.batches_frame``); each returns an ``alt.Chart``.
 
 Data is aggregated in pandas first, so charts stay small whatever the number of batches (Altair refuses
-more than 5,000 rows by default). Charts render offline: in a notebook with no internet use
-``alt.renderers.enable("svg")`` or ``"png"`` (vl-convert, installed with batch_widgets) or
-``alt.JupyterChart(chart, offline=True)``; ``chart.save("c.svg")`` writes a file.
+more than 5,000 rows by default).
+
+The charts display with no network and no setup: they are ``alt.Chart`` / ``alt.LayerChart`` subclasses whose
+rich display is an inline SVG drawn in the kernel by vl-convert (Altair's own ``svg`` mime bundle), so JupyterLab,
+Notebook 7, Voila, VS Code and an exported HTML file all show the same picture, and Altair's global renderer is
+never touched. A renderer the user enabled on purpose (``alt.renderers.enable("jupyter")``, ``"html"``, ...)
+wins. Everything else is plain Altair: ``.properties()``, ``.save("c.png")``, ``.to_dict()``, composition.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -14,7 +20,36 @@ import pandas as pd
 
 from .models import BatchStatus
 
-__all__ = ["cost_chart", "processing_time_chart", "status_chart", "success_failure_chart", "throughput_chart"]
+__all__ = ["cost_chart", "processing_time_chart", "status_chart", "success_failure_chart", "throughput_chart",
+           "StaticChart", "StaticLayerChart"]
+
+
+class _InlineSVG:
+    """Display as an inline SVG (vl-convert) unless the user chose an Altair renderer other than the default."""
+
+    def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> Any:
+        if alt.renderers.active != "default":
+            return super()._repr_mimebundle_(*args, **kwargs)  # type: ignore[misc]
+        from altair.utils.mimebundle import spec_to_mimebundle
+
+        try:
+            spec = self.to_dict(context={"pre_transform": False})  # type: ignore[attr-defined]
+        except Exception:  # what Altair does: show the error, not an empty output
+            return super()._repr_mimebundle_(*args, **kwargs)  # type: ignore[misc]
+        bundle = spec_to_mimebundle(spec, format="svg", mode="vega-lite", vegalite_version=alt.VEGALITE_VERSION,
+                                    engine="vl-convert")
+        title = spec.get("title")
+        text = title.get("text") if isinstance(title, dict) else title
+        return {**bundle, "text/plain": f"<Altair chart{': ' + str(text) if text else ''}>"}
+
+
+class StaticChart(_InlineSVG, alt.Chart):
+    """An ``alt.Chart`` that displays as an inline SVG (see the module docstring)."""
+
+
+class StaticLayerChart(_InlineSVG, alt.LayerChart):
+    """An ``alt.LayerChart`` that displays as an inline SVG (see the module docstring)."""
+
 
 STATUS_COLORS = {
     "validating": "#8c8c8c", "in_progress": "#1f77b4", "finalizing": "#17becf", "completed": "#2ca02c",
@@ -34,7 +69,7 @@ def success_failure_chart(frame: pd.DataFrame, *, width: int = 480, height: int 
              .groupby("day", as_index=False)[["completed_requests", "failed_requests"]].sum()
              .rename(columns={"completed_requests": "succeeded", "failed_requests": "failed"})
              .melt(id_vars="day", var_name="outcome", value_name="requests"))
-    return alt.Chart(daily, title="Requests: success vs failure").mark_bar().encode(
+    return StaticChart(daily, title="Requests: success vs failure").mark_bar().encode(
         x=alt.X("day:T", title="Day (UTC)"),
         y=alt.Y("requests:Q", title="Requests", stack="zero"),
         color=alt.Color("outcome:N", scale=_OUTCOME_COLORS, title=None),
@@ -48,7 +83,7 @@ def status_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) ->
     data = pd.DataFrame({"status": [s.value for s in BatchStatus],
                          "batches": [int(counts.get(s.value, 0)) for s in BatchStatus]})
     data = data[data["batches"] > 0]
-    return alt.Chart(data, title="Batches by status").mark_bar().encode(
+    return StaticChart(data, title="Batches by status").mark_bar().encode(
         x=alt.X("batches:Q", title="Batches"),
         y=alt.Y("status:N", sort="-x", title=None),
         color=alt.Color("status:N", legend=None, scale=alt.Scale(domain=list(STATUS_COLORS),
@@ -62,7 +97,7 @@ def processing_time_chart(frame: pd.DataFrame, *, width: int = 480, height: int 
     done = frame[frame["total_seconds"].notna()].nlargest(MAX_POINTS, "created_at")
     data = pd.DataFrame({"created_at": done["created_at"].dt.tz_localize(None), "id": done["id"].astype(str),
                          "status": done["status"].astype(str), "minutes": done["total_seconds"] / 60.0})
-    base = alt.Chart(data, title="Processing time per batch")
+    base = alt.Chart(data)
     points = base.mark_circle(size=40, opacity=0.7).encode(
         x=alt.X("created_at:T", title="Created (UTC)"),
         y=alt.Y("minutes:Q", title="Minutes (created to end)"),
@@ -71,7 +106,8 @@ def processing_time_chart(frame: pd.DataFrame, *, width: int = 480, height: int 
     )
     average = base.mark_rule(strokeDash=[6, 4], color="#555").encode(
         y="mean(minutes):Q", tooltip=[alt.Tooltip("mean(minutes):Q", title="Average minutes", format=".1f")])
-    return (points + average).properties(width=width, height=height)
+    return StaticLayerChart(layer=[points, average], title="Processing time per batch").properties(
+        width=width, height=height)
 
 
 def cost_chart(frame: pd.DataFrame, *, by: str = "day", width: int = 480, height: int = 220) -> alt.Chart:
@@ -92,7 +128,7 @@ def cost_chart(frame: pd.DataFrame, *, by: str = "day", width: int = 480, height
         x = alt.X("key:N", title="Model", sort="-y")
     else:
         raise ValueError(f"by must be 'day' or 'model', not {by!r}")
-    return alt.Chart(data, title=f"Cost (USD) by {by}{suffix}").mark_bar().encode(
+    return StaticChart(data, title=f"Cost (USD) by {by}{suffix}").mark_bar().encode(
         x=x,
         y=alt.Y("cost:Q", title="USD", stack="zero"),
         color=alt.Color("source:N", title="Cost from",
@@ -109,7 +145,7 @@ def throughput_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220
                           "seconds": done["total_seconds"]})
             .groupby("day", as_index=False)[["requests", "seconds"]].sum())
     data["rps"] = np.where(data["seconds"] > 0, data["requests"] / data["seconds"].where(data["seconds"] > 0, 1), 0.0)
-    return alt.Chart(data, title="Throughput").mark_line(point=True).encode(
+    return StaticChart(data, title="Throughput").mark_line(point=True).encode(
         x=alt.X("day:T", title="Day (UTC)"),
         y=alt.Y("rps:Q", title="Requests per second"),
         tooltip=[alt.Tooltip("day:T"), alt.Tooltip("rps:Q", format=".2f", title="req/s"),

@@ -56,6 +56,15 @@ CHECK_JS = """
     if (el instanceof SVGElement || !(clips(cs) || cs.textOverflow === "ellipsis")) continue;
     if (el.scrollWidth > el.clientWidth + 1) problems.push(`cut (${el.scrollWidth} > ${el.clientWidth}px): ${name(el)}`);
   }
+  // Chart labels (SVG text does not wrap or clip by itself): inside their chart.
+  for (const chart of root.querySelectorAll("svg")) {
+    if (!shown(chart)) continue;
+    const box = chart.getBoundingClientRect();
+    for (const t of chart.querySelectorAll("text")) {
+      const r = t.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) problems.push(`chart text out of its chart: "${t.textContent}"`);
+    }
+  }
   if (rootBox.width > window.innerWidth + 1) problems.push(`widget wider than the page: ${rootBox.width}px`);
   return problems;
 }

@@ -112,6 +112,22 @@ def test_charts_build_and_render_offline(tmp_path):
         build().to_dict()
 
 
+def test_charts_display_as_inline_svg_without_touching_the_renderer():
+    """Rich display works offline in any host (issue 18): an SVG in the mime bundle, no vega script, and the
+    user's Altair renderer is neither changed nor overridden when they chose one."""
+    _, client = fake_history(12)
+    history = batch_history(client)
+    before = alt.renderers.active
+    for chart in (history.status_chart(), history.processing_time_chart(), history.cost_chart().properties(width=200)):
+        bundle = chart._repr_mimebundle_()
+        assert set(bundle) == {"image/svg+xml", "text/plain"}, set(bundle)
+        assert bundle["image/svg+xml"].lstrip().startswith("<svg") and "cdn" not in bundle["image/svg+xml"]
+        assert bundle["text/plain"].startswith("<Altair chart: ")
+    assert alt.renderers.active == before
+    with alt.renderers.enable("html"):  # the user's choice wins
+        assert "text/html" in history.status_chart()._repr_mimebundle_()
+
+
 def test_history_against_the_local_server_with_results_cost(tmp_path):
     with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05) as srv, BatchClient(base_url=srv.base_url,
                                                                                     api_key="k") as c:
