@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ENDPOINT",
     "build_requests",
+    "builds_rows",
     "encode_line",
     "iter_jsonl",
     "read_jsonl",
@@ -42,6 +43,7 @@ _PROMPT_FIELD = {
     "/v1/images/edits": "prompt",
     "/v1/videos": "prompt",
 }
+_TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 # Columns tried, in order, when none is named.
 _AUTO_COLUMNS = (("body", "body"), ("messages", "messages"), ("prompt", "prompt"), ("input", "prompt"),
                  ("text", "prompt"))
@@ -96,6 +98,22 @@ def build_requests(
         body = _body(kind, value, endpoint, model, dict(template), system_prompt, where, column)
         lines.append({"custom_id": custom_id, "method": "POST", "url": endpoint, "body": body})
     return lines
+
+
+def builds_rows(requests: Any, options: Mapping[str, Any]) -> bool:
+    """Whether ``requests`` are rows to :func:`build_requests` from (rather than ready input lines).
+
+    Rows: a DataFrame, a table file (``.csv``/``.parquet``/``.json``), or a list of dicts/prompts given with
+    build keywords (``options``) where no dict is an input line already. ``requests`` must not be a one-shot
+    iterator.
+    """
+    if hasattr(requests, "columns"):
+        return True
+    if isinstance(requests, (str, os.PathLike)):
+        return pathlib.Path(requests).suffix.lower() in _TABLE_SUFFIXES
+    if isinstance(requests, (bytes, bytearray, Mapping)) or not options:
+        return False
+    return not any(isinstance(i, Mapping) and ("body" in i or "url" in i) for i in requests)
 
 
 def _read_table(path: pathlib.Path) -> "pd.DataFrame":
@@ -250,6 +268,4 @@ def validate(
     """Check input lines (dicts) or a JSONL file with the server's rules; every problem carries its line."""
     from . import validation
 
-    if isinstance(requests, (str, os.PathLike)):
-        return validation.validate_file(requests, endpoint=endpoint)
-    return validation.validate_requests(list(requests), endpoint=endpoint)
+    return validation.validate_requests(requests, endpoint=endpoint)

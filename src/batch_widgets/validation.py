@@ -233,11 +233,29 @@ def validate_file(path: Union[str, "os.PathLike[str]"], *, endpoint: Optional[st
         return validate_lines(fh, endpoint=endpoint, source=os.fspath(path))
 
 
-def validate_requests(requests: Iterable[Any], *, endpoint: Optional[str] = None) -> ValidationReport:
-    """Validate request dicts (``{"custom_id", "method", "url", "body"}``) before they are written to JSONL.
+def validate_requests(requests: Any, *, endpoint: Optional[str] = None, **build_options: Any) -> ValidationReport:
+    """Validate what :meth:`BatchClient.submit` would send, taking the same inputs and nothing uploaded:
 
-    Line numbers are 1-based positions in ``requests`` (the line each would take in the JSONL file).
+    - a path to a JSONL file (streamed) or JSONL bytes;
+    - input lines as dicts (``{"custom_id", "method", "url", "body"}``);
+    - rows to build lines from: a DataFrame, a ``.csv``/``.parquet``/``.json`` path, or dicts/prompts together
+      with :func:`~batch_widgets.jsonl.build_requests` keywords (``model=``, ``prompt_column=``, ...).
+
+    Line numbers are 1-based positions in the JSONL file the input makes.
     """
+    from .jsonl import build_requests, builds_rows
+
+    if not isinstance(requests, (str, os.PathLike, bytes, bytearray)) and not hasattr(requests, "columns"):
+        requests = list(requests)  # looked at twice: lines or rows?
+    if builds_rows(requests, build_options):
+        requests = build_requests(requests, **build_options, **({"endpoint": endpoint} if endpoint else {}))
+    elif build_options:
+        raise TypeError(f"{', '.join(sorted(build_options))}: only used when building requests from rows "
+                        "(a DataFrame, a table file, or dicts/prompts)")
+    elif isinstance(requests, (str, os.PathLike)):
+        return validate_file(requests, endpoint=endpoint)
+    elif isinstance(requests, (bytes, bytearray)):
+        return validate_lines(bytes(requests).splitlines(keepends=True), endpoint=endpoint, source="the requests")
     checker = LineValidator(endpoint, source="the requests")
     for obj in requests:
         checker.feed_object(obj)

@@ -172,6 +172,28 @@ def test_validate_requests_on_dicts():
     assert validate_requests([]).problems[0].code == "empty_file"
 
 
+def test_validate_requests_takes_what_submit_takes(tmp_path):
+    # A path is the file, not its name's letters (issue 19: "line 1..9: ... not a string").
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(jl(req(1))) + "{oops\n")
+    report = validate_requests(path)
+    assert codes(report) == [(2, "invalid_json_line")] and report.source == str(path)
+    assert codes(validate_requests(str(path))) == [(2, "invalid_json_line")]
+    assert codes(validate_requests(path.read_bytes())) == [(2, "invalid_json_line")]
+    # Rows with build_requests' keywords, as submit(df, model=...) takes them.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"prompt": ["a", "b"]})
+    assert validate_requests(frame, model="m").line_count == 2
+    assert validate_requests(["a", "b"], model="m").ok
+    table = tmp_path / "rows.csv"
+    frame.to_csv(table, index=False)
+    assert validate_requests(table, model="m").line_count == 2
+    with pytest.raises(ValueError, match="no model"):
+        validate_requests(frame)
+    with pytest.raises(TypeError, match="model"):
+        validate_requests([req(1)], model="m")
+
+
 def test_validate_file_streams_without_reading_whole_file(tmp_path):
     path = tmp_path / "big.jsonl"
     with open(path, "w") as fh:
