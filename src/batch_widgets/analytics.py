@@ -176,9 +176,11 @@ def filter_frame(
     model: Union[str, Sequence[str], None] = None,
     since: Any = None,
     until: Any = None,
+    tags: Union[str, Sequence[str], None] = None,
 ) -> pd.DataFrame:
     """Rows matching every given condition. ``search`` is a case-insensitive substring of the id,
-    description, tags, model or endpoint; ``since``/``until`` bound ``created_at`` (inclusive/exclusive)."""
+    description, tags, model or endpoint; ``since``/``until`` bound ``created_at`` (inclusive/exclusive);
+    ``tags`` keeps batches carrying every tag given (exact, case-sensitive, as stored)."""
     mask = np.ones(len(frame), dtype=bool)
     if status is not None:
         wanted = [BatchStatus.parse(s).value for s in _as_list(status)]
@@ -191,6 +193,10 @@ def filter_frame(
         mask &= (frame["created_at"] >= to_timestamp(since)).to_numpy(dtype=bool, na_value=False)
     if until is not None:
         mask &= (frame["created_at"] < to_timestamp(until)).to_numpy(dtype=bool, na_value=False)
+    if tags is not None:
+        wanted_tags = set(_as_list(tags))
+        mask &= np.fromiter((t is not None and wanted_tags.issubset(t) for t in frame["tags"]), dtype=bool,
+                            count=len(frame))
     if search:
         mask &= _search_mask(frame, search)
     return frame[mask]

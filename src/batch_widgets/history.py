@@ -4,7 +4,7 @@ The first call reads every page once; ``refresh()`` then asks only for what may 
 a known id, plus the batches still active) through :class:`~batch_widgets.sync.BatchIndex`.
 
     h = batch_history()
-    h.filter(status=["failed", "expired"], since="2026-11-01").to_dataframe()
+    h.filter(status=["failed", "expired"], since="2026-11-01", tags="eval").to_dataframe()
     h.stats()["success_rate"], h.processing_time_chart()
 """
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Un
 import pandas as pd
 
 from . import analytics
+from .models import BatchStatus
 from .sync import BatchIndex
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchHistory", "batch_history"]
 
-_FILTER_KEYS = ("status", "search", "endpoint", "model", "since", "until")
+_FILTER_KEYS = ("status", "search", "endpoint", "model", "since", "until", "tags")
 
 
 def batch_history(client: Optional["BatchClient"] = None, *, since: Any = None,
@@ -77,6 +78,10 @@ class BatchHistory:
         unknown = set(self.filters) - set(_FILTER_KEYS)
         if unknown:
             raise TypeError(f"unknown filter(s) {sorted(unknown)}; use {', '.join(_FILTER_KEYS)}")
+        if "status" in self.filters:  # a bad status is named at the filter() call, not on first use
+            statuses = self.filters["status"]
+            for status in [statuses] if isinstance(statuses, str) else statuses:
+                BatchStatus.parse(status)
         # State shared by a history and the filtered views made from it: the full frame and result usages.
         self._shared = _shared if _shared is not None else {"frame": None, "version": -1, "result_usage": {}}
         self._frame: Optional[pd.DataFrame] = None
@@ -137,11 +142,13 @@ class BatchHistory:
         model: Union[str, Sequence[str], None] = None,
         since: Any = None,
         until: Any = None,
+        tags: Union[str, Sequence[str], None] = None,
     ) -> "BatchHistory":
         """A new history narrowed further: conditions add to this one's (a condition given again replaces
-        the old one); refreshing it re-applies them."""
+        the old one); refreshing it re-applies them. A list of statuses, endpoints or models matches any of
+        them; ``tags`` matches batches carrying every tag given."""
         new = {"status": status, "search": search, "endpoint": endpoint, "model": model, "since": since,
-               "until": until}
+               "until": until, "tags": tags}
         merged = {**self.filters, **{k: v for k, v in new.items() if v is not None}}
         view = BatchHistory(self.client, index=self.index, pricing=self.pricing, filters=merged,
                             _shared=self._shared)

@@ -6,6 +6,7 @@ counts) are normalised here, on the way in, so nothing downstream has to know ab
 
 from __future__ import annotations
 
+import difflib
 import enum
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
@@ -68,7 +69,14 @@ class BatchStatus(str, enum.Enum):
         if isinstance(value, cls):
             return value
         key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
-        return cls(_STATUS_SYNONYMS.get(key, key))
+        try:
+            return cls(_STATUS_SYNONYMS.get(key, key))
+        except ValueError:
+            valid = [s.value for s in cls]
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{str(value)[:60]!r} is not a batch status; use one of {', '.join(valid)}{hint}") \
+                from None
 
     def __str__(self) -> str:  # f-strings show "completed", not "BatchStatus.COMPLETED"
         return self.value

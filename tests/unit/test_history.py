@@ -72,6 +72,18 @@ def test_filter_returns_a_new_history_and_follows_refresh():
         BatchHistory(client, filters={"colour": "red"})
 
 
+def test_filter_by_tags_and_a_bad_status_lists_the_valid_ones():
+    api, client = fake_history(6)
+    api.add_batch(status="completed", created_at=T0 + 10**6, metadata={"tags": "odd,eval"})
+    history = batch_history(client)
+    assert len(history.filter(tags="odd")) == 4
+    assert history.filter(tags=["odd", "eval"]).to_dataframe()["tags"].tolist() == [["odd", "eval"]]
+    assert len(history.filter(search="run").filter(tags="eval")) == 0  # narrows a cached view too
+    assert len(history.filter(tags="od")) == 0  # a whole tag, not a substring (that is search=)
+    with pytest.raises(ValueError, match="use one of validating, failed, in_progress.*did you mean 'completed'"):
+        history.filter(status="complete")
+
+
 def test_batch_history_since():
     _, client = fake_history(10)
     assert len(batch_history(client, since=T0 + 8 * 3600)) == 2
