@@ -13,6 +13,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .display import Fields, RichDisplay, duration, when
+
 __all__ = [
     "ENDPOINTS",
     "Batch",
@@ -206,7 +208,9 @@ _TIMESTAMP_FIELDS = (
 )
 
 
-class Batch(_Open):
+class Batch(RichDisplay, _Open):
+    """One batch as the API returns it. In a notebook it shows as a table of its fields; ``repr`` is one line."""
+
     id: str
     object: str = "batch"
     endpoint: Optional[str] = None  # required by the spec, but Azure has returned null
@@ -297,6 +301,44 @@ class Batch(_Open):
     def tags(self) -> list[str]:
         raw = (self.metadata or {}).get("tags") or ""
         return [t.strip() for t in raw.split(",") if t.strip()]
+
+    # -- display -------------------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        counts = self.request_counts
+        about = f" {self.description[:40]!r}" if self.description else ""
+        return f"<Batch {self.id} {self.status.value} {counts.done:,}/{counts.total:,} done{about}>"
+
+    def _display_fields(self) -> Fields:
+        counts = self.request_counts
+        progress = f"{counts.completed:,} of {counts.total:,} requests succeeded"
+        if counts.failed:
+            progress += f", {counts.failed:,} failed"
+        errors = (self.errors.data if self.errors else [])
+        if self.status is BatchStatus.FAILED and errors and not counts.total:
+            progress = "the input failed validation; no request ran"
+        error_text = "\n".join(
+            f"{'line ' + str(e.line) + ': ' if e.line is not None else ''}{e.message or ''}"
+            f"{' (' + e.code + ')' if e.code else ''}" for e in errors[:5])
+        if len(errors) > 5:
+            error_text += f"\n… and {len(errors) - 5:,} more (batch.errors)"
+        meta = {k: v for k, v in (self.metadata or {}).items() if k not in ("description", "tags")}
+        ended = self.ended_at
+        return (self.description or self.id, [
+            ("id", self.id if self.description else ""),
+            ("status", f"{self.status.value}: {progress}"),
+            ("errors", error_text),
+            ("endpoint", self.endpoint or ""),
+            ("model", self.model or ""),
+            ("tags", ", ".join(self.tags)),
+            ("created", when(self.created_at)),
+            (f"{self.status.value}", when(ended) if ended else ""),
+            ("took", duration(ended - self.created_at) if ended else ""),
+            ("expires", when(self.expires_at) if self.is_active else ""),
+            ("input file", self.input_file_id),
+            ("output file", self.output_file_id or ""),
+            ("error file", self.error_file_id or ""),
+            ("metadata", ", ".join(f"{k}={v}" for k, v in meta.items())),
+        ])
 
 
 class BatchPage(_Open):

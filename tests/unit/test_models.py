@@ -196,3 +196,23 @@ def test_page_and_file_and_output_lines():
 def test_metadata_values_become_strings():
     batch = Batch.model_validate({**OPENAI_BATCH, "metadata": {"n": 3, "none": None}})
     assert batch.metadata == {"n": "3", "none": ""}
+
+
+def test_batch_reads_well_in_a_notebook():
+    from batch_widgets.models import Batch
+
+    batch = Batch(id="batch_1", input_file_id="file_1", status="completed", created_at=1_764_400_000,
+                  completed_at=1_764_400_130, endpoint="/v1/chat/completions", model="gpt-4o-mini",
+                  request_counts={"total": 10, "completed": 9, "failed": 1},
+                  metadata={"description": "Nightly <b>eval</b>", "tags": "a,b", "owner": "me"})
+    assert repr(batch) == "<Batch batch_1 completed 10/10 done 'Nightly <b>eval</b>'>"
+    page = batch._repr_html_()
+    assert "Nightly &lt;b&gt;eval&lt;/b&gt;" in page and "<b>" not in page  # API text is never markup
+    assert "2025-11-29 07:08:50 UTC" in page and "1764400130" not in page  # times, not epoch integers
+    assert "9 of 10 requests succeeded, 1 failed" in page and "2 min 10 s" in page
+    assert "| tags | a, b |" in batch._repr_markdown_()
+    assert str(batch).splitlines()[1].split() == ["id", "batch_1"]
+    failed = Batch(id="batch_2", input_file_id="file_2", status="failed", created_at=1_764_400_000,
+                   errors={"data": [{"code": "invalid_json_line", "message": "not valid JSON", "line": 2}]})
+    text = str(failed)
+    assert "the input failed validation" in text and "line 2: not valid JSON (invalid_json_line)" in text
