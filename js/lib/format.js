@@ -116,3 +116,14 @@ export function formatRate(perSecond) {
   if (perSecond * 60 >= 1) return `${NUM1.format(perSecond * 60)} req/min`;
   return `${NUM1.format(perSecond * 3600)} req/h`;
 }
+
+/** How messages name a batch: its description, else its id (Batch.label in Python). @param {{ id?: string, description?: string } | null | undefined} row */
+export function batchLabel(row) {
+  return (row && (row.description || row.id)) || "";
+}
+
+/** A batch named for a confirmation: “description” (id), or the id alone. @param {{ id?: string, description?: string } | null | undefined} row */
+export function batchLabelWithId(row) {
+  if (!row) return "";
+  return row.description ? `“${row.description}” (${row.id})` : row.id || "";
+}

@@ -17,7 +17,16 @@ import {
   statusLabel,
   updateProgressBar,
 } from "../lib/dom.js";
-import { formatCompact, formatDateTime, formatDuration, formatNumber, formatRate, formatRelative } from "../lib/format.js";
+import {
+  batchLabel,
+  batchLabelWithId,
+  formatCompact,
+  formatDateTime,
+  formatDuration,
+  formatNumber,
+  formatRate,
+  formatRelative,
+} from "../lib/format.js";
 import { codeHint, mountMessages } from "../lib/panel.js";
 import { liveRows } from "../lib/rows.js";
 
@@ -272,10 +281,11 @@ export function renderActiveList(model, el, opts = {}) {
   async function askCancel(ids) {
     if (!ids.length) return;
     const one = ids.length === 1;
+    const rowOf = (/** @type {string} */ id) => rendered.get(id)?.row || { id };
     const ok = await confirmDialog(root, {
       title: one ? "Cancel this batch?" : `Cancel ${ids.length} batches?`,
       message:
-        (one ? `Batch ${ids[0]}` : ids.join(", ")) +
+        (one ? `Batch ${batchLabelWithId(rowOf(ids[0]))}` : ids.map((id) => batchLabel(rowOf(id))).join(", ")) +
         " will stop. Requests already finished are kept and billed; the rest are not run.",
       confirmLabel: one ? "Cancel batch" : `Cancel ${ids.length} batches`,
       danger: true,

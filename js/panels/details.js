@@ -18,6 +18,7 @@ import {
   updateProgressBar,
 } from "../lib/dom.js";
 import {
+  batchLabelWithId,
   exactCost,
   formatCost,
   formatDateTime,
@@ -90,7 +91,7 @@ export function renderDetails(model, el, opts = {}) {
   const dlOut = button("Download results", { variant: "primary" });
   const dlErr = button("Download errors", { variant: "secondary" });
   const retry = button("Retry failed", { variant: "secondary", title: "Submit the failed requests as a new batch" });
-  const frame = button("Results as DataFrame", { variant: "secondary", title: "Load results into .results_frame" });
+  const frame = button("Results as DataFrame", { variant: "secondary" });
   const header = h("header", { class: "bw-details__header" }, [
     opts.onBack ? back : null,
     h("div", { class: "bw-details__heading" }, [h("div", { class: "bw-details__titlerow" }, [title, badgeSlot]), subtitle]),
@@ -107,7 +108,9 @@ export function renderDetails(model, el, opts = {}) {
   // ---- progress ----
   const bar = progressBar({}, { large: true, label: "Batch progress" });
   const countsRow = h("div", { class: "bw-stats bw-stats--inline" });
-  const progress = h("div", { class: "bw-card bw-details__progress" }, [countsRow, bar]);
+  // A batch whose input was refused ran nothing: say so instead of "0 of 0".
+  const refused = h("p", { class: "bw-details__refused", hidden: true });
+  const progress = h("div", { class: "bw-card bw-details__progress" }, [refused, countsRow, bar]);
 
   // ---- cards ----
   const overview = h("dl", { class: "bw-kv" });
@@ -132,12 +135,11 @@ export function renderDetails(model, el, opts = {}) {
     errorsCard,
     extraCard,
   ]);
-  const hint = h("p", { class: "bw-hint bw-muted" }, [
-    "In Python: ",
-    codeHint("details.results().to_dataframe()"),
-    " · after “Results as DataFrame”: ",
-    codeHint("details.results_frame"),
-  ]);
+  // The first rows of `<name>.results_frame` once "Results as DataFrame" loaded it (trait _results_preview).
+  const preview = h("div", {});
+  const previewCard = card("Results preview", preview, "bw-card--wide");
+  grid.append(previewCard);
+  const hint = h("p", { class: "bw-hint bw-muted" });
   const body = h("div", { class: "bw-details__body" }, [header, progress, grid, hint]);
   const state = h("div", { class: "bw-empty", hidden: true });
   root.append(state, body);
@@ -192,6 +194,12 @@ export function renderDetails(model, el, opts = {}) {
     frame.hidden = !d.output_file_id && !d.error_file_id;
 
     const done = d.completed + d.failed;
+    refused.hidden = !d.failed_validation;
+    countsRow.hidden = bar.hidden = Boolean(d.failed_validation);
+    const problems = (d.errors || []).length;
+    refused.textContent = d.failed_validation
+      ? `Failed validation: no request ran. ${problems ? `${formatNumber(problems)} problem${problems === 1 ? "" : "s"} in the input file, listed under Errors.` : "The provider gave no reason."}`
+      : "";
     clear(countsRow);
     for (const [label, value, tone] of [
       ["Total", formatNumber(d.total), ""],
@@ -289,6 +297,33 @@ export function renderDetails(model, el, opts = {}) {
     tick();
   }
 
+  function updateHint() {
+    const name = model.get("_py_name") || "widget";
+    clear(hint).append("In Python: ", codeHint(`${name}.results().to_dataframe()`), " · after “Results as DataFrame”: ",
+      codeHint(`${name}.results_frame`));
+    frame.title = `Load the results into ${name}.results_frame`;
+  }
+
+  function updatePreview() {
+    const p = model.get("_results_preview") || {};
+    const shown = Boolean(p.columns && p.batch_id === id());
+    previewCard.hidden = !shown;
+    clear(preview);
+    if (!shown) return;
+    const head = /** @type {string[][]} */ (p.head || []);
+    preview.append(
+      h("p", { class: "bw-muted", text: `First ${formatNumber(head.length)} of ${formatNumber(p.rows)} rows of ` }, [
+        codeHint(`${model.get("_py_name") || "widget"}.results_frame`),
+      ]),
+      h("div", { class: "bw-table-wrap" }, [
+        h("table", { class: "bw-table bw-table--compact" }, [
+          h("thead", {}, [h("tr", {}, p.columns.map((/** @type {string} */ c) => h("th", { scope: "col", text: c })))]),
+          h("tbody", {}, head.map((row) => h("tr", {}, row.map((cell) => h("td", { text: cell, title: cell }))))),
+        ]),
+      ]),
+    );
+  }
+
   function tick() {
     const d = model.get("_detail") || {};
     if (!d.id) return;
@@ -320,7 +355,7 @@ export function renderDetails(model, el, opts = {}) {
   scope.on(cancel, "click", async () => {
     const ok = await confirmDialog(root, {
       title: "Cancel this batch?",
-      message: `Batch ${id()} will stop. Requests already finished are kept and billed; the rest are not run.`,
+      message: `Batch ${batchLabelWithId(model.get("_detail") || { id: id() })} will stop. Requests already finished are kept and billed; the rest are not run.`,
       confirmLabel: "Cancel batch",
       danger: true,
     });
@@ -329,8 +364,13 @@ export function renderDetails(model, el, opts = {}) {
   scope.onModel(model, "msg:custom", onCustom);
   scope.onModel(model, "change:_detail", update);
   scope.onModel(model, "change:_detail_state", update);
+  scope.onModel(model, "change:_py_name", () => (updateHint(), updatePreview()));
+  scope.onModel(model, "change:_results_preview", updatePreview);
+  scope.onModel(model, "change:_detail_id", updatePreview);
   scope.every(1000, tick);
   update();
+  updateHint();
+  updatePreview();
   scope.add(() => root.remove());
   return () => scope.dispose();
 }

@@ -183,3 +183,13 @@ test("cleanup removes the DOM and every listener", () => {
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });
+
+test("the cancel confirmation names the batch by its description, with the id beside it", async () => {
+  const { model, el, cleanup } = mount({ a: row("batch_a", { description: "Ticket triage" }) });
+  el.querySelector('tr[data-id="batch_a"] .bw-col-actions button').click();
+  await settle(2);
+  assert.match(el.querySelector(".bw-dialog").textContent, /Batch “Ticket triage” \(batch_a\) will stop/);
+  await answerDialog(el, false);
+  assert.equal(model.sent.length, 0);
+  cleanup();
+});

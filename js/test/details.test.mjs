@@ -153,3 +153,33 @@ test("cleanup removes the DOM and every listener (custom messages included)", ()
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });
+
+test("the footer and the preview name the user's variable; the preview shows the first rows as text", () => {
+  const { model, el, cleanup } = mount(detail("batch_1"));
+  const hint = () => el.querySelector(".bw-hint").textContent;
+  assert.match(hint(), /widget\.results_frame/); // no name known yet: never the nonexistent "details"
+  assert.equal(el.querySelector('section[aria-label="Results preview"]').hidden, true);
+  model.set("_py_name", "dashboard");
+  model.set("_results_preview", { batch_id: "batch_1", rows: 7, columns: ["custom_id", "text"],
+    head: [["r0", "<b>answer</b>"], ["r1", ""]] });
+  assert.match(hint(), /dashboard\.results\(\)\.to_dataframe\(\).*dashboard\.results_frame/);
+  const card = el.querySelector('section[aria-label="Results preview"]');
+  assert.equal(card.hidden, false);
+  assert.match(card.textContent, /First 2 of 7 rows of dashboard\.results_frame/);
+  assert.deepEqual([...card.querySelectorAll("th")].map((th) => th.textContent), ["custom_id", "text"]);
+  assert.equal(card.querySelector("tbody td:nth-child(2)").textContent, "<b>answer</b>"); // text, not HTML
+  assert.equal(card.querySelector("tbody b"), null);
+  model.set("_results_preview", { ...model.get("_results_preview"), batch_id: "other" });
+  assert.equal(card.hidden, true); // a preview of another batch is not shown under this one
+  cleanup();
+});
+
+test("a batch whose input was refused says so instead of 0 of 0", () => {
+  const errors = [{ code: "invalid_json_line", message: "not valid JSON", line: 2, param: "" }];
+  const { el, cleanup } = mount(detail("b", { status: "failed", total: 0, completed: 0, failed: 0, failed_validation: true, errors }));
+  const refused = el.querySelector(".bw-details__refused");
+  assert.equal(refused.hidden, false);
+  assert.equal(refused.textContent, "Failed validation: no request ran. 1 problem in the input file, listed under Errors.");
+  assert.equal(el.querySelector(".bw-details__progress .bw-stats").hidden, true);
+  cleanup();
+});

@@ -302,6 +302,16 @@ class Batch(RichDisplay, _Open):
         raw = (self.metadata or {}).get("tags") or ""
         return [t.strip() for t in raw.split(",") if t.strip()]
 
+    @property
+    def label(self) -> str:
+        """How messages name the batch: its description, else its id."""
+        return self.description or self.id
+
+    @property
+    def failed_validation(self) -> bool:
+        """Failed before any request ran: the input file was refused (``errors`` says why)."""
+        return self.status is BatchStatus.FAILED and not self.request_counts.total
+
     # -- display -------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
         counts = self.request_counts
@@ -314,7 +324,7 @@ class Batch(RichDisplay, _Open):
         if counts.failed:
             progress += f", {counts.failed:,} failed"
         errors = (self.errors.data if self.errors else [])
-        if self.status is BatchStatus.FAILED and errors and not counts.total:
+        if self.failed_validation:
             progress = "the input failed validation; no request ran"
         error_text = "\n".join(
             f"{'line ' + str(e.line) + ': ' if e.line is not None else ''}{e.message or ''}"
@@ -323,7 +333,7 @@ class Batch(RichDisplay, _Open):
             error_text += f"\n… and {len(errors) - 5:,} more (batch.errors)"
         meta = {k: v for k, v in (self.metadata or {}).items() if k not in ("description", "tags")}
         ended = self.ended_at
-        return (self.description or self.id, [
+        return (self.label, [
             ("id", self.id if self.description else ""),
             ("status", f"{self.status.value}: {progress}"),
             ("errors", error_text),

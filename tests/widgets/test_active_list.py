@@ -101,6 +101,23 @@ def test_several_finishing_name_each_batch_by_description_or_id():
     assert a["id"] not in names and b["id"] not in names
 
 
+def test_a_refused_input_reads_as_failed_validation_and_cancel_names_the_batch():
+    api = FakeBatchAPI()
+    raw = running(api, status="validating", request_counts={"total": 0, "completed": 0, "failed": 0},
+                  metadata={"description": "Ticket triage"})
+    other = running(api, metadata={"description": "Weekly summaries"})
+    w, store = _list(api)
+    w._dispatch_action(w, {"action": "cancel", "ids": [other["id"]]}, [])
+    assert w._notice["text"] == "Cancelling Weekly summaries"  # description, else id, like every notice
+    raw.update(status="failed", failed_at=T0 + 5, errors={"data": [
+        {"code": "invalid_json_line", "message": "not valid JSON", "line": 2},
+        {"code": "missing_model", "message": "missing", "line": 3}]})
+    store.poll_once()
+    text = w._notice["text"]
+    assert text == "Batch Ticket triage failed validation: line 2: not valid JSON; 1 more in its details"
+    assert "0 of 0" not in text and w._notice["tone"] == "warning"
+
+
 def test_on_complete_errors_become_a_banner():
     api = FakeBatchAPI()
     raw = running(api)

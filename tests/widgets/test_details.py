@@ -118,3 +118,35 @@ def test_intervals_are_validated_when_changed_later():
     assert store.poll_interval() == 0.5
     with pytest.raises(ValueError, match="details_interval must be > 0"):
         w.details_interval = 0
+
+
+def test_results_as_dataframe_previews_and_names_the_notebook_variable(monkeypatch):
+    import json
+
+    api = FakeBatchAPI()
+    lines = [{"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
+              "body": {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}} for i in range(7)]
+    api.files["file-in"] = {"id": "file-in", "object": "file", "bytes": 1, "created_at": T0, "filename": "i"}
+    api.contents["file-in"] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    out = [{"id": f"o{i}", "custom_id": f"r{i}", "response": {"status_code": 200, "body": {
+        "model": "m", "choices": [{"index": 0, "finish_reason": "stop",
+                                   "message": {"role": "assistant", "content": f"answer {i}"}}]}}} for i in range(7)]
+    api.files["file-out"] = {"id": "file-out", "object": "file", "bytes": 1, "created_at": T0, "filename": "o"}
+    api.contents["file-out"] = "".join(json.dumps(line) + "\n" for line in out).encode()
+    raw = finished(api, input_file_id="file-in", output_file_id="file-out", metadata={"description": "Evals"},
+                   request_counts={"total": 7, "completed": 7, "failed": 0})
+    w, _ = _details(api, raw["id"])
+    assert w._py_name == "details"  # before it is found in a notebook
+    shell = type("Shell", (), {"user_ns": {"my_view": w, "_": w}})()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    w._dispatch_action(w, {"action": "results_frame"}, [])
+    assert w._banner == ""
+    assert w._py_name == "my_view"  # the footer and notice name what the user typed, not "details"
+    assert w._notice["text"] == "7 result rows of Evals are in my_view.results_frame."
+    p = w._results_preview
+    assert p["batch_id"] == raw["id"] and p["rows"] == 7 and len(p["head"]) == 5
+    assert p["columns"][:3] == ["custom_id", "status", "text"] and p["head"][0][:3] == ["r0", "ok", "answer 0"]
+    assert len(w.results_frame) == 7
+    other = finished(api)
+    w._detail_id = other["id"]
+    assert w._results_preview == {}  # another batch: the preview was of the old one

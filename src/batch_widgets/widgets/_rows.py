@@ -60,6 +60,17 @@ def batch_row(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
     }
 
 
+def validation_summary(batch: Batch) -> str:
+    """The first of a refused input's errors, for a one-line notice ("line 2: not valid JSON; 3 more")."""
+    errors = batch.errors.data if batch.errors else []
+    if not errors:
+        return "no request ran (the provider gave no reason)"
+    first = errors[0]
+    where = f"line {first.line}: " if first.line is not None else ""
+    more = f"; {len(errors) - 1} more in its details" if len(errors) > 1 else ""
+    return f"{where}{first.message or first.code or 'refused'}{more}"
+
+
 def batch_cost(batch: Batch) -> dict[str, Any]:
     """{"usd": float | None, "source": "usage" | "estimate" | "unknown", "tokens": {...} | None}."""
     from ..pricing import get_pricing
@@ -115,6 +126,7 @@ def batch_detail(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
         "processing_seconds": (end - start) if (start is not None and end is not None) else None,
         "metadata": dict(batch.metadata or {}),
         "errors": errors,
+        "failed_validation": batch.failed_validation,
         "cost": batch_cost(batch),
         # Provider-specific fields we do not model, shown as text.
         "extra": {str(k): _as_text(v) for k, v in extra.items()},

@@ -11,7 +11,7 @@ import traitlets as t
 
 from ..models import Batch
 from ..store import LIST_INTERVAL, StoreEvent
-from ._rows import batch_row
+from ._rows import batch_row, validation_summary
 from .base import BatchWidgetBase, positive_seconds, log
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
@@ -126,12 +126,15 @@ class ActiveListMixin(t.HasTraits):
         if len(batches) == 1:
             b = batches[0]
             counts = b.request_counts
-            text = f"Batch {b.id} {b.status.value}: {counts.completed} of {counts.total} requests succeeded"
-            if counts.failed:
-                text += f", {counts.failed} failed"
+            if b.failed_validation:
+                text = f"Batch {b.label} failed validation: {validation_summary(b)}"
+            else:
+                text = f"Batch {b.label} {b.status.value}: {counts.completed} of {counts.total} requests succeeded"
+                if counts.failed:
+                    text += f", {counts.failed} failed"
         else:
-            # A description reads better than an id; batches without one fall back to the id.
-            names = ", ".join(f"{b.description or b.id} ({b.status.value})" for b in batches)
+            names = ", ".join(f"{b.label} ({'failed validation' if b.failed_validation else b.status.value})"
+                              for b in batches)
             text = f"{len(batches)} batches finished: {names}"
         ok = all(b.status.value == "completed" and not b.request_counts.failed for b in batches)
         self._show_notice(text, "success" if ok else "warning")  # type: ignore[attr-defined]

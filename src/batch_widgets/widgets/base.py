@@ -40,6 +40,10 @@ class BatchWidgetBase(anywidget.AnyWidget):
     _banner = t.Unicode("").tag(sync=True)
     #: A passing notice {"seq": n, "text": ..., "tone": "info" | "success" | "warning"}; the view shows it once.
     _notice = t.Dict().tag(sync=True)
+    #: What the user's notebook calls this widget (``dashboard``), for the code the view suggests.
+    _py_name = t.Unicode("widget").tag(sync=True)
+    #: The name used until the widget is found in the notebook's namespace.
+    _default_name = "widget"
 
     # Set by _connect_store(); panels composed into one widget share them.
     _store: Optional["BatchStore"] = None
@@ -50,7 +54,26 @@ class BatchWidgetBase(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._py_name = self._default_name
         self.on_msg(self._dispatch_action)
+
+    def _find_py_name(self) -> str:
+        """The notebook variable holding this widget (so hints name ``dash.results_frame``, not a guess)."""
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+        except ImportError:
+            shell = None
+        names = [k for k, v in getattr(shell, "user_ns", {}).items() if v is self and not k.startswith("_")]
+        name = min(names, key=len) if names else self._py_name
+        if name != self._py_name:
+            self._py_name = name
+        return name
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self._find_py_name()  # ``dash = BatchDashboard(); dash``: the name exists by the time it is shown
+        return super()._repr_mimebundle_(**kwargs)
 
     # -- the store (one per connection, shared by every panel) ---------------------------------------------
     def _connect_store(self, client: Any = None) -> "BatchStore":
@@ -104,8 +127,10 @@ class BatchWidgetBase(anywidget.AnyWidget):
         failed = {i: why for i, why in results.items() if why}
         accepted = len(results) - len(failed)
         if accepted:
+            one = self._store.get(ids[0]) if len(ids) == 1 else None
             self._show_notice(
-                f"Cancelling {ids[0]}" if len(ids) == 1 else f"Cancelling {accepted} batches", "info"
+                f"Cancelling {one.label if one else ids[0]}" if len(ids) == 1 else f"Cancelling {accepted} batches",
+                "info",
             )
         if failed:
             self._show_error("Could not cancel " + "; ".join(f"{i}: {why}" for i, why in failed.items()))
@@ -120,6 +145,7 @@ class BatchWidgetBase(anywidget.AnyWidget):
     def _dispatch_action(self, _widget: Any, msg: Any, buffers: list[bytes]) -> None:
         if not isinstance(msg, dict) or not isinstance(msg.get("action"), str):
             return
+        self._find_py_name()
         handler = getattr(self, f"_on_{msg['action']}", None)
         if handler is None:
             log.warning("batch_widgets: unknown widget action %r", msg["action"])

@@ -27,6 +27,7 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
 
     #: "active" | "create" | "history"
     _tab = t.Unicode("active").tag(sync=True)
+    _default_name = "dashboard"
 
     def __init__(
         self,
@@ -62,7 +63,9 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         # Create tab's own "created" line is hidden by the switch).
         if change["new"]:
             self.open_batch(change["new"])
-            self._show_notice(f"Batch {change['new']} created; its details are open below.", "success")
+            batch = self._store.get(change["new"]) if self._store is not None else None
+            self._show_notice(f"Batch {batch.label if batch else change['new']} created; its details are open "
+                              "below.", "success")
 
     def _store_changed(self, event: Any) -> None:
         super()._store_changed(event)

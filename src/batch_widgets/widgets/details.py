@@ -29,6 +29,9 @@ class DetailsMixin(t.HasTraits):
     _detail_state = t.Unicode("").tag(sync=True)
     #: Seconds between polls while the shown batch is active.
     details_interval = t.Float(DETAILS_INTERVAL)
+    #: The first rows of ``results_frame`` after "Results as DataFrame":
+    #: {"batch_id", "rows": total, "columns": [...], "head": [[text, ...], ...]}; {} when none.
+    _results_preview = t.Dict().tag(sync=True)
 
     def _details_setup(self, *, details_interval: float = DETAILS_INTERVAL) -> None:
         self.details_interval = details_interval
@@ -47,6 +50,8 @@ class DetailsMixin(t.HasTraits):
         if store is None:
             return
         store.watch(self._subscription, [batch_id] if batch_id else [])
+        if self._results_preview.get("batch_id") != batch_id:
+            self._results_preview = {}
         if not batch_id:
             self._detail, self._detail_state = {}, ""
             return
@@ -139,20 +144,46 @@ class DetailsMixin(t.HasTraits):
             raise RuntimeError("this client has no retry_failed()")
         new = retry(batch)  # raises ValueError (shown as a banner) when nothing failed
         self._store.put(new)
-        self._show_notice(f"Retry batch {new.id} created from the failures of {batch.id}.", "success")  # type: ignore[attr-defined]
+        self._show_notice(f"Retry batch {new.id} created from the failures of {batch.label}.", "success")  # type: ignore[attr-defined]
         self._detail_id = new.id
 
     def _on_results_frame(self, _msg: dict, _buffers: list) -> None:
         """Load the shown batch's results into ``.results_frame`` (a pandas DataFrame)."""
+        batch = self._detail_batch()
         frame = self.results().to_dataframe()
         self.results_frame = frame
+        self._results_preview = results_preview(batch.id, frame)
+        name = self._find_py_name()  # type: ignore[attr-defined]
         self._show_notice(  # type: ignore[attr-defined]
-            f"{len(frame)} result rows are in .results_frame (or call .results().to_dataframe()).", "success"
+            f"{len(frame):,} result rows of {batch.label} are in {name}.results_frame.", "success"
         )
+
+
+#: Columns the preview shows, when the frame has them (the answer or the error, not every field).
+PREVIEW_COLUMNS = ("custom_id", "status", "text", "error_message")
+PREVIEW_ROWS = 5
+PREVIEW_CHARS = 120
+
+
+def results_preview(batch_id: str, frame: Any) -> dict[str, Any]:
+    """The first rows of a results frame as short text cells (the view renders them as text)."""
+    columns = [c for c in PREVIEW_COLUMNS if c in frame.columns]
+    head = frame[columns].head(PREVIEW_ROWS)
+    cells = [["" if _missing(v) else str(v)[:PREVIEW_CHARS] for v in row] for row in head.itertuples(index=False)]
+    return {"batch_id": batch_id, "rows": int(len(frame)), "columns": columns, "head": cells}
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(value != value) or value is None  # NaN, NA, None
+    except (TypeError, ValueError):  # pd.NA compares to NA
+        return True
 
 
 class BatchDetails(DetailsMixin, BatchWidgetBase):
     """Everything about one batch, refreshed every ``details_interval`` seconds while it runs."""
+
+    _default_name = "details"
 
     def __init__(
         self,
