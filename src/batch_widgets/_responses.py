@@ -99,11 +99,38 @@ def error_from_response(response: httpx.Response, redact: Callable[[str], str] =
     message, code, type_, param = _error_fields(response)
     cls = _STATUS_ERRORS.get(status) or (ServerError if status >= 500 else APIError)
     scrub = lambda text: None if text is None else redact(text)  # noqa: E731 - every field a server sent
-    return cls(
+    hint, wrong_url = _hint(response)
+    error = cls(
         redact(message),
         status=status,
         code=scrub(code),
         type=scrub(type_),
         param=scrub(param),
         request_id=scrub(response.headers.get("x-request-id")),
+        hint=hint,
     )
+    error._wrong_base_url = wrong_url  # type: ignore[attr-defined]
+    return error
+
+
+#: Routes every Batch API has; a 404 on one of them (not on an id under it) means the base URL is wrong.
+_COLLECTION_ROUTES = ("/batches", "/files")
+
+
+def _hint(response: httpx.Response) -> tuple[Optional[str], bool]:
+    """(how to fix it, whether the base URL is wrong) for errors whose cause is the client's configuration."""
+    status = response.status_code
+    if status == 401:
+        return "the API key was refused: check api_key= or OPENAI_API_KEY (as the kernel sees it)", False
+    if status == 403:
+        return ("this key may not use the Batch API here: check api_key= / OPENAI_API_KEY and its project "
+                "or organization"), False
+    path = response.request.url.path.rstrip("/")
+    route = next((r for r in _COLLECTION_ROUTES if path.endswith(r)), None)
+    if status != 404 or route is None:
+        return None, False
+    url = response.request.url
+    base = f"{url.scheme}://{url.netloc.decode()}{path[: -len(route)]}"
+    if base.endswith("/v1") or base.endswith("/openai"):
+        return f"{base} has no {route} route: does this provider offer the Batch API?", True
+    return f"{base} has no {route} route: the base URL should end in /v1 (like https://api.openai.com/v1)", True

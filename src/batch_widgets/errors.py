@@ -25,8 +25,11 @@ class APIError(BatchWidgetsError):
         type: Optional[str] = None,
         param: Optional[str] = None,
         request_id: Optional[str] = None,
+        hint: Optional[str] = None,
     ) -> None:
         self.message = message
+        #: How to fix it, when the cause is on our side (a wrong key or base URL); shown after the message.
+        self.hint = hint
         self.status = status
         self.code = code
         self.type = type
@@ -37,7 +40,18 @@ class APIError(BatchWidgetsError):
     def __str__(self) -> str:
         parts = [f"HTTP {self.status}" if self.status else None, self.code, self.message]
         text = ": ".join(p for p in parts if p)
-        return f"{text} (request id {self.request_id})" if self.request_id else text
+        text = f"{text} (request id {self.request_id})" if self.request_id else text
+        return f"{text.rstrip('.')}. Hint: {self.hint}" if self.hint else text
+
+    @property
+    def fatal(self) -> bool:
+        """No retry can help: the key is refused, or the base URL has no Batch API. Polling stops on these."""
+        return isinstance(self, (AuthenticationError, PermissionDeniedError)) or \
+            (isinstance(self, NotFoundError) and self.wrong_base_url)
+
+    @property
+    def wrong_base_url(self) -> bool:
+        return bool(getattr(self, "_wrong_base_url", False))
 
 
 class BadRequestError(APIError):

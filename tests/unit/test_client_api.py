@@ -310,7 +310,43 @@ def test_status_maps_to_error_class(status, cls):
     assert type(err) is cls
     assert (err.status, err.code, err.message, err.type, err.param, err.request_id) == (
         status, "bad_thing", "nope", "invalid_request_error", "limit", "req_123")
-    assert str(err) == f"HTTP {status}: bad_thing: nope (request id req_123)"
+    assert str(err).startswith(f"HTTP {status}: bad_thing: nope (request id req_123)")
+    assert (err.hint is not None) == (status in (401, 403, 404))  # a fix is named when the cause is ours
+    assert err.fatal == (status in (401, 403, 404))  # 404 on the list route itself: no Batch API there
+
+
+@pytest.mark.parametrize(
+    ("base_url", "path", "hint"),
+    [("http://gw.test", "/batches", "http://gw.test has no /batches route: the base URL should end in /v1"),
+     ("http://gw.test/api/", "/files", "http://gw.test/api has no /files route: the base URL should end in /v1"),
+     ("http://gw.test/v1", "/batches", "http://gw.test/v1 has no /batches route: does this provider offer"),
+     ("http://gw.test", "/batches/batch_1", None)],  # a missing batch is not a wrong URL
+)
+def test_a_404_on_a_batch_api_route_hints_at_the_base_url(base_url, path, hint):
+    def handler(request):
+        return httpx.Response(404, json={"detail": f"Unknown request URL: GET {request.url.path}."})
+
+    client = BatchClient(KEY, base_url=base_url, transport=httpx.MockTransport(handler), max_retries=0)
+    with pytest.raises(NotFoundError) as info:
+        client.retrieve_batch("batch_1") if path.startswith("/batches/") else (
+            client.list_batches() if path == "/batches" else client.list_files())
+    err = info.value
+    if hint is None:
+        assert err.hint is None and not err.fatal
+    else:
+        assert err.hint.startswith(hint) and err.fatal
+        assert str(err).startswith(f"HTTP 404: Unknown request URL: GET ") and f"Hint: {hint}" in str(err)
+
+
+def test_a_refused_key_names_where_the_key_comes_from():
+    def handler(request):
+        return httpx.Response(401, json={"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
+
+    with pytest.raises(AuthenticationError) as info:
+        BatchClient("sk-wrong", transport=httpx.MockTransport(handler), max_retries=0).list_batches()
+    assert str(info.value) == ("HTTP 401: invalid_api_key: Incorrect API key provided. Hint: the API key was refused: "
+                               "check api_key= or OPENAI_API_KEY (as the kernel sees it)")
+    assert info.value.fatal
 
 
 @pytest.mark.parametrize(
