@@ -248,7 +248,8 @@ def validate_requests(requests: Any, *, endpoint: Optional[str] = None, **build_
     if not isinstance(requests, (str, os.PathLike, bytes, bytearray)) and not hasattr(requests, "columns"):
         requests = list(requests)  # looked at twice: lines or rows?
     if builds_rows(requests, build_options):
-        requests = build_requests(requests, **build_options, **({"endpoint": endpoint} if endpoint else {}))
+        options: dict[str, Any] = {**build_options, **({"endpoint": endpoint} if endpoint else {})}
+        requests = build_requests(requests, **options)
     elif build_options:
         raise TypeError(f"{', '.join(sorted(build_options))}: only used when building requests from rows "
                         "(a DataFrame, a table file, or dicts/prompts)")

@@ -335,12 +335,13 @@ def test_a_404_on_a_batch_api_route_hints_at_the_base_url(base_url, path, hint):
         assert err.hint is None and not err.fatal
     else:
         assert err.hint.startswith(hint) and err.fatal
-        assert str(err).startswith(f"HTTP 404: Unknown request URL: GET ") and f"Hint: {hint}" in str(err)
+        assert str(err).startswith("HTTP 404: Unknown request URL: GET ") and f"Hint: {hint}" in str(err)
 
 
 def test_a_refused_key_names_where_the_key_comes_from():
     def handler(request):
-        return httpx.Response(401, json={"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
+        error = {"message": "Incorrect API key provided.", "code": "invalid_api_key"}
+        return httpx.Response(401, json={"error": error})
 
     with pytest.raises(AuthenticationError) as info:
         BatchClient("sk-wrong", transport=httpx.MockTransport(handler), max_retries=0).list_batches()
