@@ -328,7 +328,9 @@ class _State:
 
     def batch_metadata(self, part: int, round_: int, tokens: int, parent: Optional[str]) -> dict[str, str]:
         meta = {**self.metadata, JOB_ID_KEY: self.job_id, JOB_PART_KEY: f"{part}/{self.parts}",
-                JOB_ROUND_KEY: str(round_), JOB_SPEC_KEY: self.spec.encode(), JOB_TOKENS_KEY: str(tokens)}
+                JOB_ROUND_KEY: str(round_), JOB_SPEC_KEY: self.spec.encode()}
+        if self.spec.max_enqueued_tokens is not None:
+            meta[JOB_TOKENS_KEY] = str(tokens)
         if parent:
             meta[PARENT_KEY] = parent
         return build_metadata(meta)
@@ -491,8 +493,15 @@ def _classify_gen(state: _State, batch: Batch) -> _Gen:
         return state.retry_ids[batch.id]
     ids: list[str] = []
     if state.may_retry(batch):
-        results = yield from _results_gen(state, batch)
-        frame = results.to_dataframe()
+        counts = batch.request_counts
+        if counts.total and counts.done == counts.total and batch.error_file_id:
+            # Every request ran: the error file alone says what to retry (no need to read 50,000 inputs).
+            from .results import read_result_file
+
+            path = yield from _download_gen(state, batch.error_file_id, "errors")
+            frame = read_result_file(path)
+        else:  # some never ran: they are the inputs missing from both files
+            frame = (yield from _results_gen(state, batch)).to_dataframe()
         ids = frame.loc[retryable_mask(frame, state.spec.retry_on), "custom_id"].astype(str).tolist()
     state.retry_ids[batch.id] = ids
     return ids
@@ -562,6 +571,7 @@ def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
         ids = yield from _classify_gen(state, last)
         if not ids:
             continue
+        yield from _download_gen(state, last.input_file_id, "input")
         lines, tokens = _retry_lines(state, last, set(ids))
         if not state.fits(tokens):
             continue
@@ -589,13 +599,14 @@ def _retry_lines(state: _State, parent: Batch, ids: set[str]) -> tuple[list[byte
     import json
 
     path = state.directory / f"{parent.input_file_id}_input.jsonl"
-    lines, tokens = [], 0
+    lines, tokens, counting = [], 0, state.spec.max_enqueued_tokens is not None
     with open(path, "rb") as handle:
         for raw in handle:
             raw = raw.rstrip(b"\r\n")
             if raw and str(json.loads(raw).get("custom_id")) in ids:
                 lines.append(raw)
-                tokens += estimate_tokens(raw)
+                if counting:
+                    tokens += estimate_tokens(raw)
     return lines, tokens
 
 
@@ -942,7 +953,8 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
         raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
     endpoint = endpoint or _endpoint_of(lines[0]) or DEFAULT_ENDPOINT
     endpoint = _validate_all(lines, endpoint, source) or endpoint
-    tokens = [estimate_tokens(line) for line in lines]
+    # Estimated only under a limit (it parses every line again); without one nothing needs the figure.
+    tokens = [estimate_tokens(line) for line in lines] if max_enqueued_tokens is not None else [0] * len(lines)
     if max_enqueued_tokens is not None:
         big = [i for i, t in enumerate(tokens) if t > max_enqueued_tokens]
         if big:

@@ -345,25 +345,31 @@ class CreateMixin(t.HasTraits):
         self._create_done([batch])
 
     def _create_submit_run(self, requests: Any, options: dict[str, Any]) -> None:
-        """Requests given from Python: client.submit validates, splits past the caps, uploads and creates."""
-        from ..errors import InvalidRequestsError
+        """Requests given from Python: client.submit validates, uploads and creates; past the per-batch caps,
+        client.submit_job splits them into the parts of one job."""
+        from ..errors import InputTooLargeError, InvalidRequestsError
 
         self._create_state = "uploading"
+        client = self._create_client()
+        args = {"endpoint": options["endpoint"], "metadata": options["metadata"],
+                "completion_window": options["completion_window"]}
+        job = None
         try:
-            result = self._create_client().submit(
-                requests, endpoint=options["endpoint"], metadata=options["metadata"],
-                completion_window=options["completion_window"],
-            )
+            try:
+                batches = [client.submit(requests, **args)]
+            except InputTooLargeError:
+                job = client.submit_job(requests, **args)
+                batches = job.batches
         except InvalidRequestsError as exc:
             with self.hold_sync():
                 self._create_problems = [_problem_dict(p) for p in exc.problems[:MAX_SHOWN_PROBLEMS]]
                 self._create_problem_count = len(exc.problems)
                 self._create_state = "invalid"
             return
-        batches = result if isinstance(result, list) else [result]
         self._create_done(batches)
-        if len(batches) > 1:  # after _create_done, so a dashboard's "created" notice does not hide this one
-            self._show_notice(f"The requests were split into {len(batches)} batches (over the per-batch caps).")
+        if job is not None:  # after _create_done, so a dashboard's "created" notice does not hide this one
+            self._show_notice(f"The requests were split into {job.parts} parts (over the per-batch caps), "
+                              f"created as job {job.id}.")
 
     def _create_done(self, batches: list) -> None:
         store = getattr(self, "_store", None)
