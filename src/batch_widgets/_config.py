@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from . import __version__
+from .dialects import ANTHROPIC_VERSION
 from .errors import BatchWidgetsError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -29,9 +30,15 @@ class ClientConfig:
     api_version: Optional[str] = None  # Azure's api-version query parameter (not used by its /openai/v1 API)
     is_azure: bool = False
     is_local: bool = False
+    provider: str = "openai"  # the dialect spoken: "openai", "anthropic" or "mistral" (see batch_widgets.providers)
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": f"batch_widgets/{__version__}"}
+        if self.provider == "anthropic":  # Anthropic authenticates by x-api-key and needs a version header
+            headers["anthropic-version"] = ANTHROPIC_VERSION
+            if self.api_key:
+                headers["x-api-key"] = self.api_key
+            return headers
         if self.api_key:
             if self.is_azure:
                 headers["api-key"] = self.api_key

@@ -128,3 +128,7 @@ class InvalidRequestsError(BatchWidgetsError, ValueError):
 
 class InputTooLargeError(BatchWidgetsError, ValueError):
     """The input needs more than one batch; ``submit_job`` splits it into parts. Nothing was uploaded."""
+
+
+class UnsupportedByProviderError(BatchWidgetsError, NotImplementedError):
+    """The provider's API has no equivalent of this operation (e.g. file upload on Anthropic Message Batches)."""
