@@ -1,9 +1,12 @@
 // @ts-check
-// Messages every panel shows: the `_banner` trait (errors, dismissible) and the `_notice` trait (a passing
-// toast), plus a polite live region for status announcements. A dashboard mounts this once for all its tabs.
-import { Scope, announce, banner, button, h, clear, liveRegion } from "./dom.js";
+// Messages every panel shows: the `_banner` trait (errors, dismissible), the `_fatal` trait (polling stopped:
+// cause, fix and a Retry button, in place of the banner) and the `_notice` trait (a passing toast), plus a
+// polite live region for status announcements. A dashboard mounts this once for all its tabs.
+import { Scope, announce, append, banner, button, h, clear, liveRegion } from "./dom.js";
 
 const NOTICE_MS = 8000;
+/** What a list says instead of "Loading…" when polling stopped on a fatal error (`_fatal`). */
+export const NOT_CONNECTED = "Not connected: see the message above.";
 
 /**
  * @param {any} model
@@ -20,7 +23,25 @@ export function mountMessages(model, host, scope) {
   const showBanner = () => {
     clear(bannerSlot);
     const text = model.get("_banner");
-    if (text) {
+    const fatal = model.get("_fatal") || {};
+    if (fatal.title) {
+      // Polling has stopped (a refused key, a wrong base URL): one banner with the cause, the fix and a Retry.
+      const retry = button("Retry", { variant: "secondary", class: "bw-banner__action" });
+      retry.addEventListener("click", () => {
+        retry.disabled = true;
+        model.send({ action: "reconnect" });
+      });
+      bannerSlot.append(
+        h("div", { class: "bw-banner bw-banner--error bw-banner--fatal", role: "alert" }, [
+          h("div", { class: "bw-banner__text" }, [
+            h("strong", { text: fatal.title }),
+            fatal.fix ? h("div", { text: fatal.fix }) : null,
+            fatal.detail ? h("div", { class: "bw-muted", text: fatal.detail }) : null,
+          ]),
+          retry,
+        ]),
+      );
+    } else if (text) {
       bannerSlot.append(
         banner(text, {
           tone: "error",
@@ -53,6 +74,7 @@ export function mountMessages(model, host, scope) {
   };
   showBanner();
   scope.onModel(model, "change:_banner", showBanner);
+  scope.onModel(model, "change:_fatal", showBanner);
   scope.onModel(model, "change:_notice", showNotice);
   scope.add(() => {
     clearTimeout(timer);
@@ -69,4 +91,26 @@ export function mountMessages(model, host, scope) {
  */
 export function codeHint(code) {
   return h("code", { class: "bw-code", text: code });
+}
+
+/**
+ * Where the widget is connected: "OpenAI · api.openai.com", or a plain "Local simulated server" badge.
+ * Reads `_connection` ({ provider, host, local }) and keeps up with it.
+ * @param {any} model
+ * @param {Scope} scope
+ */
+export function connectionBadge(model, scope) {
+  const el = h("span", { class: "bw-connection" });
+  const draw = () => {
+    const c = model.get("_connection") || {};
+    clear(el);
+    el.hidden = !c.host && !c.local;
+    el.classList.toggle("bw-connection--local", Boolean(c.local));
+    el.title = c.local ? `Answers are simulated by the embedded local server at ${c.host}; no provider is called.` : `Connected to ${c.host}`;
+    if (c.local) el.append(h("span", { class: "bw-connection__badge", text: "Local simulated server" }));
+    else append(el, [h("span", { class: "bw-connection__provider", text: c.provider || "" }), c.provider ? " · " : "", h("span", { class: "bw-mono", text: c.host || "" })]);
+  };
+  draw();
+  scope.onModel(model, "change:_connection", draw);
+  return el;
 }

@@ -27,7 +27,7 @@ import {
   formatRate,
   formatRelative,
 } from "../lib/format.js";
-import { codeHint, mountMessages } from "../lib/panel.js";
+import { NOT_CONNECTED, codeHint, mountMessages } from "../lib/panel.js";
 import { liveRows } from "../lib/rows.js";
 
 /**
@@ -102,10 +102,9 @@ export function renderActiveList(model, el, opts = {}) {
   ]);
   const tableWrap = h("div", { class: "bw-table-wrap" }, [table]);
   const empty = h("div", { class: "bw-empty", hidden: true });
-  const loading = h("div", { class: "bw-loading", role: "status" }, [
-    h("span", { class: "bw-spinner", "aria-hidden": "true" }),
-    "Loading batches…",
-  ]);
+  const spinner = h("span", { class: "bw-spinner", "aria-hidden": "true" });
+  const loadingText = h("span", { text: "Loading batches…" });
+  const loading = h("div", { class: "bw-loading", role: "status" }, [spinner, loadingText]);
   root.append(stats, toolbar, tableWrap, empty, loading);
 
   /** @type {Set<string>} */
@@ -268,6 +267,10 @@ export function renderActiveList(model, el, opts = {}) {
     });
     const loaded = model.get("_loaded") !== false;
     loading.hidden = loaded;
+    // Polling stopped on a fatal error: no spinner that would never end; the banner says why.
+    const stopped = Boolean((model.get("_fatal") || {}).title);
+    spinner.hidden = stopped;
+    loadingText.textContent = stopped ? NOT_CONNECTED : "Loading batches…";
     const none = rows.length === 0;
     empty.hidden = !loaded || !none;
     tableWrap.hidden = none;
@@ -337,6 +340,7 @@ export function renderActiveList(model, el, opts = {}) {
   }
   scope.add(liveRows(model).subscribe(update));
   scope.onModel(model, "change:_loaded", update);
+  scope.onModel(model, "change:_fatal", update);
   scope.every(1000, tick);
   update();
   scope.add(() => root.remove());

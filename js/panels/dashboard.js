@@ -3,7 +3,7 @@
 // of them. The Active tab shows the list, or one batch's details when `_detail_id` is set (back clears it).
 // Tab panels are mounted the first time they are shown and kept, so a half-filled form survives a tab switch.
 import { Scope, h } from "../lib/dom.js";
-import { mountMessages } from "../lib/panel.js";
+import { connectionBadge, mountMessages } from "../lib/panel.js";
 import { liveRows } from "../lib/rows.js";
 import { renderActiveList } from "./active_list.js";
 import { renderCreate } from "./create.js";
@@ -48,6 +48,7 @@ export function renderDashboard(model, el) {
     h("div", { class: "bw-brand" }, [
       h("span", { class: "bw-brand__mark", "aria-hidden": "true" }),
       h("span", { class: "bw-brand__name", text: "Batches" }),
+      connectionBadge(model, scope),
     ]),
     tablist,
   ]);

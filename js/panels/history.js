@@ -6,6 +6,7 @@
 import { h, clear, Scope, button, statusBadge, STATUSES, statusLabel, downloadBytes } from "../lib/dom.js";
 import { formatNumber, formatDuration, formatDateTime, formatPercent, formatCost, isoTime } from "../lib/format.js";
 import { donutChart, barChart, timeBars, costOverview } from "../lib/charts.js";
+import { NOT_CONNECTED } from "../lib/panel.js";
 
 export const PAGE_SIZE = 25;
 const DAY = 86400;
@@ -460,7 +461,8 @@ export function renderHistory(model, el) {
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
     empty.textContent = all.length === 0
-      ? (model.get("_history_loading") ? "Loading the batch history…" : "No batches yet. Create one to see it here.")
+      ? ((model.get("_fatal") || {}).title ? NOT_CONNECTED
+        : model.get("_history_loading") ? "Loading the batch history…" : "No batches yet. Create one to see it here.")
       : "No batch matches these filters.";
     empty.hidden = shown.length > 0;
     table.hidden = shown.length === 0;
@@ -554,6 +556,7 @@ export function renderHistory(model, el) {
   scope.onModel(model, "change:_history_patch", applyPatch);
   scope.onModel(model, "change:_history_analytics", drawAnalytics);
   scope.onModel(model, "change:_history_loading", drawTable);
+  scope.onModel(model, "change:_fatal", drawTable);
   scope.onModel(model, "change:_history_filters", () => {
     // Filters set from Python (view.set_filters) show up here; our own echo changes nothing.
     const incoming = { ...emptyFilters(), ...(model.get("_history_filters") || {}) };

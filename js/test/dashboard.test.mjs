@@ -81,3 +81,32 @@ test("cleanup removes everything it added", () => {
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });
+
+test("the header names the connection; the local server reads as a plain simulated badge", () => {
+  const { model, el, cleanup } = mount({ _connection: { provider: "OpenAI", host: "api.openai.com", local: false } });
+  const conn = el.querySelector(".bw-header .bw-connection");
+  assert.equal(conn.textContent, "OpenAI · api.openai.com");
+  assert.equal(conn.querySelector(".bw-connection__badge"), null);
+  model.update("_connection", { provider: "Local simulated server", host: "127.0.0.1:8765", local: true });
+  assert.equal(conn.querySelector(".bw-connection__badge").textContent, "Local simulated server");
+  assert.match(conn.title, /simulated/);
+  cleanup();
+});
+
+test("a fatal error: one banner with cause, fix and Retry; no endless 'Loading batches…'", () => {
+  const { model, el, cleanup } = mount({ _loaded: false, _rows_init: { seq: 1, rows: {} }, _banner: "",
+    _fatal: { title: "The API key was refused (HTTP 401)", fix: "Check api_key= or OPENAI_API_KEY, then Retry.",
+      detail: "HTTP 401: invalid_api_key: Incorrect API key provided." } });
+  const banners = el.querySelectorAll(".bw-banner");
+  assert.equal(banners.length, 1);
+  assert.match(banners[0].textContent, /The API key was refused.*Check api_key= or OPENAI_API_KEY/);
+  assert.equal(el.querySelector(".bw-list .bw-loading").textContent, "Not connected: see the message above.");
+  assert.equal(el.querySelector(".bw-list .bw-spinner").hidden, true);
+  const retry = [...banners[0].querySelectorAll("button")].find((b) => b.textContent === "Retry");
+  retry.click();
+  assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "reconnect" }]);
+  model.update("_fatal", {});
+  assert.equal(el.querySelectorAll(".bw-banner").length, 0);
+  assert.equal(el.querySelector(".bw-list .bw-loading").textContent, "Loading batches…");
+  cleanup();
+});
