@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Mapping, Optional, Sequence, Union
 
+from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
 from .models import Batch, BatchStatus, RequestCounts
 from .tokens import estimate_lines_tokens
@@ -676,7 +677,7 @@ def _can_progress(state: _State) -> bool:
 
 # --------------------------------------------------------------------------------------------- Job
 
-class _JobBase:
+class _JobBase(RichDisplay):
     """What Job and AsyncJob share: the state and everything read from it without I/O."""
 
     def __init__(self, client: Any, state: _State) -> None:
@@ -751,22 +752,25 @@ class _JobBase:
         return (f"<{type(self).__name__} {self.id}{name}: {self.status}, {self.parts} part(s), round {self.round}, "
                 f"{counts.done:,}/{counts.total:,} settled, {counts.failed:,} failed>")
 
-    def _repr_html_(self) -> str:
-        from html import escape
-
+    def _display_fields(self) -> Fields:
         counts = self.request_counts
-        share = 100 * counts.done / counts.total if counts.total else 0
-        rows = "".join(
-            f"<tr><td>{_part_of(b)[0]}/{self.parts}</td><td>{_round_of(b)}</td><td><code>{escape(b.id)}</code></td>"
-            f"<td>{escape(str(b.status))}{' (token limit)' if _is_void(b) else ''}</td>"
-            f"<td>{b.request_counts.done:,}/{b.request_counts.total:,}</td><td>{b.request_counts.failed:,}</td></tr>"
-            for b in self.batches)
-        title = escape(self.description or self.id)
-        return (f"<div class='bw-job'><b>Job {title}</b> <code>{escape(self.id)}</code> · {escape(self.status)} · "
-                f"{self.parts} part(s) · round {self.round} · {counts.done:,}/{counts.total:,} settled "
-                f"({share:.0f}%), {counts.failed:,} failed"
-                "<table><thead><tr><th>part</th><th>round</th><th>batch</th><th>status</th><th>done</th>"
-                f"<th>failed</th></tr></thead><tbody>{rows}</tbody></table></div>")
+        share = f" ({100 * counts.done / counts.total:.0f}%)" if counts.total else ""
+        spec = self.spec
+        fields = [
+            ("Status", self.status),
+            ("Requests", f"{counts.done:,} / {counts.total:,} settled{share}, {counts.failed:,} failed"),
+            ("Parts", f"{self.parts}, retry round {self.round}"),
+            ("Retries", f"up to {spec.max_attempts} attempts on {', '.join(spec.retry_on) or 'nothing'}"),
+            ("Token limit", f"{spec.max_enqueued_tokens:,} enqueued" if spec.max_enqueued_tokens else ""),
+        ]
+        for batch in self.batches:
+            part, round_ = _part_of(batch)[0], _round_of(batch)
+            label = f"Part {part}/{self.parts}" + (f" retry {round_}" if round_ else "")
+            why = " (refused: token limit)" if _is_void(batch) else ""
+            c = batch.request_counts
+            fields.append((label, f"{batch.id}  {batch.status}{why}  {c.done:,}/{c.total:,}, {c.failed:,} failed"))
+        title = f"Job {self.description!r} ({self.id})" if self.description else f"Job {self.id}"
+        return title, fields
 
 
 class Job(_JobBase):
@@ -932,7 +936,8 @@ def _with_batch_errors(frame: "pd.DataFrame", batch: Optional[Batch]) -> "pd.Dat
 def _prepare(requests: Requests, *, endpoint: Optional[str], description: Optional[str],
              tags: Optional[Sequence[str]], metadata: Optional[Mapping[str, Any]], completion_window: str,
              max_attempts: int, retry_on: Iterable[Union[int, str]], max_enqueued_tokens: Optional[int],
-             max_part_requests: Optional[int], build_options: Mapping[str, Any]) -> tuple[_State, list[bytes], list[int], list[tuple[int, int]]]:
+             max_part_requests: Optional[int], build_options: Mapping[str, Any],
+             ) -> tuple[_State, list[bytes], list[int], list[tuple[int, int]]]:
     """Everything checked before anything is uploaded: the lines, the metadata, the split."""
     from .jsonl import DEFAULT_ENDPOINT
     from .validation import MAX_FILE_BYTES, MAX_REQUESTS

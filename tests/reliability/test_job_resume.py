@@ -14,7 +14,6 @@ import textwrap
 import time
 
 import pytest
-
 from faults import SECRET
 
 pytestmark = pytest.mark.slow

@@ -85,7 +85,9 @@ def test_job_splits_retries_and_merges(client):
     from batch_widgets.pricing import get_pricing
     assert cost == pytest.approx(sum(get_pricing().cost(b.model, usage=(
         b.usage.input_tokens, b.usage.output_tokens, b.usage.cached_tokens))[0] for b in single))
-    assert "<table>" in job._repr_html_() and job.id in repr(job)
+    html = job._repr_html_()
+    assert job.id in html and "Part 3/3 retry 1" in html and "230 / 230 settled" in html
+    assert job.id in repr(job) and "retry round" in str(job)
 
 
 def test_job_rebuilt_from_the_api_alone(client, server):
