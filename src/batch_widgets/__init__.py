@@ -22,6 +22,7 @@ _EXPORTS = {
     "APIError": "errors",
     "LocalBatchServer": "server.local",
     "validate_requests": "validation",
+    "verify_webhook": "webhooks",
     "build_requests": "jsonl",
     "batch_history": "history",
     "BatchHistory": "history",

@@ -53,7 +53,7 @@ def real(server, http):
 @pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
 def test_no_server_error_on_any_generated_request(api_schema, root, mode):
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 9  # every route of /v1/files and /v1/batches
+    assert len(operations) == 11  # every route of /v1/files, /v1/batches and /v1/models
     cases = st.sampled_from(operations).flatmap(lambda op: op.as_strategy(generation_mode=mode))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)

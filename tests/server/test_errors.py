@@ -107,7 +107,7 @@ def test_400_wrong_purpose_missing_parts_and_bad_create(client, http):
     f = upload(client, jsonl([request_line(0)]))
     base = {"input_file_id": f.id, "endpoint": CHAT, "completion_window": "24h"}
     assert_error_shape(http.post("/batches", json={**base, "endpoint": "/v1/nope"}), 400, "invalid_value", "endpoint")
-    assert_error_shape(http.post("/batches", json={**base, "endpoint": "/v1/images/generations"}), 400,
+    assert_error_shape(http.post("/batches", json={**base, "endpoint": "/v1/videos"}), 400,
                        "unsupported_endpoint", "endpoint")
     assert_error_shape(http.post("/batches", json={**base, "completion_window": "soon"}), 400,
                        "invalid_value", "completion_window")

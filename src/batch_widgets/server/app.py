@@ -46,6 +46,10 @@ def error_response(status: int, message: str, *, param: Optional[str] = None, co
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+#: The completion windows OpenAI accepts (``Literal["24h"]`` in the SDK).
+COMPLETION_WINDOWS = ("24h",)
+
+
 class OutputExpiresAfter(BaseModel):
     anchor: Literal["created_at"] = "created_at"
     seconds: int
@@ -63,8 +67,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
     storage = Storage(settings.data_dir)
     executor = make_executor(settings.executor, rate=settings.rate, latency=settings.latency,
                              failure_rate=settings.failure_rate, upstream_url=settings.upstream_url,
-                             upstream_api_key=settings.upstream_api_key, concurrency=settings.concurrency)
+                             upstream_api_key=settings.upstream_api_key, concurrency=settings.concurrency,
+                             seed=settings.seed)
     runner = Runner(storage, executor, settings)
+    if settings.webhook_url:
+        if not settings.webhook_secret:
+            raise ValueError("webhook_url needs webhook_secret (a 'whsec_…' secret that signs the events)")
+        from .webhooks import WebhookSender
+
+        storage.record_events = True
+        runner.webhooks = WebhookSender(storage, settings.webhook_url, settings.webhook_secret)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -135,6 +147,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
         storage.delete_file(file_id)
         return {"id": file_id, "object": "file", "deleted": True}
 
+    # -- models ------------------------------------------------------------------------------------------------
+    @app.get("/v1/models")
+    def list_models() -> Any:
+        return _outcome(*executor.models())
+
+    @app.get("/v1/models/{model_id:path}")
+    def retrieve_model(model_id: str) -> Any:
+        return _outcome(*executor.model(model_id))
+
     # -- batches -----------------------------------------------------------------------------------------------
     @app.post("/v1/batches")
     def create_batch(body: CreateBatch) -> Any:
@@ -144,10 +165,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         if not executor.supports(body.endpoint):
             raise APIFailure(400, f"The {executor.name} executor of the local batch server does not answer "
                              f"{body.endpoint}.", param="endpoint", code="unsupported_endpoint")
-        try:
-            window = settings.window_seconds or parse_window(body.completion_window)
-        except ValueError as exc:
-            raise APIFailure(400, str(exc), param="completion_window", code="invalid_value") from None
+        if body.completion_window not in COMPLETION_WINDOWS:
+            raise APIFailure(400, f"Invalid value for 'completion_window': {body.completion_window[:40]!r}. "
+                             "Supported values are: " + ", ".join(f"'{w}'" for w in COMPLETION_WINDOWS) + ".",
+                             param="completion_window", code="invalid_value")
+        # The server's own --window-seconds shortens every window, to show expiry in a demo or a test.
+        window = settings.window_seconds or parse_window(body.completion_window)
         _check_metadata(body.metadata)
         seconds = body.output_expires_after.seconds if body.output_expires_after else None
         if seconds is not None and not 3600 <= seconds <= 2_592_000:
@@ -202,6 +225,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     for dialect in (anthropic_api, mistral_api):
         dialect.register(app, storage, runner, executor, settings)
     return app
+
+
+def _outcome(status: int, body: Any) -> Any:
+    return body if status == 200 else JSONResponse(body, status_code=status)
 
 
 def _page(data: list[dict], has_more: bool) -> dict:

@@ -19,7 +19,7 @@ from typing import Optional
 import httpx
 
 from ..dialects import MISTRAL_PREFIX
-from .settings import ServerSettings
+from .settings import ServerSettings, check_bind
 from .storage import default_data_dir
 
 __all__ = ["LocalBatchServer", "shared_server", "SHARED_DEFAULTS"]
@@ -33,6 +33,10 @@ SHARED_DEFAULTS = {"rate": 20.0, "latency": 0.0, "failure_rate": 0.03}
 class LocalBatchServer:
     """An OpenAI-compatible ``/v1/files`` + ``/v1/batches`` server on ``127.0.0.1`` in a background thread.
 
+    Another ``host`` needs an ``api_key`` (or ``insecure_allow_no_api_key=True``). ``webhook_url`` and
+    ``webhook_secret`` (``whsec_…``) send OpenAI's ``batch.*`` webhook events; ``seed`` makes simulated
+    transient failures reproducible; ``enqueued_token_limit`` applies OpenAI's per-model enqueued-token limit.
+
     >>> with LocalBatchServer(tmp_dir, rate=0) as server:
     ...     client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
     """
@@ -43,16 +47,20 @@ class LocalBatchServer:
                  upstream_api_key: Optional[str] = None, concurrency: int = 8,
                  window_seconds: Optional[int] = None, max_upload_bytes: Optional[int] = None,
                  poll_interval: float = 0.5, startup_timeout: float = 30.0,
-                 enqueued_token_limit: Optional[int] = None) -> None:
+                 enqueued_token_limit: Optional[int] = None, seed: Optional[int] = None,
+                 webhook_url: Optional[str] = None, webhook_secret: Optional[str] = None,
+                 insecure_allow_no_api_key: bool = False) -> None:
         import uvicorn
 
         from .app import create_app
 
+        check_bind(host, api_key, insecure_allow_no_api_key)
         self.settings = ServerSettings(
             data_dir=Path(data_dir) if data_dir is not None else default_data_dir(), api_key=api_key,
             executor=executor, upstream_url=upstream_url, upstream_api_key=upstream_api_key,
             concurrency=concurrency, rate=rate, latency=latency, failure_rate=failure_rate,
-            window_seconds=window_seconds, poll_interval=poll_interval, enqueued_token_limit=enqueued_token_limit)
+            window_seconds=window_seconds, poll_interval=poll_interval, enqueued_token_limit=enqueued_token_limit,
+            seed=seed, webhook_url=webhook_url, webhook_secret=webhook_secret)
         if max_upload_bytes is not None:
             self.settings.max_upload_bytes = max_upload_bytes
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import IO, Iterable, Optional
+from typing import IO, TYPE_CHECKING, Iterable, Optional
 
 from ..dialects import UNRUN_CODES
 from ..tokens import estimate_lines_tokens
@@ -25,6 +25,9 @@ from ..validation import validate_file
 from .executor import Executor, usage_of
 from .settings import ServerSettings
 from .storage import Storage, new_id
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookSender
 
 log = logging.getLogger("batch_widgets.server")
 
@@ -45,6 +48,7 @@ class Runner:
         self._workers: dict[str, threading.Thread] = {}
         self._lock_file: Optional[IO[bytes]] = None
         self._thread: Optional[threading.Thread] = None
+        self.webhooks: Optional["WebhookSender"] = None  # sends batch.* events from the process that runs batches
 
     # -- scheduler -----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -62,6 +66,8 @@ class Runner:
             self._thread.join(timeout)
         for worker in list(self._workers.values()):
             worker.join(timeout)
+        if self.webhooks is not None:
+            self.webhooks.stop()
         if self._lock_file:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
@@ -70,6 +76,8 @@ class Runner:
         while not self._stop.is_set():
             try:
                 if self._own_lock():
+                    if self.webhooks is not None:
+                        self.webhooks.start()
                     for batch_id in self.storage.active_batch_ids():
                         worker = self._workers.get(batch_id)
                         if worker is None or not worker.is_alive():
@@ -206,8 +214,9 @@ class Runner:
         reason = self._check(doc)
         if reason:
             return reason
-        outcomes = self.executor.run(doc["endpoint"], [(cid, body) for _, cid, body in chunk],
-                                     retry=_retry_round(doc))
+        # The batch's sequence number names this attempt: a retried request gets a fresh draw of transient failures.
+        salt = str(self.storage.batch_seq(doc["id"]))
+        outcomes = self.executor.run(doc["endpoint"], [(cid, body) for _, cid, body in chunk], salt=salt)
         rows, ok_count, failed, tokens = [], 0, 0, [0, 0, 0, 0]
         for (idx, cid, _), outcome in zip(chunk, outcomes):
             if outcome is None:
@@ -324,11 +333,3 @@ def _add_usage(doc: dict, tokens: list[int]) -> None:
 def _now() -> int:
     return int(time.time())
 
-
-def _retry_round(doc: dict) -> int:
-    """How many times the batch's requests ran before: a job's round, or 1 for a batch naming its parent."""
-    metadata = doc.get("metadata") or {}
-    try:
-        return int(metadata.get("job_round") or 0) or (1 if metadata.get("parent_batch_id") else 0)
-    except ValueError:
-        return 1

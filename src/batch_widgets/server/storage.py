@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from ..webhooks import BATCH_EVENTS
+
 __all__ = ["Storage", "default_data_dir", "new_id", "FILE_ID_RE", "BATCH_ID_RE"]
 
 FILE_ID_RE = re.compile(r"^file-[A-Za-z0-9]{1,64}$")
@@ -42,6 +44,16 @@ CREATE TABLE IF NOT EXISTS batches (
     options TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS batches_status ON batches(status);
+CREATE TABLE IF NOT EXISTS webhook_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    webhook_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    delivered_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS webhook_events_due ON webhook_events(delivered_at, next_attempt_at);
 CREATE TABLE IF NOT EXISTS results (
     batch_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -91,6 +103,7 @@ class Storage:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self.record_events = False  # set when webhooks are configured: terminal batches then queue an event
         self._db().executescript(_SCHEMA)
         self._remove_stale_parts()
 
@@ -217,6 +230,10 @@ class Storage:
         row = self._db().execute("SELECT options FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return json.loads(row[0]) if row else {}
 
+    def batch_seq(self, batch_id: str) -> int:
+        row = self._db().execute("SELECT seq FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        return int(row[0]) if row else 0
+
     def batch_status(self, batch_id: str) -> Optional[str]:
         row = self._db().execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return row[0] if row else None
@@ -278,9 +295,42 @@ class Storage:
         if row is None:
             raise KeyError(batch_id)
         doc = json.loads(row[0])
+        before = doc["status"]
         result = change(doc)
         db.execute("UPDATE batches SET status = ?, doc = ? WHERE id = ?", (doc["status"], json.dumps(doc), batch_id))
+        if self.record_events and doc["status"] in BATCH_EVENTS and before not in BATCH_EVENTS:
+            self._queue_event(db, BATCH_EVENTS[doc["status"]], batch_id)  # same transaction: never lost, never twice
         return doc, result
+
+    # -- webhook events ------------------------------------------------------------------------------------
+    def _queue_event(self, db: sqlite3.Connection, kind: str, batch_id: str) -> None:
+        now = int(time.time())
+        event_id = f"evt_{secrets.token_hex(16)}"
+        body = json.dumps({"id": event_id, "object": "event", "created_at": now, "type": kind,
+                           "data": {"id": batch_id}}, separators=(",", ":"))
+        db.execute("INSERT INTO webhook_events (id, webhook_id, body, next_attempt_at) VALUES (?,?,?,?)",
+                   (event_id, f"wh_{secrets.token_hex(16)}", body, time.time()))
+
+    def due_events(self, now: float, limit: int = 50) -> list[tuple[str, str, str, int]]:
+        """Undelivered events whose next attempt is due: (event id, webhook id, body, attempts so far)."""
+        return self._db().execute(
+            "SELECT id, webhook_id, body, attempts FROM webhook_events WHERE delivered_at IS NULL "
+            "AND next_attempt_at <= ? ORDER BY seq LIMIT ?", (now, limit)).fetchall()
+
+    def next_event_due(self) -> Optional[float]:
+        row = self._db().execute("SELECT MIN(next_attempt_at) FROM webhook_events WHERE delivered_at IS NULL"
+                                 ).fetchone()
+        return row[0] if row else None
+
+    def event_delivered(self, event_id: str) -> None:
+        with self.write() as db:
+            db.execute("UPDATE webhook_events SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                       (int(time.time()), event_id))
+
+    def event_failed(self, event_id: str, next_attempt_at: float) -> None:
+        with self.write() as db:
+            db.execute("UPDATE webhook_events SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                       (next_attempt_at, event_id))
 
     # -- results -------------------------------------------------------------------------------------------
     def add_results(self, batch_id: str, rows: Iterable[tuple[int, int, str]],
