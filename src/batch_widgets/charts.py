@@ -17,6 +17,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pandas as pd
+import vl_convert  # noqa: F401  (the display below needs it: fail here, with the extra's name, not at display)
 
 from .models import BatchStatus
 

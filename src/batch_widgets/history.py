@@ -45,6 +45,16 @@ def batch_history(client: Optional["BatchClient"] = None, *, since: Any = None,
     return history.filter(since=since) if since is not None else history
 
 
+
+def _charts() -> Any:
+    """The chart builders; Altair and vl-convert come with the ``charts`` extra."""
+    try:
+        from . import charts
+    except ImportError as exc:
+        raise ImportError(f"history charts need Altair and vl-convert ({exc.name} is not installed): "
+                          "pip install 'batch_widgets[charts]'") from exc
+    return charts
+
 class BatchHistory:
     """A snapshot of batches as one typed row each; ``filter`` returns a new history, ``refresh`` updates.
 
@@ -184,29 +194,19 @@ class BatchHistory:
 
     # -- charts --------------------------------------------------------------------------------------------
     def success_failure_chart(self, **kwargs: Any) -> "alt.Chart":
-        from . import charts
-
-        return charts.success_failure_chart(self._view(), **kwargs)
+        return _charts().success_failure_chart(self._view(), **kwargs)
 
     def status_chart(self, **kwargs: Any) -> "alt.Chart":
-        from . import charts
-
-        return charts.status_chart(self._view(), **kwargs)
+        return _charts().status_chart(self._view(), **kwargs)
 
     def processing_time_chart(self, **kwargs: Any) -> "alt.Chart":
-        from . import charts
-
-        return charts.processing_time_chart(self._view(), **kwargs)
+        return _charts().processing_time_chart(self._view(), **kwargs)
 
     def cost_chart(self, by: str = "day", **kwargs: Any) -> "alt.Chart":
-        from . import charts
-
-        return charts.cost_chart(self._view(), by=by, **kwargs)
+        return _charts().cost_chart(self._view(), by=by, **kwargs)
 
     def throughput_chart(self, **kwargs: Any) -> "alt.Chart":
-        from . import charts
-
-        return charts.throughput_chart(self._view(), **kwargs)
+        return _charts().throughput_chart(self._view(), **kwargs)
 
     # -- misc ----------------------------------------------------------------------------------------------
     def __len__(self) -> int:

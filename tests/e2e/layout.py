@@ -17,7 +17,8 @@ CHECK_JS = """
     return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== "hidden";
   };
   const name = (el) => {
-    const cls = typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\\s+/).join(".") : "";
+    const cls = typeof el.className === "string" && el.className.trim()
+      ? "." + el.className.trim().split(/\\s+/).join(".") : "";
     const label = el.getAttribute("aria-label") ? `[${el.getAttribute("aria-label")}]` : "";
     return `${el.tagName.toLowerCase()}${cls}${label} "${(el.textContent || el.value || "").trim().slice(0, 40)}"`;
   };
@@ -27,7 +28,8 @@ CHECK_JS = """
   const rootBox = root.getBoundingClientRect();
   for (const el of controls) {
     const r = el.getBoundingClientRect();
-    const outside = (box) => r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1;
+    const outside = (box) =>
+      r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1;
     if (outside(rootBox)) problems.push(`outside the widget: ${name(el)}`);
     for (let a = el.parentElement; a && a !== root.parentElement; a = a.parentElement) {
       if (clips(getComputedStyle(a)) && outside(a.getBoundingClientRect())) {
@@ -54,7 +56,9 @@ CHECK_JS = """
     if (!shown(el) || el.matches(ellipsisOk) || el.closest(".bw-sr-only")) continue;
     const cs = getComputedStyle(el);
     if (el instanceof SVGElement || !(clips(cs) || cs.textOverflow === "ellipsis")) continue;
-    if (el.scrollWidth > el.clientWidth + 1) problems.push(`cut (${el.scrollWidth} > ${el.clientWidth}px): ${name(el)}`);
+    if (el.scrollWidth > el.clientWidth + 1) {
+      problems.push(`cut (${el.scrollWidth} > ${el.clientWidth}px): ${name(el)}`);
+    }
   }
   // Chart labels (SVG text does not wrap or clip by itself): inside their chart.
   for (const chart of root.querySelectorAll("svg")) {
@@ -62,7 +66,9 @@ CHECK_JS = """
     const box = chart.getBoundingClientRect();
     for (const t of chart.querySelectorAll("text")) {
       const r = t.getBoundingClientRect();
-      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) problems.push(`chart text out of its chart: "${t.textContent}"`);
+      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) {
+        problems.push(`chart text out of its chart: "${t.textContent}"`);
+      }
     }
   }
   if (rootBox.width > window.innerWidth + 1) problems.push(`widget wider than the page: ${rootBox.width}px`);

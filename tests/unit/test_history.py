@@ -124,6 +124,17 @@ def test_charts_build_and_render_offline(tmp_path):
         build().to_dict()
 
 
+@pytest.mark.parametrize("missing", ["altair", "vl_convert"])
+def test_charts_without_the_charts_extra_say_what_to_install(monkeypatch, missing):
+    _, client = fake_history(3)
+    history = batch_history(client)
+    monkeypatch.delitem(sys.modules, "batch_widgets.charts", raising=False)
+    monkeypatch.delattr(sys.modules["batch_widgets"], "charts", raising=False)  # `from . import` looks here first
+    monkeypatch.setitem(sys.modules, missing, None)  # as if not installed
+    with pytest.raises(ImportError, match=rf"\({missing} is not installed\): pip install 'batch_widgets\[charts\]'"):
+        history.status_chart()
+
+
 def test_charts_display_as_inline_svg_without_touching_the_renderer():
     """Rich display works offline in any host (issue 18): an SVG in the mime bundle, no vega script, and the
     user's Altair renderer is neither changed nor overridden when they chose one."""
