@@ -6,11 +6,10 @@ is checked with layout.py: no control clipped or overlapping another, no number 
 
 from __future__ import annotations
 
+from conftest import SCREENSHOTS
 from labkit import write_notebook
 from layout import layout_problems
 from playwright.sync_api import expect
-
-from conftest import SCREENSHOTS
 
 CELLS = [
     """
