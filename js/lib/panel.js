@@ -22,6 +22,10 @@ export function mountMessages(model, host, scope) {
 
   const showBanner = () => {
     clear(bannerSlot);
+    // A dashboard over several connections: one banner per failing connection, named; the others go on.
+    for (const [label, error] of Object.entries(model.get("_conn_banners") || {})) {
+      bannerSlot.append(banner(`${label}: ${error}`, { tone: "error" }));
+    }
     const text = model.get("_banner");
     const fatal = model.get("_fatal") || {};
     if (fatal.title) {
@@ -74,6 +78,7 @@ export function mountMessages(model, host, scope) {
   };
   showBanner();
   scope.onModel(model, "change:_banner", showBanner);
+  scope.onModel(model, "change:_conn_banners", showBanner);
   scope.onModel(model, "change:_fatal", showBanner);
   scope.onModel(model, "change:_notice", showNotice);
   scope.add(() => {

@@ -34,7 +34,7 @@ import { liveRows } from "../lib/rows.js";
  * @typedef {{ id: string, status: string, total: number, completed: number, failed: number, created: number,
  *   in_progress: number | null, finalizing: number | null, cancelling: number | null, ended: number | null,
  *   expires: number | null, endpoint: string, model: string, description: string, tags: string[],
- *   throughput: number | null, eta: number | null, seen: number }} Row
+ *   throughput: number | null, eta: number | null, seen: number, connection?: string }} Row
  * @typedef {{ onOpen?: (id: string) => void, onCreate?: () => void, live?: HTMLElement, embedded?: boolean,
  *   now?: () => number }} ListOptions
  */
@@ -76,21 +76,27 @@ export function renderActiveList(model, el, opts = {}) {
   const cancelSel = button("Cancel selected", { variant: "danger", disabled: true });
   const dismissAll = button("Dismiss finished", { variant: "ghost" });
   const refresh = button("Refresh", { variant: "secondary", title: "Re-read the batch list now" });
+  // Shown when the dashboard watches several connections (clients={...}): one of them, or all.
+  const connSel = h("select", { class: "bw-input bw-conn-filter", "aria-label": "Connection", hidden: true });
+  let connFilter = "";
   const toolbar = h("div", { class: "bw-toolbar", role: "toolbar", "aria-label": "Batch actions" }, [
     h("label", { class: "bw-toolbar__all" }, [selectAll, h("span", { text: "All" })]),
     selCount,
     cancelSel,
     h("span", { class: "bw-spacer" }),
+    connSel,
     dismissAll,
     refresh,
   ]);
   const tbody = h("tbody");
+  const connHead = h("th", { scope: "col", class: "bw-col-conn", text: "Connection", hidden: true });
   const table = h("table", { class: "bw-table" }, [
     h("caption", { class: "bw-sr-only", text: "Running and recently finished batches" }),
     h("thead", {}, [
       h("tr", {}, [
         h("th", { class: "bw-col-check", scope: "col" }, [h("span", { class: "bw-sr-only", text: "Select" })]),
         h("th", { scope: "col", text: "Batch" }),
+        connHead,
         h("th", { scope: "col", text: "Status" }),
         h("th", { scope: "col", class: "bw-col-progress", text: "Progress" }),
         h("th", { scope: "col", class: "bw-num", text: "Running" }),
@@ -130,6 +136,7 @@ export function renderActiveList(model, el, opts = {}) {
     const name = h("div", { class: "bw-row__name" });
     const sub = h("div", { class: "bw-row__sub bw-muted" });
     const status = h("td", { class: "bw-col-status" });
+    const conn = h("td", { class: "bw-col-conn", "data-label": "Connection", hidden: true });
     const bar = progressBar(row, { label: `Progress of ${row.id}` });
     const counts = h("div", { class: "bw-row__counts bw-muted" });
     // data-label: the column's name, shown beside the value when a narrow container folds the columns.
@@ -140,6 +147,7 @@ export function renderActiveList(model, el, opts = {}) {
     append(tr, [
       h("td", { class: "bw-col-check" }, [check]),
       h("td", { class: "bw-col-name" }, [name, sub]),
+      conn,
       status,
       h("td", { class: "bw-col-progress" }, [bar, counts]),
       runningCell,
@@ -164,7 +172,7 @@ export function renderActiveList(model, el, opts = {}) {
       ev.stopPropagation();
       model.send({ action: "dismiss", ids: [row.id] });
     });
-    return { tr, key: "", row, cells: { check, name, sub, status, bar, counts, runningCell, etaCell, cancel, dismiss } };
+    return { tr, key: "", row, cells: { check, name, sub, conn, status, bar, counts, runningCell, etaCell, cancel, dismiss } };
   }
 
   /** @param {{ tr: HTMLElement, cells: Record<string, any> }} entry @param {Row} row */
@@ -175,6 +183,8 @@ export function renderActiveList(model, el, opts = {}) {
     c.name.title = row.description ? `${row.description}\n${row.id}` : row.id; // the whole text when it is cut
     c.sub.textContent = [row.description ? row.id : "", row.model, row.endpoint].filter(Boolean).join(" · ");
     c.sub.title = c.sub.textContent;
+    c.conn.textContent = row.connection || "";
+    c.conn.hidden = connHead.hidden;
     clear(c.status).append(statusBadge(row.status));
     updateProgressBar(c.bar, row);
     const done = row.completed + row.failed;
@@ -236,8 +246,31 @@ export function renderActiveList(model, el, opts = {}) {
     );
   }
 
+  /** The connection column and filter appear once rows come from more than one connection. @param {Row[]} all */
+  function renderConnections(all) {
+    const names = [...new Set(all.map((r) => r.connection || "").filter(Boolean))].sort();
+    const several = names.length > 1 || (names.length === 1 && Boolean(connFilter));
+    if (connFilter && !names.includes(connFilter)) names.push(connFilter);
+    const key = names.join("\n");
+    if (connSel.dataset.names !== key) {
+      connSel.dataset.names = key;
+      clear(connSel).append(h("option", { value: "", text: "All connections" }));
+      for (const n of names) connSel.append(h("option", { value: n, text: n }));
+      connSel.value = connFilter;
+    }
+    connSel.hidden = !several;
+    const show = names.length > 0;
+    if (connHead.hidden === show) {
+      connHead.hidden = !show;
+      for (const entry of rendered.values()) entry.cells.conn.hidden = !show;
+    }
+  }
+
   function update() {
-    const rowsById = liveRows(model).get();
+    const allById = liveRows(model).get();
+    const all = [...allById.values()];
+    renderConnections(all);
+    const rowsById = connFilter ? new Map(all.filter((r) => r.connection === connFilter).map((r) => [r.id, r])) : allById;
     const rows = [...rowsById.values()].sort(order);
     const t = now();
     for (const [id, entry] of rendered) {
@@ -274,7 +307,7 @@ export function renderActiveList(model, el, opts = {}) {
     const none = rows.length === 0;
     empty.hidden = !loaded || !none;
     tableWrap.hidden = none;
-    toolbar.hidden = none;
+    toolbar.hidden = none && !connFilter; // the connection filter stays reachable when it hides every row
     dismissAll.hidden = !rows.some((r) => !isActiveStatus(r.status));
     renderStats(rows);
     syncSelection();
@@ -313,6 +346,10 @@ export function renderActiveList(model, el, opts = {}) {
   scope.on(cancelSel, "click", () => askCancel([...selected]));
   scope.on(dismissAll, "click", () => model.send({ action: "dismiss", ids: "finished" }));
   scope.on(refresh, "click", () => model.send({ action: "refresh" }));
+  scope.on(connSel, "change", () => {
+    connFilter = connSel.value;
+    update();
+  });
   if (opts.onOpen) {
     const onOpen = opts.onOpen;
     /** @param {Event} ev */

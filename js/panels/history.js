@@ -15,13 +15,14 @@ const DAY = 86400;
  * @typedef {{id: string, desc: string, tags: string, status: string, endpoint: string, model: string,
  *   total: number, completed: number, failed: number, created: number, started: number | null,
  *   ended: number | null, cost: number | null, costSource: string, hay: string, rate: number,
- *   duration: number}} Row
- * @typedef {{statuses: string[], search: string, endpoint: string, since: string, until: string}} Filters
+ *   duration: number, connection: string}} Row
+ * @typedef {{statuses: string[], search: string, endpoint: string, since: string, until: string,
+ *   connection: string}} Filters
  */
 
 /** @returns {Filters} */
 export function emptyFilters() {
-  return { statuses: [], search: "", endpoint: "", since: "", until: "" };
+  return { statuses: [], search: "", endpoint: "", since: "", until: "", connection: "" };
 }
 
 /**
@@ -36,6 +37,7 @@ export function decodeRows(cols, now = Date.now() / 1000) {
   const statuses = cols.statuses || [];
   const endpoints = cols.endpoints || [];
   const sources = cols.cost_sources || [];
+  const connections = cols.connections || [];
   /** @type {Row[]} */
   const rows = new Array(cols.id.length);
   for (let i = 0; i < cols.id.length; i++) {
@@ -66,6 +68,7 @@ export function decodeRows(cols, now = Date.now() / 1000) {
         .toLowerCase(),
       rate: done > 0 ? completed / done : -1,
       duration: (ended ?? now) - created,
+      connection: (cols.conn && connections[cols.conn[i]]) || "",
     };
   }
   return rows;
@@ -80,7 +83,8 @@ export function dayStart(day) {
 
 /**
  * The rows matching the filters, in the order given (the rule of Python's BatchHistory.filter). Status: any
- * of the chosen (none = all); search: substring of id, description, tags, model or endpoint, any case; endpoint: exact; dates: created on or after `since` and on
+ * of the chosen (none = all); search: substring of id, description, tags, model or endpoint, any case; endpoint and
+ * connection: exact; dates: created on or after `since` and on
  * or before `until` (whole UTC days).
  * @param {Row[]} rows
  * @param {Filters} f
@@ -90,15 +94,17 @@ export function filterRows(rows, f) {
   const statuses = f.statuses && f.statuses.length ? new Set(f.statuses) : null;
   const needle = (f.search || "").trim().toLowerCase();
   const endpoint = f.endpoint || "";
+  const connection = f.connection || "";
   const since = dayStart(f.since);
   const untilDay = dayStart(f.until);
   const until = untilDay === null ? null : untilDay + DAY;
-  if (!statuses && !needle && !endpoint && since === null && until === null) return rows.slice();
+  if (!statuses && !needle && !endpoint && !connection && since === null && until === null) return rows.slice();
   const out = [];
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     if (statuses && !statuses.has(r.status)) continue;
     if (endpoint && r.endpoint !== endpoint) continue;
+    if (connection && r.connection !== connection) continue;
     if (since !== null && r.created < since) continue;
     if (until !== null && r.created >= until) continue;
     if (needle && r.hay.indexOf(needle) === -1) continue;
@@ -109,7 +115,8 @@ export function filterRows(rows, f) {
 
 /** A canonical string of a filter state (key order of the kernel's dict does not matter). @param {Filters} f */
 export function filterKey(f) {
-  return JSON.stringify([[...(f.statuses || [])].sort(), f.search || "", f.endpoint || "", f.since || "", f.until || ""]);
+  return JSON.stringify([[...(f.statuses || [])].sort(), f.search || "", f.endpoint || "", f.since || "", f.until || "",
+    f.connection || ""]);
 }
 
 /** @type {Record<string, (r: Row) => number | string>} */
@@ -268,6 +275,8 @@ export function renderHistory(model, el) {
   const search = h("input", { type: "search", class: "bw-input bw-history__search",
     placeholder: "Search batches", title: searchHelp, "aria-label": searchHelp });
   const endpointSel = h("select", { class: "bw-input", "aria-label": "Endpoint" });
+  // Only when the rows come from several connections (a dashboard over clients={...}).
+  const connSel = h("select", { class: "bw-input bw-conn-filter", "aria-label": "Connection", hidden: true });
   const since = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or after (UTC)" });
   const until = h("input", { type: "date", class: "bw-input", "aria-label": "Created on or before (UTC)" });
   const clearBtn = button("Clear filters", { variant: "ghost", class: "bw-history__clear" });
@@ -279,6 +288,7 @@ export function renderHistory(model, el) {
 
   scope.on(search, "input", () => { filters.search = search.value; changed(); });
   scope.on(endpointSel, "change", () => { filters.endpoint = endpointSel.value; changed(); });
+  scope.on(connSel, "change", () => { filters.connection = connSel.value; changed(); });
   scope.on(since, "change", () => { filters.since = since.value; changed(); });
   scope.on(until, "change", () => { filters.until = until.value; changed(); });
   scope.on(clearBtn, "click", () => { Object.assign(filters, emptyFilters()); changed(); });
@@ -308,8 +318,10 @@ export function renderHistory(model, el) {
     return h("th", { scope: "col", "data-key": key, class: numeric ? "bw-num" : null }, [btn]);
   });
   const tbody = h("tbody");
+  const connHead = h("th", { scope: "col", class: "bw-col-conn", text: "Connection", hidden: true });
   const table = h("table", { class: "bw-table bw-history__table" }, [
-    h("thead", {}, [h("tr", {}, [...headCells, h("th", { scope: "col", class: "bw-history__actions", text: "Actions" })])]),
+    h("thead", {}, [h("tr", {}, [headCells[0], connHead, ...headCells.slice(1),
+      h("th", { scope: "col", class: "bw-history__actions", text: "Actions" })])]),
     tbody,
   ]);
   const prev = button("‹ Previous", { variant: "ghost", ariaLabel: "Previous page" });
@@ -329,7 +341,7 @@ export function renderHistory(model, el) {
     h("div", { class: "bw-history__filters", role: "group", "aria-label": "Filters" }, [
       h("div", { class: "bw-history__chips", role: "group", "aria-label": "Status" }, chips),
       h("div", { class: "bw-history__row" }, [
-        search, endpointSel,
+        search, endpointSel, connSel,
         h("label", { class: "bw-history__date" }, ["From ", since]),
         h("label", { class: "bw-history__date" }, ["To ", until]),
         clearBtn,
@@ -390,6 +402,18 @@ export function renderHistory(model, el) {
     clear(endpointSel);
     endpointSel.append(h("option", { value: "", text: "All endpoints" }));
     for (const e of known) endpointSel.append(h("option", { value: e, text: e }));
+    const conns = [...new Set(all.map((r) => r.connection).filter(Boolean))].sort();
+    if (filters.connection && !conns.includes(filters.connection)) conns.push(filters.connection);
+    clear(connSel).append(h("option", { value: "", text: "All connections" }));
+    for (const c of conns) connSel.append(h("option", { value: c, text: c }));
+    connSel.value = filters.connection;
+    connSel.hidden = conns.length < 2 && !filters.connection;
+    const showConn = conns.length > 0;
+    if (connHead.hidden === showConn) {
+      connHead.hidden = !showConn;
+      rowCache = new WeakMap(); // rows are rebuilt with (or without) their connection cell
+      drawn = [];
+    }
   }
 
   function resort() {
@@ -430,9 +454,11 @@ export function renderHistory(model, el) {
     }
     if (search.value !== filters.search) search.value = filters.search;
     if (endpointSel.value !== filters.endpoint) endpointSel.value = filters.endpoint;
+    if (connSel.value !== filters.connection) connSel.value = filters.connection;
     if (since.value !== filters.since) since.value = filters.since;
     if (until.value !== filters.until) until.value = filters.until;
-    const active = filters.statuses.length || filters.search || filters.endpoint || filters.since || filters.until;
+    const active = filters.statuses.length || filters.search || filters.endpoint || filters.connection || filters.since
+      || filters.until;
     clearBtn.disabled = !active;
     count.textContent = active
       ? `${formatNumber(shown.length)} of ${formatNumber(all.length)} batches match`
@@ -484,6 +510,7 @@ export function renderHistory(model, el) {
         h("code", { class: "bw-history__id", text: r.id }),
         r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · "), title: r.tags }) : null,
       ]),
+      connHead.hidden ? null : h("td", { class: "bw-col-conn", "data-label": "Connection", text: r.connection }),
       h("td", { class: "bw-history__status" }, [statusBadge(r.status)]),
       requests,
       h("td", { class: "bw-history__rate" }, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),

@@ -134,7 +134,7 @@ test("the filter state is synced to the kernel once typing pauses", async () => 
   assert.equal(model.saved.length, 0);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(model.saved.length, 1);
-  assert.deepEqual(model.state._history_filters, { statuses: [], search: "nig", endpoint: "", since: "", until: "" });
+  assert.deepEqual(model.state._history_filters, { statuses: [], search: "nig", endpoint: "", since: "", until: "", connection: "" });
   cleanup();
 });
 

@@ -37,7 +37,7 @@ TIMESTAMP_COLUMNS = ("created_at", "in_progress_at", "finalizing_at", "completed
                      "cancelling_at", "cancelled_at", "expires_at", "ended_at")
 DURATION_COLUMNS = ("queue_seconds", "run_seconds", "finalize_seconds", "total_seconds")
 _STRING_COLUMNS = ("id", "status", "endpoint", "model", "description", "input_file_id", "output_file_id",
-                   "error_file_id", "group_id", "parent_batch_id", "cost_source")
+                   "error_file_id", "group_id", "parent_batch_id", "cost_source", "connection")
 FRAME_COLUMNS = (
     "id", "status", "endpoint", "model", "description", "tags",
     *TIMESTAMP_COLUMNS, *DURATION_COLUMNS,
@@ -45,6 +45,7 @@ FRAME_COLUMNS = (
     "input_file_id", "output_file_id", "error_file_id",
     "input_tokens", "output_tokens", "cached_tokens", "cost", "cost_source",
     "group_id", "parent_batch_id", "metadata",
+    "connection",  # the label of the batch's connection when a view watches several (clients={...}), else None
 )
 _STRING = pd.StringDtype("pyarrow")
 _TAGS = pd.ArrowDtype(pa.list_(pa.string()))
@@ -99,6 +100,7 @@ def batches_frame(
         "group_id": [m.get("group_id") for m in metas],
         "parent_batch_id": [m.get("parent_batch_id") for m in metas],
         "metadata": [dict(m) for m in metas],
+        "connection": [(b.model_extra or {}).get("connection") for b in batches],
     }
     return _typed(cols)
 
@@ -177,6 +179,7 @@ def filter_frame(
     since: Any = None,
     until: Any = None,
     tags: Union[str, Sequence[str], None] = None,
+    connection: Union[str, Sequence[str], None] = None,
 ) -> pd.DataFrame:
     """Rows matching every given condition. ``search`` is a case-insensitive substring of the id,
     description, tags, model or endpoint; ``since``/``until`` bound ``created_at`` (inclusive/exclusive);
@@ -189,6 +192,8 @@ def filter_frame(
         mask &= frame["endpoint"].isin(_as_list(endpoint)).to_numpy(dtype=bool, na_value=False)
     if model is not None:
         mask &= frame["model"].isin(_as_list(model)).to_numpy(dtype=bool, na_value=False)
+    if connection is not None:
+        mask &= frame["connection"].isin(_as_list(connection)).to_numpy(dtype=bool, na_value=False)
     if since is not None:
         mask &= (frame["created_at"] >= to_timestamp(since)).to_numpy(dtype=bool, na_value=False)
     if until is not None:

@@ -30,16 +30,30 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchHistory", "batch_history"]
 
-_FILTER_KEYS = ("status", "search", "endpoint", "model", "since", "until", "tags")
+_FILTER_KEYS = ("status", "search", "endpoint", "model", "since", "until", "tags", "connection")
 
 
-def batch_history(client: Optional["BatchClient"] = None, *, since: Any = None,
-                  pricing: Optional["Pricing"] = None) -> "BatchHistory":
+def batch_history(client: Optional["BatchClient"] = None, *, clients: Optional[Mapping[str, Any]] = None,
+                  since: Any = None, pricing: Optional["Pricing"] = None) -> "BatchHistory":
     """Fetch the batch list (every page, once) and return it as a :class:`BatchHistory`.
 
     ``client`` defaults to ``BatchClient()`` (the configured provider, else the embedded local server);
+    ``clients={"OpenAI": c1, "Claude": c2}`` merges several connections into one history whose frame has a
+    ``connection`` column (a snapshot: call ``batch_history`` again to update it);
     ``since`` keeps batches created at or after it (Unix seconds, ISO text, date or datetime).
     """
+    if clients is not None:
+        from .connections import labelled
+
+        if client is not None:
+            raise ValueError("pass client= or clients=, not both")
+        merged = []
+        for label, each in clients.items():
+            part = BatchHistory(each, pricing=pricing)
+            part.refresh()
+            merged += [labelled(b, label) for b in part.index.batches()]
+        history = BatchHistory.from_batches(merged, pricing=pricing)
+        return history.filter(since=since) if since is not None else history
     history = BatchHistory(client, pricing=pricing)
     history.refresh()
     return history.filter(since=since) if since is not None else history
@@ -153,12 +167,13 @@ class BatchHistory:
         since: Any = None,
         until: Any = None,
         tags: Union[str, Sequence[str], None] = None,
+        connection: Union[str, Sequence[str], None] = None,
     ) -> "BatchHistory":
         """A new history narrowed further: conditions add to this one's (a condition given again replaces
         the old one); refreshing it re-applies them. A list of statuses, endpoints or models matches any of
         them; ``tags`` matches batches carrying every tag given."""
         new = {"status": status, "search": search, "endpoint": endpoint, "model": model, "since": since,
-               "until": until, "tags": tags}
+               "until": until, "tags": tags, "connection": connection}
         merged = {**self.filters, **{k: v for k, v in new.items() if v is not None}}
         view = BatchHistory(self.client, index=self.index, pricing=self.pricing, filters=merged,
                             _shared=self._shared)

@@ -106,7 +106,8 @@ def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
 
 
 def test_filters_from_the_browser_are_checked():
-    assert normalize_filters({}) == {"statuses": [], "search": "", "endpoint": "", "since": "", "until": ""}
+    assert normalize_filters({}) == {"statuses": [], "search": "", "endpoint": "", "since": "", "until": "",
+                                     "connection": ""}
     f = normalize_filters({"statuses": ["COMPLETED", "in_progress"], "search": "x", "since": "2026-03-01"})
     assert f["statuses"] == ["in_progress", "completed"]  # canonical order
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
@@ -153,9 +154,14 @@ def test_filters_set_in_the_browser_drive_to_dataframe():
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_python_filter_rule_equals_the_browser_rule():
     """js/panels/history.js filterRows and BatchHistory.filter (what to_dataframe uses) pick the same batches."""
-    batches = [Batch.model_validate(b) for b in populated(120).batches]
+    from batch_widgets.connections import labelled
+
+    # As a dashboard over several connections shows them: each batch names its connection.
+    batches = [labelled(Batch.model_validate(b), ("OpenAI", "Claude", "Local")[i % 3])
+               for i, b in enumerate(populated(120).batches)]
     rows = encode_rows(batches)
     cases = [
+        {"connection": "Claude"}, {"connection": "Local", "statuses": ["completed"]},
         {"statuses": ["failed", "in_progress"]}, {"search": "Eval"}, {"search": "nightly"}, {"search": "batch_00"},
         {"endpoint": "/v1/embeddings", "statuses": ["completed"]},
         {"since": "2026-03-02", "until": "2026-03-03"}, {"until": "2026-03-01"}, {"search": "  JOB 1 "},

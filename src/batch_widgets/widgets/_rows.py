@@ -38,7 +38,7 @@ def batch_row(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
     counts = batch.request_counts
     rate = throughput(batch, at)
     eta = eta_seconds(batch, at)
-    return {
+    row = {
         "id": batch.id,
         "status": batch.status.value,
         "total": counts.total,
@@ -58,6 +58,10 @@ def batch_row(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
         "eta": None if eta is None else round(eta, 1),
         "seen": round(at, 3),
     }
+    connection = (batch.model_extra or {}).get("connection")
+    if connection:  # only in a view over several connections (clients={...})
+        row["connection"] = str(connection)
+    return row
 
 
 def validation_summary(batch: Batch) -> str:

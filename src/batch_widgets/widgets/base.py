@@ -38,6 +38,9 @@ class BatchWidgetBase(anywidget.AnyWidget):
     _view = t.Unicode("").tag(sync=True)
     #: A short message shown as a banner (refresh failures and the like); "" hides it.
     _banner = t.Unicode("").tag(sync=True)
+    #: With several connections (clients={...}): {label: error} for each connection whose refresh fails now;
+    #: the view shows one banner per connection, and a connection's banner goes when it recovers.
+    _conn_banners = t.Dict().tag(sync=True)
     #: A passing notice {"seq": n, "text": ..., "tone": "info" | "success" | "warning"}; the view shows it once.
     _notice = t.Dict().tag(sync=True)
     #: What the user's notebook calls this widget (``dashboard``), for the code the view suggests.
@@ -76,17 +79,36 @@ class BatchWidgetBase(anywidget.AnyWidget):
         return super()._repr_mimebundle_(**kwargs)
 
     # -- the store (one per connection, shared by every panel) ---------------------------------------------
-    def _connect_store(self, client: Any = None) -> "BatchStore":
-        """Subscribe this widget to its connection's store; ``_store_changed`` then sees every change."""
+    def _connect_store(self, client: Any = None, clients: Any = None) -> "BatchStore":
+        """Subscribe this widget to its connection's store (or, with ``clients={label: client}``, to several
+        connections shown as one); ``_store_changed`` then sees every change."""
         from ..store import get_store
 
-        store = get_store(client)
+        if clients is not None:
+            from ..connections import MultiStore
+
+            if client is not None:
+                raise ValueError("pass client= or clients=, not both")
+            store: Any = MultiStore(clients)
+        else:
+            store = get_store(client)
         self._store, self._client = store, store.client
         self._subscription = store.subscribe(self._store_event, wants=self._poll_wants)
         return store
 
+    def _client_for(self, batch_id: str) -> Any:
+        """The client of the connection a batch belongs to (a dashboard may watch several)."""
+        client_of = getattr(self._store, "client_of", None)
+        return client_of(batch_id) if client_of is not None else self._client
+
     def _store_event(self, event: "StoreEvent") -> None:
         with self.hold_sync():
+            errors = getattr(self._store, "errors", None)
+            if errors is not None:  # several connections: each failing one has its own banner
+                if dict(errors) != self._conn_banners:
+                    self._conn_banners = dict(errors)
+                self._store_changed(event)
+                return
             if event.error:
                 self._banner, self._banner_from_store = event.error, True
             elif self._banner_from_store:  # the store recovered: its banner goes, an action's banner stays

@@ -23,7 +23,12 @@ TABS = ("active", "create", "history")
 
 
 class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, BatchWidgetBase):
-    """Live batch dashboard: Active (with details), Create, History & Analytics."""
+    """Live batch dashboard: Active (with details), Create, History & Analytics.
+
+    ``clients={"OpenAI": c1, "Claude": c2}`` shows several connections at once: the Active list and History gain
+    a connection column and filter, each connection keeps its own poller, and a failing connection shows its own
+    banner line while the others go on. The Create tab submits through the first connection.
+    """
 
     #: "active" | "create" | "history"
     _tab = t.Unicode("active").tag(sync=True)
@@ -33,6 +38,7 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         self,
         client: Any = None,
         *,
+        clients: Optional[dict[str, Any]] = None,
         on_complete: Optional[Callable[[Batch], Any]] = None,
         poll_interval: float = LIST_INTERVAL,
         details_interval: float = DETAILS_INTERVAL,
@@ -41,7 +47,7 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         super().__init__(_view="dashboard", **kwargs)
         self._list_setup(on_complete=on_complete, poll_interval=poll_interval)
         self._details_setup(details_interval=details_interval)
-        store = self._connect_store(client)
+        store = self._connect_store(client, clients)
         self._create_setup()
         store.ensure_loaded()  # the newest page: the Active tab is ready when the cell returns
         self._list_load()

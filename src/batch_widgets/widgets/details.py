@@ -103,7 +103,7 @@ class DetailsMixin(t.HasTraits):
     def results(self, **kwargs: Any) -> Any:
         """The shown batch's results (``BatchResults``: output + error file joined to the inputs)."""
         batch = self._detail_batch()
-        client = self._client
+        client = self._client_for(batch.id)
         if hasattr(client, "results"):
             return client.results(batch, **kwargs)
         from ..results import BatchResults
@@ -122,7 +122,7 @@ class DetailsMixin(t.HasTraits):
             raise ValueError(f"batch {batch.id} has no {kind} file")
         size = None
         try:
-            size = self._client.retrieve_file(file_id).bytes
+            size = self._client_for(batch.id).retrieve_file(file_id).bytes
         except Exception:  # noqa: BLE001 - the size is only a guard; the download itself reports errors
             pass
         if size is not None and size > MAX_DOWNLOAD_BYTES:
@@ -131,7 +131,7 @@ class DetailsMixin(t.HasTraits):
                 f"Save it with client.download_file({file_id!r}, 'path.jsonl')."
             )
             return
-        data = self._store.file_content(file_id)
+        data = self._client_for(batch.id).file_content(file_id)
         self.send(  # type: ignore[attr-defined]
             {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
         )
@@ -139,7 +139,7 @@ class DetailsMixin(t.HasTraits):
     def _on_retry_failed(self, _msg: dict, _buffers: list) -> None:
         """Resubmit the shown batch's failed requests as a new batch, then show that batch."""
         batch = self._detail_batch()
-        retry = getattr(self._client, "retry_failed", None)
+        retry = getattr(self._client_for(batch.id), "retry_failed", None)
         if retry is None:
             raise RuntimeError("this client has no retry_failed()")
         new = retry(batch)  # raises ValueError (shown as a banner) when nothing failed

@@ -21,7 +21,7 @@ from .base import BatchWidgetBase, log
 #: Status codes in the columnar rows: the index in this tuple.
 STATUSES: tuple[str, ...] = tuple(s.value for s in BatchStatus)
 COST_SOURCES: tuple[str, ...] = ("usage", "results", "estimate", "unknown")
-FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until")
+FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until", "connection")
 #: Past this many changed rows since the snapshot, a fresh snapshot is sent instead of a bigger patch.
 PATCH_FOLD_ROWS = 500
 
@@ -39,12 +39,14 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
     """Batches -> the compact columnar dict the browser decodes (js/panels/history.js ``decodeRows``)."""
     batches = list(batches)
     endpoints = sorted({b.endpoint for b in batches if b.endpoint})
+    connections = sorted({c for b in batches if (c := (b.model_extra or {}).get("connection"))})
+    conn_code = {c: i for i, c in enumerate(connections)}
     ep_code = {e: i for i, e in enumerate(endpoints)}
     st_code = {s: i for i, s in enumerate(STATUSES)}
     src_code = {s: i for i, s in enumerate(COST_SOURCES)}
     cols: dict[str, list[Any]] = {k: [] for k in (
         "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", "created", "started",
-        "ended", "cost", "cost_source")}
+        "ended", "cost", "cost_source", "conn")}
     for b in batches:
         meta = b.metadata or {}
         counts = b.request_counts
@@ -63,8 +65,9 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         cols["ended"].append(b.ended_at)
         cols["cost"].append(None if cost is None else round(cost, 8))
         cols["cost_source"].append(src_code.get(source, src_code["unknown"]))
+        cols["conn"].append(conn_code.get((b.model_extra or {}).get("connection") or "", -1))
     return {"n": len(batches), "statuses": list(STATUSES), "endpoints": endpoints,
-            "cost_sources": list(COST_SOURCES), **cols}
+            "cost_sources": list(COST_SOURCES), "connections": connections, **cols}
 
 
 def normalize_filters(raw: Any) -> dict[str, Any]:
@@ -78,7 +81,8 @@ def normalize_filters(raw: Any) -> dict[str, Any]:
         raise ValueError(f"history filter 'statuses' must be a list, got {type(raw_statuses).__name__}")
     statuses = [BatchStatus.parse(s).value for s in raw_statuses]
     out = {"statuses": [s for s in STATUSES if s in statuses], "search": str(raw.get("search") or ""),
-           "endpoint": str(raw.get("endpoint") or ""), "since": "", "until": ""}
+           "endpoint": str(raw.get("endpoint") or ""), "since": "", "until": "",
+           "connection": str(raw.get("connection") or "")}
     for key in ("since", "until"):
         value = raw.get(key) or ""
         if isinstance(value, (date, datetime)):
@@ -105,6 +109,7 @@ def history_filter_args(f: dict[str, Any]) -> dict[str, Any]:
         "status": f["statuses"] or None,
         "search": f["search"].strip() or None,
         "endpoint": f["endpoint"] or None,
+        "connection": f.get("connection") or None,
         "since": _day_start(f["since"]) if f["since"] else None,
         "until": _day_start(f["until"]) + 86400 if f["until"] else None,
     }
