@@ -123,3 +123,47 @@ def test_upstream_batch_end_to_end(tmp_path):
         assert len(output) == 25 and all(x["response"]["body"]["object"] == "chat.completion" for x in output)
         assert seen == Counter({f"hello {i}": 1 for i in range(25)})
         assert done.usage.total_tokens > 0
+
+
+class _RecordingStop:
+    """Stands in for the executor's stop event: records each wait instead of sleeping."""
+
+    def __init__(self):
+        self.waits = []
+
+    def is_set(self):
+        return False
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        return False
+
+    def set(self):
+        pass
+
+
+def test_upstream_retries_follow_the_one_retry_policy():
+    from email.utils import formatdate
+
+    answers = {
+        "ms": [httpx.Response(429, headers={"retry-after-ms": "1500"}), httpx.Response(200, json={})],
+        "date": [httpx.Response(503, headers={"retry-after": formatdate(time.time() + 30, usegmt=True)}),
+                 httpx.Response(200, json={})],
+        "no": [httpx.Response(500, headers={"x-should-retry": "false"}, json={"error": {"message": "x"}})],
+        "yes": [httpx.Response(400, headers={"x-should-retry": "true"}), httpx.Response(200, json={})],
+        "conflict": [httpx.Response(409, json={"error": {"message": "x"}})],
+    }
+
+    def handler(request):
+        return answers[json.loads(request.content)["case"]].pop(0)
+
+    ex = UpstreamExecutor("http://upstream.test/v1", concurrency=1, transport=httpx.MockTransport(handler))
+    ex._stop = stop = _RecordingStop()
+    try:
+        out = ex.run(CHAT, [(c, {"case": c}) for c in ("ms", "date", "no", "yes", "conflict")])
+    finally:
+        ex.close()
+    assert [status for status, _ in out] == [200, 200, 500, 200, 409]
+    assert stop.waits[0] == 1.5  # retry-after-ms
+    assert 28 <= stop.waits[1] <= 30  # an HTTP-date Retry-After
+    assert 0.375 <= stop.waits[2] <= 0.5 and len(stop.waits) == 3  # x-should-retry: true -> jittered backoff
