@@ -28,7 +28,7 @@ from ._config import ClientConfig, resolve_config
 from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError
-from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage
+from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage, Model, ModelPage
 from .jobs import AsyncJobsMixin, JobsMixin
 from .workflow import WorkflowMixin
 
@@ -225,6 +225,9 @@ class _Core:
             raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
         params = {"purpose": purpose, "limit": limit, "after": after, "order": order}
         return _Call("GET", "/files", model_parser(FilePage), params=params)
+
+    def list_models(self) -> _Call:
+        return _Call("GET", "/models", lambda r: model_parser(ModelPage)(r).data)
 
     # -- failures ------------------------------------------------------------------------------------------
     def error_from_exception(self, call: _Call, exc: httpx.TransportError) -> APIError:
@@ -437,6 +440,11 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
     ) -> FilePage:
         return self._send(self._core.list_files(purpose, limit, after, order))
 
+    # -- models --------------------------------------------------------------------------------------------
+    def list_models(self) -> list[Model]:
+        """The models the server offers (``GET /v1/models``); the local server lists what it answers for."""
+        return self._send(self._core.list_models())
+
     # -- lifetime ------------------------------------------------------------------------------------------
     def close(self) -> None:
         self._http.close()
@@ -559,6 +567,10 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
         self, purpose: Optional[str] = None, limit: int = 10_000, after: Optional[str] = None, order: str = "desc"
     ) -> FilePage:
         return await self._send(self._core.list_files(purpose, limit, after, order))
+
+    async def list_models(self) -> list[Model]:
+        """The models the server offers (``GET /v1/models``)."""
+        return await self._send(self._core.list_models())
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -30,6 +30,8 @@ __all__ = [
     "FileDeleted",
     "FileObject",
     "FilePage",
+    "Model",
+    "ModelPage",
     "RequestCounts",
     "to_unix_seconds",
 ]
@@ -408,6 +410,20 @@ class FileDeleted(_Open):
     id: str
     object: str = "file"
     deleted: bool = True
+
+
+class Model(_Open):
+    """One entry of ``GET /v1/models``."""
+
+    id: str
+    object: str = "model"
+    created: Optional[int] = None
+    owned_by: Optional[str] = None
+
+
+class ModelPage(_Open):
+    object: str = "list"
+    data: list[Model] = Field(default_factory=list)
 
 
 class BatchInputLine(_Open):

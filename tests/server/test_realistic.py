@@ -175,3 +175,19 @@ def test_retrying_failed_requests_on_the_server_can_succeed(tmp_path):
         lines = [request_line(int(cid.split("-")[1])) for cid in sorted(failed)]
         second = wait_for(sdk, submit(sdk, lines=lines).id)
         assert second.request_counts.completed > 0
+
+
+def test_client_list_models_sync_and_async(server):
+    import asyncio
+
+    from batch_widgets import AsyncBatchClient, BatchClient
+
+    with BatchClient(api_key="none", base_url=server.base_url) as client:
+        models = client.list_models()
+    assert [m.id for m in models] == list(SIMULATED_MODELS) and models[0].object == "model"
+
+    async def go():
+        async with AsyncBatchClient(api_key="none", base_url=server.base_url) as client:
+            return await client.list_models()
+
+    assert [m.id for m in asyncio.run(go())] == list(SIMULATED_MODELS)
