@@ -307,6 +307,14 @@ class _ClientCommon:
     def max_retries(self) -> int:
         return self._core.max_retries
 
+    @property
+    def accepted_endpoints(self) -> Optional[tuple[str, ...]]:
+        """The batch endpoints this client's target accepts (None: not known, not checked before upload)."""
+        from .dialects import MISTRAL_ENDPOINTS
+        from .models import ENDPOINTS
+
+        return {"openai": ENDPOINTS, "mistral": MISTRAL_ENDPOINTS}.get(self._core.config.provider)
+
     def __repr__(self) -> str:  # never the key or headers
         return f"{type(self).__name__}(base_url={self.base_url!r}, is_local={self.is_local})"
 

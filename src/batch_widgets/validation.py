@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Collection, Iterable, Optional, Union
 
 from .errors import InvalidRequestsError, LineProblem
 
@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "stream_not_supported": "body.stream = true is not supported in a batch",
     "file_too_large": f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
     "invalid_line": "the line (or one of its fields) has the wrong JSON type",
+    "unsupported_endpoint": "the url is not an endpoint the target server accepts in a batch",
 }
 
 Line = Union[bytes, str]
@@ -79,8 +80,11 @@ class LineValidator:
 
     def __init__(self, endpoint: Optional[str] = None, *, source: Optional[str] = None,
                  max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_FILE_BYTES,
-                 max_problems: int = MAX_PROBLEMS) -> None:
+                 max_problems: int = MAX_PROBLEMS, endpoints: Optional[Collection[str]] = None) -> None:
         self.report = ValidationReport(endpoint=endpoint, source=source)
+        # The endpoints the target accepts (None: any); the batch's endpoint is checked once, on its first line.
+        self._endpoints = None if endpoints is None else tuple(endpoints)
+        self._endpoint_checked = False
         self._fixed_endpoint = endpoint is not None
         self._max_requests = max_requests
         self._max_bytes = max_bytes
@@ -187,8 +191,14 @@ class LineValidator:
         rep = self.report
         if not isinstance(url, str) or not url:
             self._problem(n, "url_mismatch", "missing or not a string", "url")
-        elif rep.endpoint is None:
+            return
+        if rep.endpoint is None:
             rep.endpoint = url
+        if url == rep.endpoint and not self._endpoint_checked:
+            self._endpoint_checked = True
+            if self._endpoints is not None and url not in self._endpoints:
+                self._problem(n, "unsupported_endpoint", f"{_clip(url)!r} is not a batch endpoint of this server; "
+                              f"it accepts {', '.join(self._endpoints)}", "url")
         elif url != rep.endpoint:
             against = "the batch endpoint" if self._fixed_endpoint else "the first line's url"
             self._problem(n, "url_mismatch", f"{_clip(url)!r} differs from {against} {_clip(rep.endpoint)!r}", "url")
@@ -217,9 +227,10 @@ class LineValidator:
 
 
 def validate_lines(lines: Iterable[Line], *, endpoint: Optional[str] = None,
-                   source: Optional[str] = None) -> ValidationReport:
-    """Validate JSONL lines (bytes or str, one request each) as they are iterated."""
-    checker = LineValidator(endpoint, source=source)
+                   source: Optional[str] = None, endpoints: Optional[Collection[str]] = None) -> ValidationReport:
+    """Validate JSONL lines (bytes or str, one request each) as they are iterated; ``endpoints``, when given,
+    are the only urls the target accepts."""
+    checker = LineValidator(endpoint, source=source, endpoints=endpoints)
     for raw in lines:
         checker.feed(raw)
         if checker.stopped:

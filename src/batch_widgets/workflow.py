@@ -178,7 +178,8 @@ class WorkflowMixin:
                 f"{MAX_REQUESTS:,} requests and {MAX_FILE_BYTES // 2**20} MiB, so it needs {len(ranges)} batches. "
                 "Use client.submit_job(...) with the same arguments: it splits the input into parts, retries "
                 "failures and merges the results as one job. Nothing was uploaded.")
-        report = validate_lines(lines, endpoint=endpoint, source=source)
+        report = validate_lines(lines, endpoint=endpoint, source=source,
+                                endpoints=getattr(self, "accepted_endpoints", None))
         if not report.ok:
             raise InvalidRequestsError(report.problems, source)
         path = write_jsonl(lines)

@@ -191,3 +191,20 @@ def test_client_list_models_sync_and_async(server):
             return await client.list_models()
 
     assert [m.id for m in asyncio.run(go())] == list(SIMULATED_MODELS)
+
+
+def test_client_refuses_an_endpoint_the_target_does_not_accept_before_uploading(server, sdk):
+    from batch_widgets import BatchClient
+    from batch_widgets.errors import InvalidRequestsError
+
+    before = len(sdk.files.list().data)
+    speech = [{"custom_id": f"s{i}", "method": "POST", "url": "/v1/audio/speech",
+               "body": {"model": "tts-1", "input": "hi", "voice": "alloy"}} for i in range(3)]
+    with BatchClient(api_key="none", base_url=server.base_url) as client:
+        with pytest.raises(InvalidRequestsError) as info:
+            client.submit(speech)
+        (problem,) = info.value.problems
+        assert (problem.line, problem.code, problem.field) == (1, "unsupported_endpoint", "url")
+        assert "/v1/chat/completions" in problem.message
+        assert len(sdk.files.list().data) == before  # nothing uploaded
+        assert client.submit([request_line(0)]).status == "validating"
