@@ -153,6 +153,41 @@ def voila_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def marimo_server(tmp_path_factory):
+    """`marimo run notebooks/marimo_dashboard.py` (app mode) on a private copy; its kernel's local server keeps
+    its data in ``home`` so a test can read the storage the dashboard acts on."""
+    root, home = tmp_path_factory.mktemp("marimo_root"), tmp_path_factory.mktemp("marimo_home")
+    shutil.copy(REPO / "notebooks" / "marimo_dashboard.py", root / "marimo_dashboard.py")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "marimo", "run", str(root / "marimo_dashboard.py"), "--headless", "--host",
+           "127.0.0.1", "--port", str(port), "--no-token"]
+    env = _environment(home)
+    t0 = time.perf_counter()
+    proc = _start(cmd, f"http://127.0.0.1:{port}/health", home / "marimo.log", env)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", root=root, data=pathlib.Path(env["BATCH_WIDGETS_HOME"]),
+                          log=home / "marimo.log", startup_s=round(time.perf_counter() - t0, 2))
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def notebook_server(tmp_path_factory):
+    """Jupyter Notebook 7 (the classic-style UI on JupyterLab components), like lab_server."""
+    root, home = tmp_path_factory.mktemp("nb7_root"), tmp_path_factory.mktemp("nb7_home")
+    _fill_root(root)
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        *ROOT_FLAG,
+    ]
+    t0 = time.perf_counter()
+    proc = _start(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", home / "nb7.log", _environment(home))
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", token=token, root=root, log=home / "nb7.log",
+                          startup_s=round(time.perf_counter() - t0, 2))
+    _stop(proc)
+
+
+@pytest.fixture(scope="session")
 def browser():
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -194,6 +229,6 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append(("notebook stderr", "\n".join(stderr)[-6000:]))
         if pg.console_errors:
             rep.sections.append(("browser console errors", "\n".join(pg.console_errors[-30:])))
-        for name in ("lab_server", "voila_server"):
+        for name in ("lab_server", "voila_server", "marimo_server", "notebook_server"):
             if name in funcargs:
                 rep.sections.append((f"{name} log", funcargs[name].log.read_text()[-4000:]))
