@@ -34,7 +34,9 @@ import { liveRows } from "../lib/rows.js";
  * @typedef {{ id: string, status: string, total: number, completed: number, failed: number, created: number,
  *   in_progress: number | null, finalizing: number | null, cancelling: number | null, ended: number | null,
  *   expires: number | null, endpoint: string, model: string, description: string, tags: string[],
- *   throughput: number | null, eta: number | null, seen: number, connection?: string }} Row
+ *   throughput: number | null, eta: number | null, seen: number, connection?: string, kind?: string,
+ *   parts?: number, round?: number, batches?: { id: string, part: number, round: number, status: string,
+ *   total: number, completed: number, failed: number }[] }} Row
  * @typedef {{ onOpen?: (id: string) => void, onCreate?: () => void, live?: HTMLElement, embedded?: boolean,
  *   now?: () => number }} ListOptions
  */
@@ -135,6 +137,12 @@ export function renderActiveList(model, el, opts = {}) {
     const check = h("input", { type: "checkbox", class: "bw-check", "aria-label": `Select batch ${row.id}` });
     const name = h("div", { class: "bw-row__name" });
     const sub = h("div", { class: "bw-row__sub bw-muted" });
+    const isJob = row.kind === "job";
+    // A job is one row; it expands to its batches (each opens its details).
+    const expand = button("▸", { variant: "ghost", class: "bw-btn--sm bw-job__toggle", ariaLabel: `Show the batches of job ${row.id}` });
+    expand.setAttribute("aria-expanded", "false");
+    expand.hidden = !isJob;
+    const members = h("ul", { class: "bw-job__batches", hidden: true, "aria-label": `Batches of job ${row.id}` });
     const status = h("td", { class: "bw-col-status" });
     const conn = h("td", { class: "bw-col-conn", "data-label": "Connection", hidden: true });
     const bar = progressBar(row, { label: `Progress of ${row.id}` });
@@ -146,7 +154,7 @@ export function renderActiveList(model, el, opts = {}) {
     const dismiss = button("Dismiss", { variant: "ghost", class: "bw-btn--sm", ariaLabel: `Dismiss batch ${row.id}` });
     append(tr, [
       h("td", { class: "bw-col-check" }, [check]),
-      h("td", { class: "bw-col-name" }, [name, sub]),
+      h("td", { class: "bw-col-name" }, [h("div", { class: "bw-job__head" }, [expand, name]), sub, members]),
       conn,
       status,
       h("td", { class: "bw-col-progress" }, [bar, counts]),
@@ -154,11 +162,26 @@ export function renderActiveList(model, el, opts = {}) {
       etaCell,
       h("td", { class: "bw-col-actions" }, [cancel, dismiss]),
     ]);
-    if (opts.onOpen) {
+    if (isJob) {
+      tr.dataset.kind = "job";
+      tr.tabIndex = 0;
+      tr.setAttribute("aria-label", `Job ${row.id}: show its batches`);
+    } else if (opts.onOpen) {
       tr.tabIndex = 0;
       tr.classList.add("bw-row--link");
       tr.setAttribute("aria-label", `Batch ${row.id}: open details`);
     }
+    scope.on(expand, "click", (ev) => {
+      ev.stopPropagation();
+      toggleJob(row.id);
+    });
+    scope.on(members, "click", (ev) => {
+      const item = /** @type {HTMLElement} */ (ev.target).closest("[data-batch]");
+      if (item instanceof HTMLElement && item.dataset.batch && opts.onOpen) {
+        ev.stopPropagation();
+        opts.onOpen(item.dataset.batch);
+      }
+    });
     scope.on(check, "change", () => {
       if (check.checked) selected.add(row.id);
       else selected.delete(row.id);
@@ -172,7 +195,10 @@ export function renderActiveList(model, el, opts = {}) {
       ev.stopPropagation();
       model.send({ action: "dismiss", ids: [row.id] });
     });
-    return { tr, key: "", row, cells: { check, name, sub, conn, status, bar, counts, runningCell, etaCell, cancel, dismiss } };
+    return {
+      tr, key: "", row,
+      cells: { check, name, sub, conn, status, bar, counts, runningCell, etaCell, cancel, dismiss, expand, members },
+    };
   }
 
   /** @param {{ tr: HTMLElement, cells: Record<string, any> }} entry @param {Row} row */
@@ -181,7 +207,11 @@ export function renderActiveList(model, el, opts = {}) {
     const active = isActiveStatus(row.status);
     c.name.textContent = row.description || row.id;
     c.name.title = row.description ? `${row.description}\n${row.id}` : row.id; // the whole text when it is cut
-    c.sub.textContent = [row.description ? row.id : "", row.model, row.endpoint].filter(Boolean).join(" · ");
+    c.sub.textContent = row.kind === "job"
+      ? [`Job · ${row.parts} part${row.parts === 1 ? "" : "s"} · round ${row.round}`, row.description ? row.id : "",
+        row.model].filter(Boolean).join(" · ")
+      : [row.description ? row.id : "", row.model, row.endpoint].filter(Boolean).join(" · ");
+    if (row.kind === "job") fillMembers(c.members, row);
     c.sub.title = c.sub.textContent;
     c.conn.textContent = row.connection || "";
     c.conn.hidden = connHead.hidden;
@@ -199,6 +229,35 @@ export function renderActiveList(model, el, opts = {}) {
     c.check.disabled = !active || row.status === "cancelling";
     if (c.check.disabled && selected.delete(row.id)) c.check.checked = false;
     entry.tr.classList.toggle("bw-row--done", !active);
+  }
+
+  /** @param {HTMLElement} list @param {Row} row */
+  function fillMembers(list, row) {
+    clear(list).append(
+      ...(row.batches || []).map((b) => {
+        const label = `Part ${b.part}/${row.parts}${b.round ? ` · retry ${b.round}` : ""}`;
+        const counts = `${formatNumber(b.completed + b.failed)} / ${formatNumber(b.total)}` +
+          (b.failed ? ` · ${formatNumber(b.failed)} failed` : "");
+        const open = h("button", { type: "button", class: "bw-job__batch", "data-batch": b.id,
+          "aria-label": `${label}: batch ${b.id}, open details` }, [
+          h("span", { class: "bw-job__part", text: label }),
+          statusBadge(b.status),
+          h("span", { class: "bw-muted", text: counts }),
+          h("code", { class: "bw-muted", text: b.id }),
+        ]);
+        return h("li", {}, [open]);
+      }),
+    );
+  }
+
+  /** @param {string} id @param {boolean} [open] */
+  function toggleJob(id, open) {
+    const entry = rendered.get(id);
+    if (!entry || entry.row.kind !== "job") return;
+    const show = open ?? entry.cells.members.hidden;
+    entry.cells.members.hidden = !show;
+    entry.cells.expand.textContent = show ? "▾" : "▸";
+    entry.cells.expand.setAttribute("aria-expanded", String(show));
   }
 
   /** @param {{ cells: Record<string, any> }} entry @param {Row} row @param {number} t */
@@ -318,6 +377,20 @@ export function renderActiveList(model, el, opts = {}) {
     if (!ids.length) return;
     const one = ids.length === 1;
     const rowOf = (/** @type {string} */ id) => rendered.get(id)?.row || { id };
+    const job = one ? rendered.get(ids[0])?.row : undefined;
+    if (job && job.kind === "job") {
+      const running = (job.batches || []).filter((b) => isActiveStatus(b.status)).length;
+      const sure = await confirmDialog(root, {
+        title: "Cancel this job?",
+        message: `Job ${batchLabelWithId(job)} will stop: its ${formatNumber(running)} running batch` +
+          `${running === 1 ? "" : "es"} are cancelled and no further part or retry is submitted. Requests already ` +
+          "finished are kept and billed; job.resume() can carry on later.",
+        confirmLabel: "Cancel job",
+        danger: true,
+      });
+      if (sure) model.send({ action: "cancel", ids });
+      return;
+    }
     const ok = await confirmDialog(root, {
       title: one ? "Cancel this batch?" : `Cancel ${ids.length} batches?`,
       message:
@@ -360,14 +433,16 @@ export function renderActiveList(model, el, opts = {}) {
     };
     scope.on(tbody, "click", (ev) => {
       const tr = rowOf(ev);
-      if (tr && tr.dataset.id) onOpen(tr.dataset.id);
+      if (tr && tr.dataset.kind === "job") toggleJob(/** @type {string} */ (tr.dataset.id));
+      else if (tr && tr.dataset.id) onOpen(tr.dataset.id);
     });
     scope.on(tbody, "keydown", (/** @type {KeyboardEvent} */ ev) => {
       const tr = rowOf(ev);
       if (!tr) return;
       if (ev.key === "Enter" || ev.key === " ") {
         ev.preventDefault();
-        if (tr.dataset.id) onOpen(tr.dataset.id);
+        if (tr.dataset.kind === "job") toggleJob(/** @type {string} */ (tr.dataset.id));
+        else if (tr.dataset.id) onOpen(tr.dataset.id);
       } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
         ev.preventDefault();
         const next = ev.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
@@ -375,6 +450,13 @@ export function renderActiveList(model, el, opts = {}) {
       }
     });
   }
+  // The dashboard asks to show a job (from a batch's details): expand its row and move focus to it.
+  scope.on(el, "bw-show-job", (/** @type {CustomEvent} */ ev) => {
+    const entry = rendered.get(ev.detail);
+    if (!entry) return;
+    toggleJob(ev.detail, true);
+    entry.tr.focus();
+  });
   scope.add(liveRows(model).subscribe(update));
   scope.onModel(model, "change:_loaded", update);
   scope.onModel(model, "change:_fatal", update);

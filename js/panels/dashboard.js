@@ -90,7 +90,7 @@ export function renderDashboard(model, el) {
           onCreate: () => select("create", true),
         }),
       );
-      scope.add(renderDetails(model, detailHost, { embedded: true, live, onBack: back }));
+      scope.add(renderDetails(model, detailHost, { embedded: true, live, onBack: back, onShowJob: showJob }));
     } else if (key === "create") {
       scope.add(renderCreate(model, panels.create));
     } else if (key === "history") {
@@ -102,6 +102,14 @@ export function renderDashboard(model, el) {
   function back() {
     model.set("_detail_id", "");
     model.save_changes();
+  }
+
+  /** From a batch's details to its job's row in the list, expanded. @param {string} jobId */
+  function showJob(jobId) {
+    back();
+    listHost.hidden = false;
+    detailHost.hidden = true;
+    listHost.dispatchEvent(new CustomEvent("bw-show-job", { detail: jobId }));
   }
 
   function showDetail() {

@@ -72,7 +72,8 @@ export function timelineSteps(d) {
 /**
  * @param {any} model
  * @param {HTMLElement} el
- * @param {{ onBack?: () => void, live?: HTMLElement, embedded?: boolean, now?: () => number }} [opts]
+ * @param {{ onBack?: () => void, onShowJob?: (jobId: string) => void, live?: HTMLElement, embedded?: boolean,
+ *   now?: () => number }} [opts]
  */
 export function renderDetails(model, el, opts = {}) {
   const scope = new Scope();
@@ -85,6 +86,10 @@ export function renderDetails(model, el, opts = {}) {
   const back = button("← Back", { variant: "ghost", ariaLabel: "Back to the batch list" });
   const title = h("h2", { class: "bw-details__title" });
   const subtitle = h("div", { class: "bw-details__sub bw-muted" });
+  // A batch that is a part (or retry round) of a job says so, and links to the job's row.
+  const jobText = h("span", {});
+  const jobLink = button("Show job", { variant: "ghost", class: "bw-btn--sm" });
+  const jobLine = h("div", { class: "bw-details__job", hidden: true }, [jobText, jobLink]);
   const badgeSlot = h("span", {});
   const refresh = button("Refresh", { variant: "secondary" });
   const cancel = button("Cancel batch", { variant: "danger" });
@@ -94,7 +99,11 @@ export function renderDetails(model, el, opts = {}) {
   const frame = button("Results as DataFrame", { variant: "secondary" });
   const header = h("header", { class: "bw-details__header" }, [
     opts.onBack ? back : null,
-    h("div", { class: "bw-details__heading" }, [h("div", { class: "bw-details__titlerow" }, [title, badgeSlot]), subtitle]),
+    h("div", { class: "bw-details__heading" }, [
+      h("div", { class: "bw-details__titlerow" }, [title, badgeSlot]),
+      subtitle,
+      jobLine,
+    ]),
     h("div", { class: "bw-details__actions", role: "toolbar", "aria-label": "Batch actions" }, [
       refresh,
       cancel,
@@ -187,6 +196,16 @@ export function renderDetails(model, el, opts = {}) {
     title.textContent = d.description || d.id;
     subtitle.textContent = [d.description ? d.id : "", d.model, d.endpoint].filter(Boolean).join(" · ");
     clear(badgeSlot).append(statusBadge(d.status));
+    const tagsOf = d.metadata || {};
+    const jobId = tagsOf.job_spec ? tagsOf.group_id || "" : "";
+    jobLine.hidden = !jobId;
+    jobLine.dataset.job = jobId;
+    if (jobId) {
+      const round = Number(tagsOf.job_round || 0);
+      jobText.textContent = `Part ${tagsOf.group_part || "?"} of job ${jobId}` + (round ? ` · retry round ${round}` : "");
+    }
+    jobLink.hidden = !opts.onShowJob;
+    jobLink.setAttribute("aria-label", `Show job ${jobId}`);
     cancel.hidden = !active || d.status === "cancelling";
     dlOut.hidden = !d.output_file_id;
     dlErr.hidden = !d.error_file_id;
@@ -347,6 +366,7 @@ export function renderDetails(model, el, opts = {}) {
 
   const id = () => /** @type {string} */ (model.get("_detail_id"));
   scope.on(back, "click", () => opts.onBack && opts.onBack());
+  scope.on(jobLink, "click", () => opts.onShowJob && jobLine.dataset.job && opts.onShowJob(jobLine.dataset.job));
   scope.on(refresh, "click", () => model.send({ action: "refresh", id: id() }));
   scope.on(dlOut, "click", () => model.send({ action: "download", kind: "output" }));
   scope.on(dlErr, "click", () => model.send({ action: "download", kind: "error" }));

@@ -193,3 +193,41 @@ test("the cancel confirmation names the batch by its description, with the id be
   assert.equal(model.sent.length, 0);
   cleanup();
 });
+
+test("a job is one row: parts and round, progress over all its requests, expands to its batches, cancels as one", async () => {
+  const opened = [];
+  const job = row("job_1", {
+    kind: "job", description: "Ticket triage", parts: 2, round: 1, total: 300, completed: 200, failed: 10,
+    batches: [
+      { id: "batch_p1", part: 1, round: 0, status: "completed", total: 150, completed: 140, failed: 10 },
+      { id: "batch_p2", part: 2, round: 0, status: "in_progress", total: 150, completed: 60, failed: 0 },
+      { id: "batch_r1", part: 1, round: 1, status: "in_progress", total: 8, completed: 0, failed: 0 },
+    ],
+  });
+  const { model, el, cleanup } = mount({ job_1: job, b: row("b") }, { onOpen: (id) => opened.push(id) });
+  const tr = el.querySelector('tr[data-id="job_1"]');
+  assert.equal(tr.querySelector(".bw-row__name").textContent, "Ticket triage");
+  assert.match(tr.querySelector(".bw-row__sub").textContent, /^Job · 2 parts · round 1 · job_1/);
+  assert.equal(tr.querySelector(".bw-row__counts").textContent, "210 / 300 · 10 failed");
+  const list = tr.querySelector(".bw-job__batches");
+  assert.ok(list.hidden);
+  tr.click(); // a job's row expands instead of opening details
+  assert.ok(!list.hidden && opened.length === 0);
+  const items = [...list.querySelectorAll("[data-batch]")];
+  assert.deepEqual(items.map((b) => b.querySelector(".bw-job__part").textContent),
+    ["Part 1/2", "Part 2/2", "Part 1/2 · retry 1"]);
+  assert.deepEqual(items.map((b) => b.dataset.batch), ["batch_p1", "batch_p2", "batch_r1"]);
+  items[1].click(); // a batch of the job opens its details
+  assert.deepEqual(opened, ["batch_p2"]);
+  // Progress moves with the job.
+  model.update("_rows_patch", { seq: 2, set: { job_1: { ...job, completed: 280 } }, drop: [] });
+  assert.equal(tr.querySelector(".bw-row__counts").textContent, "290 / 300 · 10 failed");
+  tr.querySelector(".bw-col-actions button").click();
+  const dialog = el.querySelector('[role="alertdialog"], [role="dialog"]');
+  assert.match(dialog.textContent, /Cancel this job\?Job “Ticket triage” \(job_1\) will stop: its 2 running batches are cancelled/);
+  await answerDialog(el, true);
+  assert.deepEqual(model.sent.map((m) => m.msg), [{ action: "cancel", ids: ["job_1"] }]);
+  el.dispatchEvent(new el.ownerDocument.defaultView.CustomEvent("bw-show-job", { detail: "job_1" }));
+  assert.ok(!list.hidden && document.activeElement === tr);
+  cleanup();
+});

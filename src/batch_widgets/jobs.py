@@ -375,6 +375,15 @@ class _State:
             return "incomplete"
         return "completed"
 
+    def display_status(self) -> str:
+        """A status for live views, from the batches alone (no downloads): ``in_progress`` while a part runs,
+        ``cancelled``, ``incomplete`` while a part or a refused part awaits submission, else ``completed``."""
+        states = {self.part_state(k) for k in range(1, self.parts + 1)}
+        for state in ("active", "cancelled", "waiting"):
+            if state in states:
+                return {"active": "in_progress", "waiting": "incomplete"}.get(state, state)
+        return "completed"
+
     def counts(self) -> RequestCounts:
         """Requests settled (final outcome known) over the job's requests; failed = final failures so far."""
         done = failed = 0
@@ -532,7 +541,11 @@ _TOKEN_HOLD = 30.0
 
 def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
     """Submit what may start now: parts not yet created, retries due, parts refused for the token limit."""
-    if state.cancelled and not include_cancelled:
+    # Cancelled here, or elsewhere (a dashboard's Cancel on the job): submit nothing more until resume().
+    halted = state.cancelled or any(
+        chain[-1].status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED)
+        for chain in (state.chain(k) for k in range(1, state.parts + 1)) if chain)
+    if halted and not include_cancelled:
         return
     for part in range(1, state.parts + 1):
         chain = state.chain(part)
@@ -977,6 +990,17 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
                    metadata=user)
     state.batch_metadata(len(ranges), max_attempts - 1, sum(tokens), "batch_" + "x" * 40)  # fits the limits
     return state, lines, tokens, ranges
+
+
+def job_id_of(batch: Batch) -> Optional[str]:
+    """The id of the job this batch belongs to (None for a batch of its own)."""
+    meta = _meta(batch)
+    return meta.get(JOB_ID_KEY) if meta.get(JOB_SPEC_KEY) else None
+
+
+def job_view(job_id: str, batches: list[Batch]) -> _State:
+    """The state of a job from its batches as listed (for live views: no requests are made)."""
+    return _state_from(job_id, batches)
 
 
 def _jobs_from(batches: Iterable[Batch]) -> list[_State]:

@@ -198,3 +198,33 @@ def test_bad_arguments_are_refused():
     api = FakeBatchAPI()
     with pytest.raises(ValueError, match="poll_interval"):
         _list(api, poll_interval=0)
+
+
+def _job_batch(api, job_id, part, round_=0, **fields):
+    spec = "requests=300;max_attempts=3;retry_on=429,5xx;max_enqueued_tokens="
+    meta = {"group_id": job_id, "group_part": f"{part}/3", "job_round": str(round_), "job_spec": spec,
+            "description": "triage"}
+    return running(api, metadata=meta, **fields)
+
+
+def test_a_job_is_one_row_that_expands_to_its_batches_and_cancels_as_one():
+    api = FakeBatchAPI()
+    job = "job_6b0d0000aaaaaaaaaaaa"
+    one = _job_batch(api, job, 1, request_counts={"total": 100, "completed": 100, "failed": 0},
+                     status="completed", completed_at=int(time.time()))
+    two = _job_batch(api, job, 2)  # 20 + 5 of 100 done
+    three = _job_batch(api, job, 3, request_counts={"total": 100, "completed": 0, "failed": 0})
+    alone = running(api)
+    w, store = _list(api)
+    assert set(w._rows) == {job, alone["id"]}  # the job's batches are not rows of their own
+    row = w._rows[job]
+    assert row["kind"] == "job" and row["status"] == "in_progress" and row["parts"] == 3
+    assert (row["total"], row["completed"], row["failed"]) == (300, 120, 5)
+    assert [b["id"] for b in row["batches"]] == [one["id"], two["id"], three["id"]]
+    assert row["description"] == "triage" and row["round"] == 0
+    two["request_counts"] = {"total": 100, "completed": 90, "failed": 10}
+    store.poll_once()
+    assert w._rows[job]["completed"] == 190 and w._rows[job]["failed"] == 10  # it progresses
+    w._dispatch_action(w, {"action": "cancel", "ids": [job]}, [])
+    assert two["status"] == three["status"] == "cancelling"  # every running batch of the job...
+    assert one["status"] == "completed" and alone["status"] == "in_progress"  # ...and nothing else

@@ -64,6 +64,52 @@ def batch_row(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
     return row
 
 
+def job_row(job_id: str, batches: list[Batch], seen: Optional[float]) -> dict[str, Any]:
+    """One Active-list row for a whole job: progress over all of its requests, its parts and round, an ETA from
+    the job's own rate, and its batches (``batches``) for the row to expand to."""
+    from ..jobs import _part_of, _round_of, job_view
+
+    state = job_view(job_id, batches)
+    status = state.display_status()
+    counts = state.counts()
+    at = float(seen or max(b.created_at for b in batches))
+    starts = [b.in_progress_at for b in batches if b.in_progress_at]
+    start = min(starts) if starts else None
+    active = status == "in_progress"
+    ended = None if active else max((b.ended_at or b.created_at for b in batches), default=None)
+    done = counts.done
+    rate = done / (at - start) if start and done and at > start else None
+    eta = (counts.total - done) / rate if rate and active else None
+    first = min(batches, key=lambda b: b.created_at)
+    members = sorted(batches, key=lambda b: (_part_of(b)[0], _round_of(b), b.created_at))
+    return {
+        "id": job_id,
+        "kind": "job",
+        "status": status,
+        "total": counts.total,
+        "completed": counts.completed,
+        "failed": counts.failed,
+        "created": first.created_at,
+        "in_progress": start,
+        "finalizing": None,
+        "cancelling": max((b.cancelling_at for b in batches if b.cancelling_at), default=None),
+        "ended": ended,
+        "expires": max((b.expires_at for b in batches if b.expires_at), default=None),
+        "endpoint": first.endpoint or "",
+        "model": first.model or "",
+        "description": first.description or "",
+        "tags": first.tags,
+        "throughput": None if rate is None else float(f"{rate:.4g}"),
+        "eta": None if eta is None else round(eta, 1),
+        "seen": round(at, 3),
+        "parts": state.parts,
+        "round": max((_round_of(b) for b in batches), default=0),
+        "batches": [{"id": b.id, "part": _part_of(b)[0], "round": _round_of(b), "status": b.status.value,
+                     "total": b.request_counts.total, "completed": b.request_counts.completed,
+                     "failed": b.request_counts.failed} for b in members],
+    }
+
+
 def validation_summary(batch: Batch) -> str:
     """The first of a refused input's errors, for a one-line notice ("line 2: not valid JSON; 3 more")."""
     errors = batch.errors.data if batch.errors else []

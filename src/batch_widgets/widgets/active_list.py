@@ -9,9 +9,10 @@ from typing import Any, Callable, Iterable, Optional
 
 import traitlets as t
 
+from ..jobs import job_id_of
 from ..models import Batch
 from ..store import LIST_INTERVAL, StoreEvent
-from ._rows import batch_row, validation_summary
+from ._rows import batch_row, job_row, validation_summary
 from .base import BatchWidgetBase, positive_seconds, log
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
@@ -50,6 +51,8 @@ class ActiveListMixin(t.HasTraits):
         self._dismissed: set[str] = set()
         self._rows_lock = threading.RLock()
         self._rows_seq = 0
+        #: job id -> its batches: a job is one row (keyed by the job id) that expands to them.
+        self._job_members: dict[str, dict[str, Batch]] = {}
 
     def get_state(self, key: Any = None) -> dict:
         state = super().get_state(key)  # type: ignore[misc]
@@ -90,22 +93,54 @@ class ActiveListMixin(t.HasTraits):
         ended = batch.ended_at
         return ended is not None and now - ended <= self._recent_seconds
 
+    def _job_wants(self, job_id: str, members: list[Batch], now: float) -> bool:
+        if job_id in self._dismissed:
+            return False
+        if job_id in self._rows or any(b.is_active for b in members):
+            return True
+        ended = max((b.ended_at or 0 for b in members), default=0)
+        return now - ended <= self._recent_seconds
+
     def _list_update(self, batches: Iterable[Batch]) -> bool:
         """Add/replace rows for these batches; send a patch only if some row really changed."""
         store = self._store
         now = time.time()
+        finished_jobs: list[dict] = []
         with self._rows_lock:
             changed: dict[str, Any] = {}
+            jobs: set[str] = set()
             for batch in batches:
+                job_id = job_id_of(batch)
+                if job_id:  # shown in its job's row
+                    self._job_members.setdefault(job_id, {})[batch.id] = batch
+                    jobs.add(job_id)
+                    continue
                 if not self._list_wants(batch, now):
                     continue
                 row = batch_row(batch, store.seen_at(batch.id) if store else None)
                 if self._rows.get(batch.id) != row:
                     changed[batch.id] = row
+            for job_id in jobs:
+                members = list(self._job_members[job_id].values())
+                if not self._job_wants(job_id, members, now):
+                    continue
+                seen = max((store.seen_at(b.id) or 0 for b in members), default=0) if store else 0
+                row = job_row(job_id, members, seen or None)
+                old = self._rows.get(job_id)
+                if old != row:
+                    changed[job_id] = row
+                    if old and old["status"] == "in_progress" and row["status"] != "in_progress":
+                        finished_jobs.append(row)
             if not changed:
                 return False
             self._rows_apply(changed, [])
-            return True
+        for row in finished_jobs:
+            name = row["description"] or row["id"]
+            text = (f"Job {name} {row['status']}: {row['completed']:,} of {row['total']:,} requests succeeded"
+                    + (f", {row['failed']:,} failed" if row["failed"] else ""))
+            ok = row["status"] == "completed" and not row["failed"]
+            self._show_notice(text, "success" if ok else "warning")  # type: ignore[attr-defined]
+        return True
 
     def _list_load(self) -> None:
         if self._store is not None and self._store.loaded:
@@ -152,11 +187,29 @@ class ActiveListMixin(t.HasTraits):
         mine = None
         rows = getattr(self, "_rows", {}) or {}
         store = self._store
-        if store is not None and (not store.loaded or any(store.get(i) and store.get(i).is_active for i in rows)):
+        if store is not None and (not store.loaded or any(store.get(i) and store.get(i).is_active for i in rows)
+                                  or any(r.get("kind") == "job" and r["status"] == "in_progress" for r in rows.values())):
             mine = self.poll_interval
         return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
 
     # -- actions -----------------------------------------------------------------------------------------------
+    def _on_cancel(self, msg: dict, buffers: list) -> None:
+        """A job's id among the ids cancels every batch of that job still running."""
+        ids = msg.get("ids")
+        members = getattr(self, "_job_members", {})
+        if isinstance(ids, list) and any(i in members for i in ids if isinstance(i, str)):
+            expanded: list[str] = []
+            for i in ids:
+                if isinstance(i, str) and i in members:
+                    expanded += [b.id for b in members[i].values() if b.is_active and b.status.value != "cancelling"]
+                else:
+                    expanded.append(i)
+            if not expanded:
+                self._show_notice("Nothing of that job is running any more", "info")  # type: ignore[attr-defined]
+                return
+            msg = {**msg, "ids": expanded}
+        super()._on_cancel(msg, buffers)  # type: ignore[misc]
+
     def _on_dismiss(self, msg: dict, _buffers: list) -> None:
         """{"action": "dismiss", "ids": [...]} hides finished batches; {"ids": "finished"} hides all of them."""
         ids = msg.get("ids")
