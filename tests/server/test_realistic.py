@@ -208,3 +208,40 @@ def test_client_refuses_an_endpoint_the_target_does_not_accept_before_uploading(
         assert "/v1/chat/completions" in problem.message
         assert len(sdk.files.list().data) == before  # nothing uploaded
         assert client.submit([request_line(0)]).status == "validating"
+
+
+def test_output_files_are_deleted_when_output_expires_after_says(tmp_path):
+    import time
+
+    from batch_widgets import BatchClient
+    from batch_widgets.errors import NotFoundError
+
+    with LocalBatchServer(tmp_path, rate=0, failure_rate=0.5, seed=1, poll_interval=0.05) as srv, \
+            make_client(srv) as sdk:
+        f = upload(sdk, jsonl([request_line(i) for i in range(6)]))
+        keep = wait_for(sdk, submit(sdk, 2).id)  # no output_expires_after: its files stay
+        batch = wait_for(sdk, sdk.batches.create(input_file_id=f.id, endpoint=CHAT, completion_window="24h",
+                                                 output_expires_after={"anchor": "created_at", "seconds": 3600}).id)
+        ids = [batch.output_file_id, batch.error_file_id]
+        assert all(ids)
+        for file_id in ids:
+            meta = sdk.files.retrieve(file_id)
+            assert meta.expires_at == meta.created_at + 3600
+            assert sdk.files.content(file_id).text
+        storage = srv.app.state.storage
+        storage.clock = lambda: time.time() + 3601  # an hour later
+        for file_id in ids:
+            with pytest.raises(openai.NotFoundError):
+                sdk.files.retrieve(file_id)
+            with pytest.raises(openai.NotFoundError):
+                sdk.files.content(file_id)
+        assert not {x.id for x in sdk.files.list()} & set(ids)
+        deadline = time.monotonic() + 5
+        while any(storage.file_path(i).exists() for i in ids):  # the runner's sweep deletes the bytes
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert sdk.files.retrieve(f.id) and sdk.files.content(keep.output_file_id).text  # others untouched
+        assert sdk.batches.retrieve(batch.id).output_file_id == ids[0]  # the batch still names it, as OpenAI's does
+        with BatchClient(api_key="none", base_url=srv.base_url) as client:
+            with pytest.raises(NotFoundError, match="is gone"):
+                client.results(batch.id).to_dataframe()

@@ -78,6 +78,7 @@ class Runner:
                 if self._own_lock():
                     if self.webhooks is not None:
                         self.webhooks.start()
+                    self.storage.delete_expired_files()
                     for batch_id in self.storage.active_batch_ids():
                         worker = self._workers.get(batch_id)
                         if worker is None or not worker.is_alive():

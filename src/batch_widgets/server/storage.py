@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS files (
     purpose TEXT NOT NULL,
     expires_at INTEGER
 );
+CREATE INDEX IF NOT EXISTS files_expiry ON files(expires_at);
 CREATE TABLE IF NOT EXISTS batches (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -103,6 +104,7 @@ class Storage:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self.clock = time.time  # when files expire is judged by this clock (tests move it forward)
         self.record_events = False  # set when webhooks are configured: terminal batches then queue an event
         self._db().executescript(_SCHEMA)
         self._remove_stale_parts()
@@ -187,21 +189,21 @@ class Storage:
         row = self._db().execute(
             "SELECT id, bytes, created_at, filename, purpose, expires_at FROM files WHERE id = ?", (file_id,)
         ).fetchone()
-        return _file_doc(row) if row else None
+        if row is None or (row[5] is not None and row[5] <= self.clock()):
+            return None  # an expired file is gone, even before the sweeper deletes it
+        return _file_doc(row)
 
     def list_files(self, *, purpose: Optional[str], limit: int, after: Optional[str],
                    order: str) -> tuple[list[dict], bool]:
         desc = order != "asc"
-        where, args = [], []
+        where, args = ["(expires_at IS NULL OR expires_at > ?)"], [self.clock()]
         if purpose:
             where.append("purpose = ?")
             args.append(purpose)
         if after:
             where.append(f"seq {'<' if desc else '>'} COALESCE((SELECT seq FROM files WHERE id = ?), ?)")
             args += [after, -1 if desc else 2**62]
-        sql = "SELECT id, bytes, created_at, filename, purpose, expires_at FROM files"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql = "SELECT id, bytes, created_at, filename, purpose, expires_at FROM files WHERE " + " AND ".join(where)
         sql += f" ORDER BY seq {'DESC' if desc else 'ASC'} LIMIT ?"
         rows = self._db().execute(sql, (*args, limit + 1)).fetchall()
         return [_file_doc(r) for r in rows[:limit]], len(rows) > limit
@@ -215,6 +217,23 @@ class Storage:
             except FileNotFoundError:
                 pass
         return gone
+
+    def delete_expired_files(self) -> int:
+        """Delete files whose ``expires_at`` has come (output files by ``output_expires_after``, uploads by
+        ``expires_after``), except the input of a batch still running. Returns how many went."""
+        marks = ",".join("?" * len(ACTIVE_STATUSES))
+        with self.write() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ? AND id NOT IN "
+                f"(SELECT json_extract(doc, '$.input_file_id') FROM batches WHERE status IN ({marks}))",
+                (self.clock(), *ACTIVE_STATUSES))]
+            db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in ids])
+        for file_id in ids:
+            try:
+                self.file_path(file_id).unlink()
+            except FileNotFoundError:
+                pass
+        return len(ids)
 
     # -- batches -------------------------------------------------------------------------------------------
     def insert_batch(self, doc: dict, options: Optional[dict] = None) -> None:
