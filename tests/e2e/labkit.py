@@ -23,15 +23,16 @@ def write_notebook(path, cells: list[str]) -> None:
     nbformat.write(nb, str(path))
 
 
-def open_notebook(page: Page, lab, name: str, cells: list[str] | None = None) -> str:
+def open_notebook(page: Page, lab, name: str, cells: list[str] | None = None, app: str = "lab") -> str:
     """Open a private copy of notebook ``name`` (the same path would share one kernel between tests), or a new
-    notebook made of ``cells``."""
+    notebook made of ``cells``; ``app="notebook"`` opens it in Notebook 7 (same panel, toolbar and menus)."""
     copy = f"{name.removesuffix('.ipynb')}-{uuid.uuid4().hex[:6]}.ipynb"
     if cells is not None:
         write_notebook(lab.root / copy, cells)
     else:
         shutil.copy(lab.root / name, lab.root / copy)
-    page.goto(f"{lab.url}/lab/tree/{copy}?token={lab.token}&reset")
+    path = f"/lab/tree/{copy}?token={lab.token}&reset" if app == "lab" else f"/notebooks/{copy}?token={lab.token}"
+    page.goto(lab.url + path)
     expect(page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
     wait_kernel_idle(page)
     return copy
