@@ -196,6 +196,11 @@ class BatchUsage(_Open):
     def cached_tokens(self) -> int:
         return self.input_tokens_details.cached_tokens if self.input_tokens_details else 0
 
+    @property
+    def reasoning_tokens(self) -> int:
+        """Part of ``output_tokens`` (and billed as output): what the model spent thinking."""
+        return self.output_tokens_details.reasoning_tokens if self.output_tokens_details else 0
+
 
 _TIMESTAMP_FIELDS = (
     "created_at",

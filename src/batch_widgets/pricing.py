@@ -108,7 +108,9 @@ class Pricing:
         *,
         batch: bool = True,
     ) -> Optional[float]:
-        """USD for these tokens at batch (default) or standard prices; ``None`` when the model has no price."""
+        """USD for these tokens at batch (default) or standard prices; ``None`` when the model has no price.
+
+        ``output_tokens`` include reasoning tokens, as the API counts them, so reasoning is billed as output."""
         price = self.price_for(model)
         if price is None:
             return None

@@ -43,7 +43,7 @@ PathLike = Union[str, os.PathLike]
 #: Columns of every results frame, in order.
 RESULT_COLUMNS = (
     "custom_id", "status", "status_code", "ok", "text", "embedding", "finish_reason", "model",
-    "input_tokens", "output_tokens", "cached_tokens", "error_code", "error_message",
+    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "error_code", "error_message",
 )
 #: Line-level error codes that mean "never run" rather than "ran and failed".
 NOT_EXECUTED_CODES = frozenset(UNRUN_CODES.values())
@@ -55,6 +55,8 @@ _USAGE = pa.struct([
     ("prompt_tokens", _I), ("completion_tokens", _I), ("input_tokens", _I), ("output_tokens", _I),
     ("prompt_tokens_details", pa.struct([("cached_tokens", _I)])),
     ("input_tokens_details", pa.struct([("cached_tokens", _I)])),
+    ("completion_tokens_details", pa.struct([("reasoning_tokens", _I)])),
+    ("output_tokens_details", pa.struct([("reasoning_tokens", _I)])),
 ])
 _BODY = pa.struct([
     ("model", _S),
@@ -85,7 +87,8 @@ _MAX_BLOCK_SIZE = 1 << 30  # ...else we retry with this
 _RESULT_SCHEMA = pa.schema([
     ("custom_id", _S), ("status", _S), ("status_code", _I), ("ok", pa.bool_()), ("text", _S),
     ("embedding", pa.list_(pa.float64())), ("finish_reason", _S), ("model", _S), ("input_tokens", _I),
-    ("output_tokens", _I), ("cached_tokens", _I), ("error_code", _S), ("error_message", _S),
+    ("output_tokens", _I), ("cached_tokens", _I), ("reasoning_tokens", _I), ("error_code", _S),
+    ("error_message", _S),
 ])
 
 
@@ -165,6 +168,9 @@ def _columns(batch: pa.RecordBatch) -> pa.RecordBatch:
     output_tokens = pc.coalesce(_f(usage, "completion_tokens"), _f(usage, "output_tokens"))
     cached = pc.coalesce(_f(usage, "prompt_tokens_details", "cached_tokens"),
                          _f(usage, "input_tokens_details", "cached_tokens"))
+    # Reasoning tokens are part of the output tokens (and billed as output); this says how many.
+    reasoning = pc.coalesce(_f(usage, "completion_tokens_details", "reasoning_tokens"),
+                            _f(usage, "output_tokens_details", "reasoning_tokens"))
     body_error = _f(body, "error")
     line_code = _f(line_error, "code")
     error_code = pc.coalesce(line_code, _f(body_error, "code"))
@@ -185,6 +191,7 @@ def _columns(batch: pa.RecordBatch) -> pa.RecordBatch:
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "cached_tokens": cached,
+        "reasoning_tokens": reasoning,
         "error_code": error_code,
         "error_message": error_message,
     }, schema=_RESULT_SCHEMA)
@@ -285,6 +292,8 @@ def _row(obj: Any, number: int, path: PathLike) -> dict:
         "output_tokens": _int(first(_get(usage, "completion_tokens"), _get(usage, "output_tokens"))),
         "cached_tokens": _int(first(_get(usage, "prompt_tokens_details", "cached_tokens"),
                                     _get(usage, "input_tokens_details", "cached_tokens"))),
+        "reasoning_tokens": _int(first(_get(usage, "completion_tokens_details", "reasoning_tokens"),
+                                       _get(usage, "output_tokens_details", "reasoning_tokens"))),
         "error_code": first(line_code, _str(_get(body_error, "code"))),
         "error_message": _str(first(_get(line_error, "message"), _get(body_error, "message"))),
     }
@@ -337,7 +346,7 @@ def _to_pandas(table: pa.Table) -> "pd.DataFrame":
     # Arrow-backed strings (not Python objects): half the time and memory of object columns.
     mapping = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
     frame = table.to_pandas(types_mapper=mapping.get, self_destruct=True, split_blocks=True)
-    for name in ("status_code", "input_tokens", "output_tokens", "cached_tokens"):
+    for name in ("status_code", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
         if name in frame:
             frame[name] = frame[name].astype("Int64")
     return frame

@@ -245,3 +245,29 @@ def test_output_files_are_deleted_when_output_expires_after_says(tmp_path):
         with BatchClient(api_key="none", base_url=srv.base_url) as client:
             with pytest.raises(NotFoundError, match="is gone"):
                 client.results(batch.id).to_dataframe()
+
+
+def test_results_have_reasoning_tokens_and_cost_bills_them_as_output(server):
+    from batch_widgets import BatchClient
+    from batch_widgets.pricing import get_pricing
+    from batch_widgets.results import RESULT_COLUMNS, read_result_file
+
+    with BatchClient(api_key="none", base_url=server.base_url) as client:
+        batch = client.wait(client.submit([request_line(i, model="o4-mini") for i in range(6)]), progress=False)
+        results = client.results(batch)
+        frame = results.to_dataframe(include_inputs=False)
+        assert "reasoning_tokens" in RESULT_COLUMNS and str(frame["reasoning_tokens"].dtype) == "Int64"
+        ok = frame[frame["ok"]]
+        assert (ok["reasoning_tokens"] > 0).all() and (ok["reasoning_tokens"] <= ok["output_tokens"]).all()
+        assert int(ok["reasoning_tokens"].sum()) == batch.usage.reasoning_tokens
+        inp, out, cached = results.usage()
+        pricing = get_pricing()
+        assert results.cost()[0] == pytest.approx(pricing.token_cost("o4-mini", inp, out, cached))
+        without_reasoning = pricing.token_cost("o4-mini", inp, out - int(ok["reasoning_tokens"].sum()), cached)
+        assert results.cost()[0] > without_reasoning
+        # The line-by-line reader (the fallback) gives the same column.
+        path = client.download_file(batch.output_file_id, server.data_dir / "out.jsonl")
+        from batch_widgets.results import _read_slow
+
+        slow = _read_slow(path).to_pandas()
+        assert slow["reasoning_tokens"].tolist() == read_result_file(path)["reasoning_tokens"].tolist()
