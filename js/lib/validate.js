@@ -265,12 +265,14 @@ export function validateBytes(input, opts = {}) {
 /**
  * Validate a File/Blob in slices (never one big string). Stops reading once the size cap is passed.
  * @param {Blob} file
- * @param {{endpoint?: string | null, sliceBytes?: number, onProgress?: (done: number, total: number) => void}} [opts]
+ * `limits` lifts the per-batch caps (a file over them can still be created as a job of several parts).
+ * @param {{endpoint?: string | null, sliceBytes?: number, onProgress?: (done: number, total: number) => void,
+ *   limits?: {maxRequests?: number, maxBytes?: number}}} [opts]
  * @returns {Promise<Report>}
  */
 export async function validateFile(file, opts = {}) {
   const slice = opts.sliceBytes || 4 * 1024 * 1024;
-  const split = new LineSplitter(new LineValidator(opts.endpoint || null));
+  const split = new LineSplitter(new LineValidator(opts.endpoint || null, opts.limits));
   for (let pos = 0; pos < file.size && !split.v.stopped; pos += slice) {
     const part = file.slice(pos, Math.min(file.size, pos + slice));
     split.push(new Uint8Array(await part.arrayBuffer()));

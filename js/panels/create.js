@@ -78,6 +78,7 @@ export function renderCreate(model, el) {
   ]);
   const fileInfo = h("div", { class: "bw-create__file", role: "status", "aria-live": "polite" });
   const problemsBox = h("div", { class: "bw-create__problems" });
+  const jobNote = h("p", { class: "bw-create__job", hidden: true });
   const endpointSel = h("select", { class: "bw-input", id: `bw-ep-${Math.random().toString(36).slice(2, 9)}` });
   for (const ep of model.get("_create_endpoints") || []) endpointSel.append(h("option", { value: ep, text: ep }));
   const windowSel = h("select", { class: "bw-input", id: `bw-win-${Math.random().toString(36).slice(2, 9)}` });
@@ -100,6 +101,7 @@ export function renderCreate(model, el) {
 
   const root = h("div", { class: "bw-create" }, [
     h("div", { class: "bw-create__source" }, [drop, fileInfo]),
+    jobNote,
     problemsBox,
     h("div", { class: "bw-create__form" }, [
       field("Endpoint", endpointSel),
@@ -124,22 +126,38 @@ export function renderCreate(model, el) {
     model.send({ action: "create_reset" });
     draw();
     const seq = ++checkSeq;
-    const max = limits().max_bytes || MAX_FILE_BYTES;
+    const max = limits().max_job_bytes || limits().max_bytes || MAX_FILE_BYTES;
     if (f.size > max) {
       // Too big to be worth reading: the same code the Python validator gives.
       report = { ok: false, problems: [{ line: null, code: "file_too_large", field: null,
         message: `the file is ${f.size.toLocaleString("en-US")} bytes; the limit is ${max.toLocaleString("en-US")}` }],
       problemCount: 1, lineCount: 0, model: null, endpoint: null, sizeBytes: f.size };
     } else {
-      let r = await validateFile(f, { endpoint: endpointTouched ? endpointSel.value : null, onProgress: checking });
+      let r = await validateFile(f, { endpoint: endpointTouched ? endpointSel.value : null, onProgress: checking,
+        limits: jobLimits() });
       // The file names its endpoint on every line: pre-select it unless the user chose one.
       const eps = model.get("_create_endpoints") || [];
       if (!endpointTouched && r.endpoint && eps.includes(r.endpoint)) endpointSel.value = r.endpoint;
-      else if (!endpointTouched) r = await validateFile(f, { endpoint: endpointSel.value, onProgress: checking });
+      else if (!endpointTouched) {
+        r = await validateFile(f, { endpoint: endpointSel.value, onProgress: checking, limits: jobLimits() });
+      }
       if (seq !== checkSeq) return; // a newer file (or endpoint) replaced this one while it was read
       report = r;
     }
     if (seq === checkSeq) draw();
+  }
+
+  /** A file over one batch's caps is checked whole: it becomes a job of several parts. */
+  function jobLimits() {
+    return { maxRequests: Number.MAX_SAFE_INTEGER, maxBytes: limits().max_job_bytes || Number.MAX_SAFE_INTEGER };
+  }
+
+  /** How many parts the file needs (1: one batch). The kernel makes the exact split. @param {any} r */
+  function partsFor(r) {
+    if (!r) return 1;
+    const perBatch = limits().max_requests || 50_000;
+    const perBytes = limits().max_bytes || MAX_FILE_BYTES;
+    return Math.max(1, Math.ceil(r.lineCount / perBatch), Math.ceil(r.sizeBytes / perBytes));
   }
 
   /** Big files take a while to read: say how far the check has got. @param {number} done @param {number} total */
@@ -151,7 +169,7 @@ export function renderCreate(model, el) {
   async function recheck() {
     if (!file) return;
     const seq = ++checkSeq;
-    const r = await validateFile(file, { endpoint: endpointSel.value, onProgress: checking });
+    const r = await validateFile(file, { endpoint: endpointSel.value, onProgress: checking, limits: jobLimits() });
     if (seq !== checkSeq) return;
     report = r;
     draw();
@@ -286,6 +304,14 @@ export function renderCreate(model, el) {
     else if (report && !source.name) drawProblems(report.problems, report.problemCount);
     else drawProblems([], 0);
 
+    // Over one batch's caps: shown as the split it will get, and created as one job.
+    const parts = source.name ? partsFor({ lineCount: source.lines, sizeBytes: source.bytes }) : partsFor(report);
+    jobNote.hidden = parts < 2 || (!source.name && !(report && report.ok));
+    const lines = source.name ? source.lines : report ? report.lineCount : 0;
+    jobNote.textContent = parts < 2 ? "" : `${formatNumber(lines)} requests are over one batch's limits ` +
+      `(${formatNumber(limits().max_requests || 50_000)} requests, ${formatBytes(limits().max_bytes || MAX_FILE_BYTES)}): ` +
+      `they will be split into ${parts} parts and created as one job — failures retried, results merged.`;
+    createBtn.textContent = parts > 1 ? "Create job" : "Create batch";
     const ready = source.name ? kernelProblems === 0 : Boolean(file && report && report.ok);
     createBtn.disabled = !ready || busy || state === "done";
     resetBtn.hidden = !(state === "done" || state === "error" || state === "invalid");
@@ -299,14 +325,15 @@ export function renderCreate(model, el) {
     else uploadMeter.hide();
 
     const id = model.get("_create_batch_id");
+    const job = model.get("_create_job") || {};
     stateText.textContent = /** @type {Record<string, string>} */ ({
       idle: "",
       receiving: "Sending the file to the kernel…",
       validating: "Checking the file in the kernel…",
       invalid: "The kernel found problems; nothing was uploaded.",
       uploading: "Uploading the file to the API…",
-      creating: "Creating the batch…",
-      done: id ? `Batch ${id} created.` : "Batch created.",
+      creating: parts > 1 ? "Creating the job…" : "Creating the batch…",
+      done: job.id ? `Job ${job.id} created: ${job.parts} parts.` : id ? `Batch ${id} created.` : "Batch created.",
       error: "",
     })[state] ?? "";
     clear(errorBox);
@@ -315,7 +342,7 @@ export function renderCreate(model, el) {
   }
 
   for (const name of ["_create_state", "_create_transfer", "_create_progress", "_create_problems",
-    "_create_problem_count", "_create_error", "_create_batch_id", "_create_source"]) {
+    "_create_problem_count", "_create_error", "_create_batch_id", "_create_source", "_create_job"]) {
     scope.onModel(model, `change:${name}`, draw);
   }
   drawExample();

@@ -216,3 +216,25 @@ test("example format follows the endpoint; cleanup removes listeners and DOM", (
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });
+
+test("a file over one batch's request cap is offered as a job: the split is shown and the button says so", async () => {
+  const text = Array.from({ length: 12 }, (_, i) => line(i)).join("\n") + "\n";
+  const { model, el, q, cleanup } = setup({
+    _create_limits: { max_bytes: 1_000_000, max_requests: 5, max_job_bytes: 10_000_000, chunk_bytes: 4096 },
+  });
+  drop(el, new File([text], "big.jsonl"));
+  await settle();
+  assert.equal(q(".bw-create__problems").textContent, ""); // over the cap is not a problem any more
+  assert.ok(!q(".bw-create__job").hidden);
+  assert.match(q(".bw-create__job").textContent, /^12 requests are over one batch's limits \(5 requests, .*split into 3 parts/);
+  const submit = q(".bw-create__submit");
+  assert.equal(submit.textContent, "Create job");
+  assert.equal(submit.disabled, false);
+  submit.click();
+  await settle();
+  assert.ok(actions(model).includes("create_commit"));
+  model.update("_create_job", { id: "job_1", parts: 3 });
+  model.update("_create_state", "done");
+  assert.equal(q(".bw-create__state").textContent, "Job job_1 created: 3 parts.");
+  cleanup();
+});

@@ -60,7 +60,7 @@ def send_file(w, data: bytes, *, order=None, chunk: int = CHUNK_BYTES, upload_id
 
 def test_limits_and_endpoints_come_from_the_validator(client):
     w = CreateBatch(client)
-    assert w._create_limits == {"max_bytes": 200 * 1024 * 1024, "max_requests": 50_000,
+    assert w._create_limits == {"max_bytes": 200 * 1024 * 1024, "max_requests": 50_000, "max_job_bytes": 2 * 1024**3,
                                 "chunk_bytes": 4 * 1024 * 1024, "max_shown_problems": MAX_SHOWN_PROBLEMS}
     assert EP in w._create_endpoints and "/v1/embeddings" in w._create_endpoints and len(w._create_endpoints) == 8
     assert w._view == "create"
@@ -137,9 +137,9 @@ def test_duplicate_chunk_and_wrong_chunk_count(client, monkeypatch):
 
 def test_too_large_a_file_is_refused_before_any_chunk(client):
     w = CreateBatch(client)
-    size = 200 * 1024 * 1024 + 1
+    size = 2 * 1024**3 + 1  # over one batch's 200 MB it would be a job; over this it is refused
     w._on_create_begin({"upload_id": "u1", "name": "big.jsonl", "size": size, "chunks": -(-size // CHUNK_BYTES)}, [])
-    assert w._create_state == "error" and "at most 209715200" in w._create_error
+    assert w._create_state == "error" and "at most 2147483648" in w._create_error and "submit_job" in w._create_error
     assert w._create_upload is None
 
 
@@ -292,3 +292,17 @@ def test_chunks_are_spooled_to_a_temp_file_that_is_always_deleted(client, monkey
     path = begin(w, "u4")
     w.close()
     assert not path.exists()  # the widget closed mid-transfer
+
+
+def test_a_file_over_the_caps_is_created_as_a_job(client, monkeypatch):
+    from batch_widgets import validation
+
+    monkeypatch.setattr(validation, "MAX_REQUESTS", 4)
+    w = CreateBatch(client)
+    first = send_file(w, jsonl(*(line(i) for i in range(10))), description="big file")
+    assert w._create_state == "done", w._create_error
+    job = client.job(w._create_job["id"])
+    assert w._create_job == {"id": job.id, "parts": 3} and first == job.batches[0].id
+    assert [b.request_counts.total or b.metadata["group_part"] for b in job.batches] and job.parts == 3
+    assert all(b.metadata["description"] == "big file" for b in job.batches)
+    assert "job " + job.id in w._notice["text"]

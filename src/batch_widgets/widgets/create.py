@@ -32,6 +32,8 @@ CHUNK_BYTES = 4 * 1024 * 1024
 #: How many problems are sent to the browser; the full count is sent too.
 MAX_SHOWN_PROBLEMS = 100
 COMPLETION_WINDOWS = ("24h",)
+#: Largest file the browser may send: past one batch's caps it is created as a job (client.submit_job).
+MAX_JOB_BYTES = 2 * 1024**3
 
 
 def _problem_dict(problem: Any) -> dict[str, Any]:
@@ -154,11 +156,14 @@ class CreateMixin(t.HasTraits):
     _create_batch_id = t.Unicode("").tag(sync=True)
     #: Requests given from Python: {name, bytes, lines} (the browser then shows no file picker).
     _create_source = t.Dict().tag(sync=True)
+    #: An input over one batch's caps was created as a job: {id, parts} ({} otherwise).
+    _create_job = t.Dict().tag(sync=True)
 
     def _create_setup(self, requests: Any = None) -> None:
         self._create_limits = {
             "max_bytes": validation.MAX_FILE_BYTES,
             "max_requests": validation.MAX_REQUESTS,
+            "max_job_bytes": MAX_JOB_BYTES,
             "chunk_bytes": CHUNK_BYTES,
             "max_shown_problems": MAX_SHOWN_PROBLEMS,
         }
@@ -200,9 +205,10 @@ class CreateMixin(t.HasTraits):
         if chunks != -(-size // CHUNK_BYTES):
             self._create_fail(f"A {size}-byte file travels in {-(-size // CHUNK_BYTES)} chunks, not {chunks}.")
             return
-        limit = self._create_limits["max_bytes"]
+        limit = self._create_limits["max_job_bytes"]
         if size > limit:  # the browser checks this first; a second check costs nothing
-            self._create_fail(f"The file is {size} bytes; the Batch API accepts at most {limit}. Nothing was sent.")
+            self._create_fail(f"The file is {size} bytes; at most {limit} can be sent from the browser (a bigger "
+                              "one: client.submit_job(path) in Python). Nothing was sent.")
             return
         self._create_drop_upload()
         self._create_upload = _Spool(str(msg.get("upload_id") or ""), str(msg.get("name") or "upload.jsonl"),
@@ -270,6 +276,7 @@ class CreateMixin(t.HasTraits):
             self._create_transfer = {}
             self._create_progress = {}
             self._create_batch_id = ""
+            self._create_job = {}
 
     # -- validate, upload, create ------------------------------------------------------------------------------
 
@@ -309,6 +316,7 @@ class CreateMixin(t.HasTraits):
             self._create_state = "validating"
             self._create_error = ""
             self._create_batch_id = ""
+            self._create_job = {}
         # Handlers return at once (the kernel must keep reading messages); the worker reports through traits.
         def run() -> None:
             try:
@@ -323,10 +331,18 @@ class CreateMixin(t.HasTraits):
     def _create_upload_run(self, path: pathlib.Path, name: str, options: dict[str, Any]) -> None:
         """A file from the browser: validate again, upload with byte progress, create; the file is then deleted."""
         try:
+            # The whole file is checked; over one batch's caps it becomes a job of several parts.
+            checker = validation.LineValidator(options["endpoint"], source=name, max_requests=10**12,
+                                               max_bytes=10**15)
             with open(path, "rb") as fh:
-                report = validation.validate_lines(fh, endpoint=options["endpoint"], source=name)
+                for raw in fh:
+                    checker.feed(raw)
+            report = checker.finish()
             if not self._create_show_report(report, idle_state="uploading"):
                 return  # problems shown; nothing uploaded
+            if report.line_count > validation.MAX_REQUESTS or path.stat().st_size > validation.MAX_FILE_BYTES:
+                self._create_job_run(path, options)
+                return
             client = self._create_client()
             size = path.stat().st_size
             self._create_progress = {"done": 0, "total": size}
@@ -366,10 +382,22 @@ class CreateMixin(t.HasTraits):
                 self._create_problem_count = len(exc.problems)
                 self._create_state = "invalid"
             return
-        self._create_done(batches)
-        if job is not None:  # after _create_done, so a dashboard's "created" notice does not hide this one
-            self._show_notice(f"The requests were split into {job.parts} parts (over the per-batch caps), "
-                              f"created as job {job.id}.")
+        if job is not None:
+            self._create_job_done(job)
+        else:
+            self._create_done(batches)
+
+    def _create_job_run(self, path: pathlib.Path, options: dict[str, Any]) -> None:
+        """A file over one batch's caps: split, uploaded and created as the parts of one job."""
+        self._create_state = "creating"
+        self._create_job_done(self._create_client().submit_job(path, **options))
+
+    def _create_job_done(self, job: Any) -> None:
+        self._create_job = {"id": job.id, "parts": job.parts}
+        self._create_done(job.batches)
+        # After _create_done, so a dashboard's "created" notice does not hide this one.
+        self._show_notice(f"The requests were over one batch's limits: job {job.id} was created with {job.parts} "
+                          "parts (its row in Active shows them all).")
 
     def _create_done(self, batches: list) -> None:
         store = getattr(self, "_store", None)
