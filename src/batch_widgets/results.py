@@ -81,7 +81,10 @@ LINE_SCHEMA = pa.schema([
     ("response", pa.struct([("status_code", _I), ("body", _BODY)])),
     ("error", _ERROR),
 ])
-_BLOCK_SIZE = 16 << 20  # several blocks, so both cores parse; one line must fit in a block...
+_BLANKS = b" \t\r\f\v"
+# Several blocks, so both cores parse; small, as the reader holds a few blocks and their parse at once (4 MiB: ~30 %
+# less peak memory than 16 MiB, as fast). One line must fit in a block...
+_BLOCK_SIZE = 4 << 20
 _MAX_BLOCK_SIZE = 1 << 30  # ...else we retry with this
 
 _RESULT_SCHEMA = pa.schema([
@@ -314,16 +317,27 @@ def _read_slow(path: PathLike) -> pa.Table:
     return pa.table(columns, schema=_RESULT_SCHEMA)
 
 
-# A line that does not start with "{" (after blanks), at the start of the file or after a newline.
-_NOT_OBJECT_AT_START = re.compile(rb"[ \t\r\f\v]*[^{\s]")
-_NOT_OBJECT_LINE = re.compile(rb"\n[ \t\r\f\v]*[^{\s]")
-
-
 def _only_objects(path: PathLike) -> bool:
     """True if every non-blank line starts like a JSON object. pyarrow's reader segfaults (kills the kernel) on
-    a line holding just ``null`` at the start of a block, so such files must never reach it. ~0.15 s / 200 MB."""
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return _NOT_OBJECT_AT_START.match(mm) is None and _NOT_OBJECT_LINE.search(mm) is None
+    a line holding just ``null`` at the start of a block, so such files must never reach it. Read in chunks (the
+    file never sits whole in memory), one C ``find`` per line: ~30 ms for 86 MB."""
+    carry = b"\n"  # the file starts a line; later, a line start whose first bytes were all blanks
+    with open(path, "rb", buffering=0) as fh:
+        while chunk := fh.read(_BLOCK_SIZE):
+            data = carry + chunk if carry else chunk
+            at, carry = data.find(b"\n"), b""
+            while at != -1:
+                start = at = at + 1
+                if data[at:at + 1] != b"{":  # skip blanks, then look
+                    while at < len(data) and data[at] in _BLANKS:
+                        at += 1
+                    if at == len(data):  # decided by the next chunk
+                        carry = b"\n" + data[start:]
+                        break
+                    if data[at] not in b"{\n":
+                        return False
+                at = data.find(b"\n", at)
+    return True
 
 
 def read_result_table(path: PathLike, *, fast: bool = True) -> pa.Table:
@@ -344,17 +358,310 @@ def _to_pandas(table: pa.Table) -> "pd.DataFrame":
     import pandas as pd
 
     # Arrow-backed strings (not Python objects): half the time and memory of object columns.
-    mapping = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
-    frame = table.to_pandas(types_mapper=mapping.get, self_destruct=True, split_blocks=True)
-    for name in ("status_code", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
-        if name in frame:
-            frame[name] = frame[name].astype("Int64")
-    return frame
+    # Integer columns as nullable Int64 (rows without a response have no status code or tokens).
+    mapping = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
+               pa.int64(): pd.Int64Dtype()}
+    return table.to_pandas(types_mapper=mapping.get, self_destruct=True, split_blocks=True)
 
 
 def read_result_file(path: PathLike, *, fast: bool = True) -> "pd.DataFrame":
     """One output or error file as a results DataFrame (no join with the inputs)."""
     return _to_pandas(read_result_table(path, fast=fast))
+
+
+# --------------------------------------------------------------------------------------------- input lines
+
+_INPUT_SCHEMA = pa.schema([("custom_id", _S), ("input", _S), ("body", _S)])
+#: What we read of a request body: only what the ``input`` column shows (see :func:`_prompt_of`).
+_BODY_PROMPT = pa.schema([
+    ("messages", pa.list_(pa.struct([("content", _S)]))),
+    ("input", _S),
+    ("prompt", _S),
+])
+_BODY_KEY = b'"body":'
+_SPACES = b" " * 4096
+
+
+def read_input_table(path: PathLike, *, fast: bool = True) -> pa.Table:
+    """``custom_id``, ``input`` and ``body`` (the body's JSON text as in the file) of every input line."""
+    if fast:
+        try:
+            table = _read_inputs_fast(path)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            log.info("batch_widgets: pyarrow could not read %s (%s); reading it line by line", path, exc)
+        else:
+            if table is not None:
+                return table
+    return _read_inputs_slow(path)
+
+
+def _line_bounds(data: Union[bytes, bytearray, mmap.mmap]) -> tuple[Any, Any]:
+    """Start and end (newline excluded) of every line, as int64 arrays (a C ``find`` per line)."""
+    import numpy as np
+
+    ends = []
+    find, at = data.find, data.find(b"\n")
+    while at != -1:
+        ends.append(at)
+        at = find(b"\n", at + 1)
+    if not ends or ends[-1] != len(data) - 1:
+        ends.append(len(data))  # a last line without a newline
+    end = np.array(ends, dtype=np.int64)
+    start = np.empty_like(end)
+    start[0], start[1:] = 0, end[:-1] + 1
+    return start, end
+
+
+def _spans(data: Any, start: Any, end: Any) -> pa.StringArray:
+    """``data[start[i]:end[i]]`` for every i, as one string array (the spans must be in order, not overlapping).
+
+    Views the spans and the gaps between them as one array over ``data``, then keeps every other element: a
+    single copy in C, no Python object per span."""
+    import numpy as np
+
+    offsets = np.empty(2 * len(start) + 1, dtype=np.int64)
+    offsets[0:-1:2], offsets[1::2] = start, end
+    offsets[-1] = end[-1] if len(end) else 0
+    if offsets[-1] >= 1 << 31:
+        raise pa.ArrowInvalid("input file too large for the fast path")
+    views = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)),
+                                        pa.py_buffer(data))
+    return pc.take(views, pa.array(np.arange(0, len(views), 2)))
+
+
+def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
+    """Input lines read with pyarrow, never one Python object per line. ``None`` when a line does not have the
+    usual shape (``{"custom_id": ..., ..., "body": {...}}`` with ``body`` last), for the line-by-line reader.
+
+    Each line is cut in two at its ``"body":`` key: the head (``{"custom_id": ..., "body":`` + ``null}``) is
+    parsed for the custom id; the body's bytes are kept as its text and parsed, in place, for the prompt. Both
+    parses reject any cut that is not at the top level of the line (a ``"body":`` inside a string or object
+    leaves the head or the body invalid JSON)."""
+    import numpy as np
+
+    size = os.path.getsize(path)
+    if size == 0:
+        return _INPUT_SCHEMA.empty_table()
+    data = bytearray(size)
+    with open(path, "rb", buffering=0) as fh:
+        if fh.readinto(data) != size:
+            return None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    start, end = _line_bounds(data)
+    for blank in _BLANKS:  # trailing blanks (and \r) are not part of the line
+        while True:
+            trail = (end > start) & (raw[np.maximum(end - 1, 0)] == blank)
+            if not trail.any():
+                break
+            end = end - trail
+    # Where '"body":' is in each line, looked for in a zero-copy view of the lines (each with what follows it).
+    if len(data) >= 1 << 31:
+        return None
+    views = pa.StringArray.from_buffers(len(start), pa.py_buffer(np.append(start, len(data)).astype(np.int32)),
+                                        pa.py_buffer(data))
+    key = pc.find_substring(views, _BODY_KEY.decode()).to_numpy()
+    del views
+    keep = end > start
+    if not keep.all():
+        start, end, key = start[keep], end[keep], key[keep]
+        if not len(start):
+            return _INPUT_SCHEMA.empty_table()
+    if (key < 0).any() or (key >= end - start).any() or (raw[end - 1] != ord("}")).any():
+        return None
+    body_start, body_end = start + key + len(_BODY_KEY), end - 1
+    for blank in _BLANKS:  # allow '"body": {' and '} }'
+        while (step := raw[body_start] == blank).any():
+            body_start = body_start + step
+        while (step := raw[body_end - 1] == blank).any():
+            body_end = body_end - step
+    if (raw[body_start] != ord("{")).any() or (body_end <= body_start).any():
+        return None
+    # The heads, closed as '... "body":null}', one per line: their custom_id.
+    heads = pc.binary_join_element_wise(_spans(data, start, body_start), "}\n", "null")
+    offsets = np.frombuffer(heads.buffers()[1], dtype=np.int32)[heads.offset:heads.offset + len(heads) + 1]
+    ids = paj.read_json(pa.BufferReader(heads.buffers()[2][offsets[0]:offsets[-1]]),
+                        parse_options=paj.ParseOptions(explicit_schema=pa.schema([("custom_id", _S)]),
+                                                       unexpected_field_behavior="ignore"))["custom_id"]
+    if len(ids) != len(start) or ids.null_count:
+        return None
+    body = _spans(data, body_start, body_end)
+    body.validate(full=True)  # UTF-8
+    # Blank everything but the bodies, so the buffer is a JSON-lines file of bodies, and parse it in place.
+    del raw
+    view = memoryview(data)
+    for lo, hi, end_lo, end_hi in zip(start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist()):
+        view[lo:hi] = _SPACES[:hi - lo] if hi - lo <= len(_SPACES) else b" " * (hi - lo)
+        view[end_lo:end_hi] = _SPACES[:end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else b" " * (end_hi - end_lo)
+    view.release()
+    prompts = _read_json_lines(pa.py_buffer(data), _BODY_PROMPT, len(start))
+    del data
+    return pa.table({"custom_id": ids.combine_chunks(), "input": _prompt_column(prompts), "body": body},
+                    schema=_INPUT_SCHEMA)
+
+
+def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size: int = _BLOCK_SIZE) -> pa.Table:
+    options = paj.ReadOptions(block_size=block_size, use_threads=True)
+    parse = paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        table = paj.read_json(pa.BufferReader(buffer), read_options=options, parse_options=parse)
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc) or block_size >= _MAX_BLOCK_SIZE:
+            raise
+        return _read_json_lines(buffer, schema, rows, _MAX_BLOCK_SIZE)
+    if table.num_rows != rows:
+        raise pa.ArrowInvalid(f"expected {rows} bodies, read {table.num_rows}")
+    return table
+
+
+def _prompt_column(bodies: pa.Table) -> pa.Array:
+    """:func:`_prompt_of` over parsed bodies: the last message's text, else ``input``, else ``prompt``."""
+    import numpy as np
+
+    messages = bodies["messages"].combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(messages), 0).to_numpy()
+    content = _f(messages.values, "content") if len(messages.values) else pa.nulls(0, _S)
+    last = messages.offsets.to_numpy()[1:] - 1
+    has = lengths > 0
+    last_content = pc.take(content, pa.array(np.where(has, last, 0), mask=~has)) if len(content) else \
+        pa.nulls(len(messages), _S)
+    other = pc.coalesce(bodies["input"].combine_chunks(), bodies["prompt"].combine_chunks())
+    return pc.if_else(pa.array(has), last_content, other)
+
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _value_span(text: str, name: str) -> Optional[tuple[int, int]]:
+    """Where the value of top-level key ``name`` is in the JSON object ``text`` (the last one, as json.loads
+    keeps), walking the object member by member with the stdlib's scanner."""
+    found = None
+    at = _WHITESPACE.match(text, 0).end() + 1  # past "{"
+    at = _WHITESPACE.match(text, at).end()
+    if text[at] == "}":
+        return None
+    while True:
+        key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+        at = _WHITESPACE.match(text, at).end() + 1  # past ":"
+        at = _WHITESPACE.match(text, at).end()
+        _, value_end = _DECODER.scan_once(text, at)
+        if key == name:
+            found = (at, value_end)
+        at = _WHITESPACE.match(text, value_end).end()
+        if text[at] == "}":
+            return found
+        at = _WHITESPACE.match(text, at + 1).end()  # past ","
+
+
+def _read_inputs_slow(path: PathLike) -> pa.Table:
+    """The line-by-line reader of input lines (the reference the fast one is tested against)."""
+    ids: list[str] = []
+    prompts: list[Optional[str]] = []
+    bodies: list[Optional[str]] = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+                obj = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"{path}, line {number}: not valid JSON ({exc})") from None
+            if not isinstance(obj, dict):
+                raise ValueError(f"{path}, line {number}: expected a JSON object")
+            span = _value_span(text, "body")
+            ids.append(str(obj.get("custom_id")))
+            prompts.append(_prompt_of(obj.get("body")))
+            bodies.append(text[span[0]:span[1]] if span else None)
+    return pa.table({"custom_id": ids, "input": prompts, "body": bodies}, schema=_INPUT_SCHEMA)
+
+
+def _input_table_of(lines: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """The same columns for input lines given as dicts (bodies as compact JSON, as :func:`encode_line` writes)."""
+    ids, prompts, bodies = [], [], []
+    for line in lines:
+        body = line.get("body")
+        ids.append(str(line.get("custom_id")))
+        prompts.append(_prompt_of(body))
+        bodies.append(None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+    return pa.table({"custom_id": ids, "input": prompts, "body": bodies}, schema=_INPUT_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------- the join
+
+_FRAME_SCHEMA = pa.schema([*_RESULT_SCHEMA, _INPUT_SCHEMA.field("input"), _INPUT_SCHEMA.field("body")])
+
+
+def _join(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
+    """Result rows beside their input rows, in input order (a left join on ``custom_id``, as pandas' merge:
+    an input matched by several result lines gets one row each); inputs with no result line get
+    ``status=missing``; result lines matching no input come last. Keys are dictionary codes, all in numpy."""
+    import numpy as np
+
+    keys = inputs["custom_id"].combine_chunks()
+    result_ids = results["custom_id"].combine_chunks()
+    unique = pc.unique(keys)
+    input_code = pc.index_in(keys, value_set=unique).to_numpy()
+    result_code = pc.fill_null(pc.index_in(result_ids, value_set=unique), -1).to_numpy()
+    matched = result_code >= 0
+    matched_rows = np.flatnonzero(matched)
+    codes = result_code[matched]
+    by_code = matched_rows[np.argsort(codes, kind="stable")]  # result rows grouped by key, file order kept
+    count = np.bincount(codes, minlength=len(unique))
+    first = np.cumsum(count) - count
+    per_input = count[input_code]
+    repeat = np.maximum(per_input, 1)
+    input_take = np.repeat(np.arange(len(keys)), repeat)
+    slot = np.arange(len(input_take)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    has = np.repeat(per_input > 0, repeat)
+    result_take = np.where(has, by_code[np.minimum(np.repeat(first[input_code], repeat) + slot,
+                                                   max(len(by_code) - 1, 0))] if len(by_code) else 0, -1)
+    extra = np.flatnonzero(~matched)
+    inputs_in_place = len(input_take) == len(keys)  # no input repeated: input rows stay as they are
+    in_order = not len(extra) and len(input_take) == len(results) and bool(has.all()) and \
+        bool((result_take == np.arange(len(result_take))).all())
+    take = pa.array(np.where(has, result_take, 0), mask=~has)
+    columns = {name: results[name] for name in _RESULT_SCHEMA.names}
+    del results  # each column goes as soon as its reordered copy is made: the peak holds one column twice
+    joined, rest = {}, {}
+    for name in _RESULT_SCHEMA.names:
+        column = columns.pop(name)
+        joined[name] = column if in_order else column.take(take)
+        rest[name] = column.take(pa.array(extra)) if len(extra) else None
+        del column
+    absent = pa.array(~has)
+    joined["custom_id"] = keys if inputs_in_place else keys.take(pa.array(input_take))
+    joined["status"] = pc.if_else(absent, missing, joined["status"])
+    joined["ok"] = pc.if_else(absent, False, joined["ok"])
+    for name in ("input", "body"):
+        joined[name] = inputs[name] if inputs_in_place else inputs[name].take(pa.array(input_take))
+    table = pa.table(joined, schema=_FRAME_SCHEMA)
+    if len(extra):  # result lines whose custom_id is not an input (should not happen; keep them visible)
+        rest["input"] = rest["body"] = pa.nulls(len(extra), _S)
+        table = pa.concat_tables([table, pa.table(rest, schema=_FRAME_SCHEMA)])
+    return table
+
+
+def _release() -> None:
+    """Hand memory freed by the last reader back to the system (Arrow's allocator keeps it otherwise, and the next
+    step would add its own peak on top)."""
+    pa.default_memory_pool().release_unused()
+
+
+def _join_slow(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
+    """The same join, one row at a time with a dict (the reference :func:`_join` is tested against)."""
+    result_rows = results.to_pylist()
+    by_id: dict[str, list[dict]] = {}
+    for row in result_rows:
+        by_id.setdefault(row["custom_id"], []).append(row)
+    empty = dict.fromkeys(_RESULT_SCHEMA.names)
+    rows = []
+    for line in inputs.to_pylist():
+        for row in by_id.get(line["custom_id"]) or [{**empty, "status": missing, "ok": False}]:
+            rows.append({**row, "custom_id": line["custom_id"], "input": line["input"], "body": line["body"]})
+    known = set(inputs["custom_id"].to_pylist())
+    rows += [{**row, "input": None, "body": None} for row in result_rows if row["custom_id"] not in known]
+    return pa.Table.from_pylist(rows, schema=_FRAME_SCHEMA)
 
 
 # --------------------------------------------------------------------------------------------- BatchResults
@@ -411,8 +718,11 @@ class BatchResults:
 
         from .errors import NotFoundError
 
+        if batch.status == "failed" and not batch.output_file_id and not batch.error_file_id:
+            raise _failed(batch)  # its input file may not even parse: say why the batch failed instead
         if batch.is_active:
-            log.warning("batch_widgets: %s is still %s; its results are incomplete", batch.id, batch.status)
+            log.warning("batch_widgets: %s is still %s; its results are incomplete (requests not yet run read "
+                        "status 'pending')", batch.id, batch.status)
         try:
             output = fetch(batch.output_file_id, "output")
             errors = fetch(batch.error_file_id, "errors")
@@ -442,55 +752,82 @@ class BatchResults:
             self._inputs = read_jsonl(self.input_file)
         return self._inputs
 
-    def _input_frame(self) -> Optional["pd.DataFrame"]:
-        import pandas as pd
-
-        inputs = self.inputs
-        if inputs is None:
+    def _input_table(self) -> Optional[pa.Table]:
+        """``custom_id``, ``input`` (the prompt) and ``body`` (its JSON text) of each input line, in order."""
+        if self._inputs is not None:
+            return _input_table_of(self._inputs)
+        if self.input_file is None:
             return None
-        ids, prompts, bodies = [], [], []
-        for line in inputs:
-            body = line.get("body")
-            ids.append(str(line.get("custom_id")))
-            prompts.append(_prompt_of(body))
-            bodies.append(json.dumps(body, ensure_ascii=False))
-        string = pd.StringDtype("pyarrow")
-        return pd.DataFrame({"custom_id": pd.array(ids, dtype=string), "input": pd.array(prompts, dtype=string),
-                             "body": pd.array(bodies, dtype=string)})
+        return read_input_table(self.input_file, fast=self._fast)
 
     # -- the frame
     def to_dataframe(self, *, include_inputs: bool = True) -> "pd.DataFrame":
         """One row per request (columns :data:`RESULT_COLUMNS`, then ``input`` and ``body`` from the inputs).
 
         With the inputs known, rows come in input-file order and requests in neither result file are rows with
-        ``status="not_executed"``; without them (or with ``include_inputs=False``), rows are the result lines.
-        The frame is computed once and cached; a copy is returned.
+        ``status="not_executed"`` (``"pending"`` while the batch is still running); without them (or with
+        ``include_inputs=False``), rows are the result lines. ``body`` is each request body's JSON text as the
+        input file has it. The frame is computed once and cached; a copy is returned.
         """
-        key = include_inputs and self.inputs is not None
+        key = include_inputs and (self._inputs is not None or self.input_file is not None)
         if key not in self._frames:
             self._frames[key] = self._build(key)
         return self._frames[key].copy()
 
+    def _results_table(self) -> pa.Table:
+        tables = [read_result_table(p, fast=self._fast) for p in (self.output_file, self.error_file) if p]
+        _release()
+        return pa.concat_tables(tables) if tables else _RESULT_SCHEMA.empty_table()
+
     def _build(self, include_inputs: bool) -> "pd.DataFrame":
+        inputs = self._input_table() if include_inputs else None
+        _release()
+        if inputs is None:
+            return _to_pandas(self._results_table())
+        missing = "pending" if self.batch is not None and self.batch.is_active else "not_executed"
+        join = _join if self._fast else _join_slow
+        # The results table is handed over unnamed, so the join can let each column go once reordered.
+        return _to_pandas(join(inputs, self._results_table(), missing))
+
+    def join(self, frame: "pd.DataFrame", on: Optional[str] = None, *, suffix: str = "_result") -> "pd.DataFrame":
+        """``frame`` (the user's own rows the requests were built from) with each row's result beside it.
+
+        ``on`` names the column of ``frame`` that gave the custom ids (``custom_id_column=`` of
+        :func:`~batch_widgets.jsonl.build_requests` / ``submit``); without it, rows are matched by position, as
+        requests built without an id column are named ``request-<position>``. ``frame`` keeps its rows, order,
+        index and dtypes (an int id stays int); the result columns (:data:`RESULT_COLUMNS` but ``custom_id``)
+        follow, with ``suffix`` on names ``frame`` already uses. A row with no result reads ``not_executed``
+        (``pending`` while the batch runs).
+        """
         import pandas as pd
 
-        tables = [read_result_table(p, fast=self._fast) for p in (self.output_file, self.error_file) if p]
-        table = pa.concat_tables(tables) if tables else _RESULT_SCHEMA.empty_table()
-        results = _to_pandas(table)
-        inputs = self._input_frame() if include_inputs else None
-        if inputs is None:
-            return results.reset_index(drop=True)
-        merged = inputs.merge(results, on="custom_id", how="left", sort=False)
-        missing = merged["status"].isna()
-        if missing.any():
-            merged.loc[missing, "status"] = "not_executed"
-            merged.loc[missing, "ok"] = False
-        merged["ok"] = merged["ok"].astype(bool)
-        # Lines in the result files whose custom_id is not an input (should not happen; keep them visible).
-        extra = results[~results["custom_id"].isin(inputs["custom_id"])]
-        if len(extra):
-            merged = pd.concat([merged, extra], ignore_index=True)
-        return merged[[*RESULT_COLUMNS, "input", "body"]]
+        from .jsonl import custom_id_of
+
+        if on is None:
+            keys = [f"request-{i}" for i in range(len(frame))]
+        elif on not in frame.columns:
+            raise KeyError(f"join(on={on!r}): no such column; the frame has {list(frame.columns)}")
+        else:
+            keys = [custom_id_of(v) for v in frame[on].tolist()]
+        results = self.to_dataframe().drop_duplicates("custom_id")  # a line in both files: the output's
+        position = pd.Index(results["custom_id"]).get_indexer(keys)
+        if on is not None and len(frame) and (position < 0).all():
+            sample = ", ".join(repr(k) for k in keys[:3])
+            raise ValueError(f"join(on={on!r}): none of the values ({sample}, ...) is a custom id of these results "
+                             f"(which look like {results['custom_id'].iloc[0]!r}); was {on!r} the custom_id_column?"
+                             if len(results) else f"join(on={on!r}): these results have no rows")
+        found = position >= 0
+        picked = results.drop(columns=["custom_id", "input", "body"], errors="ignore").iloc[
+            position.clip(0)].reset_index(drop=True)
+        picked = picked.where(pd.Series(found), other=None) if not found.all() else picked
+        missing = "pending" if self.batch is not None and self.batch.is_active else "not_executed"
+        if not found.all():
+            picked.loc[~found, "status"] = missing
+            picked.loc[~found, "ok"] = False
+            picked["ok"] = picked["ok"].astype(bool)
+        picked.index = frame.index
+        picked.columns = [f"{c}{suffix}" if c in frame.columns else c for c in picked.columns]
+        return pd.concat([frame, picked], axis=1)
 
     def failed_custom_ids(self) -> list[str]:
         """Custom ids of every request that did not succeed (errors, expired and never executed)."""
@@ -530,6 +867,14 @@ class BatchResults:
     def __repr__(self) -> str:
         name = self.batch.id if self.batch is not None else "files"
         return f"<BatchResults {name}>"
+
+
+def _failed(batch: "Batch") -> Exception:
+    from .errors import BatchFailedError, LineProblem
+
+    errors = batch.errors.data if batch.errors is not None else []
+    return BatchFailedError(batch.id, [LineProblem(e.line, e.code or "error", e.message or "", e.param)
+                                       for e in errors])
 
 
 def _prompt_of(body: Any) -> Optional[str]:

@@ -1,0 +1,149 @@
+"""The fast path (pyarrow, numpy join) and the line-by-line path (json per line, dict join) give equal frames.
+
+Files are generated from a seed with every shape that has broken a reader before: unicode and escapes, lines
+longer than a reader block, embeddings, errors without a response, lines the output shares with the error file,
+result lines for no input, duplicate ids, blank lines, CRLF, input lines in other writers' layouts, and ``null``.
+"""
+
+import json
+import random
+
+import pandas as pd
+import pytest
+
+from batch_widgets import results as mod
+from batch_widgets.results import BatchResults
+
+TEXTS = ["plain", "élan naïve", "数据 😀", 'quote " backslash \\ tab \t', "line\nbreak", "\u2028 sep", ""]
+
+
+def output_line(rng, cid):
+    kind = rng.choice(["chat", "chat", "chat", "completion", "responses", "embedding", "http_error", "expired",
+                       "cancelled", "text_error", "no_choices"])
+    usage = {"prompt_tokens": rng.randint(0, 900), "completion_tokens": rng.randint(0, 400),
+             "prompt_tokens_details": {"cached_tokens": rng.choice([0, 64, None])}}
+    if kind == "chat":
+        body = {"model": "gpt-4o-mini", "usage": usage, "choices": [{"index": 0, "finish_reason": rng.choice(
+            ["stop", "length", None]), "message": {"role": "assistant", "content": rng.choice(TEXTS + [None])}}]}
+        return {"custom_id": cid, "response": {"status_code": 200, "body": body}, "error": None}
+    if kind == "completion":
+        body = {"model": "gpt-3.5-turbo-instruct", "choices": [{"text": rng.choice(TEXTS), "finish_reason": "stop"}],
+                "usage": usage}
+        return {"custom_id": cid, "response": {"status_code": 200, "body": body}}
+    if kind == "responses":
+        body = {"model": "gpt-4.1", "status": "completed", "usage": {"input_tokens": 5, "output_tokens": 2,
+                                                                     "input_tokens_details": {"cached_tokens": 1}},
+                "output": [{"type": "message", "content": [{"type": "output_text", "text": rng.choice(TEXTS)},
+                                                           {"type": "output_text", "text": "!"}]}]}
+        return {"custom_id": cid, "response": {"status_code": 200, "body": body}}
+    if kind == "embedding":
+        vector = [rng.uniform(-1, 1) for _ in range(rng.choice([3, 1536]))]
+        body = {"model": "text-embedding-3-small", "data": [{"embedding": vector}], "usage": {"prompt_tokens": 3}}
+        return {"custom_id": cid, "response": {"status_code": 200, "body": body}}
+    if kind == "http_error":
+        return {"custom_id": cid, "response": {"status_code": rng.choice([400, 429, 500]), "body": {"error": {
+            "message": rng.choice(TEXTS), "code": rng.choice(["context_length_exceeded", None])}}}, "error": None}
+    if kind in ("expired", "cancelled"):  # errors without a response
+        return {"custom_id": cid, "response": None, "error": {"code": f"batch_{kind}", "message": "not run"}}
+    if kind == "text_error":
+        return {"custom_id": cid, "error": {"code": "server_error", "message": rng.choice(TEXTS)}}
+    return {"custom_id": cid, "response": {"status_code": 200, "body": {"model": "m", "choices": []}}}
+
+
+def input_line(rng, cid):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "be brief"},
+                                                  {"role": "user", "content": rng.choice(TEXTS) * rng.randint(1, 3)}]}
+    if rng.random() < 0.1:
+        body = {"model": "text-embedding-3-small", "input": rng.choice(TEXTS)}
+    if rng.random() < 0.05:
+        body = {"model": "gpt-3.5-turbo-instruct", "prompt": rng.choice(TEXTS), "messages": []}
+    return {"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body}
+
+
+def dump(obj, rng):
+    """One line as different writers write it: ours (compact, UTF-8), json.dumps' defaults (spaces, \\u escapes)."""
+    if rng.random() < 0.3:
+        return json.dumps(obj)
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def write(path, lines, newline="\n"):
+    path.write_bytes(newline.join(lines).encode("utf-8") + newline.encode())
+    return path
+
+
+def assert_paths_agree(out, err, inp, batch=None):
+    for include_inputs in (True, False):
+        fast = BatchResults(out, err, inp, batch=batch).to_dataframe(include_inputs=include_inputs)
+        slow = BatchResults(out, err, inp, batch=batch, fast=False).to_dataframe(include_inputs=include_inputs)
+        pd.testing.assert_frame_equal(fast, slow)
+    return fast if include_inputs else BatchResults(out, err, inp, batch=batch).to_dataframe()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, monkeypatch):
+    monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 14)  # embeddings (~30 KB a line) straddle reader blocks
+    rng = random.Random(seed)
+    ids = [f"req-{i}" if rng.random() < 0.9 else f"r\u00e9q {i} \"q\"" for i in range(400)]
+    inputs = [dump(input_line(rng, cid), rng) for cid in ids]
+    ran = ids[:]
+    rng.shuffle(ran)  # the API keeps no order
+    ran = ran[:350]  # the rest ran nowhere: not_executed
+    out_lines = [dump(output_line(rng, cid), rng) for cid in ran[:300]]
+    err_lines = [dump(output_line(rng, cid), rng) for cid in ran[300:]]
+    err_lines += [dump(output_line(rng, cid), rng) for cid in ran[:5]]  # also in the output file
+    out_lines += [dump(output_line(rng, "stranger"), rng)]  # a result for no input
+    out_lines.insert(7, "")  # blank lines
+    out = write(tmp_path / "out.jsonl", out_lines, newline=rng.choice(["\n", "\r\n"]))
+    err = write(tmp_path / "err.jsonl", err_lines)
+    inp = write(tmp_path / "in.jsonl", inputs)
+    frame = assert_paths_agree(out, err, inp)
+    assert len(frame) == 400 + 5 + 1
+    assert frame["custom_id"].tolist()[-1] == "stranger"
+    assert (frame["status"] == "not_executed").sum() >= 50
+    assert frame["embedding"].map(lambda v: v is not None and len(v) == 1536).any()
+
+
+def test_input_lines_in_other_layouts_agree(tmp_path):
+    """Lines the fast input reader must hand to the line-by-line one, or read the same way."""
+    out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": c, "response": {"status_code": 200, "body": {
+        "choices": [{"message": {"content": c}}]}}}) for c in "abcdefg"])
+    inputs = [
+        '{"custom_id": "a", "method": "POST", "url": "/v1/x", "body": {"messages": [{"role": "user", "content": "hi"}]}}',
+        '{"body": {"prompt": "body first"}, "custom_id": "b", "method": "POST", "url": "/v1/x"}',
+        '{"custom_id": "c\\"body\\":", "body":{"input":"a body key inside the id"}}',
+        '{"custom_id":"d","meta":{"body":{"x":1}},"body":{"input":"nested body key first"}}',
+        '{"custom_id":"e","body":{"messages":[{"role":"user","content":[{"type":"text","text":"parts"}]}]}}',
+        '  {"custom_id":"f","body":{"input":["a","list"]}}  \r',
+        '{"custom_id":"g","body":{"model":"m","messages":[]},"url":"/v1/x"}',
+    ]
+    frame = assert_paths_agree(out, None, write(tmp_path / "in.jsonl", inputs))
+    bodies = dict(zip(frame["custom_id"], frame["body"]))
+    assert bodies["a"] == '{"messages": [{"role": "user", "content": "hi"}]}'  # the file's own text
+    assert json.loads(bodies["d"]) == {"input": "nested body key first"}
+    assert frame["input"].tolist()[:6] == ["hi", "body first", "a body key inside the id", "nested body key first",
+                                           "parts", '["a", "list"]']
+
+
+def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monkeypatch):
+    lines = [json.dumps(input_line(random.Random(i), f"r{i}"), ensure_ascii=False, separators=(",", ":"))
+             for i in range(50)]
+    inp = write(tmp_path / "in.jsonl", lines)
+    assert mod._read_inputs_fast(inp) is not None  # the fast path took it
+    table = mod._read_inputs_fast(inp)
+    assert table.column("body").to_pylist() == [json.dumps(json.loads(x)["body"], ensure_ascii=False,
+                                                           separators=(",", ":")) for x in lines]
+
+
+@pytest.mark.parametrize("where", ["output", "input"])
+def test_null_lines_give_the_same_clear_error_on_both_paths(tmp_path, where):
+    out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "a", "response": None}), "null"])
+    inp = write(tmp_path / "in.jsonl", ['{"custom_id":"a","body":{}}', "null"])
+    if where == "input":
+        out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "a", "response": None})])
+    errors = []
+    for fast in (True, False):
+        with pytest.raises(ValueError, match="line 2: expected a JSON object") as caught:
+            BatchResults(out, None, inp, fast=fast).to_dataframe()
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
