@@ -132,3 +132,19 @@ class InputTooLargeError(BatchWidgetsError, ValueError):
 
 class UnsupportedByProviderError(BatchWidgetsError, NotImplementedError):
     """The provider's API has no equivalent of this operation (e.g. file upload on Anthropic Message Batches)."""
+
+
+class BatchFailedError(BatchWidgetsError, ValueError):
+    """The batch failed as a whole (its input failed the provider's validation, or a limit was hit), so it has
+    no results and nothing to retry. ``.problems`` lists the provider's errors, with their input line numbers."""
+
+    def __init__(self, batch_id: str, problems: list[LineProblem], limit: int = 20) -> None:
+        self.batch_id = batch_id
+        self.problems = list(problems)
+        head = f"batch {batch_id} failed before running any request, so it has no results"
+        lines = [f"  {p}" for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"  ... and {len(self.problems) - limit} more (see .problems)")
+        what = "; the provider reported:" if self.problems else " (the provider gave no reason)"
+        fix = "Fix the input and submit it again (batch_widgets.validate(path) checks a file the same way)."
+        super().__init__("\n".join([head + what, *lines, fix]))

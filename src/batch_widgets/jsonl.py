@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "build_requests",
     "builds_rows",
+    "custom_id_of",
     "encode_line",
     "iter_jsonl",
     "read_jsonl",
@@ -86,7 +87,7 @@ def build_requests(
         if custom_id_column is not None:
             if custom_id_column not in row or _missing(row[custom_id_column]):
                 raise ValueError(f"{where}: custom id column {custom_id_column!r} is missing or empty")
-            custom_id = str(row[custom_id_column])
+            custom_id = custom_id_of(row[custom_id_column])
         else:
             custom_id = f"request-{position}"
         if column not in row:
@@ -114,6 +115,16 @@ def builds_rows(requests: Any, options: Mapping[str, Any]) -> bool:
     if isinstance(requests, (bytes, bytearray, Mapping)) or not options:
         return False
     return not any(isinstance(i, Mapping) and ("body" in i or "url" in i) for i in requests)
+
+
+def custom_id_of(value: Any) -> str:
+    """The custom id made from a value of a user's id column: its text, with whole floats written as integers
+    (an int column holding a missing value turns float in pandas; ``7.0`` must still name request ``"7"``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        return custom_id_of(value.item())
+    return str(value)
 
 
 def _read_table(path: pathlib.Path) -> "pd.DataFrame":

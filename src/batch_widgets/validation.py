@@ -116,6 +116,8 @@ class LineValidator:
         try:
             obj = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
+            if isinstance(exc, json.JSONDecodeError) and exc.lineno > 1:  # past the newline: say where in the line
+                exc = _decode_error(raw.rstrip(b"\r\n" if isinstance(raw, bytes) else "\r\n")) or exc
             self._problem(self._line_no, "invalid_json_line", f"not valid JSON: {_json_error(exc)}")
             return
         self._check(self._line_no, obj)
@@ -299,6 +301,18 @@ def _json_type(value: Any) -> str:
 
 def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _decode_error(line: Line) -> Optional[json.JSONDecodeError]:
+    """The error of a line without its newline (a line cut short fails at its end: "column M", as the browser's
+    validator says, not "line 2 column 1" past the newline)."""
+    try:
+        json.loads(line, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return exc
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def _json_error(exc: BaseException) -> str:
