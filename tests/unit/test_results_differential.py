@@ -21,7 +21,8 @@ def output_line(rng, cid):
     kind = rng.choice(["chat", "chat", "chat", "completion", "responses", "embedding", "http_error", "expired",
                        "cancelled", "text_error", "no_choices"])
     usage = {"prompt_tokens": rng.randint(0, 900), "completion_tokens": rng.randint(0, 400),
-             "prompt_tokens_details": {"cached_tokens": rng.choice([0, 64, None])}}
+             "prompt_tokens_details": {"cached_tokens": rng.choice([0, 64, None])},
+             "completion_tokens_details": {"reasoning_tokens": rng.choice([0, 128, None])}}
     if kind == "chat":
         body = {"model": "gpt-4o-mini", "usage": usage, "choices": [{"index": 0, "finish_reason": rng.choice(
             ["stop", "length", None]), "message": {"role": "assistant", "content": rng.choice(TEXTS + [None])}}]}
