@@ -18,6 +18,8 @@ _EXPORTS = {
     "FileObject": "models",
     "BatchClient": "client",
     "AsyncBatchClient": "client",
+    "Job": "jobs",
+    "AsyncJob": "jobs",
     "BatchWidgetsError": "errors",
     "APIError": "errors",
     "LocalBatchServer": "server.local",
