@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
-
-from conftest import SCREENSHOTS
 from labkit import FRESH_SERVER, open_notebook, output, run_all
+from playwright.sync_api import expect
 
 CELLS = [
     FRESH_SERVER,
@@ -81,7 +79,7 @@ def test_history_filters_count_and_offline_analytics(page, lab_server, artifacts
     drawn = analytics.evaluate(SVG_DRAWN)
     assert drawn >= 3, f"only {drawn} charts drew an SVG"
     page.set_viewport_size({"width": 1360, "height": 1700})  # room for the whole widget in the picture
-    dash.screenshot(path=SCREENSHOTS / "history-analytics.png")
+    dash.screenshot(path=artifacts / "history-analytics-small.png")  # the README's: test_layout.py
     assert not page.external_requests, page.external_requests
 
 

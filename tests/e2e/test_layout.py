@@ -6,6 +6,10 @@ is checked with layout.py: no control clipped or overlapping another, no number 
 
 from __future__ import annotations
 
+import io
+import os
+
+import pytest
 from conftest import SCREENSHOTS
 from labkit import write_notebook
 from layout import layout_problems
@@ -29,14 +33,14 @@ BatchDashboard(client=client)
 WIDTHS = (360, 680, 1200)
 
 
-def _check(dash, label: str, problems: dict) -> None:
+def _check(dash, label: str, problems: dict, artifacts) -> None:
     found = layout_problems(dash)
     if found:
         problems[label] = found
-    dash.screenshot(path=SCREENSHOTS / f"layout-{label}.png")
+    dash.screenshot(path=artifacts / f"layout-{label}.png")
 
 
-def test_every_panel_fits_from_360_to_1200_px(page, voila_server):
+def test_every_panel_fits_from_360_to_1200_px(page, voila_server, artifacts):
     write_notebook(voila_server.root / "e2e_layout.ipynb", CELLS)
     page.goto(f"{voila_server.url}/voila/render/e2e_layout.ipynb")
     dash = page.locator(".bw-dashboard")
@@ -49,26 +53,75 @@ def test_every_panel_fits_from_360_to_1200_px(page, voila_server):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(300)
         tab("active").click()
-        _check(dash, f"active-{width}", problems)
+        _check(dash, f"active-{width}", problems, artifacts)
         running.get_by_role("button", name="Cancel batch").click()  # the dialog, then keep it running
         expect(dash.get_by_role("alertdialog")).to_be_visible()
-        _check(dash, f"cancel-dialog-{width}", problems)
+        _check(dash, f"cancel-dialog-{width}", problems, artifacts)
         dash.get_by_role("alertdialog").get_by_role("button", name="Keep running").click()
         running.locator(".bw-row__name").click()
         expect(dash.locator(".bw-details")).to_be_visible()
-        _check(dash, f"details-{width}", problems)
+        _check(dash, f"details-{width}", problems, artifacts)
         dash.get_by_role("button", name="Back to the batch list").click()
         tab("create").click()
         expect(dash.locator(".bw-create")).to_be_visible()
-        _check(dash, f"create-{width}", problems)
+        _check(dash, f"create-{width}", problems, artifacts)
         tab("history").click()
         history = dash.locator(".bw-history")
         expect(history.locator("tbody tr").first).to_be_visible(timeout=30_000)
-        _check(dash, f"history-{width}", problems)
+        _check(dash, f"history-{width}", problems, artifacts)
         toggle = history.locator(".bw-history__toggle")
         if toggle.get_attribute("aria-pressed") != "true":
             toggle.click()
         expect(history.locator(".bw-history__analytics svg").first).to_be_visible()
-        _check(dash, f"analytics-{width}", problems)
+        _check(dash, f"analytics-{width}", problems, artifacts)
+        if width == 1200:  # the README's picture: the seeded 30-day history with its charts
+            box = dash.bounding_box()  # the charts and the first rows of the table
+            page.screenshot(path=SCREENSHOTS / "history-analytics.png",
+                            clip={**box, "height": min(box["height"], 760)})
         toggle.click()
     assert not problems, "\n".join(f"{k}: {p}" for k, v in problems.items() for p in v)
+
+
+ANIMATION = [
+    """
+import os, tempfile
+os.environ["BATCH_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="bw-e2e-")
+from batch_widgets import BatchClient, BatchDashboard
+from batch_widgets.demo import seed_demo_history, start_demo_batches
+
+seed_demo_history(days=30)
+client = BatchClient()
+for i, n in enumerate((60, 140, 260, 2000)):
+    start_demo_batches(client, n_batches=1, requests_per_batch=n, metadata={"description": [
+        "Support ticket triage", "Weekly report summaries", "Help-centre translations (FR)",
+        "Nightly evaluation set"][i]})
+BatchDashboard(client=client)
+""",
+]
+
+
+@pytest.mark.skipif(not os.environ.get("BW_UPDATE_SCREENSHOTS"), reason="only for `make screenshots`")
+def test_readme_animation_of_live_batches(page, voila_server):
+    """docs/screenshots/dashboard-live.gif: the Active tab while four batches run (about 12 s, <= 2 MB)."""
+    from PIL import Image
+
+    write_notebook(voila_server.root / "e2e_animation.ipynb", ANIMATION)
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.goto(f"{voila_server.url}/voila/render/e2e_animation.ipynb")
+    dash = page.locator(".bw-dashboard")
+    expect(dash.locator("tr.bw-row")).to_have_count(4, timeout=90_000)
+    frames = []
+    for _ in range(32):
+        frames.append(Image.open(io.BytesIO(dash.screenshot())).convert("RGB"))
+        page.wait_for_timeout(250)
+    # A notice appears when a batch finishes (the widget grows): every frame on one canvas, top-aligned.
+    size = (max(f.width for f in frames), max(f.height for f in frames))
+    canvases = []
+    for f in frames:
+        canvas = Image.new("RGB", size, "white")
+        canvas.paste(f, (0, 0))
+        canvases.append(canvas.convert("P", palette=Image.Palette.ADAPTIVE, colors=64))
+    frames = canvases
+    path = SCREENSHOTS / "dashboard-live.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=400, loop=0, optimize=True)
+    assert path.stat().st_size <= 2_000_000, path.stat().st_size

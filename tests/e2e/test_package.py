@@ -18,7 +18,7 @@ import tarfile
 import zipfile
 
 import pytest
-from conftest import REPO, SCREENSHOTS
+from conftest import REPO
 from layout import layout_problems
 from playwright.sync_api import expect
 
@@ -154,7 +154,7 @@ widget.render({ model, el: document.getElementById("host") });
 </script></body></html>"""
 
 
-def test_dashboard_from_the_installed_wheel_renders(fresh, browser):
+def test_dashboard_from_the_installed_wheel_renders(fresh, browser, artifacts):
     # The bundle as installed: the file inside the fresh venv's site-packages, not the repo's.
     site = subprocess.run([str(fresh), "-c", "import batch_widgets, pathlib; print(pathlib.Path(batch_widgets.__file__)"
                            ".parent)"], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
@@ -182,7 +182,7 @@ def test_dashboard_from_the_installed_wheel_renders(fresh, browser):
         assert sorted(dash.locator(".bw-row__name").all_inner_texts()) == ["Support ticket triage",
                                                                             "Weekly report summaries"]
         assert not layout_problems(dash), layout_problems(dash)
-        dash.screenshot(path=SCREENSHOTS / "wheel-dashboard-680.png")
+        dash.screenshot(path=artifacts / "wheel-dashboard-680.png")
         assert not errors, errors
     finally:
         ctx.close()
