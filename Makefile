@@ -52,13 +52,16 @@ test-unit:
 test-js:
 	npm test --silent
 
+# The browser's copy of the API facts is generated from src/batch_widgets/facts.py, then bundled.
 js:
+	$(PYTHON) src/batch_widgets/facts.py js/lib/facts.js
 	npm run build --silent
 
-# The committed bundle must be what the sources build to.
+# The committed bundle and the generated facts module must be what the sources build to.
 js-check: js
-	@git diff --quiet -- src/batch_widgets/static || \
-	  (echo "src/batch_widgets/static/ is stale: run 'make js' and commit it"; git diff --stat -- src/batch_widgets/static; exit 1)
+	@git diff --quiet -- src/batch_widgets/static js/lib/facts.js || \
+	  (echo "src/batch_widgets/static/ or js/lib/facts.js is stale: run 'make js' and commit them"; \
+	   git diff --stat -- src/batch_widgets/static js/lib/facts.js; exit 1)
 
 # --nbval-lax: every cell must run without error; cells tagged nbval-check-output are compared exactly.
 # (Live widgets, timestamps and batch ids differ per run, so strict comparison of every output would be noise.)

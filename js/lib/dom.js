@@ -1,6 +1,7 @@
 // @ts-check
 // Small DOM helpers shared by every panel. Strings from the API only ever reach the page as text:
 // `h()` sets textContent and attributes, never innerHTML.
+import { ACTIVE_STATUSES, STATUSES, STATUS_LABELS } from "./facts.js";
 
 /**
  * @typedef {Record<string, string | number | boolean | null | undefined | Record<string, string>>} Attrs
@@ -117,29 +118,9 @@ export function button(label, opts = {}) {
   });
 }
 
-export const STATUSES = /** @type {const} */ ([
-  "validating",
-  "in_progress",
-  "finalizing",
-  "completed",
-  "failed",
-  "expired",
-  "cancelling",
-  "cancelled",
-]);
+export { STATUSES, STATUS_LABELS };
 
-export const STATUS_LABELS = {
-  validating: "Validating",
-  in_progress: "In progress",
-  finalizing: "Finalizing",
-  completed: "Completed",
-  failed: "Failed",
-  expired: "Expired",
-  cancelling: "Cancelling",
-  cancelled: "Cancelled",
-};
-
-const ACTIVE = new Set(["validating", "in_progress", "finalizing", "cancelling"]);
+const ACTIVE = new Set(/** @type {readonly string[]} */ (ACTIVE_STATUSES));
 
 /** @param {string} status */
 export function isActiveStatus(status) {

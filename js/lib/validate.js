@@ -4,8 +4,9 @@
 // Python validator reads a file (lines end at "\n"; sizes are UTF-8 bytes), and streams a File in slices so a
 // 200 MB file is never decoded into one string.
 
-export const MAX_REQUESTS = 50_000;
-export const MAX_FILE_BYTES = 200 * 1024 * 1024;
+import { MAX_REQUESTS, MAX_FILE_BYTES } from "./facts.js";
+
+export { MAX_REQUESTS, MAX_FILE_BYTES };
 export const MAX_PROBLEMS = 1_000;
 
 /** @typedef {{line: number | null, code: string, message: string, field: string | null}} Problem */
@@ -250,14 +251,16 @@ export class LineSplitter {
   }
 }
 
+/** @typedef {{maxRequests?: number, maxBytes?: number}} Limits the kernel's limits (else the facts') */
+
 /**
  * Validate JSONL given as bytes or a string.
- * @param {Uint8Array | string} input @param {{endpoint?: string | null}} [opts]
+ * @param {Uint8Array | string} input @param {{endpoint?: string | null, limits?: Limits}} [opts]
  * @returns {Report}
  */
 export function validateBytes(input, opts = {}) {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const split = new LineSplitter(new LineValidator(opts.endpoint || null));
+  const split = new LineSplitter(new LineValidator(opts.endpoint || null, opts.limits));
   split.push(bytes);
   return split.end();
 }
@@ -267,7 +270,7 @@ export function validateBytes(input, opts = {}) {
  * @param {Blob} file
  * `limits` lifts the per-batch caps (a file over them can still be created as a job of several parts).
  * @param {{endpoint?: string | null, sliceBytes?: number, onProgress?: (done: number, total: number) => void,
- *   limits?: {maxRequests?: number, maxBytes?: number}}} [opts]
+ *   limits?: Limits}} [opts]
  * @returns {Promise<Report>}
  */
 export async function validateFile(file, opts = {}) {

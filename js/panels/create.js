@@ -5,7 +5,8 @@
 // to the API (`_create_progress`) and reports the new batch id (`_create_batch_id`).
 import { h, append, clear, Scope, button, banner } from "../lib/dom.js";
 import { formatBytes, formatNumber } from "../lib/format.js";
-import { validateFile, MAX_FILE_BYTES } from "../lib/validate.js";
+import { validateFile } from "../lib/validate.js";
+import { MAX_FILE_BYTES, MAX_REQUESTS } from "../lib/facts.js";
 
 /** Chunks in flight before waiting for the kernel's acknowledgement (bounds memory on both sides). */
 export const WINDOW = 3;
@@ -155,7 +156,7 @@ export function renderCreate(model, el) {
   /** How many parts the file needs (1: one batch). The kernel makes the exact split. @param {any} r */
   function partsFor(r) {
     if (!r) return 1;
-    const perBatch = limits().max_requests || 50_000;
+    const perBatch = limits().max_requests || MAX_REQUESTS;
     const perBytes = limits().max_bytes || MAX_FILE_BYTES;
     return Math.max(1, Math.ceil(r.lineCount / perBatch), Math.ceil(r.sizeBytes / perBytes));
   }

@@ -2,7 +2,7 @@
 // The dashboard shell: a header, tabs (Active, Create, History & Analytics) and one message area for all
 // of them. The Active tab shows the list, or one batch's details when `_detail_id` is set (back clears it).
 // Tab panels are mounted the first time they are shown and kept, so a half-filled form survives a tab switch.
-import { Scope, h } from "../lib/dom.js";
+import { Scope, h, isActiveStatus } from "../lib/dom.js";
 import { connectionBadge, mountMessages } from "../lib/panel.js";
 import { liveRows } from "../lib/rows.js";
 import { renderActiveList } from "./active_list.js";
@@ -149,7 +149,7 @@ export function renderDashboard(model, el) {
 
   function updateCount() {
     const rows = [...liveRows(model).get().values()];
-    const n = rows.filter((r) => ["validating", "in_progress", "finalizing", "cancelling"].includes(r.status)).length;
+    const n = rows.filter((r) => isActiveStatus(r.status)).length;
     count.textContent = n ? String(n) : "";
     count.hidden = !n;
   }

@@ -30,17 +30,17 @@ import {
 } from "../lib/format.js";
 import { codeHint, mountMessages } from "../lib/panel.js";
 import { etaSeconds, runningSeconds } from "./active_list.js";
+import { DESCRIPTION_KEY, HIDDEN_KEYS, TAGS_KEY, TERMINAL_STATUSES } from "../lib/facts.js";
 
-/** Metadata keys the Metadata card does not list: description and tags have their own lines; bw_request_id is
- * the tag BatchClient.create_batch adds to find a create whose answer was lost (client.REQUEST_TAG). */
-export const HIDDEN_METADATA = new Set(["description", "tags", "bw_request_id"]);
+/** Metadata keys the Metadata card does not list: description and tags have their own lines; the library's
+ * own bookkeeping keys (facts.HIDDEN_KEYS) are never shown. */
+export const HIDDEN_METADATA = new Set([DESCRIPTION_KEY, TAGS_KEY, ...HIDDEN_KEYS]);
 
 /** The user's own metadata pairs, in their order. @param {Record<string, string> | null | undefined} metadata */
 export function shownMetadata(metadata) {
   return Object.entries(metadata || {}).filter(([k]) => !HIDDEN_METADATA.has(k));
 }
 
-const END_STEP = { completed: "Completed", failed: "Failed", expired: "Expired", cancelled: "Cancelled" };
 
 /**
  * Timeline steps: created -> in progress -> finalizing -> the end state (cancelling shown when it happened).
@@ -49,9 +49,7 @@ const END_STEP = { completed: "Completed", failed: "Failed", expired: "Expired",
  */
 export function timelineSteps(d) {
   const t = d.timeline || {};
-  const endKey = /** @type {keyof typeof END_STEP | undefined} */ (
-    ["completed", "failed", "expired", "cancelled"].find((k) => t[k])
-  );
+  const endKey = TERMINAL_STATUSES.find((k) => t[k]);
   /** @type {{ key: string, label: string, at: number | null }[]} */
   const steps = [
     { key: "created", label: "Created", at: t.created ?? null },
@@ -59,7 +57,7 @@ export function timelineSteps(d) {
     { key: "finalizing", label: "Finalizing", at: t.finalizing ?? null },
   ];
   if (t.cancelling) steps.push({ key: "cancelling", label: "Cancelling", at: t.cancelling });
-  steps.push({ key: endKey || "done", label: endKey ? END_STEP[endKey] : "Done", at: endKey ? t[endKey] : null });
+  steps.push({ key: endKey || "done", label: endKey ? statusLabel(endKey) : "Done", at: endKey ? t[endKey] : null });
   // Steps a batch skipped (failed validation never runs) are dropped once it has ended.
   const shown = endKey ? steps.filter((s) => s.at !== null) : steps;
   const lastDone = shown.reduce((acc, s, i) => (s.at !== null ? i : acc), -1);

@@ -5,6 +5,7 @@ import { installDom, fakeModel, settle } from "./_panel_env.mjs";
 
 installDom();
 const { renderCreate, WINDOW, exampleLines } = await import("../panels/create.js");
+const { MAX_FILE_BYTES, MAX_REQUESTS } = await import("../lib/facts.js");
 
 const EP = "/v1/chat/completions";
 const ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings"];
@@ -34,7 +35,7 @@ function kernel({ ack = true } = {}) {
 function setup(extra = {}, k = kernel()) {
   const model = fakeModel({
     _create_endpoints: ENDPOINTS, _create_windows: ["24h"],
-    _create_limits: { max_bytes: 200 * 1024 * 1024, max_requests: 50000, chunk_bytes: 64, max_shown_problems: 100 },
+    _create_limits: { max_bytes: MAX_FILE_BYTES, max_requests: MAX_REQUESTS, chunk_bytes: 64, max_shown_problems: 100 },
     _create_state: "idle", _create_transfer: {}, _create_progress: {}, _create_problems: [],
     _create_problem_count: 0, _create_error: "", _create_batch_id: "", _create_source: {}, ...extra,
   }, { onSend: (m, b, model) => k.onSend(m, b, model) });

@@ -6,6 +6,7 @@ import { installDom, liveModel, row, detail } from "./_live_env.mjs";
 installDom();
 const { renderDashboard } = await import("../panels/dashboard.js");
 const { liveRows } = await import("../lib/rows.js");
+const { MAX_REQUESTS } = await import("../lib/facts.js");
 
 function mount(extra = {}) {
   const model = liveModel({
@@ -66,7 +67,7 @@ test("one banner for the whole dashboard", () => {
 
 test("the empty list's call to action opens the Create tab", () => {
   const { model, el, cleanup } = mount({ _rows_init: { seq: 0, rows: {} }, _create_endpoints: ["/v1/chat/completions"],
-    _create_windows: ["24h"], _create_limits: { max_bytes: 1e8, max_requests: 50000, chunk_bytes: 4194304,
+    _create_windows: ["24h"], _create_limits: { max_bytes: 1e8, max_requests: MAX_REQUESTS, chunk_bytes: 4194304,
       max_shown_problems: 100 }, _create_state: "idle", _create_transfer: {}, _create_progress: {},
     _create_problems: [], _create_problem_count: 0, _create_error: "", _create_batch_id: "", _create_source: {} });
   el.querySelector(".bw-empty button").click();

@@ -46,13 +46,15 @@ test("every field: overview, counts, timeline with step times, timing, cost, fil
   cleanup();
 });
 
-test("metadata lists the user's keys but not the client's internal create tag", () => {
-  const metadata = { description: "d", tags: "a,b", bw_request_id: "4cdaef8ef4ad42be8d9e45b681b7682e",
-    group_id: "grp-1", parent_batch_id: "batch_0" };
-  assert.deepEqual(shownMetadata(metadata), [["group_id", "grp-1"], ["parent_batch_id", "batch_0"]]);
+test("metadata lists the user's keys but not the client's internal create tag", async () => {
+  const { REQUEST_TAG_KEY, GROUP_ID_KEY, PARENT_KEY } = await import("../lib/facts.js");
+  const metadata = { description: "d", tags: "a,b", [REQUEST_TAG_KEY]: "4cdaef8ef4ad42be8d9e45b681b7682e",
+    [GROUP_ID_KEY]: "grp-1", [PARENT_KEY]: "batch_0" };
+  assert.deepEqual(shownMetadata(metadata), [[GROUP_ID_KEY, "grp-1"], [PARENT_KEY, "batch_0"]]);
   const { el, cleanup } = mount(detail("batch_1", { metadata }));
-  assert.deepEqual(kv(el, "Metadata"), { group_id: "grp-1", parent_batch_id: "batch_0" });
-  assert.doesNotMatch(el.querySelector('section[aria-label="Metadata"]').textContent, /bw_request_id|4cdaef8e/);
+  assert.deepEqual(kv(el, "Metadata"), { [GROUP_ID_KEY]: "grp-1", [PARENT_KEY]: "batch_0" });
+  assert.doesNotMatch(el.querySelector('section[aria-label="Metadata"]').textContent,
+    new RegExp(`${REQUEST_TAG_KEY}|4cdaef8e`));
   // Ids sit under their label in a narrow card (a class the stylesheet's container query uses).
   assert.ok(el.querySelector('section[aria-label="Files"] dd').classList.contains("bw-kv__wide"));
   assert.equal(kv(el, "Cost").Cost, "$0.0123 from usage");

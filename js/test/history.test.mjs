@@ -9,17 +9,17 @@ const { renderHistory, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_
 const charts = await import("../lib/charts.js");
 const fmt = await import("../lib/format.js");
 
-const STATUSES = ["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling",
-  "cancelled"];
+const { STATUSES, COST_SOURCES } = await import("../lib/facts.js");
+const code = (/** @type {string} */ s) => STATUSES.indexOf(s);
 const T0 = Date.parse("2026-01-01T00:00:00Z") / 1000;
 
 /** n rows, columnar as the kernel sends them (history_view.encode_rows). */
 function makeRows(n) {
   const cols = { n, statuses: STATUSES, endpoints: ["/v1/chat/completions", "/v1/embeddings"],
-    cost_sources: ["usage", "results", "estimate", "unknown"], id: [], desc: [], tags: [], status: [], endpoint: [],
+    cost_sources: COST_SOURCES, id: [], desc: [], tags: [], status: [], endpoint: [],
     model: [], total: [], completed: [], failed: [], created: [], started: [], ended: [], cost: [], cost_source: [] };
   for (let i = 0; i < n; i++) {
-    const status = i % 4 === 0 ? 1 : i % 4 === 1 ? 2 : 4; // failed, in_progress, completed, completed
+    const status = code(i % 4 === 0 ? "failed" : i % 4 === 1 ? "in_progress" : "completed");
     const created = T0 + (n - i) * 3600; // newest first, one an hour
     cols.id.push(`batch_${String(i).padStart(5, "0")}`);
     cols.desc.push(i % 10 === 0 ? `Nightly eval ${i}` : `job ${i}`);
@@ -28,13 +28,14 @@ function makeRows(n) {
     cols.endpoint.push(i % 5 === 0 ? 1 : 0);
     cols.model.push("gpt-4o-mini");
     cols.total.push(100);
-    cols.completed.push(status === 4 ? 95 : status === 2 ? 40 : 0);
-    cols.failed.push(status === 4 ? 5 : 0);
+    const done = status === code("completed");
+    cols.completed.push(done ? 95 : status === code("in_progress") ? 40 : 0);
+    cols.failed.push(done ? 5 : 0);
     cols.created.push(created);
-    cols.started.push(status === 1 ? null : created + 60);
-    cols.ended.push(status === 4 || status === 1 ? created + 600 + (i % 7) * 60 : null);
-    cols.cost.push(status === 4 ? 0.095 : null);
-    cols.cost_source.push(status === 4 ? 2 : 3);
+    cols.started.push(status === code("failed") ? null : created + 60);
+    cols.ended.push(done || status === code("failed") ? created + 600 + (i % 7) * 60 : null);
+    cols.cost.push(done ? 0.095 : null);
+    cols.cost_source.push(COST_SOURCES.indexOf(done ? "estimate" : "unknown"));
   }
   return cols;
 }

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .facts import DESCRIPTION_KEY, GROUP_ID_KEY, PARENT_KEY, TAGS_KEY, TAGS_SEPARATOR, visible_metadata
 from .models import Batch, BatchStatus
 
 if TYPE_CHECKING:
@@ -37,14 +38,14 @@ TIMESTAMP_COLUMNS = ("created_at", "in_progress_at", "finalizing_at", "completed
                      "cancelling_at", "cancelled_at", "expires_at", "ended_at")
 DURATION_COLUMNS = ("queue_seconds", "run_seconds", "finalize_seconds", "total_seconds")
 _STRING_COLUMNS = ("id", "status", "endpoint", "model", "description", "input_file_id", "output_file_id",
-                   "error_file_id", "group_id", "parent_batch_id", "cost_source", "connection")
+                   "error_file_id", GROUP_ID_KEY, PARENT_KEY, "cost_source", "connection")
 FRAME_COLUMNS = (
     "id", "status", "endpoint", "model", "description", "tags",
     *TIMESTAMP_COLUMNS, *DURATION_COLUMNS,
     "total_requests", "completed_requests", "failed_requests", "success_rate",
     "input_file_id", "output_file_id", "error_file_id",
     "input_tokens", "output_tokens", "cached_tokens", "cost", "cost_source",
-    "group_id", "parent_batch_id", "metadata",
+    GROUP_ID_KEY, PARENT_KEY, "metadata",
     "connection",  # the label of the batch's connection when a view watches several (clients={...}), else None
 )
 _STRING = pd.StringDtype("pyarrow")
@@ -83,8 +84,8 @@ def batches_frame(
         "status": [b.status.value for b in batches],
         "endpoint": [b.endpoint for b in batches],
         "model": [b.model for b in batches],
-        "description": [m.get("description") for m in metas],
-        "tags": [_tags(m.get("tags")) for m in metas],
+        "description": [m.get(DESCRIPTION_KEY) for m in metas],
+        "tags": [_tags(m.get(TAGS_KEY)) for m in metas],
         **{name: [getattr(b, name) for b in batches] for name in TIMESTAMP_COLUMNS},
         "total_requests": [c.total for c in counts],
         "completed_requests": [c.completed for c in counts],
@@ -97,9 +98,9 @@ def batches_frame(
         "cached_tokens": [t[2] if t else None for t in tokens],
         "cost": [c[0] for c in costs],
         "cost_source": [c[1] for c in costs],
-        "group_id": [m.get("group_id") for m in metas],
-        "parent_batch_id": [m.get("parent_batch_id") for m in metas],
-        "metadata": [dict(m) for m in metas],
+        GROUP_ID_KEY: [m.get(GROUP_ID_KEY) for m in metas],
+        PARENT_KEY: [m.get(PARENT_KEY) for m in metas],
+        "metadata": [visible_metadata(m) for m in metas],
         "connection": [(b.model_extra or {}).get("connection") for b in batches],
     }
     return _typed(cols)
@@ -107,7 +108,7 @@ def batches_frame(
 
 @functools.lru_cache(maxsize=4096)
 def _tags_tuple(raw: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in raw.split(",") if t.strip())
+    return tuple(t.strip() for t in raw.split(TAGS_SEPARATOR) if t.strip())
 
 
 def _tags(raw: Optional[str]) -> list[str]:

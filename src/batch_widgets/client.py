@@ -28,17 +28,15 @@ from ._config import ClientConfig, resolve_config
 from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError
-from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage, Model, ModelPage
+from .facts import DEFAULT_COMPLETION_WINDOW, METADATA_MAX_KEYS, REQUEST_TAG_KEY
 from .jobs import AsyncJobsMixin, JobsMixin
+from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage, Model, ModelPage
 from .workflow import WorkflowMixin
 
 __all__ = ["AsyncBatchClient", "BatchClient"]
 
 logger = logging.getLogger(__name__)
 
-#: Metadata key tagging each create, so an ambiguous failure can be resolved without a duplicate batch.
-REQUEST_TAG = "bw_request_id"
-MAX_METADATA_KEYS = 16
 #: iter_batches stops, with a warning, after this many pages (100,000 batches at 100 a page).
 MAX_PAGES = 1000
 #: How many of the newest batches are searched for a tagged create that may have landed.
@@ -94,7 +92,7 @@ class _Plan:
 def _find_tagged(tag: str) -> Callable[[httpx.Response], Optional[Batch]]:
     def parse(response: httpx.Response) -> Optional[Batch]:
         page = model_parser(BatchPage)(response)
-        return next((b for b in page.data if (b.metadata or {}).get(REQUEST_TAG) == tag), None)
+        return next((b for b in page.data if (b.metadata or {}).get(REQUEST_TAG_KEY) == tag), None)
 
     return parse
 
@@ -184,10 +182,10 @@ class _Core:
         _segment(input_file_id, "input_file_id")
         metadata = dict(metadata or {})
         # A fresh tag every time: one copied from an older batch (e.g. when retrying it) would match that batch.
-        metadata.pop(REQUEST_TAG, None)
-        tag = uuid.uuid4().hex if len(metadata) < MAX_METADATA_KEYS else None
+        metadata.pop(REQUEST_TAG_KEY, None)
+        tag = uuid.uuid4().hex if len(metadata) < METADATA_MAX_KEYS else None
         if tag:
-            metadata[REQUEST_TAG] = tag
+            metadata[REQUEST_TAG_KEY] = tag
         body: dict[str, Any] = {
             "input_file_id": input_file_id,
             "endpoint": endpoint,
@@ -406,11 +404,11 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
         self,
         input_file_id: str,
         endpoint: str,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
         metadata: Optional[dict[str, str]] = None,
         output_expires_after: Union[int, dict[str, Any], None] = None,
     ) -> Batch:
-        """Create a batch. Tagged in metadata (``bw_request_id``) so that a retry after a failure that may
+        """Create a batch. Tagged in metadata (``facts.REQUEST_TAG_KEY``) so that a retry after a failure that may
         have reached the server returns the batch it created instead of creating a second one."""
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
         return _announce(self, self._send(call))
@@ -539,7 +537,7 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
         self,
         input_file_id: str,
         endpoint: str,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
         metadata: Optional[dict[str, str]] = None,
         output_expires_after: Union[int, dict[str, Any], None] = None,
     ) -> Batch:

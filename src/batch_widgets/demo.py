@@ -10,6 +10,8 @@ import random
 import time
 from typing import Any, Iterable, Optional
 
+from .facts import DEFAULT_COMPLETION_WINDOW, DESCRIPTION_KEY, MAX_REQUESTS, TAGS_KEY
+
 # (task, system prompt, user-prompt template, items) — a small mix of the jobs people actually batch.
 _TASKS: list[tuple[str, str, str, list[str]]] = [
     (
@@ -223,7 +225,7 @@ def seed_demo_history(
         for day in range(days, 0, -1):
             for _ in range(max(0, round(rng.gauss(batches_per_day, 1.5)))):
                 desc, tags, endpoint, model, size, per_k, tok_in, tok_out = rng.choice(_HISTORY_JOBS)
-                total = max(20, min(50_000, int(size * rng.uniform(0.3, 2.5))))
+                total = max(20, min(MAX_REQUESTS, int(size * rng.uniform(0.3, 2.5))))
                 created = end - day * 86_400 + rng.randrange(86_400 - 3_600)
                 in_progress = created + rng.randrange(20, 240)
                 run = max(90, int(total / 1000 * per_k * rng.uniform(0.6, 3.0)))
@@ -232,12 +234,12 @@ def seed_demo_history(
                 doc = {
                     "id": "batch_" + f"{created * 1000 + rng.randrange(1000):012x}" + f"{rng.getrandbits(48):012x}",
                     "object": "batch", "endpoint": endpoint, "model": model, "errors": None,
-                    "input_file_id": f"file-{rng.getrandbits(64):016x}", "completion_window": "24h",
+                    "input_file_id": f"file-{rng.getrandbits(64):016x}", "completion_window": DEFAULT_COMPLETION_WINDOW,
                     "status": "completed", "output_file_id": None, "error_file_id": None, "created_at": created,
                     "in_progress_at": in_progress, "expires_at": created + 86_400, "finalizing_at": None,
                     "completed_at": None, "failed_at": None, "expired_at": None, "cancelling_at": None,
                     "cancelled_at": None, "request_counts": {"total": total, "completed": 0, "failed": 0},
-                    "metadata": {"description": desc, "tags": tags}, "usage": None,
+                    "metadata": {DESCRIPTION_KEY: desc, TAGS_KEY: tags}, "usage": None,
                 }
                 if fate < 0.04:  # the input file did not validate: nothing ran
                     doc.update(status="failed", in_progress_at=None, failed_at=created + rng.randrange(5, 60),

@@ -8,6 +8,8 @@ guide; mistralai/client-python ``models/batchjob*.py`` and Mistral's batch guide
 
 from __future__ import annotations
 
+from .facts import NOT_EXECUTED_CODES
+
 __all__ = [
     "ANTHROPIC_ENDPOINT",
     "ANTHROPIC_ERROR_TYPES",
@@ -84,4 +86,4 @@ MISTRAL_STATUS = {
 # -- shared ------------------------------------------------------------------------------------------------------
 #: Error codes our error files give requests that never ran, by terminal status (the local server writes them;
 #: the Anthropic dialect turns them into ``canceled`` / ``expired`` results).
-UNRUN_CODES = {"cancelled": "batch_cancelled", "expired": "batch_expired"}
+UNRUN_CODES = NOT_EXECUTED_CODES

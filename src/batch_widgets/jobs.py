@@ -37,13 +37,10 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Mapping, O
 
 from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
+from .facts import JOB_ID_KEY, JOB_PART_KEY, JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY, PARENT_KEY, REQUEST_TAG_KEY
 from .models import Batch, BatchStatus, RequestCounts
 from .tokens import estimate_lines_tokens
 from .workflow import (
-    _CLIENT_TAG_KEY,
-    GROUP_ID_KEY,
-    GROUP_PART_KEY,
-    PARENT_KEY,
     Requests,
     _endpoint_of,
     _raw_lines,
@@ -68,10 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Metadata keys of a job's batches (the job id and part reuse the split-submit group keys).
-JOB_ID_KEY, JOB_PART_KEY = GROUP_ID_KEY, GROUP_PART_KEY
-JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY = "job_round", "job_spec", "job_tokens"
-JOB_KEYS = (JOB_ID_KEY, JOB_PART_KEY, JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY, PARENT_KEY, _CLIENT_TAG_KEY)
+#: Metadata keys of a job's batches (facts.JOB_*; the job id and part reuse the group keys).
+JOB_KEYS = (JOB_ID_KEY, JOB_PART_KEY, JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY, PARENT_KEY, REQUEST_TAG_KEY)
 
 #: Failures retried by default: timeouts, rate limits, server errors, and requests that never ran.
 DEFAULT_RETRY_ON: tuple[Union[int, str], ...] = (408, 429, "5xx", "batch_expired", "not_executed")

@@ -13,7 +13,9 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import facts
 from .display import Fields, RichDisplay, duration, when
+from .facts import ENDPOINTS
 
 __all__ = [
     "ENDPOINTS",
@@ -36,28 +38,17 @@ __all__ = [
     "to_unix_seconds",
 ]
 
-#: Every endpoint the Batch API accepts (openai-python ``batch_create_params``), in display order.
-ENDPOINTS: tuple[str, ...] = (
-    "/v1/chat/completions",
-    "/v1/responses",
-    "/v1/embeddings",
-    "/v1/completions",
-    "/v1/moderations",
-    "/v1/images/generations",
-    "/v1/images/edits",
-    "/v1/videos",
-)
-
-
 class BatchStatus(str, enum.Enum):
-    VALIDATING = "validating"
-    FAILED = "failed"
-    IN_PROGRESS = "in_progress"
-    FINALIZING = "finalizing"
-    COMPLETED = "completed"
-    EXPIRED = "expired"
-    CANCELLING = "cancelling"
-    CANCELLED = "cancelled"
+    """The statuses of :data:`facts.STATUSES`, in that (lifecycle) order."""
+
+    VALIDATING = facts.VALIDATING
+    IN_PROGRESS = facts.IN_PROGRESS
+    FINALIZING = facts.FINALIZING
+    COMPLETED = facts.COMPLETED
+    FAILED = facts.FAILED
+    EXPIRED = facts.EXPIRED
+    CANCELLING = facts.CANCELLING
+    CANCELLED = facts.CANCELLED
 
     @property
     def is_terminal(self) -> bool:
@@ -86,7 +77,8 @@ class BatchStatus(str, enum.Enum):
         return self.value
 
 
-_TERMINAL = frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
+_TERMINAL = frozenset(BatchStatus(s) for s in facts.TERMINAL_STATUSES)
+assert tuple(s.value for s in BatchStatus) == facts.STATUSES, "BatchStatus must list facts.STATUSES in order"
 _STATUS_SYNONYMS = {
     "progress": "in_progress",
     "running": "in_progress",
@@ -222,7 +214,7 @@ class Batch(RichDisplay, _Open):
     object: str = "batch"
     endpoint: Optional[str] = None  # required by the spec, but Azure has returned null
     input_file_id: str
-    completion_window: str = "24h"
+    completion_window: str = facts.DEFAULT_COMPLETION_WINDOW
     status: BatchStatus
     created_at: int
     model: Optional[str] = None
@@ -262,7 +254,7 @@ class Batch(RichDisplay, _Open):
         if data.get("request_counts") is None:
             data["request_counts"] = {}
         if data.get("completion_window") is None:
-            data["completion_window"] = "24h"
+            data["completion_window"] = facts.DEFAULT_COMPLETION_WINDOW
         if isinstance(data.get("errors"), list):  # some gateways send a bare list
             data["errors"] = {"object": "list", "data": data["errors"]}
         for key in _TIMESTAMP_FIELDS:
@@ -293,21 +285,17 @@ class Batch(RichDisplay, _Open):
     @property
     def ended_at(self) -> Optional[int]:
         """When the batch reached its terminal state (None while active)."""
-        return {
-            BatchStatus.COMPLETED: self.completed_at,
-            BatchStatus.FAILED: self.failed_at,
-            BatchStatus.EXPIRED: self.expired_at,
-            BatchStatus.CANCELLED: self.cancelled_at,
-        }.get(self.status)
+        field = facts.ENDED_AT_FIELDS.get(self.status.value)
+        return getattr(self, field) if field else None
 
     @property
     def description(self) -> Optional[str]:
-        return (self.metadata or {}).get("description")
+        return (self.metadata or {}).get(facts.DESCRIPTION_KEY)
 
     @property
     def tags(self) -> list[str]:
-        raw = (self.metadata or {}).get("tags") or ""
-        return [t.strip() for t in raw.split(",") if t.strip()]
+        raw = (self.metadata or {}).get(facts.TAGS_KEY) or ""
+        return [t.strip() for t in raw.split(facts.TAGS_SEPARATOR) if t.strip()]
 
     @property
     def label(self) -> str:

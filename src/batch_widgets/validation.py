@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Optional, Union
 
 from .errors import InvalidRequestsError, LineProblem
+from .facts import MAX_FILE_BYTES, MAX_REQUESTS, VALIDATION_CODES
 
 __all__ = [
     "CODES",
@@ -27,27 +28,9 @@ __all__ = [
     "validate_requests",
 ]
 
-MAX_REQUESTS = 50_000
-MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_PROBLEMS = 1_000
-
 #: Every code the validator can report, with what it means.
-CODES: dict[str, str] = {
-    "invalid_json_line": "the line is not valid JSON",
-    "duplicate_custom_id": "the custom_id was already used on an earlier line",
-    "url_mismatch": "the url differs from the batch endpoint (or from the first line's url)",
-    "model_mismatch": "body.model differs from the first line's model",
-    "empty_file": "the file holds no requests",
-    "too_many_tasks": f"more than {MAX_REQUESTS:,} requests",
-    "missing_custom_id": "custom_id is missing or empty",
-    "invalid_method": 'method must be "POST"',
-    "missing_body": "body is missing or not a JSON object",
-    "missing_model": "body.model is missing or not a string",
-    "stream_not_supported": "body.stream = true is not supported in a batch",
-    "file_too_large": f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB",
-    "invalid_line": "the line (or one of its fields) has the wrong JSON type",
-    "unsupported_endpoint": "the url is not an endpoint the target server accepts in a batch",
-}
+CODES = VALIDATION_CODES
 
 Line = Union[bytes, str]
 

@@ -24,6 +24,18 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
+from .facts import (
+    DEFAULT_COMPLETION_WINDOW,
+    DESCRIPTION_KEY,
+    METADATA_MAX_KEY_CHARS,
+    METADATA_MAX_KEYS,
+    METADATA_MAX_VALUE_CHARS,
+    PARENT_KEY,
+    PER_BATCH_KEYS,
+    REQUEST_TAG_KEY,
+    TAGS_KEY,
+    TAGS_SEPARATOR,
+)
 
 log = logging.getLogger(__name__)
 #: Failures wait() rides out: the request may work again in a moment.
@@ -34,21 +46,11 @@ if TYPE_CHECKING:
     from .results import BatchResults
 
 __all__ = [
-    "MAX_METADATA_KEYS",
-    "MAX_METADATA_KEY_CHARS",
-    "MAX_METADATA_VALUE_CHARS",
     "InvalidMetadataError",
     "WorkflowMixin",
     "build_metadata",
     "split_lines",
 ]
-
-MAX_METADATA_KEYS = 16
-MAX_METADATA_KEY_CHARS = 64
-MAX_METADATA_VALUE_CHARS = 512
-#: Metadata keys this module writes.
-GROUP_ID_KEY, GROUP_PART_KEY, PARENT_KEY = "group_id", "group_part", "parent_batch_id"
-_CLIENT_TAG_KEY = "bw_request_id"  # written by BatchClient.create_batch; never copied to another batch
 
 Requests = Union[str, "os.PathLike[str]", Iterable[Mapping[str, Any]], Any]
 
@@ -64,32 +66,33 @@ def build_metadata(
     tags: Optional[Sequence[str]] = None,
 ) -> dict[str, str]:
     """Metadata with ``description`` and comma-joined ``tags`` added, checked against the API's limits
-    (16 keys, keys up to 64 characters, string values up to 512). Every problem is listed in one error."""
+    (``facts.METADATA_MAX_*``: how many keys, how long a key, how long a string value). Every problem is listed
+    in one error."""
     result: dict[str, Any] = dict(metadata or {})
     if description is not None:
-        result["description"] = description
+        result[DESCRIPTION_KEY] = description
     if tags is not None:
         if isinstance(tags, str):
             tags = [tags]
         cleaned = [str(t).strip() for t in tags]
-        bad = [t for t in cleaned if "," in t or not t]
+        bad = [t for t in cleaned if TAGS_SEPARATOR in t or not t]
         if bad:
             raise InvalidMetadataError(f"tags cannot be empty or contain commas (they travel comma-joined): {bad}")
-        result["tags"] = ",".join(cleaned)
+        result[TAGS_KEY] = TAGS_SEPARATOR.join(cleaned)
     problems = []
-    if len(result) > MAX_METADATA_KEYS:
-        problems.append(f"{len(result)} keys, at most {MAX_METADATA_KEYS} allowed (keys: {sorted(result)})")
+    if len(result) > METADATA_MAX_KEYS:
+        problems.append(f"{len(result)} keys, at most {METADATA_MAX_KEYS} allowed (keys: {sorted(result)})")
     for key, value in result.items():
         if not isinstance(key, str) or not key:
             problems.append(f"key {key!r} must be a non-empty string")
-        elif len(key) > MAX_METADATA_KEY_CHARS:
-            problems.append(f"key {key[:20]!r}... is {len(key)} characters, at most {MAX_METADATA_KEY_CHARS}")
+        elif len(key) > METADATA_MAX_KEY_CHARS:
+            problems.append(f"key {key[:20]!r}... is {len(key)} characters, at most {METADATA_MAX_KEY_CHARS}")
         if value is None or isinstance(value, (dict, list, tuple, set)):
             problems.append(f"value of {key!r} must be a string, not {type(value).__name__}")
             continue
         text = value if isinstance(value, str) else str(value)
-        if len(text) > MAX_METADATA_VALUE_CHARS:
-            problems.append(f"value of {key!r} is {len(text)} characters, at most {MAX_METADATA_VALUE_CHARS}")
+        if len(text) > METADATA_MAX_VALUE_CHARS:
+            problems.append(f"value of {key!r} is {len(text)} characters, at most {METADATA_MAX_VALUE_CHARS}")
         result[key] = text
     if problems:
         raise InvalidMetadataError("invalid batch metadata; nothing was uploaded:\n  " + "\n  ".join(problems))
@@ -151,15 +154,16 @@ class WorkflowMixin:
         description: Optional[str] = None,
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
     ) -> "Batch":
         """Validate, upload and create in one call.
 
         ``requests`` is a list of input lines (dicts), a path to a JSONL file, JSONL bytes, or rows that
         :func:`~batch_widgets.jsonl.build_requests` understands. Everything is validated (and every problem
-        reported with its line) before anything is uploaded. An input over one batch's limits (50,000 requests
-        or 200 MB) raises :class:`~batch_widgets.errors.InputTooLargeError` pointing to ``submit_job``, which
-        splits it into parts and tracks them as one job.
+        reported with its line) before anything is uploaded. An input over one batch's limits
+        (``facts.MAX_REQUESTS`` requests or ``facts.MAX_FILE_BYTES``) raises
+        :class:`~batch_widgets.errors.InputTooLargeError` pointing to ``submit_job``, which splits it into parts
+        and tracks them as one job.
         """
         from .jsonl import DEFAULT_ENDPOINT, write_jsonl
         from .validation import MAX_FILE_BYTES, MAX_REQUESTS, validate_lines
@@ -169,7 +173,7 @@ class WorkflowMixin:
             raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
         endpoint = endpoint or _endpoint_of(lines[0]) or DEFAULT_ENDPOINT
         base = build_metadata(metadata, description=description, tags=tags)
-        base.pop(_CLIENT_TAG_KEY, None)
+        base.pop(REQUEST_TAG_KEY, None)
         ranges = split_lines(lines, max_requests=MAX_REQUESTS, max_bytes=MAX_FILE_BYTES)
         if len(ranges) > 1:
             size = sum(len(line) + 1 for line in lines)
@@ -282,8 +286,7 @@ class WorkflowMixin:
         if not lines:
             raise ValueError(f"batch {parent.id} has no failed, expired or unexecuted requests to retry")
         inherited = {k: v for k, v in (parent.metadata or {}).items()
-                     if k not in (_CLIENT_TAG_KEY, GROUP_ID_KEY, GROUP_PART_KEY, PARENT_KEY)
-                     and not k.startswith("job_")}  # a retried part of a job is not part of the job
+                     if k not in PER_BATCH_KEYS}
         merged = {**inherited, **(metadata or {}), PARENT_KEY: parent.id}
         return self.submit(lines, endpoint=parent.endpoint, description=description, tags=tags, metadata=merged)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from batch_widgets import errors
-from batch_widgets.sync import BatchIndex
 from faults import AMBIGUOUS, ENDPOINT, FAULTS, RETRYABLE, SECRET, batch_json, request_lines
+
+from batch_widgets import errors, facts
+from batch_widgets.sync import BatchIndex
 
 BATCHES = r"/batches$"
 ONE_BATCH = r"/batches/batch_[^/]+$"
@@ -89,8 +89,9 @@ def test_malformed_json_is_an_api_error_not_a_crash(faulty, some_batches):
 
 @pytest.mark.parametrize("status_fault", ["server_error", "unavailable"])
 def test_no_retry_budget_means_one_attempt(server, clock, status_fault):
-    from batch_widgets.client import BatchClient
     from faults import FaultTransport
+
+    from batch_widgets.client import BatchClient
 
     transport = FaultTransport().inject(status_fault, times=None)
     with BatchClient(api_key=SECRET, base_url=server.base_url, transport=transport, sleep=clock.sleep,
@@ -155,10 +156,10 @@ def test_create_lost_every_time_still_makes_one_batch(faulty, plain, fault):
 
 
 def test_untaggable_create_is_not_resent_after_an_ambiguous_failure(faulty, plain):
-    """With all 16 metadata keys taken there is no room for the tag: the client must not guess."""
+    """With every metadata key taken there is no room for the tag: the client must not guess."""
     client, transport = faulty
     file = plain.upload_file(request_lines(2, prefix="full-metadata"))
-    metadata = {f"k{i}": "v" for i in range(16)}
+    metadata = {f"k{i}": "v" for i in range(facts.METADATA_MAX_KEYS)}
     transport.inject("drop_after_send", times=None, method="POST", path=BATCHES)
     with pytest.raises(errors.APIConnectionError):
         client.create_batch(file.id, ENDPOINT, metadata=metadata)

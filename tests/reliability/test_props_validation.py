@@ -13,16 +13,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from batch_widgets import facts
 from batch_widgets.errors import InvalidRequestsError, LineProblem
 
 validation = pytest.importorskip("batch_widgets.validation")  # lands with the server work (issue 3)
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-CODES = {
-    "invalid_json_line", "duplicate_custom_id", "url_mismatch", "model_mismatch", "empty_file", "too_many_tasks",
-    "missing_custom_id", "invalid_method", "missing_body", "missing_model", "stream_not_supported",
-    "file_too_large", "invalid_line",
-}
+CODES = set(facts.VALIDATION_CODES)
 WHOLE_FILE_CODES = {"empty_file", "too_many_tasks", "file_too_large"}
 ENDPOINT = "/v1/chat/completions"
 

@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+from fake_batch_api import FakeBatchAPI
 
+from batch_widgets import facts
 from batch_widgets.client import BatchClient
 from batch_widgets.errors import (
     APIConnectionError,
@@ -25,7 +27,6 @@ from batch_widgets.errors import (
     UnprocessableEntityError,
 )
 from batch_widgets.models import BatchStatus
-from fake_batch_api import FakeBatchAPI
 
 KEY = "sk-test-secret-0123456789"
 
@@ -107,7 +108,7 @@ def test_retrieve_create_cancel():
     assert body["input_file_id"] == "file-abc" and body["endpoint"] == "/v1/embeddings"
     assert body["completion_window"] == "24h"
     assert body["output_expires_after"] == {"anchor": "created_at", "seconds": 7200}
-    assert body["metadata"]["description"] == "nightly" and len(body["metadata"]["bw_request_id"]) == 32
+    assert body["metadata"]["description"] == "nightly" and len(body["metadata"][facts.REQUEST_TAG_KEY]) == 32
     assert created.input_file_id == "file-abc" and created.description == "nightly"
     assert client.cancel_batch(created.id).status is BatchStatus.CANCELLING
     assert api.requests[-1].method == "POST" and api.requests[-1].url.path.endswith("/cancel")
@@ -116,9 +117,9 @@ def test_retrieve_create_cancel():
 def test_create_replaces_a_copied_tag_and_skips_tag_when_metadata_is_full():
     api = FakeBatchAPI()
     client = client_for(api)
-    client.create_batch("file-1", "/v1/chat/completions", metadata={"bw_request_id": "old"})
-    assert json.loads(api.requests[-1].content)["metadata"]["bw_request_id"] != "old"
-    full = {f"k{i}": "v" for i in range(16)}
+    client.create_batch("file-1", "/v1/chat/completions", metadata={facts.REQUEST_TAG_KEY: "old"})
+    assert json.loads(api.requests[-1].content)["metadata"][facts.REQUEST_TAG_KEY] != "old"
+    full = {f"k{i}": "v" for i in range(facts.METADATA_MAX_KEYS)}
     client.create_batch("file-1", "/v1/chat/completions", metadata=full)
     assert json.loads(api.requests[-1].content)["metadata"] == full
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
+from fake_batch_api import FakeBatchAPI
 
-from batch_widgets import _retry
+from batch_widgets import _retry, facts
 from batch_widgets.client import BatchClient
 from batch_widgets.errors import (
     APIConnectionError,
@@ -20,7 +21,6 @@ from batch_widgets.errors import (
     RateLimitError,
     ServerError,
 )
-from fake_batch_api import FakeBatchAPI
 
 KEY = "sk-test-secret-0123456789"
 
@@ -209,7 +209,7 @@ def test_create_that_landed_then_dropped_creates_exactly_one_batch(exc_type, cap
     batch = client.create_batch("file-1", "/v1/chat/completions", metadata={"description": "once"})
     created = [b for b in api.batches if b["input_file_id"] == "file-1"]
     assert len(created) == 1 and batch.id == created[0]["id"]
-    assert batch.metadata["bw_request_id"] == created[0]["metadata"]["bw_request_id"]
+    assert batch.metadata[facts.REQUEST_TAG_KEY] == created[0]["metadata"][facts.REQUEST_TAG_KEY]
     assert [r.method for r in api.requests] == ["POST", "GET"]  # create, look-up; no second create
     assert "not a duplicate" in caplog.text
 
@@ -256,8 +256,9 @@ def test_untagged_create_is_not_resent_after_ambiguous_failure():
     api = FakeBatchAPI()
     api.faults = [land_then_drop(api)]
     client, _ = make(api)
+    full = {f"k{i}": "v" for i in range(facts.METADATA_MAX_KEYS)}
     with pytest.raises(APIConnectionError):
-        client.create_batch("file-1", "/v1/chat/completions", metadata={f"k{i}": "v" for i in range(16)})
+        client.create_batch("file-1", "/v1/chat/completions", metadata=full)
     assert len(api.batches) == 1 and [r.method for r in api.requests] == ["POST"]
 
 

@@ -4,14 +4,13 @@ import asyncio
 
 import pytest
 
+from batch_widgets import facts, validation
 from batch_widgets import jobs as jobs_module
-from batch_widgets import validation
 from batch_widgets.client import AsyncBatchClient, BatchClient
 from batch_widgets.errors import InputTooLargeError, InvalidRequestsError
 from batch_widgets.jobs import JobSpec, estimate_tokens, retryable_mask, split_parts
 from batch_widgets.jsonl import build_requests
 from batch_widgets.server.local import LocalBatchServer
-from batch_widgets.workflow import MAX_METADATA_KEYS
 
 KEY = "jobs-test-key"
 FAST = {"poll_interval": 0.05, "max_poll_interval": 0.2, "progress": False}
@@ -61,7 +60,7 @@ def test_job_splits_retries_and_merges(client):
     updates = []
     job = client.submit_job(requests, description="triage", tags=["t"], max_part_requests=100, max_attempts=3)
     assert job.id.startswith("job_") and job.parts == 3
-    parts = sorted(b.metadata["group_part"] for b in job.batches)
+    parts = sorted(b.metadata[facts.JOB_PART_KEY] for b in job.batches)
     assert parts == ["1/3", "2/3", "3/3"]
     job.wait(on_update=updates.append, timeout=60, **FAST)
     assert job.status == "completed" and job.round >= 1
@@ -76,9 +75,9 @@ def test_job_splits_retries_and_merges(client):
     assert frame.loc[0, "input"] == "question 0" and {"text", "error_code", "body"} <= set(frame.columns)
     for batch in job.batches:  # state at the provider, within its metadata limits
         meta = batch.metadata
-        assert len(meta) <= MAX_METADATA_KEYS and meta["description"] == "triage" and meta["tags"] == "t"
-        assert meta["group_id"] == job.id and JobSpec.decode(meta["job_spec"]) == job.spec
-        assert (meta.get("parent_batch_id") is None) == (meta["job_round"] == "0")
+        assert len(meta) <= facts.METADATA_MAX_KEYS and meta["description"] == "triage" and meta["tags"] == "t"
+        assert meta[facts.JOB_ID_KEY] == job.id and JobSpec.decode(meta[facts.JOB_SPEC_KEY]) == job.spec
+        assert (meta.get(facts.PARENT_KEY) is None) == (meta[facts.JOB_ROUND_KEY] == "0")
     cost, source = job.cost()
     assert cost > 0 and source == "usage"
     single = [client.retrieve_batch(b.id) for b in job.batches]
@@ -119,7 +118,7 @@ def test_killed_between_parts_resumes_without_duplicates(client, server, monkeyp
     with pytest.raises(KeyboardInterrupt):
         client.submit_job(requests, max_part_requests=25, max_attempts=2)
     monkeypatch.undo()
-    job_id = created[0].metadata["group_id"]
+    job_id = created[0].metadata[facts.JOB_ID_KEY]
     with BatchClient(api_key=KEY, base_url=server.base_url) as fresh:
         job = fresh.job(job_id)
         assert job.status == "incomplete" and job.parts == 4 and len(job.batches) == 2
@@ -127,7 +126,7 @@ def test_killed_between_parts_resumes_without_duplicates(client, server, monkeyp
         job.resume()  # twice: nothing is created again
         job.wait(timeout=60, **FAST)
         assert job.status == "completed"
-        slots = [(b.metadata["group_part"], b.metadata["job_round"]) for b in job.batches]
+        slots = [(b.metadata[facts.JOB_PART_KEY], b.metadata[facts.JOB_ROUND_KEY]) for b in job.batches]
         assert len(slots) == len(set(slots)) and {p for p, r in slots} == {"1/4", "2/4", "3/4", "4/4"}
         assert_merged_right(fresh, job, job.results().to_dataframe(), [r["custom_id"] for r in requests], 2)
 
@@ -234,7 +233,7 @@ def test_token_limit_refusal_waits_and_submits_again(tmp_path):
         refused = [b for b in job.batches if b.status == "failed"]
         assert refused and all(b.errors.data[0].code == "token_limit_exceeded" for b in refused)
         live = [b for b in job.batches if b.status == "completed"]
-        assert sorted(b.metadata["group_part"] for b in live) == ["1/3", "2/3", "3/3"]
+        assert sorted(b.metadata[facts.JOB_PART_KEY] for b in live) == ["1/3", "2/3", "3/3"]
         frame = job.results().to_dataframe()
         assert frame["ok"].all() and (frame["attempts"] == 1).all() and len(frame) == 90
         assert not set(frame["batch_id"]) & {b.id for b in refused}

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from batch_widgets import facts
 from batch_widgets.errors import InvalidRequestsError
 from batch_widgets.validation import (
     CODES,
@@ -135,7 +136,7 @@ def test_too_many_tasks_reported_once_at_the_first_excess_line():
     for line in jl(*(req(i) for i in range(5))):
         checker.feed(line)
     assert codes(checker.finish()) == [(4, "too_many_tasks")]
-    assert MAX_REQUESTS == 50_000
+    assert MAX_REQUESTS == facts.MAX_REQUESTS
 
 
 def test_size_cap_stops_reading():
@@ -146,7 +147,7 @@ def test_size_cap_stops_reading():
     report = checker.finish()
     assert [p.code for p in report.problems] == ["file_too_large"]
     assert checker.stopped and report.line_count == 3
-    assert MAX_FILE_BYTES == 200 * 1024 * 1024
+    assert MAX_FILE_BYTES == facts.MAX_FILE_BYTES
 
 
 def test_problems_are_capped_but_all_counted():

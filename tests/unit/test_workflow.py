@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 
-from batch_widgets import validation, workflow
+from batch_widgets import facts, validation, workflow
 from batch_widgets.client import BatchClient
 from batch_widgets.errors import InputTooLargeError, InvalidRequestsError
 from batch_widgets.jsonl import build_requests, write_jsonl
@@ -64,7 +64,7 @@ def test_retry_failed_resubmits_only_failures_with_parent(client):
     failed = client.results(parent.id).failed_custom_ids()
     assert failed
     child = client.retry_failed(parent.id)
-    assert child.metadata["parent_batch_id"] == parent.id
+    assert child.metadata[facts.PARENT_KEY] == parent.id
     assert child.metadata["description"] == "to retry" and child.tags == ["x"]
     child = client.wait(child, poll_interval=0.05, timeout=60, progress=False)
     assert child.request_counts.total == len(failed)
@@ -106,8 +106,8 @@ def test_invalid_requests_are_reported_before_any_upload(client):
     codes = {(p.line, p.code) for p in info.value.problems}
     assert (2, "duplicate_custom_id") in codes and (4, "invalid_method") in codes
     assert "nothing was uploaded" in str(info.value)
-    with pytest.raises(InvalidMetadataError, match="at most 16"):
-        client.submit(prompts(2), metadata={f"k{i}": "v" for i in range(17)})
+    with pytest.raises(InvalidMetadataError, match=f"at most {facts.METADATA_MAX_KEYS}"):
+        client.submit(prompts(2), metadata={f"k{i}": "v" for i in range(facts.METADATA_MAX_KEYS + 1)})
     assert len(client.list_files(purpose="batch").data) == before
 
 
@@ -142,10 +142,13 @@ def test_split_lines_by_count_and_bytes():
 def test_metadata_limits_have_clear_messages():
     assert build_metadata({"n": 3}, description="d", tags=["a", " b "]) == {"n": "3", "description": "d",
                                                                             "tags": "a,b"}
-    with pytest.raises(InvalidMetadataError, match="key 'kkkkkkkkkkkkkkkkkkkk'... is 65 characters, at most 64"):
-        build_metadata({"k" * 65: "v"})
-    with pytest.raises(InvalidMetadataError, match="value of 'description' is 513 characters, at most 512"):
-        build_metadata(description="d" * 513)
+    key_max, value_max = facts.METADATA_MAX_KEY_CHARS, facts.METADATA_MAX_VALUE_CHARS
+    with pytest.raises(InvalidMetadataError,
+                       match=f"key 'kkkkkkkkkkkkkkkkkkkk'... is {key_max + 1} characters, at most {key_max}"):
+        build_metadata({"k" * (key_max + 1): "v"})
+    with pytest.raises(InvalidMetadataError,
+                       match=f"value of 'description' is {value_max + 1} characters, at most {value_max}"):
+        build_metadata(description="d" * (value_max + 1))
     with pytest.raises(InvalidMetadataError, match="commas"):
         build_metadata(tags=["a,b"])
     with pytest.raises(InvalidMetadataError, match="must be a string"):

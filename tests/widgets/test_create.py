@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from batch_widgets import facts
 from batch_widgets.client import BatchClient
 from batch_widgets.server.local import LocalBatchServer
 from batch_widgets.store import clear_stores
@@ -60,9 +61,9 @@ def send_file(w, data: bytes, *, order=None, chunk: int = CHUNK_BYTES, upload_id
 
 def test_limits_and_endpoints_come_from_the_validator(client):
     w = CreateBatch(client)
-    assert w._create_limits == {"max_bytes": 200 * 1024 * 1024, "max_requests": 50_000, "max_job_bytes": 2 * 1024**3,
+    assert w._create_limits == {"max_bytes": facts.MAX_FILE_BYTES, "max_requests": facts.MAX_REQUESTS, "max_job_bytes": 2 * 1024**3,
                                 "chunk_bytes": 4 * 1024 * 1024, "max_shown_problems": MAX_SHOWN_PROBLEMS}
-    assert EP in w._create_endpoints and "/v1/embeddings" in w._create_endpoints and len(w._create_endpoints) == 8
+    assert w._create_endpoints == list(facts.ENDPOINTS)
     assert w._view == "create"
 
 
@@ -166,7 +167,8 @@ def test_problem_list_sent_to_the_browser_is_capped_but_counted(client):
 @pytest.mark.parametrize("opts, expected", [
     ({"endpoint": "/v1/nope"}, "Unknown endpoint '/v1/nope'"),
     ({"endpoint": EP, "completion_window": "7d"}, "Unknown completion window '7d'"),
-    ({"endpoint": EP, "description": "x" * 513}, "is 513 characters, at most 512"),
+    ({"endpoint": EP, "description": "x" * (facts.METADATA_MAX_VALUE_CHARS + 1)},
+     f"is {facts.METADATA_MAX_VALUE_CHARS + 1} characters, at most {facts.METADATA_MAX_VALUE_CHARS}"),
 ])
 def test_bad_options_are_refused(client, opts, expected):
     before = counts(client)

@@ -6,6 +6,7 @@ import pytest
 import traitlets
 from live_helpers import FakeBatchAPI, finished, install_store, make_client, running
 
+from batch_widgets import facts
 from batch_widgets import store as store_module
 from batch_widgets.widgets.active_list import BatchList
 from batch_widgets.widgets.dashboard import BatchDashboard
@@ -130,7 +131,7 @@ def test_live_against_the_local_server(tmp_path):
         retry_id = w._detail_id
         assert retry_id != created[0].id and w._banner == ""
         assert store.get(retry_id).request_counts.total in (0, row["failed"])  # counted once validated
-        assert store.get(retry_id).metadata["parent_batch_id"] == created[0].id
+        assert store.get(retry_id).metadata[facts.PARENT_KEY] == created[0].id
         assert retry_id in w._rows and store.polling  # the new batch is live in the list
         w.close()
         client.close()

@@ -18,7 +18,16 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..models import ENDPOINTS
+from ..facts import (
+    DEFAULT_COMPLETION_WINDOW,
+    ENDPOINTS,
+    MAX_EXPIRES_AFTER_SECONDS,
+    MAX_LIST_LIMIT,
+    METADATA_MAX_KEY_CHARS,
+    METADATA_MAX_KEYS,
+    METADATA_MAX_VALUE_CHARS,
+    MIN_EXPIRES_AFTER_SECONDS,
+)
 from . import anthropic_api, mistral_api
 from .executor import make_executor
 from .runner import Runner
@@ -58,7 +67,7 @@ class OutputExpiresAfter(BaseModel):
 class CreateBatch(BaseModel):
     input_file_id: str
     endpoint: str
-    completion_window: str = "24h"
+    completion_window: str = DEFAULT_COMPLETION_WINDOW
     metadata: Optional[dict[str, str]] = None
     output_expires_after: Optional[OutputExpiresAfter] = None
 
@@ -173,8 +182,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         window = settings.window_seconds or parse_window(body.completion_window)
         _check_metadata(body.metadata)
         seconds = body.output_expires_after.seconds if body.output_expires_after else None
-        if seconds is not None and not 3600 <= seconds <= 2_592_000:
-            raise APIFailure(400, "output_expires_after.seconds must be between 3600 and 2592000.",
+        if seconds is not None and not MIN_EXPIRES_AFTER_SECONDS <= seconds <= MAX_EXPIRES_AFTER_SECONDS:
+            raise APIFailure(400, f"output_expires_after.seconds must be between {MIN_EXPIRES_AFTER_SECONDS} and "
+                             f"{MAX_EXPIRES_AFTER_SECONDS}.",
                              param="output_expires_after.seconds", code="invalid_value")
         source = _file_or_404(storage, body.input_file_id, param="input_file_id")
         if source["purpose"] != "batch":
@@ -197,7 +207,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return doc
 
     @app.get("/v1/batches")
-    def list_batches(after: Optional[str] = None, limit: int = Query(20, ge=1, le=100)) -> Any:
+    def list_batches(after: Optional[str] = None, limit: int = Query(20, ge=1, le=MAX_LIST_LIMIT)) -> Any:
         data, has_more = storage.list_batches(limit=limit, after=after, glob="batch_*")  # not other dialects'
         return _page(data, has_more)
 
@@ -266,8 +276,9 @@ def _upload_expiry(fields: dict[str, str], now: int) -> Optional[int]:
     if seconds is None:
         return None
     if fields.get("expires_after[anchor]", "created_at") != "created_at" or not seconds.isdigit() \
-            or not 3600 <= int(seconds) <= 2_592_000:
-        raise APIFailure(400, "expires_after needs anchor 'created_at' and seconds between 3600 and 2592000.",
+            or not MIN_EXPIRES_AFTER_SECONDS <= int(seconds) <= MAX_EXPIRES_AFTER_SECONDS:
+        raise APIFailure(400, "expires_after needs anchor 'created_at' and seconds between "
+                         f"{MIN_EXPIRES_AFTER_SECONDS} and {MAX_EXPIRES_AFTER_SECONDS}.",
                          param="expires_after", code="invalid_value")
     return now + int(seconds)
 
@@ -275,12 +286,14 @@ def _upload_expiry(fields: dict[str, str], now: int) -> Optional[int]:
 def _check_metadata(metadata: Optional[dict[str, str]]) -> None:
     if not metadata:
         return
-    if len(metadata) > 16:
-        raise APIFailure(400, "metadata can hold at most 16 key-value pairs.", param="metadata", code="invalid_value")
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise APIFailure(400, f"metadata can hold at most {METADATA_MAX_KEYS} key-value pairs.", param="metadata",
+                         code="invalid_value")
     for key, value in metadata.items():
-        if len(key) > 64 or len(value) > 512:
-            raise APIFailure(400, f"metadata key {key[:64]!r}: keys are at most 64 characters and values at most "
-                             "512.", param="metadata", code="invalid_value")
+        if len(key) > METADATA_MAX_KEY_CHARS or len(value) > METADATA_MAX_VALUE_CHARS:
+            raise APIFailure(400, f"metadata key {key[:METADATA_MAX_KEY_CHARS]!r}: keys are at most "
+                             f"{METADATA_MAX_KEY_CHARS} characters and values at most {METADATA_MAX_VALUE_CHARS}.",
+                             param="metadata", code="invalid_value")
 
 
 def _install_error_handlers(app: FastAPI) -> None:

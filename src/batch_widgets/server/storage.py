@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from ..facts import ACTIVE_STATUSES
 from ..webhooks import BATCH_EVENTS
 
 __all__ = ["Storage", "default_data_dir", "new_id", "FILE_ID_RE", "BATCH_ID_RE"]
@@ -64,7 +65,6 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
-ACTIVE_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
 
 
 def default_data_dir() -> Path:

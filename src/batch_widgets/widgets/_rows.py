@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ..facts import visible_metadata
 from ..models import Batch, BatchStatus
 
 
@@ -174,7 +175,7 @@ def batch_detail(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
         },
         # Running time from start to end; None while running (the view ticks it from "in_progress").
         "processing_seconds": (end - start) if (start is not None and end is not None) else None,
-        "metadata": dict(batch.metadata or {}),
+        "metadata": visible_metadata(batch.metadata),
         "errors": errors,
         "failed_validation": batch.failed_validation,
         "cost": batch_cost(batch),

@@ -24,14 +24,13 @@ from typing import Any, Callable, Optional
 import traitlets as t
 
 from .. import validation
-from ..models import ENDPOINTS
+from ..facts import COMPLETION_WINDOWS, ENDPOINTS
 from .base import BatchWidgetBase, log
 
 #: Largest chunk the browser may send (the kernel websocket caps one message at 10 MiB).
 CHUNK_BYTES = 4 * 1024 * 1024
 #: How many problems are sent to the browser; the full count is sent too.
 MAX_SHOWN_PROBLEMS = 100
-COMPLETION_WINDOWS = ("24h",)
 #: Largest file the browser may send: past one batch's caps it is created as a job (client.submit_job).
 MAX_JOB_BYTES = 2 * 1024**3
 

@@ -7,14 +7,16 @@ from typing import Any, Optional
 import traitlets as t
 
 from ..errors import NotFoundError
+from ..facts import MAX_FILE_BYTES
 from ..models import Batch
 from ..store import DETAILS_INTERVAL, StoreEvent
 from ._rows import batch_detail
 from .active_list import _min_interval
 from .base import BatchWidgetBase, positive_seconds
 
-#: Files larger than this are not pushed through the kernel websocket; the view says how to save them.
-MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
+#: Files larger than this are not pushed through the kernel websocket; the view says how to save them. The cap
+#: is the largest batch input (so any input downloads), chunks or not.
+MAX_DOWNLOAD_BYTES = MAX_FILE_BYTES
 _FILE_FIELDS = {"output": "output_file_id", "error": "error_file_id", "input": "input_file_id"}
 
 

@@ -15,12 +15,13 @@ from typing import Any, Callable, Iterable, Optional
 
 import traitlets as t
 
+from .. import facts
 from ..models import Batch, BatchStatus
 from .base import BatchWidgetBase, log
 
 #: Status codes in the columnar rows: the index in this tuple.
-STATUSES: tuple[str, ...] = tuple(s.value for s in BatchStatus)
-COST_SOURCES: tuple[str, ...] = ("usage", "results", "estimate", "unknown")
+STATUSES: tuple[str, ...] = facts.STATUSES
+COST_SOURCES: tuple[str, ...] = facts.COST_SOURCES
 FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until", "connection")
 #: Past this many changed rows since the snapshot, a fresh snapshot is sent instead of a bigger patch.
 PATCH_FOLD_ROWS = 500
