@@ -31,6 +31,7 @@ from ..dialects import (
     CUSTOM_ID_PATTERN,
     UNRUN_CODES,
 )
+from ..facts import TERMINAL_STATUSES
 from .storage import Storage, new_id
 
 __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]
@@ -38,7 +39,7 @@ __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]
 PREFIX = "/v1/messages/batches"
 _ID_RE = re.compile(r"^msgbatch_[A-Za-z0-9]{1,64}$")
 _CUSTOM_ID_RE = re.compile(CUSTOM_ID_PATTERN)
-_TERMINAL = ("completed", "failed", "expired", "cancelled")
+_TERMINAL = TERMINAL_STATUSES
 
 
 class AnthropicFailure(Exception):

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from ..dialects import MISTRAL_ENDPOINTS, MISTRAL_PREFIX, MISTRAL_STATUS
+from ..facts import ENDED_AT_FIELDS, TERMINAL_STATUSES
 from .storage import FILE_ID_RE, Storage, new_id
 from .upload import BadUpload, UploadTooLarge, receive_upload
 
@@ -27,7 +28,7 @@ __all__ = ["register", "MistralFailure", "mistral_error", "PREFIX"]
 PREFIX = MISTRAL_PREFIX + "/v1"
 _JOB_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _JOB_GLOB = "????????-????-????-????-????????????"
-_TERMINAL = ("completed", "failed", "expired", "cancelled")
+_TERMINAL = TERMINAL_STATUSES
 
 
 class MistralFailure(Exception):
@@ -74,7 +75,7 @@ def batch_job(doc: dict) -> dict:
         "total_requests": counts["total"], "completed_requests": counts["completed"] + counts["failed"],
         "succeeded_requests": counts["completed"], "failed_requests": counts["failed"],
         "started_at": doc.get("in_progress_at"),
-        "completed_at": doc.get(f"{status}_at") if status in _TERMINAL else None,
+        "completed_at": doc.get(ENDED_AT_FIELDS[status]) if status in _TERMINAL else None,
     }
 
 
