@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
+from batch_widgets import facts
 from batch_widgets.client import BatchClient
 from batch_widgets.history import BatchHistory, batch_history
 from batch_widgets.jsonl import build_requests
@@ -80,7 +81,7 @@ def test_filter_by_tags_and_a_bad_status_lists_the_valid_ones():
     assert history.filter(tags=["odd", "eval"]).to_dataframe()["tags"].tolist() == [["odd", "eval"]]
     assert len(history.filter(search="run").filter(tags="eval")) == 0  # narrows a cached view too
     assert len(history.filter(tags="od")) == 0  # a whole tag, not a substring (that is search=)
-    with pytest.raises(ValueError, match="use one of validating, failed, in_progress.*did you mean 'completed'"):
+    with pytest.raises(ValueError, match=f"use one of {', '.join(facts.STATUSES)}; did you mean 'completed'"):
         history.filter(status="complete")
 
 

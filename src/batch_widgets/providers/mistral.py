@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ..facts import REQUEST_TAG_KEY
 from ..models import Batch, BatchPage, FileDeleted, FileObject, FilePage
 
 __all__ = ["MistralDialect", "batch_from_mistral", "file_from_mistral", "mistral_lines"]
@@ -128,7 +129,7 @@ class MistralDialect:
     def lookup_tagged(self, tag: str) -> dict:
         def parse(response: httpx.Response) -> Optional[Batch]:
             jobs = [batch_from_mistral(d) for d in response.json().get("data") or []]
-            return next((b for b in jobs if (b.metadata or {}).get("bw_request_id") == tag), None)
+            return next((b for b in jobs if (b.metadata or {}).get(REQUEST_TAG_KEY) == tag), None)
 
         return {"method": "GET", "path": "/v1/batch/jobs", "parse": parse, "params": {"page_size": 100}}
 
