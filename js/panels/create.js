@@ -310,7 +310,7 @@ export function renderCreate(model, el) {
     jobNote.hidden = parts < 2 || (!source.name && !(report && report.ok));
     const lines = source.name ? source.lines : report ? report.lineCount : 0;
     jobNote.textContent = parts < 2 ? "" : `${formatNumber(lines)} requests are over one batch's limits ` +
-      `(${formatNumber(limits().max_requests || 50_000)} requests, ${formatBytes(limits().max_bytes || MAX_FILE_BYTES)}): ` +
+      `(${formatNumber(limits().max_requests || MAX_REQUESTS)} requests, ${formatBytes(limits().max_bytes || MAX_FILE_BYTES)}): ` +
       `they will be split into ${parts} parts and created as one job — failures retried, results merged.`;
     createBtn.textContent = parts > 1 ? "Create job" : "Create batch";
     const ready = source.name ? kernelProblems === 0 : Boolean(file && report && report.ok);
