@@ -205,8 +205,10 @@ export function renderDetails(model, el, opts = {}) {
     jobLink.hidden = !opts.onShowJob;
     jobLink.setAttribute("aria-label", `Show job ${jobId}`);
     cancel.hidden = !active || d.status === "cancelling";
-    dlOut.hidden = !d.output_file_id;
-    dlErr.hidden = !d.error_file_id;
+    // Files the provider deleted (expired) are named as such, with no download that cannot work.
+    const gone = /** @type {string[]} */ (model.get("_files_gone") || []);
+    dlOut.hidden = !d.output_file_id || gone.includes("output");
+    dlErr.hidden = !d.error_file_id || gone.includes("error");
     retry.hidden = active || !d.failed;
     frame.hidden = !d.output_file_id && !d.error_file_id;
 
@@ -269,10 +271,13 @@ export function renderDetails(model, el, opts = {}) {
       ["Cached tokens", tokens ? formatNumber(tokens.cached) : "—"],
       ...(tokens && tokens.reasoning ? [/** @type {[string, any]} */ (["Reasoning tokens", formatNumber(tokens.reasoning)])] : []),
     ]);
+    /** @param {string} kind @param {string} id */
+    const fileCell = (kind, id) =>
+      id && gone.includes(kind) ? h("span", { class: "bw-muted", text: `${kind} expired`, title: id }) : mono(id);
     kv(files, [
-      ["Input", mono(d.input_file_id), null, Boolean(d.input_file_id)],
-      ["Output", mono(d.output_file_id), null, Boolean(d.output_file_id)],
-      ["Errors", mono(d.error_file_id), null, Boolean(d.error_file_id)],
+      ["Input", fileCell("input", d.input_file_id), null, Boolean(d.input_file_id)],
+      ["Output", fileCell("output", d.output_file_id), null, Boolean(d.output_file_id)],
+      ["Errors", fileCell("error", d.error_file_id), null, Boolean(d.error_file_id)],
     ]);
     clear(meta);
     const metaPairs = shownMetadata(d.metadata);
@@ -382,6 +387,7 @@ export function renderDetails(model, el, opts = {}) {
   scope.onModel(model, "msg:custom", onCustom);
   scope.onModel(model, "change:_detail", update);
   scope.onModel(model, "change:_detail_state", update);
+  scope.onModel(model, "change:_files_gone", update);
   scope.onModel(model, "change:_py_name", () => (updateHint(), updatePreview()));
   scope.onModel(model, "change:_results_preview", updatePreview);
   scope.onModel(model, "change:_detail_id", updatePreview);

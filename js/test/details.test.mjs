@@ -200,3 +200,14 @@ test("a batch of a job names its part and round and links to the job", () => {
   assert.ok(plain.el.querySelector(".bw-details__job").hidden);
   plain.cleanup();
 });
+
+test("an expired output file says so instead of offering a download", () => {
+  const { el, model, cleanup } = mount(detail("batch_1"));
+  assert.equal(buttonNamed(el, "Download results").hidden, false);
+  model.set("_files_gone", ["output"]);
+  assert.equal(kv(el, "Files").Output, "output expired");
+  assert.equal(kv(el, "Files").Errors, "file-err");
+  assert.equal(buttonNamed(el, "Download results").hidden, true);
+  assert.equal(buttonNamed(el, "Download errors").hidden, false);
+  cleanup();
+});

@@ -150,3 +150,19 @@ def test_results_as_dataframe_previews_and_names_the_notebook_variable(monkeypat
     other = finished(api)
     w._detail_id = other["id"]
     assert w._results_preview == {}  # another batch: the preview was of the old one
+
+
+def test_an_expired_file_is_named_expired_instead_of_a_broken_download():
+    api = FakeBatchAPI()
+    raw = _with_files(api)
+    w, _ = _details(api, raw["id"])
+    got = []
+    w.send = lambda content, buffers=None: got.append(content)
+    del api.files["file-out"], api.contents["file-out"]  # the provider deleted it (output_expires_after)
+    w._dispatch_action(w, {"action": "download", "kind": "output"}, [])
+    assert got == [] and w._files_gone == ["output"]
+    assert "output file" in w._notice["text"] and "expired" in w._notice["text"] and w._notice["tone"] == "warning"
+    w._dispatch_action(w, {"action": "download", "kind": "error"}, [])
+    assert len(got) == 1 and w._files_gone == ["output"]  # the error file is still there
+    w._detail_id = ""
+    assert w._files_gone == []

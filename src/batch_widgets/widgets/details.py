@@ -34,6 +34,9 @@ class DetailsMixin(t.HasTraits):
     #: The first rows of ``results_frame`` after "Results as DataFrame":
     #: {"batch_id", "rows": total, "columns": [...], "head": [[text, ...], ...]}; {} when none.
     _results_preview = t.Dict().tag(sync=True)
+    #: Kinds ("output", "error", "input") of the shown batch's files the provider has deleted (expired):
+    #: the view says "expired" instead of offering a download that cannot work.
+    _files_gone = t.List(t.Unicode()).tag(sync=True)
 
     def _details_setup(self, *, details_interval: float = DETAILS_INTERVAL) -> None:
         self.details_interval = details_interval
@@ -54,6 +57,7 @@ class DetailsMixin(t.HasTraits):
         store.watch(self._subscription, [batch_id] if batch_id else [])
         if self._results_preview.get("batch_id") != batch_id:
             self._results_preview = {}
+        self._files_gone = []
         if not batch_id:
             self._detail, self._detail_state = {}, ""
             return
@@ -125,6 +129,8 @@ class DetailsMixin(t.HasTraits):
         size = None
         try:
             size = self._client_for(batch.id).retrieve_file(file_id).bytes
+        except NotFoundError:
+            return self._file_gone(batch, kind)
         except Exception:  # noqa: BLE001 - the size is only a guard; the download itself reports errors
             pass
         if size is not None and size > MAX_DOWNLOAD_BYTES:
@@ -133,10 +139,20 @@ class DetailsMixin(t.HasTraits):
                 f"Save it with client.download_file({file_id!r}, 'path.jsonl')."
             )
             return
-        data = self._client_for(batch.id).file_content(file_id)
+        try:
+            data = self._client_for(batch.id).file_content(file_id)
+        except NotFoundError:
+            return self._file_gone(batch, kind)
         self.send(  # type: ignore[attr-defined]
             {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
         )
+
+    def _file_gone(self, batch: Batch, kind: str) -> None:
+        if batch.id == self._detail_id and kind not in self._files_gone:
+            self._files_gone = [*self._files_gone, kind]
+        self._show_notice(  # type: ignore[attr-defined]
+            f"The {kind} file of {batch.label} has expired: the provider deleted it (output_expires_after, or its "
+            "retention period ended), so it can no longer be downloaded.", "warning")
 
     def _on_retry_failed(self, _msg: dict, _buffers: list) -> None:
         """Resubmit the shown batch's failed requests as a new batch, then show that batch."""
