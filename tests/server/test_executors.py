@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from server_helpers import make_client, read_lines, serve_app, submit, wait_for
 
 from batch_widgets.server.executor import SimulatedExecutor, UpstreamExecutor, make_executor, usage_of
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import make_client, read_lines, submit, wait_for, serve_app
 
 CHAT = "/v1/chat/completions"
 
@@ -35,7 +35,8 @@ def test_simulated_failure_rate_and_error_bodies():
     assert {s for s, _ in failures} == {429, 500}  # transient: what a retry can get past
     for _, body in failures:
         assert set(body["error"]) == {"message", "type", "param", "code"}
-    assert all(s == 200 for s, _ in SimulatedExecutor(failure_rate=0).run(CHAT, [("a", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})]))
+    hello = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert all(s == 200 for s, _ in SimulatedExecutor(failure_rate=0).run(CHAT, [("a", hello)]))
     with pytest.raises(ValueError):
         SimulatedExecutor(failure_rate=2)
 

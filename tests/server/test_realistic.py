@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from openai.types import ImagesResponse
 from openai.types.chat import ChatCompletion
+from server_helpers import CHAT, jsonl, make_client, read_lines, request_line, serve_app, submit, upload, wait_for
 
 from batch_widgets.server.executor import SIMULATED_MODELS, SimulatedExecutor, check_body
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import CHAT, jsonl, make_client, read_lines, request_line, serve_app, submit, upload, wait_for
 
 
 @pytest.fixture(scope="module")

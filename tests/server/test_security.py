@@ -6,12 +6,12 @@ import logging
 import httpx
 import openai
 import pytest
+from server_helpers import make_client, read_lines, request_line, serve_app, submit, wait_for
 
 from batch_widgets.server import app as app_module
 from batch_widgets.server import cli
 from batch_widgets.server.local import LocalBatchServer
 from batch_widgets.server.settings import INSECURE_FLAG, check_bind
-from server_helpers import make_client, read_lines, request_line, serve_app, submit, wait_for
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "example.org"])

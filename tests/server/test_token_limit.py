@@ -1,9 +1,10 @@
 """--enqueued-token-limit: a batch that would put a model's enqueued (not yet terminal) estimated input tokens
 over the limit fails as on OpenAI, with token_limit_exceeded; finished batches no longer count."""
 
+from server_helpers import jsonl, make_client, request_line, submit, wait_for
+
 from batch_widgets.server.local import LocalBatchServer
 from batch_widgets.tokens import estimate_input_tokens, estimate_lines_tokens
-from server_helpers import jsonl, make_client, request_line, submit, wait_for
 
 
 def test_estimate_is_compact_json_over_four_and_matches_simulated_usage(tmp_path):

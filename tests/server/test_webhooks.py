@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import openai
 import pytest
+from server_helpers import make_client, submit, wait_for
 
 from batch_widgets import verify_webhook
 from batch_widgets.server.local import LocalBatchServer
 from batch_widgets.webhooks import WebhookVerificationError, sign_webhook
-from server_helpers import make_client, submit, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"local-webhook-secret-0123456789ab").decode()
 

@@ -105,10 +105,8 @@ def setup_logging(verbose: bool = False) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .settings import INSECURE_FLAG, check_bind, is_loopback
-
     from .app import create_app
-    from .settings import ServerSettings
+    from .settings import ServerSettings, check_bind, is_loopback
     from .storage import default_data_dir
 
     if args.executor == "upstream" and not args.upstream_url:

@@ -18,12 +18,11 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, Sequence
-
-import httpx
 from urllib.parse import quote
 
-from .. import _retry
+import httpx
 
+from .. import _retry
 from ..dialects import ANTHROPIC_ENDPOINT, ANTHROPIC_ERROR_TYPES
 from ..tokens import estimate_input_tokens
 
@@ -150,10 +149,10 @@ class SimulatedExecutor(Executor):
     def close(self) -> None:
         self._stop.set()
 
-    def run(self, endpoint: str, items: Sequence[tuple[str, dict]], salt: str = "") -> list[Outcome]:
+    def run(self, endpoint: str, items: Sequence[tuple[str, dict]], salt: str = "") -> list[Optional[Outcome]]:
         per_request = max(self.latency, 1.0 / self.rate if self.rate else 0.0)
         due = time.monotonic()
-        out = []
+        out: list[Optional[Outcome]] = []
         for custom_id, body in items:
             if per_request:
                 due += per_request
@@ -193,7 +192,7 @@ class SimulatedExecutor(Executor):
         visible = max(1, round(len(words) * 1.3))
         cap = None if endpoint == ANTHROPIC_ENDPOINT else _output_cap(endpoint, body)  # _message caps its own
         truncated = cap is not None and reasoning + visible > cap
-        if truncated:  # reasoning is spent first; the visible text gets what is left of the cap
+        if cap is not None and truncated:  # reasoning is spent first; the visible text gets what is left of the cap
             reasoning = min(reasoning, cap)
             visible = cap - reasoning
             words = words[: int(visible / 1.3)]
@@ -323,7 +322,8 @@ def _json_kind(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", dict: "an object", list: "an array"}.get(type(value), "null")
+    kinds: dict[type, str] = {str: "a string", dict: "an object", list: "an array"}
+    return kinds.get(type(value), "null")
 
 
 def _model_not_found(model_id: str) -> dict:

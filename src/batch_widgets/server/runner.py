@@ -159,7 +159,8 @@ class Runner:
             def change(d: dict) -> str:
                 if d["status"] != "validating":  # cancelled meanwhile
                     return d["status"]
-                if estimate is not None and self.storage.enqueued_tokens(report.model, db) + estimate > limit:
+                if report is not None and estimate is not None and limit is not None \
+                        and self.storage.enqueued_tokens(report.model, db) + estimate > limit:
                     d.update(status="failed", failed_at=_now(), model=report.model, errors={
                         "object": "list", "data": [_token_limit_error(report.model, limit)]})
                 elif report is not None and report.ok:

@@ -196,7 +196,8 @@ class Storage:
     def list_files(self, *, purpose: Optional[str], limit: int, after: Optional[str],
                    order: str) -> tuple[list[dict], bool]:
         desc = order != "asc"
-        where, args = ["(expires_at IS NULL OR expires_at > ?)"], [self.clock()]
+        where: list[str] = ["(expires_at IS NULL OR expires_at > ?)"]
+        args: list[Any] = [self.clock()]
         if purpose:
             where.append("purpose = ?")
             args.append(purpose)
