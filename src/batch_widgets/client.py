@@ -309,7 +309,7 @@ class _ClientCommon:
     def accepted_endpoints(self) -> Optional[tuple[str, ...]]:
         """The batch endpoints this client's target accepts (None: not known, not checked before upload)."""
         from .dialects import MISTRAL_ENDPOINTS
-        from .models import ENDPOINTS
+        from .facts import ENDPOINTS
 
         return {"openai": ENDPOINTS, "mistral": MISTRAL_ENDPOINTS}.get(self._core.config.provider)
 

@@ -7,7 +7,7 @@ OpenAI POSTs ``{"id": "evt_…", "object": "event", "type": "batch.completed", "
 ``whsec_…`` secret. ``verify_webhook`` accepts exactly what the official SDK's ``client.webhooks.unwrap``
 accepts, for receivers that do not use the SDK.
 
-Imports nothing of ours but ``errors``, so the server may use it too.
+Imports nothing of ours but ``errors`` and ``facts``, so the server may use it too.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import time
 from typing import Any, Mapping, Optional, Union
 
 from .errors import BatchWidgetsError
+from .facts import TERMINAL_STATUSES
 
 __all__ = ["BATCH_EVENTS", "WebhookVerificationError", "sign_webhook", "verify_webhook", "webhook_key"]
 
 #: Terminal batch status -> the event OpenAI sends for it.
-BATCH_EVENTS = {"completed": "batch.completed", "failed": "batch.failed", "cancelled": "batch.cancelled",
-                "expired": "batch.expired"}
+BATCH_EVENTS = {status: f"batch.{status}" for status in TERMINAL_STATUSES}
 #: How old (or how far in the future) a delivery may be, in seconds: the SDK's default.
 DEFAULT_TOLERANCE = 300
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..facts import (
+    COMPLETION_WINDOWS,
     DEFAULT_COMPLETION_WINDOW,
     ENDPOINTS,
     MAX_EXPIRES_AFTER_SECONDS,
@@ -53,10 +54,6 @@ def error_response(status: int, message: str, *, param: Optional[str] = None, co
     err = APIFailure(status, message, param=param, code=code, type=type)
     body = {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-#: The completion windows OpenAI accepts (``Literal["24h"]`` in the SDK).
-COMPLETION_WINDOWS = ("24h",)
 
 
 class OutputExpiresAfter(BaseModel):
