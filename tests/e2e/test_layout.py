@@ -27,7 +27,14 @@ client = BatchClient()
 start_demo_batches(client, n_batches=2, requests_per_batch=40)
 start_demo_batches(client, n_batches=1, requests_per_batch=20000,
                    metadata={"description": "Nightly evaluation of the whole support archive, all languages"})
-BatchDashboard(client=client)
+# A job (one row expanding to its parts) and a second connection (a Connection column and filter).
+from batch_widgets import LocalBatchServer
+from batch_widgets.demo import demo_requests
+client.submit_job(demo_requests(900, seed=3), max_part_requests=300, description="Quarterly archive job")
+staging = LocalBatchServer(tempfile.mkdtemp(prefix="bw-e2e-"), rate=20, api_key="local-e2e")
+staging_client = BatchClient(base_url=staging.base_url, api_key=staging.api_key)
+start_demo_batches(staging_client, n_batches=1, requests_per_batch=3000, metadata={"description": "Staging backfill"})
+BatchDashboard(clients={"local": client, "staging": staging_client})
 """,
 ]
 WIDTHS = (360, 680, 1200)
@@ -53,6 +60,10 @@ def test_every_panel_fits_from_360_to_1200_px(page, voila_server, artifacts):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(300)
         tab("active").click()
+        job = dash.locator("tr.bw-row[data-kind=job]")
+        if job.locator(".bw-job__batches").is_hidden():
+            job.locator(".bw-job__toggle").click()  # its parts, listed under it
+        expect(job.locator(".bw-job__batches")).to_be_visible()
         _check(dash, f"active-{width}", problems, artifacts)
         running.get_by_role("button", name="Cancel batch").click()  # the dialog, then keep it running
         expect(dash.get_by_role("alertdialog")).to_be_visible()
