@@ -73,3 +73,19 @@ def test_finished_workers_release_their_connections(tmp_path):
         for _ in range(8):
             wait_for(client, submit(client, 2).id)
         assert len(storage._all) <= before + 1  # one per batch would add 8
+
+
+def test_cli_version_and_full_help(capsys):
+    from batch_widgets import __version__
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"batch-widgets {__version__}"
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--host", "--api-key", "--insecure-allow-no-api-key", "--executor", "--upstream-url", "--rate",
+                   "--failure-rate", "--seed", "--window-seconds", "--enqueued-token-limit", "--webhook-url",
+                   "--webhook-secret", "examples:"):
+        assert option in text, option
+    assert "'simulated' (default)" in text and "'upstream'" in text  # --executor explains both
