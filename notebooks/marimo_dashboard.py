@@ -33,5 +33,14 @@ def _():
     return (client, dashboard, mo)
 
 
+@app.cell
+def _(client):
+    from batch_widgets import batch_history
+
+    # An Altair chart of the history (the "charts" extra): marimo draws it with its own bundled Vega.
+    batch_history(client).status_chart(width=360, height=120)
+    return ()
+
+
 if __name__ == "__main__":
     app.run()

@@ -43,6 +43,8 @@ def test_marimo_dashboard_live_details_download_cancel_create_history(page, mari
     before = counts.inner_text()
     expect(counts).not_to_have_text(before, timeout=30_000)
     assert not layout_problems(dash), layout_problems(dash)
+    # The notebook's Altair chart (the next cell): drawn by marimo's bundled Vega, with no network.
+    expect(page.locator("svg", has_text="Batches by status")).to_be_visible(timeout=30_000)
     page.wait_for_timeout(800)
     dash.screenshot(path=SCREENSHOTS / "marimo-dashboard.png")
 

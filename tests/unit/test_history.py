@@ -1,4 +1,6 @@
+import base64
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -123,6 +125,21 @@ def test_charts_build_and_render_offline(tmp_path):
     empty = history.filter(status="expired")
     for build in (empty.success_failure_chart, empty.processing_time_chart, empty.throughput_chart):
         build().to_dict()
+
+
+def test_chart_in_an_exported_html_file_is_inline_svg():
+    """What nbconvert --to html makes of a chart cell's output: the SVG itself, no script, no CDN."""
+    nbformat = pytest.importorskip("nbformat")
+    nbconvert = pytest.importorskip("nbconvert")
+    _, client = fake_history(6)
+    bundle = batch_history(client).status_chart()._repr_mimebundle_()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("history.status_chart()", outputs=[
+        nbformat.v4.new_output("display_data", data=bundle)])]
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    encoded = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html)  # nbconvert inlines it as an <img>
+    assert encoded and base64.b64decode(encoded.group(1)).lstrip().startswith(b"<svg")
+    assert "vega-embed" not in html and "cdn.jsdelivr" not in html
 
 
 @pytest.mark.parametrize("missing", ["altair", "vl_convert"])
