@@ -513,19 +513,25 @@ def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size
     return table
 
 
-def _prompt_column(bodies: pa.Table) -> pa.Array:
-    """:func:`_prompt_of` over parsed bodies: the last message's text, else ``input``, else ``prompt``."""
+def _prompt_column(bodies: pa.Table) -> pa.ChunkedArray:
+    """:func:`_prompt_of` over parsed bodies: the last message's text, else ``input``, else ``prompt``. Per
+    record batch, so the parsed prompts are copied once (the last messages' text), not concatenated first."""
     import numpy as np
 
-    messages = bodies["messages"].combine_chunks()
-    lengths = pc.fill_null(pc.list_value_length(messages), 0).to_numpy()
-    content = _f(messages.values, "content") if len(messages.values) else pa.nulls(0, _S)
-    last = messages.offsets.to_numpy()[1:] - 1
-    has = lengths > 0
-    last_content = pc.take(content, pa.array(np.where(has, last, 0), mask=~has)) if len(content) else \
-        pa.nulls(len(messages), _S)
-    other = pc.coalesce(bodies["input"].combine_chunks(), bodies["prompt"].combine_chunks())
-    return pc.if_else(pa.array(has), last_content, other)
+    chunks = []
+    for batch in bodies.to_batches():
+        messages = batch.column("messages")
+        has = pc.fill_null(pc.list_value_length(messages), 0).to_numpy() > 0
+        if len(messages.values):
+            last = messages.offsets.to_numpy()[1:] - 1
+            index = pa.array(last) if has.all() else pa.array(np.where(has, last, 0), mask=~has)
+            prompt = pc.take(_f(messages.values, "content"), index)
+        else:
+            prompt = pa.nulls(len(batch), _S)
+        if not has.all():  # no messages: the input or the prompt
+            prompt = pc.if_else(pa.array(has), prompt, pc.coalesce(batch.column("input"), batch.column("prompt")))
+        chunks.append(prompt)
+    return pa.chunked_array(chunks, _S)
 
 
 _DECODER = json.JSONDecoder()
