@@ -271,3 +271,16 @@ def test_results_have_reasoning_tokens_and_cost_bills_them_as_output(server):
 
         slow = _read_slow(path).to_pandas()
         assert slow["reasoning_tokens"].tolist() == read_result_file(path)["reasoning_tokens"].tolist()
+
+
+def test_a_batch_with_one_percent_invalid_bodies_fails_exactly_those(sdk):
+    lines = [request_line(i) for i in range(2000)]
+    invalid = set()
+    for i in range(0, 2000, 100):
+        del lines[i]["body"]["messages"]
+        invalid.add(lines[i]["custom_id"])
+    batch = wait_for(sdk, submit(sdk, lines=lines).id)
+    assert batch.status == "completed" and batch.request_counts.failed == len(invalid) == 20
+    errors = read_lines(sdk, batch.error_file_id)
+    assert {e["custom_id"] for e in errors} == invalid and {e["response"]["status_code"] for e in errors} == {400}
+    assert len(read_lines(sdk, batch.output_file_id)) == 1980
