@@ -89,6 +89,9 @@ VALIDATION_CODES: dict[str, str] = {
     "unsupported_endpoint": "the url is not an endpoint the target server accepts in a batch",
 }
 
+#: Batch-level error code of a batch refused for the provider's enqueued-token limit (it never ran).
+TOKEN_LIMIT_CODE = "token_limit_exceeded"
+
 #: Line-level error codes of requests a batch never ran, per the terminal status that stopped it.
 NOT_EXECUTED_CODES: dict[str, str] = {CANCELLED: "batch_cancelled", EXPIRED: "batch_expired"}
 

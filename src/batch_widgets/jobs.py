@@ -37,7 +37,18 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Mapping, O
 
 from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
-from .facts import JOB_ID_KEY, JOB_PART_KEY, JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY, PARENT_KEY, REQUEST_TAG_KEY
+from .facts import (
+    EXPIRED,
+    JOB_ID_KEY,
+    JOB_PART_KEY,
+    JOB_ROUND_KEY,
+    JOB_SPEC_KEY,
+    JOB_TOKENS_KEY,
+    NOT_EXECUTED_CODES,
+    PARENT_KEY,
+    REQUEST_TAG_KEY,
+    TOKEN_LIMIT_CODE,
+)
 from .models import Batch, BatchStatus, RequestCounts
 from .tokens import estimate_lines_tokens
 from .workflow import (
@@ -69,11 +80,9 @@ log = logging.getLogger(__name__)
 JOB_KEYS = (JOB_ID_KEY, JOB_PART_KEY, JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY, PARENT_KEY, REQUEST_TAG_KEY)
 
 #: Failures retried by default: timeouts, rate limits, server errors, and requests that never ran.
-DEFAULT_RETRY_ON: tuple[Union[int, str], ...] = (408, 429, "5xx", "batch_expired", "not_executed")
+DEFAULT_RETRY_ON: tuple[Union[int, str], ...] = (408, 429, "5xx", NOT_EXECUTED_CODES[EXPIRED], "not_executed")
 #: Failures a retry cannot fix (a bad request stays bad); documented, and refused in ``retry_on``'s defaults.
 NEVER_RETRIED: tuple[int, ...] = (400, 401, 403, 404, 422)
-#: The batch-level error code of a batch refused for the provider's enqueued-token limit.
-TOKEN_LIMIT_CODE = "token_limit_exceeded"
 
 _PART_FILE = re.compile(r"^(job_[0-9a-f]+)\.part(\d+)of(\d+)\.(\d+)t\.jsonl$")
 _RETRY_CODE = re.compile(r"^(\d{3}|[1-5]xx|[a-z][a-z0-9_]*)$")
@@ -971,7 +980,7 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
     if max_enqueued_tokens is not None:
         big = [i for i, t in enumerate(tokens) if t > max_enqueued_tokens]
         if big:
-            raise InvalidRequestsError([LineProblem(i + 1, "token_limit_exceeded",
+            raise InvalidRequestsError([LineProblem(i + 1, TOKEN_LIMIT_CODE,
                                                     f"~{tokens[i]:,} tokens alone exceed max_enqueued_tokens="
                                                     f"{max_enqueued_tokens:,}") for i in big], source)
     ranges = split_parts(lines, tokens, max_requests=max_part_requests or MAX_REQUESTS, max_bytes=MAX_FILE_BYTES,

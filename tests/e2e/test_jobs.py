@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
-
 from labkit import FRESH_SERVER, open_notebook, output, printed_ids, run_all
+from playwright.sync_api import expect
 
 CELLS = [
     FRESH_SERVER,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Optional
 
 from ..dialects import UNRUN_CODES
+from ..facts import TOKEN_LIMIT_CODE
 from ..tokens import estimate_lines_tokens
 from ..validation import validate_file
 from .executor import Executor, usage_of
@@ -310,7 +311,7 @@ class Runner:
 
 def _token_limit_error(model: Optional[str], limit: int) -> dict:
     # OpenAI's wording (openai/openai-python#2084); the organisation of a local server is "local".
-    return {"code": "token_limit_exceeded", "line": None, "param": None,
+    return {"code": TOKEN_LIMIT_CODE, "line": None, "param": None,
             "message": f"Enqueued token limit reached for {model} in organization org-local. Limit: {limit:,} "
                        "enqueued tokens. Please try submitting fewer tasks or wait for other batches to finish."}
 

@@ -13,7 +13,7 @@ from ..jobs import job_id_of
 from ..models import Batch
 from ..store import LIST_INTERVAL, StoreEvent
 from ._rows import batch_row, job_row, validation_summary
-from .base import BatchWidgetBase, positive_seconds, log
+from .base import BatchWidgetBase, log, positive_seconds
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
 RECENT_SECONDS = 15 * 60
@@ -187,8 +187,9 @@ class ActiveListMixin(t.HasTraits):
         mine = None
         rows = getattr(self, "_rows", {}) or {}
         store = self._store
-        if store is not None and (not store.loaded or any(store.get(i) and store.get(i).is_active for i in rows)
-                                  or any(r.get("kind") == "job" and r["status"] == "in_progress" for r in rows.values())):
+        running_job = any(r.get("kind") == "job" and r["status"] == "in_progress" for r in rows.values())
+        if store is not None and (not store.loaded or running_job
+                                  or any(store.get(i) and store.get(i).is_active for i in rows)):
             mine = self.poll_interval
         return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
 
