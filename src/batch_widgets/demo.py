@@ -220,7 +220,7 @@ def seed_demo_history(
     rng = random.Random(seed)
     end = int(time.time() if now is None else now)
     storage = Storage(data_dir if data_dir is not None else default_data_dir())
-    docs = []
+    docs: list[dict[str, Any]] = []
     try:
         for day in range(days, 0, -1):
             for _ in range(max(0, round(rng.gauss(batches_per_day, 1.5)))):
@@ -231,7 +231,7 @@ def seed_demo_history(
                 run = max(90, int(total / 1000 * per_k * rng.uniform(0.6, 3.0)))
                 fate = rng.random()
                 failed = int(total * rng.choice([0, 0, 0, 0.002, 0.01, 0.03, 0.12]))
-                doc = {
+                doc: dict[str, Any] = {
                     "id": "batch_" + f"{created * 1000 + rng.randrange(1000):012x}" + f"{rng.getrandbits(48):012x}",
                     "object": "batch", "endpoint": endpoint, "model": model, "errors": None,
                     "input_file_id": f"file-{rng.getrandbits(64):016x}", "completion_window": DEFAULT_COMPLETION_WINDOW,

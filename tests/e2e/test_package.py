@@ -46,7 +46,7 @@ def test_sdist_holds_sources_and_nothing_generated(dist):
     generated = ("node_modules", "tmp", "test-artifacts", ".venv", ".hypothesis", "__pycache__", ".git", "dist",
                  ".ipynb_checkpoints", ".pytest_cache")
     assert not [n for n in names if set(n.split("/")) & set(generated)], "generated files in the sdist"
-    assert sdist.stat().st_size < 2_000_000, sdist.stat().st_size
+    assert sdist.stat().st_size < 5_000_000, sdist.stat().st_size  # node_modules alone made it 21 MB
 
 
 def test_wheel_holds_the_package_and_the_bundle(dist):
