@@ -95,3 +95,11 @@ def test_no_key_prompt_or_completion_in_the_default_log(tmp_path, caplog):
     for secret in ("SERVER-KEY-SECRET", "UPSTREAM-KEY-SECRET", "WRONG-KEY-SECRET", "PROMPT-SECRET",
                    "COMPLETION-SECRET"):
         assert secret not in caplog.text
+
+
+def test_settings_repr_shows_no_secret(tmp_path):
+    from batch_widgets.server.settings import ServerSettings
+
+    text = repr(ServerSettings(tmp_path, api_key="K-SECRET", upstream_api_key="U-SECRET",
+                               webhook_secret="whsec_W-SECRET", webhook_url="http://127.0.0.1:9/hook"))
+    assert "SECRET" not in text and "webhook_url" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -51,10 +51,10 @@ def parse_window(window: str) -> int:
 @dataclass
 class ServerSettings:
     data_dir: Path
-    api_key: Optional[str] = None
+    api_key: Optional[str] = field(default=None, repr=False)  # secrets never in a repr (or a log line)
     executor: str = "simulated"  # or "upstream"
     upstream_url: Optional[str] = None
-    upstream_api_key: Optional[str] = None
+    upstream_api_key: Optional[str] = field(default=None, repr=False)
     concurrency: int = 8  # upstream requests in flight
     rate: float = 0.0  # simulated requests per second, 0 = as fast as possible
     latency: float = 0.0  # simulated seconds per request
@@ -67,4 +67,4 @@ class ServerSettings:
     # would pass it fails with token_limit_exceeded, as OpenAI's enqueued-token limit does. None = no limit.
     enqueued_token_limit: Optional[int] = None
     webhook_url: Optional[str] = None  # where batch.* events are POSTed (Standard Webhooks, as OpenAI sends them)
-    webhook_secret: Optional[str] = None  # "whsec_" + base64 key that signs them
+    webhook_secret: Optional[str] = field(default=None, repr=False)  # "whsec_" + base64 key that signs them
