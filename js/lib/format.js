@@ -127,3 +127,20 @@ export function batchLabelWithId(row) {
   if (!row) return "";
   return row.description ? `“${row.description}” (${row.id})` : row.id || "";
 }
+
+/**
+ * What a batch's request counts say, the same in every panel: "done / total" (done = succeeded + failed) and a
+ * sentence for a tooltip or a screen reader.
+ * @param {{ total?: number, completed?: number, failed?: number }} c
+ */
+export function requestCounts(c) {
+  const total = c.total || 0;
+  const succeeded = c.completed || 0;
+  const failed = c.failed || 0;
+  const done = succeeded + failed;
+  return {
+    text: `${formatNumber(done)} / ${formatNumber(total)}`,
+    title: `${formatNumber(done)} of ${formatNumber(total)} requests done: ${formatNumber(succeeded)} succeeded, ` +
+      `${formatNumber(failed)} failed`,
+  };
+}

@@ -26,6 +26,7 @@ import {
   formatNumber,
   formatRate,
   formatRelative,
+  requestCounts,
 } from "../lib/format.js";
 import { NOT_CONNECTED, codeHint, mountMessages } from "../lib/panel.js";
 import { liveRows } from "../lib/rows.js";
@@ -217,10 +218,11 @@ export function renderActiveList(model, el, opts = {}) {
     c.conn.hidden = connHead.hidden;
     clear(c.status).append(statusBadge(row.status));
     updateProgressBar(c.bar, row);
-    const done = row.completed + row.failed;
+    const counts = requestCounts(row);
+    c.counts.title = row.total > 0 ? counts.title : "";
     c.counts.textContent =
       row.total > 0
-        ? `${formatNumber(done)} / ${formatNumber(row.total)}` + (row.failed ? ` · ${formatNumber(row.failed)} failed` : "")
+        ? `${counts.text} done` + (row.failed ? ` · ${formatNumber(row.failed)} failed` : "")
         : active
           ? "waiting for counts"
           : "no requests ran";
@@ -300,8 +302,9 @@ export function renderActiveList(model, el, opts = {}) {
         hint: finished ? `+ ${formatNumber(finished)} recently finished` : undefined,
       }),
       statCard("Requests", formatCompact(sum("total")), { hint: "in the batches shown" }),
-      statCard("Completed", formatCompact(sum("completed")), { tone: "ok" }),
-      statCard("Failed", formatCompact(sum("failed")), { tone: sum("failed") ? "bad" : undefined }),
+      statCard("Succeeded", formatCompact(sum("completed")), { tone: "ok", hint: "requests, in the batches shown" }),
+      statCard("Failed", formatCompact(sum("failed")), { tone: sum("failed") ? "bad" : undefined,
+        hint: "requests, in the batches shown" }),
     );
   }
 

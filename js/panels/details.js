@@ -222,9 +222,9 @@ export function renderDetails(model, el, opts = {}) {
     clear(countsRow);
     for (const [label, value, tone] of [
       ["Total", formatNumber(d.total), ""],
-      ["Completed", formatNumber(d.completed), "ok"],
+      ["Succeeded", formatNumber(d.completed), "ok"],
       ["Failed", formatNumber(d.failed), d.failed ? "bad" : ""],
-      ["Success rate", done ? formatPercent(d.completed / done) : "—", ""],
+      ["Success rate", done ? `${formatPercent(d.completed / done)} of ${formatNumber(done)} done` : "—", ""],
     ]) {
       countsRow.append(
         h("div", { class: `bw-stat bw-stat--flat${tone ? ` bw-stat--${tone}` : ""}` }, [

@@ -4,18 +4,23 @@
 // the analytics and the CSV export all run here, so a keystroke never waits for the kernel. The filter state
 // is synced back (`_history_filters`) so `view.to_dataframe()` in Python returns the same rows.
 import { h, clear, Scope, button, statusBadge, STATUSES, statusLabel, downloadBytes } from "../lib/dom.js";
-import { formatNumber, formatDuration, formatDateTime, formatPercent, formatCost, isoTime } from "../lib/format.js";
+import {
+  formatNumber, formatDuration, formatDateTime, formatPercent, formatCost, isoTime, requestCounts,
+} from "../lib/format.js";
+import { CUT_SHORT_STATUSES } from "../lib/facts.js";
 import { donutChart, barChart, timeBars, costOverview } from "../lib/charts.js";
 import { NOT_CONNECTED } from "../lib/panel.js";
+import { endedAt, summarize as summaryStats, toCSV } from "../lib/stats.js";
+
+export { toCSV };
 
 export const PAGE_SIZE = 25;
 const DAY = 86400;
 
 /**
- * @typedef {{id: string, desc: string, tags: string, status: string, endpoint: string, model: string,
- *   total: number, completed: number, failed: number, created: number, started: number | null,
- *   ended: number | null, cost: number | null, costSource: string, hay: string, rate: number,
- *   duration: number, connection: string}} Row
+ * One batch in the table: the numbers the statistics and the CSV need (js/lib/stats.js) plus the lower-cased
+ * search text, the success rate (-1: nothing done yet) and the running duration.
+ * @typedef {import("../lib/stats.js").StatRow & {hay: string, rate: number, duration: number}} Row
  * @typedef {{statuses: string[], search: string, endpoint: string, since: string, until: string,
  *   connection: string}} Filters
  */
@@ -38,37 +43,51 @@ export function decodeRows(cols, now = Date.now() / 1000) {
   const endpoints = cols.endpoints || [];
   const sources = cols.cost_sources || [];
   const connections = cols.connections || [];
+  /** @type {string[]} the timestamp columns, by their API names (history_view.TIME_FIELDS) */
+  const timeFields = cols.time_fields || [];
+  const timeCols = timeFields.map((name) => cols[name] || []);
   /** @type {Row[]} */
   const rows = new Array(cols.id.length);
   for (let i = 0; i < cols.id.length; i++) {
     const total = cols.total[i] || 0;
     const completed = cols.completed[i] || 0;
     const failed = cols.failed[i] || 0;
-    const created = cols.created[i];
-    const ended = cols.ended[i] ?? null;
+    /** @type {Record<string, number | null>} */
+    const t = {};
+    timeFields.forEach((name, k) => { t[name] = timeCols[k][i] ?? null; });
+    const status = statuses[cols.status[i]] || "";
+    const created = /** @type {number} */ (t.created_at);
+    const ended = endedAt(status, t);
     const desc = cols.desc[i] || "";
     const tags = cols.tags[i] || "";
+    const model = (cols.model && cols.model[i]) || "";
+    const endpoint = endpoints[cols.endpoint[i]] || "";
     const done = completed + failed;
     rows[i] = {
       id: cols.id[i],
       desc,
       tags,
-      status: statuses[cols.status[i]] || "",
-      endpoint: endpoints[cols.endpoint[i]] || "",
-      model: (cols.model && cols.model[i]) || "",
+      status,
+      endpoint,
+      model,
       total,
       completed,
       failed,
       created,
-      started: cols.started[i] ?? null,
+      started: t.in_progress_at,
       ended,
+      t,
       cost: cols.cost[i] ?? null,
       costSource: sources[cols.cost_source[i]] || "unknown",
-      hay: `${cols.id[i]}\n${desc}\n${tags}\n${(cols.model && cols.model[i]) || ""}\n${endpoints[cols.endpoint[i]] || ""}`
-        .toLowerCase(),
+      inputFile: (cols.input_file && cols.input_file[i]) || "",
+      outputFile: (cols.output_file && cols.output_file[i]) || "",
+      errorFile: (cols.error_file && cols.error_file[i]) || "",
+      tokens: (cols.tokens && cols.tokens[i]) || null,
+      meta: (cols.meta && cols.meta[i]) || "",
+      connection: (cols.conn && connections[cols.conn[i]]) || "",
+      hay: `${cols.id[i]}\n${desc}\n${tags}\n${model}\n${endpoint}`.toLowerCase(),
       rate: done > 0 ? completed / done : -1,
       duration: (ended ?? now) - created,
-      connection: (cols.conn && connections[cols.conn[i]]) || "",
     };
   }
   return rows;
@@ -130,7 +149,7 @@ const SORT_KEYS = {
 };
 
 /**
- * Sort in place by one column; ties keep newest first so the order is stable across refreshes.
+ * Sort in place by one column; ties keep newest first (then the larger id, as BatchHistory orders rows).
  * @param {Row[]} rows @param {string} key @param {1 | -1} dir
  */
 export function sortRows(rows, key, dir) {
@@ -140,31 +159,9 @@ export function sortRows(rows, key, dir) {
     const y = get(b);
     if (x < y) return -dir;
     if (x > y) return dir;
-    return b.created - a.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    return b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0); // as BatchHistory: newest id first
   });
   return rows;
-}
-
-/** A CSV cell: quoted when needed; a leading = + - @ is defused so spreadsheets do not run it. @param {any} v */
-function csvCell(v) {
-  if (v === null || v === undefined) return "";
-  let s = String(v);
-  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export const CSV_COLUMNS = ["id", "description", "tags", "status", "endpoint", "model", "total", "completed",
-  "failed", "success_rate", "duration_s", "created_at", "ended_at", "cost_usd", "cost_source"];
-
-/** @param {Row[]} rows */
-export function toCSV(rows) {
-  const lines = [CSV_COLUMNS.join(",")];
-  for (const r of rows) {
-    lines.push([r.id, r.desc, r.tags, r.status, r.endpoint, r.model, r.total, r.completed, r.failed,
-      r.rate >= 0 ? r.rate.toFixed(4) : "", r.ended !== null ? r.ended - r.created : "", isoTime(r.created),
-      isoTime(r.ended), r.cost ?? "", r.costSource].map(csvCell).join(","));
-  }
-  return lines.join("\r\n") + "\r\n";
 }
 
 /**
@@ -186,47 +183,15 @@ function latest(rows, k, key) {
 }
 
 /**
- * The numbers behind the analytics view, over the given rows.
+ * The numbers behind the analytics view: analytics.summary_stats over the rows (js/lib/stats.js), plus the
+ * newest finished and priced batches the charts draw.
  * @param {Row[]} rows
  */
 export function summarize(rows) {
-  let success = 0;
-  let failure = 0;
-  /** @type {Record<string, number>} */
-  const byStatus = {};
-  for (const s of STATUSES) byStatus[s] = 0;
-  /** @type {Row[]} */
-  const finished = [];
-  let costTotal = 0;
-  let priced = 0;
-  let pricedRequests = 0;
-  /** @type {Row[]} */
-  const pricedRows = [];
-  for (const r of rows) {
-    success += r.completed;
-    failure += r.failed;
-    byStatus[r.status] = (byStatus[r.status] || 0) + 1;
-    if (r.ended !== null && r.status === "completed") finished.push(r);
-    if (r.cost !== null) {
-      costTotal += r.cost;
-      priced += 1;
-      pricedRequests += r.total;
-      pricedRows.push(r);
-    }
-  }
-  const avgTime = finished.length ? finished.reduce((sum, r) => sum + /** @type {number} */ (r.ended) - r.created, 0)
-    / finished.length : 0;
-  const recentTimes = latest(finished, 10, (r) => /** @type {number} */ (r.ended));
-  const recentCost = latest(pricedRows, 10, (r) => r.created);
   return {
-    success,
-    failure,
-    byStatus,
-    finishedCount: finished.length,
-    avgTime,
-    recentTimes,
-    cost: { total: costTotal, priced, perBatch: priced ? costTotal / priced : 0,
-      perRequest: pricedRequests ? costTotal / pricedRequests : 0, recent: recentCost },
+    ...summaryStats(rows),
+    recentTimes: latest(rows.filter((r) => r.ended !== null), 10, (r) => /** @type {number} */ (r.ended)),
+    recentCost: latest(rows.filter((r) => r.cost !== null), 10, (r) => r.created),
   };
 }
 
@@ -497,13 +462,24 @@ export function renderHistory(model, el) {
   /** @param {Row} r */
   function rowElement(r) {
     const rate = r.rate >= 0 ? r.rate : null;
-    const rateBar = h("span", { class: "bw-rate", role: "img",
-      "aria-label": rate === null ? "no finished requests" : `success rate ${formatPercent(rate)}` },
-    [h("span", { class: "bw-rate__fill", style: { width: `${rate === null ? 0 : (rate * 100).toFixed(1)}%` } })]);
-    const requests = h("td", { class: "bw-num bw-history__requests" }, [
-      `${formatNumber(r.completed)} / ${formatNumber(r.total)}`,
+    // A batch that ended early (failed, expired, cancelled) never looks healthy: its bar is the share of ALL its
+    // requests that succeeded, in the warning colour, and the requests it never ran are counted beside it.
+    const cut = /** @type {readonly string[]} */ (CUT_SHORT_STATUSES).includes(r.status);
+    const unrun = cut ? Math.max(0, r.total - r.completed - r.failed) : 0;
+    const fill = rate === null ? 0 : cut ? (r.total > 0 ? r.completed / r.total : 0) : rate;
+    const rateLabel = rate === null ? "no finished requests"
+      : `success rate ${formatPercent(rate)} of the done requests` +
+        (unrun ? `; ${statusLabel(r.status).toLowerCase()}: ${formatNumber(unrun)} of ${formatNumber(r.total)} never ran` : "");
+    const rateBar = h("span", { class: `bw-rate${cut ? " bw-rate--cut" : ""}`, role: "img", "aria-label": rateLabel },
+      [h("span", { class: "bw-rate__fill", style: { width: `${(fill * 100).toFixed(1)}%` } })]);
+    const counts = requestCounts(r);
+    const requests = h("td", { class: "bw-num bw-history__requests", title: counts.title }, [
+      counts.text,
       r.failed ? h("div", { class: "bw-history__failed", text: `${formatNumber(r.failed)} failed` }) : null,
     ]);
+    const rateCell = h("td", { class: "bw-history__rate", title: rateLabel }, [rateBar,
+      h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) }),
+      unrun ? h("div", { class: "bw-history__unrun", text: `${formatNumber(unrun)} not run` }) : null]);
     return h("tr", { "data-id": r.id }, [
       h("td", { class: "bw-history__name" }, [
         r.desc ? h("div", { class: "bw-history__desc", text: r.desc, title: r.desc }) : null,
@@ -513,7 +489,7 @@ export function renderHistory(model, el) {
       connHead.hidden ? null : h("td", { class: "bw-col-conn", "data-label": "Connection", text: r.connection }),
       h("td", { class: "bw-history__status" }, [statusBadge(r.status)]),
       requests,
-      h("td", { class: "bw-history__rate" }, [rateBar, h("span", { class: "bw-rate__text", text: rate === null ? "—" : formatPercent(rate) })]),
+      rateCell,
       h("td", { class: "bw-num bw-history__duration", "data-label": "took", text: formatDuration(r.duration) }),
       h("td", { class: "bw-history__created" }, [h("time", { datetime: isoTime(r.created), text: formatDateTime(r.created) })]),
       h("td", { class: "bw-history__actions" }, [h("button", { type: "button", class: "bw-btn bw-btn--ghost", "data-open": r.id,
@@ -552,30 +528,39 @@ export function renderHistory(model, el) {
     }
     const s = summarize(shown);
     // Keystrokes that leave the numbers as they were redraw nothing.
-    const key = JSON.stringify([s.success, s.failure, s.byStatus, s.avgTime, s.cost.total, s.cost.priced,
-      s.recentTimes.map((r) => r.id), s.cost.recent.map((r) => r.id)]);
+    const key = JSON.stringify([s.completed_requests, s.failed_requests, s.by_status, s.mean_processing_seconds,
+      s.total_cost, s.priced_batches, s.recentTimes.map((r) => r.id), s.recentCost.map((r) => r.id)]);
     if (key === chartKey) return;
     chartKey = key;
     chartWidthDrawn = chartWidth();
-    const card = (/** @type {string} */ title, /** @type {Node} */ body, /** @type {string} */ note) =>
-      h("div", { class: "bw-card bw-history__chart" }, [h("h4", { text: title }), body,
+    const card = (/** @type {string} */ title, /** @type {Node} */ body, /** @type {string} */ note,
+      /** @type {string} */ name) =>
+      h("div", { class: "bw-card bw-history__chart", "data-card": name }, [h("h4", { text: title }), body,
         note ? h("p", { class: "bw-history__note", text: note }) : null]);
     // Charts are drawn at the width of their card, so their text is not scaled down in a narrow one.
     const width = chartWidth();
-    const statusItems = STATUSES.filter((st) => s.byStatus[st] > 0)
-      .map((st) => ({ label: statusLabel(st), value: s.byStatus[st], cls: `bw-chart-status--${st}` }));
+    const n = shown.length;
+    const over = `${formatNumber(n)} batch${n === 1 ? "" : "es"}`;
+    const statusItems = STATUSES.filter((st) => s.by_status[st] > 0)
+      .map((st) => ({ label: statusLabel(st), value: s.by_status[st], cls: `bw-chart-status--${st}` }));
+    const done = s.completed_requests + s.failed_requests;
     clear(analytics).append(
-      card("Success vs failure", donutChart({ success: s.success, failure: s.failure }),
-        `${formatNumber(s.success)} succeeded · ${formatNumber(s.failure)} failed`),
-      card("Status distribution", barChart(statusItems, { title: "Batches by status", width }), ""),
+      card("Success vs failure", donutChart({ success: s.completed_requests, failure: s.failed_requests }),
+        `${formatNumber(s.completed_requests)} succeeded · ${formatNumber(s.failed_requests)} failed, of ` +
+        `${formatNumber(done)} done requests in ${over}`, "success"),
+      card("Status distribution", barChart(statusItems, { title: "Batches by status", width }), "", "status"),
       card("Processing time", timeBars(s.recentTimes.map((r) => ({ label: r.desc || r.id,
-        seconds: /** @type {number} */ (r.ended) - r.created })), { average: s.avgTime, format: formatDuration, width }),
-      s.finishedCount ? `average ${formatDuration(s.avgTime)} over ${formatNumber(s.finishedCount)} completed batches`
-        : ""), // the chart says so itself
-      card("Cost overview", costOverview({ total: s.cost.total, perBatch: s.cost.perBatch,
-        perRequest: s.cost.perRequest, priced: s.cost.priced, batches: shown.length,
-        recent: s.cost.recent.map((r) => ({ label: r.desc || r.id, cost: /** @type {number} */ (r.cost) })),
-        format: formatCost, width }), "from usage where the batch reports it, else an estimate per request"),
+        seconds: /** @type {number} */ (r.ended) - r.created })),
+      { average: s.mean_processing_seconds ?? 0, format: formatDuration, width }),
+      s.finished_batches ? `average ${formatDuration(s.mean_processing_seconds)}, median ` +
+        `${formatDuration(s.median_processing_seconds)}, created to end, over ${formatNumber(s.finished_batches)} ` +
+        `finished batch${s.finished_batches === 1 ? "" : "es"} (any end state)`
+        : "", "time"), // the chart says so itself
+      card("Cost overview", costOverview({ total: s.total_cost ?? 0, perBatch: s.cost_per_batch ?? 0,
+        perRequest: s.cost_per_request ?? 0, priced: s.priced_batches, batches: n,
+        recent: s.recentCost.map((r) => ({ label: r.desc || r.id, cost: /** @type {number} */ (r.cost) })),
+        format: formatCost, width }), "per request = per succeeded request of the priced batches; cost from usage " +
+        "where the batch reports it, else an estimate per succeeded request", "cost"),
     );
   }
 

@@ -27,7 +27,7 @@ test("rows: active first then newest, badge, counts, running time and ETA from t
   const c = el.querySelector('tr[data-id="c"]');
   assert.equal(c.querySelector(".bw-row__name").textContent, "Nightly eval");
   assert.equal(c.querySelector(".bw-badge").textContent, "In progress");
-  assert.equal(c.querySelector(".bw-row__counts").textContent, "50 / 100 · 10 failed");
+  assert.equal(c.querySelector(".bw-row__counts").textContent, "50 / 100 done · 10 failed");
   const cells = c.querySelectorAll("td.bw-num");
   assert.equal(cells[0].textContent, "8m 20s"); // running since in_progress (NOW - 500)
   assert.equal(cells[1].textContent, "6m 40s"); // eta 500 measured 100 s ago
@@ -208,7 +208,7 @@ test("a job is one row: parts and round, progress over all its requests, expands
   const tr = el.querySelector('tr[data-id="job_1"]');
   assert.equal(tr.querySelector(".bw-row__name").textContent, "Ticket triage");
   assert.match(tr.querySelector(".bw-row__sub").textContent, /^Job · 2 parts · round 1 · job_1/);
-  assert.equal(tr.querySelector(".bw-row__counts").textContent, "210 / 300 · 10 failed");
+  assert.equal(tr.querySelector(".bw-row__counts").textContent, "210 / 300 done · 10 failed");
   const list = tr.querySelector(".bw-job__batches");
   assert.ok(list.hidden);
   tr.click(); // a job's row expands instead of opening details
@@ -221,7 +221,7 @@ test("a job is one row: parts and round, progress over all its requests, expands
   assert.deepEqual(opened, ["batch_p2"]);
   // Progress moves with the job.
   model.update("_rows_patch", { seq: 2, set: { job_1: { ...job, completed: 280 } }, drop: [] });
-  assert.equal(tr.querySelector(".bw-row__counts").textContent, "290 / 300 · 10 failed");
+  assert.equal(tr.querySelector(".bw-row__counts").textContent, "290 / 300 done · 10 failed");
   tr.querySelector(".bw-col-actions button").click();
   const dialog = el.querySelector('[role="alertdialog"], [role="dialog"]');
   assert.match(dialog.textContent, /Cancel this job\?Job “Ticket triage” \(job_1\) will stop: its 2 running batches are cancelled/);

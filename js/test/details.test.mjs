@@ -27,7 +27,7 @@ test("every field: overview, counts, timeline with step times, timing, cost, fil
   assert.equal(el.querySelector(".bw-details__title").textContent, "Nightly eval");
   assert.equal(el.querySelector(".bw-badge").textContent, "Completed");
   const stats = [...el.querySelectorAll(".bw-details__progress .bw-stat__value")].map((v) => v.textContent);
-  assert.deepEqual(stats, ["100", "95", "5", "95.0%"]);
+  assert.deepEqual(stats, ["100", "95", "5", "95.0% of 100 done"]);
   assert.equal(kv(el, "Overview")["Batch ID"], "batch_1");
   assert.equal(kv(el, "Overview").Model, "gpt-4o-mini");
   const steps = [...el.querySelectorAll(".bw-step")].map((s) => s.querySelector(".bw-step__label").textContent);

@@ -12,12 +12,16 @@ const fmt = await import("../lib/format.js");
 const { STATUSES, COST_SOURCES } = await import("../lib/facts.js");
 const code = (/** @type {string} */ s) => STATUSES.indexOf(s);
 const T0 = Date.parse("2026-01-01T00:00:00Z") / 1000;
+/** The timestamp columns encode_rows sends (history_view.TIME_FIELDS). */
+const TIME_FIELDS = ["created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
+  "cancelling_at", "cancelled_at", "expires_at"];
 
 /** n rows, columnar as the kernel sends them (history_view.encode_rows). */
 function makeRows(n) {
   const cols = { n, statuses: STATUSES, endpoints: ["/v1/chat/completions", "/v1/embeddings"],
     cost_sources: COST_SOURCES, id: [], desc: [], tags: [], status: [], endpoint: [],
-    model: [], total: [], completed: [], failed: [], created: [], started: [], ended: [], cost: [], cost_source: [] };
+    model: [], total: [], completed: [], failed: [], cost: [], cost_source: [], time_fields: TIME_FIELDS };
+  for (const f of TIME_FIELDS) cols[f] = [];
   for (let i = 0; i < n; i++) {
     const status = code(i % 4 === 0 ? "failed" : i % 4 === 1 ? "in_progress" : "completed");
     const created = T0 + (n - i) * 3600; // newest first, one an hour
@@ -31,9 +35,11 @@ function makeRows(n) {
     const done = status === code("completed");
     cols.completed.push(done ? 95 : status === code("in_progress") ? 40 : 0);
     cols.failed.push(done ? 5 : 0);
-    cols.created.push(created);
-    cols.started.push(status === code("failed") ? null : created + 60);
-    cols.ended.push(done || status === code("failed") ? created + 600 + (i % 7) * 60 : null);
+    const ended = done || status === code("failed") ? created + 600 + (i % 7) * 60 : null;
+    for (const f of TIME_FIELDS) cols[f].push(null);
+    cols.created_at[i] = created;
+    cols.in_progress_at[i] = status === code("failed") ? null : created + 60;
+    if (ended !== null) cols[done ? "completed_at" : "failed_at"][i] = ended;
     cols.cost.push(done ? 0.095 : null);
     cols.cost_source.push(COST_SOURCES.indexOf(done ? "estimate" : "unknown"));
   }
@@ -174,9 +180,9 @@ test("pure helpers: decode, filter, sort, CSV", () => {
   // by description (else id), as text: "job 11" < "job 14" < ... < "job 2" < "nightly eval 10"
   assert.deepEqual(only.slice(0, 2).map((r) => r.id), ["batch_00011", "batch_00014"]);
   const csv = toCSV([{ ...rows[0], desc: '=cmd|"x", y' }]);
-  const [head, line] = csv.trim().split("\r\n");
-  assert.match(head, /^id,description,tags,status/);
-  assert.ok(line.startsWith('batch_00000,"\'=cmd|""x"", y"'), line); // quoted, and no formula
+  const [head, line] = csv.trim().split("\n");
+  assert.match(head, /^id,status,endpoint,model,description,tags,created_at/);
+  assert.ok(line.startsWith('batch_00000,failed,/v1/embeddings,gpt-4o-mini,"\'=cmd|""x"", y"'), line); // no formula
 });
 
 test("Export CSV downloads exactly the filtered rows", async () => {
@@ -194,7 +200,7 @@ test("Export CSV downloads exactly the filtered rows", async () => {
   }
   assert.equal(blobs.length, 1);
   assert.equal(blobs[0].type, "text/csv");
-  const lines = (await blobs[0].text()).trim().split("\r\n");
+  const lines = (await blobs[0].text()).trim().split("\n");
   // failed (i % 4 == 0) and "nightly" in the description (i % 10 == 0) or the tags (i % 3 == 0)
   const expected = [...Array(500).keys()].filter((i) => i % 4 === 0 && (i % 10 === 0 || i % 3 === 0)).length;
   assert.match(q(".bw-history__count").textContent, new RegExp(`^${expected} of 500`));
@@ -215,7 +221,7 @@ test("patches from the kernel update and add rows without a full reload", () => 
   const patch = makeRows(2);
   patch.id = ["batch_00001", "batch_new"];
   patch.desc = ["renamed", "brand new"];
-  patch.created = [T0 + 99 * 3600, T0 + 100 * 3600];
+  patch.created_at = [T0 + 99 * 3600, T0 + 100 * 3600];
   model.update("_history_patch", { seq: 1, ...patch });
   assert.equal(count(), "11 batches");
   assert.equal(el.querySelector("tbody tr").getAttribute("data-id"), "batch_new");
@@ -227,8 +233,8 @@ test("a view drawn late applies the patch accumulated since the snapshot; a patc
   const rows = { version: 3, ...makeRows(10) };
   const patch = { base: 3, seq: 9, ...makeRows(2) };
   patch.id = ["batch_00001", "batch_late"];
-  patch.status = [7, 4]; // cancelled, completed
-  patch.created = [rows.created[1], T0 + 999 * 3600];
+  patch.status = [code("cancelled"), code("completed")];
+  patch.created_at = [rows.created_at[1], T0 + 999 * 3600];
   const { el, count, model, cleanup } = setup(10, { _history_rows: rows, _history_patch: patch });
   assert.equal(count(), "11 batches");
   assert.match(el.querySelector('tr[data-id="batch_00001"]').textContent, /Cancelled/);
@@ -278,8 +284,8 @@ test("charts: empty data and exact geometry", () => {
   const t = charts.timeBars([], { average: 0, format: String });
   assert.equal(t.querySelectorAll("rect").length, 0);
   const s = summarize(decodeRows(makeRows(8)));
-  assert.equal(s.byStatus.failed, 2);
-  assert.equal(s.cost.priced, 4);
+  assert.equal(s.by_status.failed, 2);
+  assert.equal(s.priced_batches, 4);
 });
 
 test("bar charts name their bars and show their scale", () => {

@@ -17,7 +17,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .facts import DESCRIPTION_KEY, GROUP_ID_KEY, PARENT_KEY, TAGS_KEY, TAGS_SEPARATOR, visible_metadata
+from .facts import (
+    ACTIVE_STATUSES,
+    DESCRIPTION_KEY,
+    GROUP_ID_KEY,
+    PARENT_KEY,
+    STATUSES,
+    TAGS_KEY,
+    TAGS_SEPARATOR,
+    visible_metadata,
+)
 from .models import Batch, BatchStatus
 
 if TYPE_CHECKING:
@@ -64,20 +73,17 @@ def batches_frame(
     ``result_usage`` maps batch ids to token totals summed from downloaded results; it supplies tokens and
     cost (source "results") for batches whose object carries no ``usage``.
     """
-    from .pricing import get_pricing
+    from .pricing import batch_cost, batch_usage, get_pricing
 
     pricing = pricing or get_pricing()
     result_usage = result_usage or {}
     batches = list(batches)
     metas = [b.metadata or {} for b in batches]
     counts = [b.request_counts for b in batches]
-    usages: list[Optional[Usage]] = [
-        None if b.usage is None else (b.usage.input_tokens, b.usage.output_tokens, b.usage.cached_tokens)
-        for b in batches]
+    usages: list[Optional[Usage]] = [batch_usage(b) for b in batches]
     from_results = [result_usage.get(b.id) if u is None else None for b, u in zip(batches, usages)]
     tokens = [u or r for u, r in zip(usages, from_results)]
-    costs = [pricing.cost(b.model, usage=u, result_usage=r, completed_requests=c.completed)
-             for b, u, r, c in zip(batches, usages, from_results, counts)]
+    costs = [batch_cost(b, pricing=pricing, result_usage=r) for b, r in zip(batches, from_results)]
     # Column by column: a comprehension per field is several times faster than a row dict per batch.
     cols: dict[str, list] = {
         "id": [b.id for b in batches],
@@ -227,49 +233,88 @@ def _num(value: Any) -> Optional[float]:
 
 
 def summary_stats(frame: pd.DataFrame) -> dict[str, Any]:
-    """Counts per status, request success/failure rates, processing time, throughput and cost.
+    """The statistics of a set of batches, each defined once (the History panel computes the same in the
+    browser, js/lib/stats.js, proven equal by tests/widgets/test_history_parity.py).
 
-    Rates are ``None`` when there is nothing to divide by; processing times are seconds from creation to the
-    terminal state; throughput is requests finished per second of that time; cost sums the known costs
-    (``cost_sources`` says how many are estimates and how many unknown).
+    Counts
+      ``batches``; ``by_status`` (every status of ``facts.STATUSES``, 0 included); ``active`` (batches in
+      ``facts.ACTIVE_STATUSES``); ``total_requests``, ``completed_requests`` (requests that **succeeded**) and
+      ``failed_requests``, summed over every batch. A request is *done* once it succeeded or failed.
+    Rates, over every batch's done requests
+      ``success_rate`` = succeeded / done, ``failure_rate`` = failed / done; ``None`` when nothing is done.
+      Requests a cancelled or expired batch never ran are in neither.
+    Processing time, over the ``finished_batches``: terminal batches with a creation and an end time
+      Seconds from ``created_at`` to the terminal status (``ended_at``); ``mean_processing_seconds`` and
+      ``median_processing_seconds`` (the middle value, or the mean of the two middle ones); ``None`` when none.
+    Throughput, over the finished batches that took more than 0 s
+      ``throughput_rps`` = their done requests / their processing seconds (summed, then divided).
+    Cost, over the ``priced_batches`` (those whose cost is known, see ``pricing.batch_cost``)
+      ``total_cost`` = the exactly rounded sum of their costs (``math.fsum``: the same in any order);
+      ``cost_per_batch`` = total / priced batches; ``cost_per_request`` = total / the succeeded requests of
+      the priced batches. ``None`` when nothing is priced (or, per request, nothing succeeded).
+      ``cost_sources`` counts batches per source; ``cost_is_estimate`` is True when any cost is an estimate.
     """
     statuses = frame["status"].value_counts()
-    by_status = {s.value: int(statuses.get(s.value, 0)) for s in BatchStatus}
-    completed = int(frame["completed_requests"].sum())
-    failed = int(frame["failed_requests"].sum())
+    by_status = {s: int(statuses.get(s, 0)) for s in STATUSES}
+    succeeded_per_batch = frame["completed_requests"].to_numpy()
+    failed_per_batch = frame["failed_requests"].to_numpy()
+    completed = int(succeeded_per_batch.sum())
+    failed = int(failed_per_batch.sum())
     done = completed + failed
     seconds = frame["total_seconds"].to_numpy()
     finished = ~np.isnan(seconds)
-    per_batch_done = (frame["completed_requests"].to_numpy() + frame["failed_requests"].to_numpy())
     busy = finished & (seconds > 0)
     cost = frame["cost"].to_numpy()
-    known_cost = ~np.isnan(cost)
+    priced = ~np.isnan(cost)
     sources = frame["cost_source"].value_counts()
-    total_cost = float(cost[known_cost].sum()) if known_cost.any() else None
-    completed_with_cost = int(frame["completed_requests"].to_numpy()[known_cost].sum())
+    total_cost = math.fsum(cost[priced].tolist()) if priced.any() else None
+    priced_succeeded = int(succeeded_per_batch[priced].sum())
+    times = np.sort(seconds[finished])
+    n = len(times)
+    median = None if not n else float(times[n // 2]) if n % 2 else (float(times[n // 2 - 1]) + float(times[n // 2])) / 2
     return {
         "batches": int(len(frame)),
         "by_status": by_status,
-        "active": int(sum(n for s, n in by_status.items() if BatchStatus(s).is_active)),
+        "active": int(sum(by_status[s] for s in ACTIVE_STATUSES)),
         "total_requests": int(frame["total_requests"].sum()),
         "completed_requests": completed,
         "failed_requests": failed,
         "success_rate": completed / done if done else None,
         "failure_rate": failed / done if done else None,
-        "mean_processing_seconds": _num(seconds[finished].mean()) if finished.any() else None,
-        "median_processing_seconds": _num(np.median(seconds[finished])) if finished.any() else None,
-        "throughput_rps": float(per_batch_done[busy].sum() / seconds[busy].sum()) if busy.any() else None,
+        "finished_batches": n,
+        "mean_processing_seconds": float(times.sum()) / n if n else None,
+        "median_processing_seconds": median,
+        "throughput_rps": int((succeeded_per_batch + failed_per_batch)[busy].sum()) / float(seconds[busy].sum())
+        if busy.any() else None,
+        "priced_batches": int(priced.sum()),
         "total_cost": total_cost,
-        "cost_per_request": total_cost / completed_with_cost if total_cost is not None and completed_with_cost
-        else None,
+        "cost_per_batch": total_cost / int(priced.sum()) if total_cost is not None else None,
+        "cost_per_request": total_cost / priced_succeeded if total_cost is not None and priced_succeeded else None,
         "cost_sources": {str(k): int(v) for k, v in sources.items()},
         "cost_is_estimate": bool(sources.get("estimate", 0)),
     }
 
 
-def frame_for_export(frame: pd.DataFrame) -> pd.DataFrame:
-    """Flat columns for CSV: tags comma-joined, metadata as JSON text."""
+#: Text columns of the CSV export whose cells are defused when they start like a spreadsheet formula.
+_TEXT_COLUMNS = ("id", "status", "endpoint", "model", "description", "tags", "input_file_id", "output_file_id",
+                 "error_file_id", GROUP_ID_KEY, PARENT_KEY, "cost_source", "metadata", "connection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(text: Any) -> Any:
+    """A cell a spreadsheet would run as a formula gets a leading ``'`` (the browser's export does the same)."""
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_START) else text
+
+
+def frame_for_export(frame: pd.DataFrame, *, csv: bool = False) -> pd.DataFrame:
+    """Flat columns for a file: tags comma-joined, metadata (without ``facts.HIDDEN_KEYS``) as JSON text.
+
+    ``csv=True`` also defuses text cells that start like a spreadsheet formula (``= + - @``, tab, CR)."""
     out = frame.copy()
-    out["tags"] = [",".join(t) if t is not None else "" for t in out["tags"]]
-    out["metadata"] = [json.dumps(m, ensure_ascii=False) if m else "" for m in out["metadata"]]
+    out["tags"] = [TAGS_SEPARATOR.join(t) if t is not None else "" for t in out["tags"]]
+    out["metadata"] = [json.dumps(visible_metadata(m), ensure_ascii=False) if m else "" for m in out["metadata"]]
+    if csv:
+        for name in _TEXT_COLUMNS:
+            if name in out.columns:
+                out[name] = out[name].astype(object).map(_defuse)
     return out

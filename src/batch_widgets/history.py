@@ -185,18 +185,20 @@ class BatchHistory:
         return view
 
     def stats(self) -> dict[str, Any]:
-        """Counts per status, success/failure rates, mean/median processing seconds, throughput, cost."""
+        """Counts per status, success/failure rates, processing time, throughput and cost: the formulas are
+        :func:`~batch_widgets.analytics.summary_stats`'s (the History panel shows the same numbers)."""
         return analytics.summary_stats(self._view())
 
     # -- exports -------------------------------------------------------------------------------------------
     def to_csv(self, path: Optional[Union[str, "os.PathLike[str]"]] = None) -> Optional[str]:
-        """CSV (tags comma-joined, metadata as JSON); returns the text when no path is given."""
-        frame = analytics.frame_for_export(self.to_dataframe())
+        """CSV (tags comma-joined, metadata as JSON, formula-like text defused, LF line ends); returns the text
+        when no path is given. The History panel's "Export CSV" writes the same bytes for the same filter."""
+        frame = analytics.frame_for_export(self.to_dataframe(), csv=True)
         if path is None:
             buffer = io.StringIO()
-            frame.to_csv(buffer, index=False)
+            frame.to_csv(buffer, index=False, lineterminator="\n")
             return buffer.getvalue()
-        frame.to_csv(path, index=False)
+        frame.to_csv(path, index=False, lineterminator="\n")
         return None
 
     def to_parquet(self, path: Union[str, "os.PathLike[str]"]) -> None:

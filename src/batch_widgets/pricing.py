@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping, Optional
 
-__all__ = ["ModelPrice", "Pricing", "get_pricing", "set_prices", "reset_prices"]
+__all__ = ["ModelPrice", "Pricing", "batch_cost", "batch_usage", "get_pricing", "set_prices", "reset_prices"]
 
 # gpt-4o-mini-2024-07-18 -> gpt-4o-mini; claude-haiku-4-5-20251001 -> claude-haiku-4-5 (Anthropic's snapshots)
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|20\d{6})$")
@@ -136,6 +136,40 @@ class Pricing:
         if completed_requests is not None:
             return completed_requests * self.per_request_estimate, "estimate"
         return None, "unknown"
+
+
+def batch_usage(batch: Any) -> Optional[tuple[int, int, int]]:
+    """A batch's ``usage`` as ``(input, output, cached)`` tokens, or ``None`` when it tells nothing yet.
+
+    An all-zero usage on an **active** batch reads as "not reported yet" (the local server, and providers, write
+    zeros when a run starts), so its cost falls back to the estimate like a batch with no usage at all. On a
+    terminal batch an all-zero usage is a real $0 (nothing ran, or the endpoint counts no tokens).
+    """
+    usage = getattr(batch, "usage", None)
+    if usage is None:
+        return None
+    tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    if not any(tokens) and batch.is_active:
+        return None
+    return tokens
+
+
+def batch_cost(
+    batch: Any,
+    *,
+    pricing: Optional[Pricing] = None,
+    result_usage: Optional[tuple[int, int, int]] = None,
+) -> tuple[Optional[float], str]:
+    """``(usd, source)`` of one batch: THE cost every view, export and statistic uses.
+
+    Best source first: the batch's own usage (:func:`batch_usage`), else token counts summed from its downloaded
+    results (``result_usage``), else ``succeeded requests x per_request_estimate`` ("estimate"). A model with no
+    price gives ``(None, "unknown")``, never 0. USD at batch prices.
+    """
+    usage = batch_usage(batch)
+    return (pricing or get_pricing()).cost(
+        batch.model, usage=usage, result_usage=result_usage if usage is None else None,
+        completed_requests=batch.request_counts.completed)
 
 
 _current: Optional[Pricing] = None

@@ -75,9 +75,9 @@ def test_every_batch_is_sent_once_as_columns():
     assert STATUSES[rows["status"][i]] == "in_progress"
     assert rows["desc"][i] == "eval run 0" and rows["tags"][i] == "eval,nightly"
     assert rows["endpoints"][rows["endpoint"][i]] == "/v1/embeddings"
-    assert rows["ended"][i] is None and rows["started"][i] == T0 + 10
+    assert rows["completed_at"][i] is None and rows["in_progress_at"][i] == T0 + 10
     j = rows["id"].index(api.batches[-3]["id"])  # i == 2: completed
-    assert rows["ended"][j] - rows["created"][j] == 600
+    assert rows["completed_at"][j] - rows["created_at"][j] == 600
     assert rows["cost_sources"][rows["cost_source"][j]] == "estimate" and rows["cost"][j] == pytest.approx(0.01)
     # compact: a list per field, not an object per row
     assert all(isinstance(v, list) for k, v in rows.items() if k not in ("n", "version"))

@@ -122,15 +122,15 @@ def validation_summary(batch: Batch) -> str:
     return f"{where}{first.message or first.code or 'refused'}{more}"
 
 
-def batch_cost(batch: Batch) -> dict[str, Any]:
-    """{"usd": float | None, "source": "usage" | "estimate" | "unknown", "tokens": {...} | None}."""
-    from ..pricing import get_pricing
+def cost_detail(batch: Batch) -> dict[str, Any]:
+    """{"usd", "source", "tokens"}: ``pricing.batch_cost`` (the one cost every view shows) plus the tokens behind
+    it (None when the batch reports none yet: see ``pricing.batch_usage``)."""
+    from ..pricing import batch_cost, batch_usage
 
-    usage = batch.usage
+    usd, source = batch_cost(batch)
+    usage = batch.usage if batch_usage(batch) is not None else None
     tokens = None
-    usage_tuple = None
-    if usage is not None and (usage.input_tokens or usage.output_tokens):
-        usage_tuple = (usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    if usage is not None:
         tokens = {
             "input": usage.input_tokens,
             "output": usage.output_tokens,
@@ -138,10 +138,7 @@ def batch_cost(batch: Batch) -> dict[str, Any]:
             "reasoning": usage.output_tokens_details.reasoning_tokens if usage.output_tokens_details else 0,
             "total": usage.total_tokens or usage.input_tokens + usage.output_tokens,
         }
-    usd, source = get_pricing().cost(
-        batch.model, usage=usage_tuple, completed_requests=batch.request_counts.completed
-    )
-    return {"usd": None if usd is None else round(usd, 6), "source": source, "tokens": tokens}
+    return {"usd": usd, "source": source, "tokens": tokens}
 
 
 _KNOWN = set(Batch.model_fields)
@@ -178,7 +175,7 @@ def batch_detail(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
         "metadata": visible_metadata(batch.metadata),
         "errors": errors,
         "failed_validation": batch.failed_validation,
-        "cost": batch_cost(batch),
+        "cost": cost_detail(batch),
         # Provider-specific fields we do not model, shown as text.
         "extra": {str(k): _as_text(v) for k, v in extra.items()},
     }

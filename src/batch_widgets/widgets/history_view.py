@@ -9,6 +9,7 @@ state back (``_history_filters``) so ``to_dataframe()`` returns the rows the use
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Optional
@@ -16,6 +17,7 @@ from typing import Any, Callable, Iterable, Optional
 import traitlets as t
 
 from .. import facts
+from ..facts import visible_metadata
 from ..models import Batch, BatchStatus
 from .base import BatchWidgetBase, log
 
@@ -27,17 +29,20 @@ FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until", "connection")
 PATCH_FOLD_ROWS = 500
 
 
-def batch_cost(batch: Batch) -> tuple[Optional[float], str]:
-    """(USD, source) of one batch from the shared price table: its usage if it has one, else an estimate."""
-    from ..pricing import get_pricing
-
-    usage = batch.usage
-    tokens = (usage.input_tokens, usage.output_tokens, usage.cached_tokens) if usage is not None else None
-    return get_pricing().cost(batch.model, usage=tokens, completed_requests=batch.request_counts.completed)
+#: Timestamp fields sent per row, by their API names (the browser derives the end time from the status).
+TIME_FIELDS = ("created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
+               "cancelling_at", "cancelled_at", "expires_at")
 
 
 def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
-    """Batches -> the compact columnar dict the browser decodes (js/panels/history.js ``decodeRows``)."""
+    """Batches -> the compact columnar dict the browser decodes (js/panels/history.js ``decodeRows``).
+
+    Every column the History panel needs for its table, its statistics and its CSV export (which equal
+    ``BatchHistory.stats()`` and ``to_csv()``): statuses, endpoints, cost sources and connections as small
+    integer codes; the cost is ``pricing.batch_cost``'s, at full precision.
+    """
+    from ..pricing import batch_cost, batch_usage
+
     batches = list(batches)
     endpoints = sorted({b.endpoint for b in batches if b.endpoint})
     connections = sorted({c for b in batches if (c := (b.model_extra or {}).get("connection"))})
@@ -46,29 +51,36 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
     st_code = {s: i for i, s in enumerate(STATUSES)}
     src_code = {s: i for i, s in enumerate(COST_SOURCES)}
     cols: dict[str, list[Any]] = {k: [] for k in (
-        "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", "created", "started",
-        "ended", "cost", "cost_source", "conn")}
+        "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", *TIME_FIELDS,
+        "cost", "cost_source", "conn", "input_file", "output_file", "error_file", "tokens", "meta")}
+    times = [cols[name] for name in TIME_FIELDS]
     for b in batches:
         meta = b.metadata or {}
         counts = b.request_counts
         cost, source = batch_cost(b)
+        shown = visible_metadata(meta)
         cols["id"].append(b.id)
-        cols["desc"].append(meta.get("description", ""))
-        cols["tags"].append(",".join(b.tags))
+        cols["desc"].append(meta.get(facts.DESCRIPTION_KEY) or "")
+        cols["tags"].append(facts.TAGS_SEPARATOR.join(b.tags))
         cols["status"].append(st_code[b.status.value])
         cols["endpoint"].append(ep_code.get(b.endpoint or "", -1))
         cols["model"].append(b.model or "")
         cols["total"].append(counts.total)
         cols["completed"].append(counts.completed)
         cols["failed"].append(counts.failed)
-        cols["created"].append(b.created_at)
-        cols["started"].append(b.in_progress_at)
-        cols["ended"].append(b.ended_at)
-        cols["cost"].append(None if cost is None else round(cost, 8))
+        for column, name in zip(times, TIME_FIELDS):
+            column.append(getattr(b, name))
+        cols["cost"].append(cost)
         cols["cost_source"].append(src_code.get(source, src_code["unknown"]))
         cols["conn"].append(conn_code.get((b.model_extra or {}).get("connection") or "", -1))
+        cols["input_file"].append(b.input_file_id or "")
+        cols["output_file"].append(b.output_file_id or "")
+        cols["error_file"].append(b.error_file_id or "")
+        cols["tokens"].append(batch_usage(b))
+        # The metadata cell of the export, as Python writes it (key order and JSON spacing included).
+        cols["meta"].append(json.dumps(shown, ensure_ascii=False) if shown else "")
     return {"n": len(batches), "statuses": list(STATUSES), "endpoints": endpoints,
-            "cost_sources": list(COST_SOURCES), "connections": connections, **cols}
+            "cost_sources": list(COST_SOURCES), "connections": connections, "time_fields": list(TIME_FIELDS), **cols}
 
 
 def normalize_filters(raw: Any) -> dict[str, Any]:
