@@ -170,11 +170,14 @@ def split_parts(lines: Sequence[bytes], tokens: Sequence[int], *, max_requests: 
     return ranges
 
 
-def _validate_all(lines: Sequence[bytes], endpoint: Optional[str], source: str) -> str:
-    """Check the whole input at once (line numbers, duplicate ids and one model across every part)."""
+def _validate_all(lines: Sequence[bytes], endpoint: Optional[str], source: str,
+                  endpoints: Optional[Sequence[str]] = None) -> str:
+    """Check the whole input at once (line numbers, duplicate ids and one model across every part); ``endpoints``
+    are the urls the target accepts (``client.accepted_endpoints``)."""
     from .validation import LineValidator
 
-    checker = LineValidator(endpoint, source=source, max_requests=len(lines) + 1, max_bytes=1 << 62)
+    checker = LineValidator(endpoint, source=source, max_requests=len(lines) + 1, max_bytes=1 << 62,
+                            endpoints=endpoints)
     for raw in lines:
         checker.feed(raw)
     report = checker.finish()
@@ -954,6 +957,7 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
              tags: Optional[Sequence[str]], metadata: Optional[Mapping[str, Any]], completion_window: str,
              max_attempts: int, retry_on: Iterable[Union[int, str]], max_enqueued_tokens: Optional[int],
              max_part_requests: Optional[int], build_options: Mapping[str, Any],
+             endpoints: Optional[Sequence[str]] = None,
              ) -> tuple[_State, list[bytes], list[int], list[tuple[int, int]]]:
     """Everything checked before anything is uploaded: the lines, the metadata, the split."""
     from .jsonl import DEFAULT_ENDPOINT
@@ -974,7 +978,7 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
     if not lines:
         raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
     endpoint = endpoint or _endpoint_of(lines[0]) or DEFAULT_ENDPOINT
-    endpoint = _validate_all(lines, endpoint, source) or endpoint
+    endpoint = _validate_all(lines, endpoint, source, endpoints) or endpoint
     # Estimated only under a limit (it parses every line again); without one nothing needs the figure.
     tokens = [estimate_tokens(line) for line in lines] if max_enqueued_tokens is not None else [0] * len(lines)
     if max_enqueued_tokens is not None:
@@ -1049,7 +1053,7 @@ class JobsMixin:
             requests, endpoint=endpoint, description=description, tags=tags, metadata=metadata,
             completion_window=completion_window, max_attempts=max_attempts, retry_on=retry_on,
             max_enqueued_tokens=max_enqueued_tokens, max_part_requests=max_part_requests,
-            build_options=build_options)
+            build_options=build_options, endpoints=self.accepted_endpoints)
         _run_sync(self, _create_gen(state, lines, tokens, ranges))
         return Job(self, state)
 
@@ -1087,7 +1091,7 @@ class AsyncJobsMixin:
             requests, endpoint=endpoint, description=description, tags=tags, metadata=metadata,
             completion_window=completion_window, max_attempts=max_attempts, retry_on=retry_on,
             max_enqueued_tokens=max_enqueued_tokens, max_part_requests=max_part_requests,
-            build_options=build_options)
+            build_options=build_options, endpoints=self.accepted_endpoints)
         await _run_async(self, _create_gen(state, lines, tokens, ranges))
         return AsyncJob(self, state)
 

@@ -284,3 +284,16 @@ def test_a_batch_with_one_percent_invalid_bodies_fails_exactly_those(sdk):
     errors = read_lines(sdk, batch.error_file_id)
     assert {e["custom_id"] for e in errors} == invalid and {e["response"]["status_code"] for e in errors} == {400}
     assert len(read_lines(sdk, batch.output_file_id)) == 1980
+
+
+def test_submit_job_also_refuses_an_endpoint_the_target_does_not_accept(server, sdk):
+    from batch_widgets import BatchClient
+    from batch_widgets.errors import InvalidRequestsError
+
+    before = len(sdk.files.list().data)
+    speech = [{"custom_id": f"s{i}", "method": "POST", "url": "/v1/audio/speech",
+               "body": {"model": "tts-1", "input": "hi", "voice": "alloy"}} for i in range(3)]
+    with BatchClient(api_key="none", base_url=server.base_url) as client, pytest.raises(InvalidRequestsError) as info:
+        client.submit_job(speech)
+    assert [p.code for p in info.value.problems] == ["unsupported_endpoint"]
+    assert len(sdk.files.list().data) == before
