@@ -19,8 +19,10 @@ const DAY = 86400;
 
 /**
  * One batch in the table: the numbers the statistics and the CSV need (js/lib/stats.js) plus the lower-cased
- * search text, the success rate (-1: nothing done yet) and the running duration.
- * @typedef {import("../lib/stats.js").StatRow & {hay: string, rate: number, duration: number}} Row
+ * search text, the success rate (-1: nothing done yet) and the running duration; a job's batch its job, part
+ * and round. A job's line (groupJobs) also has its batches (`members`) and its number of parts.
+ * @typedef {import("../lib/stats.js").StatRow & {hay: string, rate: number, duration: number, job: string,
+ *   part: number, round: number, members?: Row[], parts?: number}} Row
  * @typedef {{statuses: string[], search: string, endpoint: string, since: string, until: string,
  *   connection: string}} Filters
  */
@@ -88,9 +90,79 @@ export function decodeRows(cols, now = Date.now() / 1000) {
       hay: `${cols.id[i]}\n${desc}\n${tags}\n${model}\n${endpoint}`.toLowerCase(),
       rate: done > 0 ? completed / done : -1,
       duration: (ended ?? now) - created,
+      job: cols.job && cols.job[i] >= 0 ? (cols.jobs || [])[cols.job[i]] || "" : "",
+      part: (cols.part && cols.part[i]) || 0,
+      round: (cols.round && cols.round[i]) || 0,
     };
   }
   return rows;
+}
+
+const ACTIVE_STATUSES = new Set(["validating", "in_progress", "finalizing", "cancelling"]);
+const COST_RANK = ["usage", "results", "estimate", "unknown"];
+
+/**
+ * Fold each job's batches into one row (at the place of its first batch in `rows`), with the job's counts as
+ * Python's Job counts them: its requests are its parts' first rounds; what a retry round ran again is counted
+ * once, by the round that settled it. Batches of no job pass through. The job row keeps its batches in `members`.
+ * @param {Row[]} rows
+ * @param {number} [now]
+ * @returns {Row[]}
+ */
+export function groupJobs(rows, now = Date.now() / 1000) {
+  /** @type {Map<string, Row[]>} */
+  const byJob = new Map();
+  for (const r of rows) {
+    if (!r.job) continue;
+    const list = byJob.get(r.job);
+    if (list) list.push(r);
+    else byJob.set(r.job, [r]);
+  }
+  if (!byJob.size) return rows;
+  /** @type {Row[]} */
+  const out = [];
+  for (const r of rows) {
+    if (!r.job) out.push(r);
+    else if (byJob.get(r.job)?.[0] === r) out.push(jobRow(r.job, /** @type {Row[]} */ (byJob.get(r.job)), now));
+  }
+  return out;
+}
+
+/** @param {string} job @param {Row[]} members @param {number} now @returns {Row} */
+function jobRow(job, members, now) {
+  const sorted = [...members].sort((a, b) => a.part - b.part || a.round - b.round || a.created - b.created);
+  const first = sorted.reduce((a, b) => (b.created < a.created ? b : a));
+  const sum = (/** @type {(r: Row) => number} */ f, /** @type {Row[]} */ list = members) =>
+    list.reduce((n, r) => n + f(r), 0);
+  const retried = sum((r) => r.total, members.filter((r) => r.round > 0));
+  const total = sum((r) => r.total, members.filter((r) => r.round === 0));
+  const done = Math.min(total, Math.max(0, sum((r) => r.completed + r.failed) - retried));
+  const failed = Math.min(done, Math.max(0, sum((r) => r.failed) - retried));
+  const active = members.some((r) => ACTIVE_STATUSES.has(r.status));
+  const status = active ? "in_progress" : members.some((r) => r.status === "cancelled") ? "cancelled"
+    : members.every((r) => r.status === "failed") ? "failed" : "completed";
+  const ended = active ? null : Math.max(...members.map((r) => r.ended ?? r.created));
+  const costs = members.map((r) => r.cost);
+  const firstStart = Math.min(...members.map((r) => r.started ?? Infinity));
+  const source = members.reduce((worst, r) =>
+    (COST_RANK.indexOf(r.costSource) > COST_RANK.indexOf(worst) ? r.costSource : worst), "usage");
+  return {
+    ...first,
+    id: job,
+    status,
+    total,
+    completed: done - failed,
+    failed,
+    started: firstStart === Infinity ? null : firstStart,
+    ended,
+    cost: costs.some((c) => c === null) ? null : costs.reduce((/** @type {number} */ a, c) => a + (c ?? 0), 0),
+    costSource: source,
+    rate: done > 0 ? (done - failed) / done : -1,
+    duration: (ended ?? now) - first.created,
+    members: sorted,
+    parts: Math.max(...members.map((r) => r.part)),
+    round: Math.max(...members.map((r) => r.round)),
+  };
 }
 
 /** "2026-11-29" -> Unix seconds at 00:00 UTC (dates are UTC, as in Python), or null. @param {string} day */
@@ -294,8 +366,20 @@ export function renderHistory(model, el) {
   const pageInfo = h("span", { class: "bw-history__page" });
   scope.on(prev, "click", () => { page = Math.max(0, page - 1); drawTable(); });
   scope.on(next, "click", () => { page += 1; drawTable(); });
+  /** @type {Set<string>} jobs whose batches are shown under their line */
+  const expanded = new Set();
   scope.on(tbody, "click", (ev) => {
     const target = /** @type {HTMLElement} */ (ev.target);
+    const toggle = target.closest && target.closest("[data-toggle]");
+    if (toggle) {
+      const job = toggle.getAttribute("data-toggle") || "";
+      if (!expanded.delete(job)) expanded.add(job);
+      drawn = []; // redraw the page with the job's batches shown or hidden
+      drawTable();
+      const again = [...tbody.querySelectorAll("[data-toggle]")].find((b) => b.getAttribute("data-toggle") === job);
+      if (again) /** @type {HTMLElement} */ (again).focus();
+      return;
+    }
     const btn = target.closest && target.closest("[data-open]");
     if (btn) model.send({ action: "history_open", id: btn.getAttribute("data-open") });
   });
@@ -431,23 +515,31 @@ export function renderHistory(model, el) {
   }
 
   function drawTable() {
-    const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
+    const lines = groupJobs(shown); // a job is one line; it expands to its batches
+    const pages = Math.max(1, Math.ceil(lines.length / PAGE_SIZE));
     page = Math.min(page, pages - 1);
     const start = page * PAGE_SIZE;
-    const slice = shown.slice(start, start + PAGE_SIZE);
+    const slice = lines.slice(start, start + PAGE_SIZE);
     const same = slice.length === drawn.length && slice.every((r, i) => r === drawn[i] && rowCache.has(r));
     if (!same) {
       const frag = document.createDocumentFragment();
       for (const r of slice) {
         let tr = rowCache.get(r);
-        if (!tr) rowCache.set(r, (tr = rowElement(r)));
+        if (!tr) rowCache.set(r, (tr = r.members ? jobElement(r) : rowElement(r)));
         frag.append(tr);
+        if (r.members && expanded.has(r.id)) {
+          for (const m of r.members) {
+            const sub = rowElement(m, `Part ${m.part}/${r.parts}${m.round ? ` · retry ${m.round}` : ""}`);
+            sub.classList.add("bw-history__member");
+            frag.append(sub);
+          }
+        }
       }
       clear(tbody).append(frag);
       drawn = slice;
     }
-    pageInfo.textContent = shown.length
-      ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(shown.length)}`
+    pageInfo.textContent = lines.length
+      ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(lines.length)}`
       : "";
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
@@ -459,8 +551,25 @@ export function renderHistory(model, el) {
     table.hidden = shown.length === 0;
   }
 
-  /** @param {Row} r */
-  function rowElement(r) {
+  /** A job's line: its name, parts and round, the job's status and counts; the button shows its batches.
+   * @param {Row} r */
+  function jobElement(r) {
+    const tr = rowElement(r);
+    tr.classList.add("bw-history__job");
+    const name = /** @type {HTMLElement} */ (tr.querySelector(".bw-history__name"));
+    const id = /** @type {HTMLElement} */ (name.querySelector(".bw-history__id"));
+    id.before(h("div", { class: "bw-history__jobline bw-muted",
+      text: `Job · ${r.parts} part${r.parts === 1 ? "" : "s"} · round ${r.round}` }));
+    const open = expanded.has(r.id);
+    const toggle = h("button", { type: "button", class: "bw-btn bw-btn--ghost", "data-toggle": r.id,
+      "aria-expanded": String(open), "aria-label": `${open ? "Hide" : "Show"} the batches of job ${r.id}`,
+      text: open ? "Batches ▾" : "Batches ▸" });
+    clear(/** @type {HTMLElement} */ (tr.querySelector(".bw-history__actions"))).append(toggle);
+    return tr;
+  }
+
+  /** @param {Row} r @param {string} [label] a batch of a job: its part and round */
+  function rowElement(r, label) {
     const rate = r.rate >= 0 ? r.rate : null;
     // A batch that ended early (failed, expired, cancelled) never looks healthy: its bar is the share of ALL its
     // requests that succeeded, in the warning colour, and the requests it never ran are counted beside it.
@@ -482,7 +591,8 @@ export function renderHistory(model, el) {
       unrun ? h("div", { class: "bw-history__unrun", text: `${formatNumber(unrun)} not run` }) : null]);
     return h("tr", { "data-id": r.id }, [
       h("td", { class: "bw-history__name" }, [
-        r.desc ? h("div", { class: "bw-history__desc", text: r.desc, title: r.desc }) : null,
+        label ? h("div", { class: "bw-history__part", text: label }) : null,
+        r.desc && !label ? h("div", { class: "bw-history__desc", text: r.desc, title: r.desc }) : null,
         h("code", { class: "bw-history__id", text: r.id }),
         r.tags ? h("div", { class: "bw-history__tags", text: r.tags.split(",").join(" · "), title: r.tags }) : null,
       ]),

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { installDom, fakeModel } from "./_panel_env.mjs";
 
 installDom();
-const { renderHistory, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_SIZE } =
-  await import("../panels/history.js");
+const historyModule = await import("../panels/history.js");
+const { renderHistory, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_SIZE } = historyModule;
 const charts = await import("../lib/charts.js");
 const fmt = await import("../lib/format.js");
 
@@ -320,4 +320,41 @@ test("cleanup removes the DOM and every model listener", () => {
   cleanup();
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
+});
+
+test("a job's batches fold into one line with the job's counts; it expands to its parts and rounds", () => {
+  const cols = makeRows(6);
+  // batches 1, 2 and 3 are one job: parts 1 and 2, and a retry round of part 1 (its 5 failures run again).
+  cols.jobs = ["job_7"];
+  cols.job = [-1, 0, 0, 0, -1, -1];
+  cols.part = [0, 1, 2, 1, 0, 0];
+  cols.round = [0, 0, 0, 1, 0, 0];
+  cols.status = [code("completed"), code("completed"), code("completed"), code("completed"), code("failed"),
+    code("completed")];
+  cols.total = [100, 100, 100, 5, 100, 100];
+  cols.completed = [95, 95, 100, 4, 0, 95];
+  cols.failed = [5, 5, 0, 1, 0, 5];
+  cols.cost = [0.1, 0.1, 0.1, 0.01, null, 0.1];
+  const { groupJobs } = historyModule;
+  const lines = groupJobs(decodeRows(cols));
+  assert.deepEqual(lines.map((r) => r.id), ["batch_00000", "job_7", "batch_00004", "batch_00005"]);
+  const job = lines[1];
+  assert.deepEqual([job.total, job.completed, job.failed, job.status], [200, 199, 1, "completed"]);
+  assert.equal(job.cost.toFixed(2), "0.21");
+  assert.deepEqual(job.members.map((m) => [m.part, m.round]), [[1, 0], [1, 1], [2, 0]]);
+
+  const { el, rows, count, cleanup } = setup(6, { _history_rows: cols });
+  assert.equal(count(), "6 batches"); // the count and the analytics stay per batch
+  assert.equal(rows().length, 4);
+  const line = el.querySelector('tbody tr[data-id="job_7"]');
+  assert.match(line.textContent, /Job · 2 parts · round 1/);
+  assert.match(line.querySelector(".bw-history__requests").textContent, /^200 \/ 2001 failed/); // all settled
+  line.querySelector("[data-toggle]").click();
+  assert.deepEqual(rows().map((tr) => tr.dataset.id),
+    ["batch_00000", "job_7", "batch_00001", "batch_00003", "batch_00002", "batch_00004", "batch_00005"]);
+  assert.equal(el.querySelector('tr[data-id="batch_00003"] .bw-history__part').textContent, "Part 1/2 · retry 1");
+  el.querySelector('tr[data-id="batch_00003"] [data-open]').click(); // a batch of the job opens its details
+  el.querySelector('tbody tr[data-id="job_7"] [data-toggle]').click();
+  assert.equal(rows().length, 4);
+  cleanup();
 });

@@ -1006,6 +1006,12 @@ def job_id_of(batch: Batch) -> Optional[str]:
     return meta.get(JOB_ID_KEY) if meta.get(JOB_SPEC_KEY) else None
 
 
+def job_position(batch: Batch) -> tuple[int, int, int]:
+    """``(part, parts, round)`` of a job's batch (from its metadata)."""
+    part, parts = _part_of(batch)
+    return part, parts, _round_of(batch)
+
+
 def job_view(job_id: str, batches: list[Batch]) -> _State:
     """The state of a job from its batches as listed (for live views: no requests are made)."""
     return _state_from(job_id, batches)

@@ -303,3 +303,21 @@ def test_past_the_fold_size_a_fresh_snapshot_replaces_the_patch(monkeypatch):
     assert w._history_rows["version"] > version and w._history_patch["n"] == 0
     assert w._history_patch["base"] == w._history_rows["version"]
     assert sum(STATUSES[c] == "expired" for c in w._history_rows["status"]) == 4
+
+
+def test_rows_say_which_job_part_and_round_each_batch_is():
+    from batch_widgets.widgets.history_view import encode_rows
+
+    def batch(i, meta):
+        return Batch.model_validate({"id": f"batch_{i}", "input_file_id": "f", "endpoint": "/v1/chat/completions",
+                                     "status": "completed", "created_at": 1_700_000_000 + i, "metadata": meta})
+
+    spec = "requests=10;max_attempts=3;retry_on=429;max_enqueued_tokens="
+    rows = encode_rows([
+        batch(0, {"group_id": "job_b", "group_part": "2/2", "job_round": "1", "job_spec": spec}),
+        batch(1, {"description": "alone"}),
+        batch(2, {"group_id": "group_old", "group_part": "1/2"}),  # an old split, not a job
+        batch(3, {"group_id": "job_a", "group_part": "1/1", "job_round": "0", "job_spec": spec}),
+    ])
+    assert rows["jobs"] == ["job_a", "job_b"]
+    assert (rows["job"], rows["part"], rows["round"]) == ([1, -1, -1, 0], [2, 0, 0, 1], [1, 0, 0, 0])

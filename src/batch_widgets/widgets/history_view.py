@@ -18,6 +18,7 @@ import traitlets as t
 
 from .. import facts
 from ..facts import visible_metadata
+from ..jobs import job_id_of, job_position
 from ..models import Batch, BatchStatus
 from .base import BatchWidgetBase, log
 
@@ -50,11 +51,16 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
     ep_code = {e: i for i, e in enumerate(endpoints)}
     st_code = {s: i for i, s in enumerate(STATUSES)}
     src_code = {s: i for i, s in enumerate(COST_SOURCES)}
+    # A job's batches carry its id (coded), part and round: the browser folds them into one row per job.
+    job_ids = [job_id_of(b) for b in batches]
+    jobs = sorted({j for j in job_ids if j})
+    job_code = {j: i for i, j in enumerate(jobs)}
     cols: dict[str, list[Any]] = {k: [] for k in (
         "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", *TIME_FIELDS,
-        "cost", "cost_source", "conn", "input_file", "output_file", "error_file", "tokens", "meta")}
+        "cost", "cost_source", "conn", "input_file", "output_file", "error_file", "tokens", "meta", "job", "part",
+        "round")}
     times = [cols[name] for name in TIME_FIELDS]
-    for b in batches:
+    for b, job in zip(batches, job_ids):
         meta = b.metadata or {}
         counts = b.request_counts
         cost, source = batch_cost(b)
@@ -79,7 +85,11 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         cols["tokens"].append(batch_usage(b))
         # The metadata cell of the export, as Python writes it (key order and JSON spacing included).
         cols["meta"].append(json.dumps(shown, ensure_ascii=False) if shown else "")
-    return {"n": len(batches), "statuses": list(STATUSES), "endpoints": endpoints,
+        part, _parts, round_ = job_position(b) if job else (0, 0, 0)
+        cols["job"].append(job_code[job] if job else -1)
+        cols["part"].append(part)
+        cols["round"].append(round_)
+    return {"n": len(batches), "statuses": list(STATUSES), "endpoints": endpoints, "jobs": jobs,
             "cost_sources": list(COST_SOURCES), "connections": connections, "time_fields": list(TIME_FIELDS), **cols}
 
 
