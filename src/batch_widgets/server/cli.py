@@ -41,7 +41,7 @@ clients: point the openai SDK (or batch_widgets) at it with
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="run the local OpenAI-compatible batch server",
-        description="Serve OpenAI's /v1/files, /v1/batches and /v1/models from a local data directory (SQLite + "
+        description="Serve OpenAI's /v1/files, /v1/batches and /v1/models from a local data directory (SQLite +\n"
                     "files). Batches survive restarts; a batch left running resumes on the next start.",
         epilog=_SERVE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     net = p.add_argument_group("network and security")
