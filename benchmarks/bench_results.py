@@ -36,8 +36,10 @@ import time
 
 from _table import Row, report
 
-WORDS = ("the model answered with a long and careful explanation of batch processing, tokens, latency, "
-         "throughput and cost; élan naïve 数据 😀").split()
+WORDS = (
+    "the model answered with a long and careful explanation of batch processing, tokens, latency, "
+    "throughput and cost; élan naïve 数据 😀"
+).split()
 BATCH_ID = "batch_bench"
 
 
@@ -48,33 +50,78 @@ def generate(path: str, lines: int, seed: int = 7) -> None:
         custom_id = f"request-{i}"
         if rng.random() < 0.02:
             if rng.random() < 0.5:
-                line = {"id": f"batch_req_{i:024x}", "custom_id": custom_id, "response": {
-                    "status_code": 400, "request_id": f"req_{i:032x}", "body": {"error": {
-                        "message": "This model's maximum context length is 128000 tokens.",
-                        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}},
-                    "error": None}
+                line = {
+                    "id": f"batch_req_{i:024x}",
+                    "custom_id": custom_id,
+                    "response": {
+                        "status_code": 400,
+                        "request_id": f"req_{i:032x}",
+                        "body": {
+                            "error": {
+                                "message": "This model's maximum context length is 128000 tokens.",
+                                "type": "invalid_request_error",
+                                "param": "messages",
+                                "code": "context_length_exceeded",
+                            }
+                        },
+                    },
+                    "error": None,
+                }
             else:
-                line = {"id": f"batch_req_{i:024x}", "custom_id": custom_id, "response": None, "error": {
-                    "code": "batch_expired",
-                    "message": "This request could not be executed before the completion window expired."}}
+                line = {
+                    "id": f"batch_req_{i:024x}",
+                    "custom_id": custom_id,
+                    "response": None,
+                    "error": {
+                        "code": "batch_expired",
+                        "message": "This request could not be executed before the completion window expired.",
+                    },
+                }
         else:
             content = " ".join(rng.choice(WORDS) for _ in range(rng.randint(105, 195)))
             prompt, completion = rng.randint(50, 900), rng.randint(100, 400)
-            line = {"id": f"batch_req_{i:024x}", "custom_id": custom_id, "response": {
-                "status_code": 200, "request_id": f"req_{i:032x}", "body": {
-                    "id": f"chatcmpl-{i:029x}", "object": "chat.completion", "created": 1764400000 + i,
-                    "model": "gpt-4o-mini-2024-07-18",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None,
-                                                         "annotations": []},
-                                 "logprobs": None, "finish_reason": rng.choice(["stop"] * 9 + ["length"])}],
-                    "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                              "total_tokens": prompt + completion,
-                              "prompt_tokens_details": {"cached_tokens": rng.choice([0, 0, 0, 128]),
-                                                        "audio_tokens": 0},
-                              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                            "accepted_prediction_tokens": 0,
-                                                            "rejected_prediction_tokens": 0}},
-                    "service_tier": "default", "system_fingerprint": "fp_0123456789"}}, "error": None}
+            line = {
+                "id": f"batch_req_{i:024x}",
+                "custom_id": custom_id,
+                "response": {
+                    "status_code": 200,
+                    "request_id": f"req_{i:032x}",
+                    "body": {
+                        "id": f"chatcmpl-{i:029x}",
+                        "object": "chat.completion",
+                        "created": 1764400000 + i,
+                        "model": "gpt-4o-mini-2024-07-18",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {
+                                    "role": "assistant",
+                                    "content": content,
+                                    "refusal": None,
+                                    "annotations": [],
+                                },
+                                "logprobs": None,
+                                "finish_reason": rng.choice(["stop"] * 9 + ["length"]),
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt,
+                            "completion_tokens": completion,
+                            "total_tokens": prompt + completion,
+                            "prompt_tokens_details": {"cached_tokens": rng.choice([0, 0, 0, 128]), "audio_tokens": 0},
+                            "completion_tokens_details": {
+                                "reasoning_tokens": 0,
+                                "audio_tokens": 0,
+                                "accepted_prediction_tokens": 0,
+                                "rejected_prediction_tokens": 0,
+                            },
+                        },
+                        "service_tier": "default",
+                        "system_fingerprint": "fp_0123456789",
+                    },
+                },
+                "error": None,
+            }
         rows.append(json.dumps(line, ensure_ascii=False))
     rng.shuffle(rows)
     with open(path, "w", encoding="utf-8") as out:
@@ -88,8 +135,11 @@ def generate_input(path: str, lines: int, words: int, seed: int = 3) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for i in range(lines):
             prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(words // 2, words * 3 // 2)))
-            body = {"model": "gpt-4o-mini", "max_tokens": 400,
-                    "messages": [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": prompt}]}
+            body = {
+                "model": "gpt-4o-mini",
+                "max_tokens": 400,
+                "messages": [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": prompt}],
+            }
             line = {"custom_id": f"request-{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
             out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
 
@@ -139,7 +189,8 @@ from batch_widgets.results import BatchResults
 df = BatchResults(OUTPUT, None, INPUT).to_dataframe()
 rows = len(df)
 """
-SDK_FILES = """
+SDK_FILES = (
+    """
 import json, pandas as pd
 from openai.types.chat import ChatCompletion
 out = []
@@ -148,7 +199,9 @@ with open(OUTPUT, "rb") as f:
 with open(INPUT, "rb") as f:
     input_lines = f.read().decode("utf-8").splitlines()
 for raw in text.splitlines():
-""" + SDK_PER_LINE
+"""
+    + SDK_PER_LINE
+)
 OURS_API = """
 import os
 from batch_widgets.client import BatchClient
@@ -158,7 +211,8 @@ with BatchClient(api_key="bench", base_url=os.environ["API_URL"], max_retries=0)
     results.close()
 rows = len(df)
 """
-SDK_API = """
+SDK_API = (
+    """
 import json, os, pandas as pd, openai
 from openai.types.chat import ChatCompletion
 sdk = openai.OpenAI(base_url=os.environ["API_URL"], api_key="bench", max_retries=0)
@@ -166,7 +220,9 @@ batch = sdk.batches.retrieve(os.environ["BATCH"])
 input_lines = sdk.files.content(batch.input_file_id).text.splitlines()
 out = []
 for raw in sdk.files.content(batch.output_file_id).text.splitlines():
-""" + SDK_PER_LINE
+"""
+    + SDK_PER_LINE
+)
 
 WHOLE = {"floor": FLOOR, "ours": OURS, "sdk": SDK_FILES, "ours_api": OURS_API, "sdk_api": SDK_API}
 
@@ -240,6 +296,7 @@ def free_port() -> int:
 
 def start_static(folder: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     """A plain static file server over loopback (the transfer's baseline)."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
@@ -266,18 +323,48 @@ def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subproc
     for name, path in inputs.items():
         file_id, batches[name] = f"file-input{name}", f"{BATCH_ID}{name}"
         add(path, file_id, "batch")
-        storage.insert_batch({
-            "id": batches[name], "object": "batch", "endpoint": "/v1/chat/completions", "errors": None,
-            "input_file_id": file_id, "completion_window": "24h", "status": "completed",
-            "output_file_id": "file-output0", "error_file_id": None, "created_at": now, "in_progress_at": now,
-            "expires_at": now + 86400, "finalizing_at": now, "completed_at": now, "failed_at": None,
-            "expired_at": None, "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 50000, "completed": 49000, "failed": 1000}, "metadata": None})
+        storage.insert_batch(
+            {
+                "id": batches[name],
+                "object": "batch",
+                "endpoint": "/v1/chat/completions",
+                "errors": None,
+                "input_file_id": file_id,
+                "completion_window": "24h",
+                "status": "completed",
+                "output_file_id": "file-output0",
+                "error_file_id": None,
+                "created_at": now,
+                "in_progress_at": now,
+                "expires_at": now + 86400,
+                "finalizing_at": now,
+                "completed_at": now,
+                "failed_at": None,
+                "expired_at": None,
+                "cancelling_at": None,
+                "cancelled_at": None,
+                "request_counts": {"total": 50000, "completed": 49000, "failed": 1000},
+                "metadata": None,
+            }
+        )
     storage.close()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "batch_widgets.server.cli", "serve", "--port", str(port),
-                               "--data-dir", data, "--api-key", "bench"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batch_widgets.server.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            data,
+            "--api-key",
+            "bench",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -288,8 +375,14 @@ def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subproc
 
 
 def run(code: str, output: str, inputs: str, target: str, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-c", RUNNER, output, inputs, target], input=code, capture_output=True,
-                          text=True, check=False, env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, output, inputs, target],
+        input=code,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )
     if proc.returncode:
         raise SystemExit(f"failed:\n{code}\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -312,8 +405,10 @@ def main() -> None:
     static, static_url = start_static(folder)
     api, api_url, batches = start_api(folder, output, inputs)
     target = os.path.join(folder, "download.jsonl")
-    print(f"output: {args.lines:,} lines, {size / 1e6:.1f} MB, 2 % failures, shuffled; inputs: "
-          + ", ".join(f"{k} prompts {os.path.getsize(v) / 1e6:.0f} MB" for k, v in inputs.items()))
+    print(
+        f"output: {args.lines:,} lines, {size / 1e6:.1f} MB, 2 % failures, shuffled; inputs: "
+        + ", ".join(f"{k} prompts {os.path.getsize(v) / 1e6:.0f} MB" for k, v in inputs.items())
+    )
     print("peak memory = highest RSS during the timed code minus RSS before it (imports excluded)\n")
     env = {"API_URL": api_url, "STATIC_URL": f"{static_url}/output.jsonl", "OUTPUT_ID": "file-output0"}
     jobs: dict[tuple[str, str], tuple[str, str, dict]] = {}
@@ -349,29 +444,80 @@ def main() -> None:
         mem, both = peak[case, "ours"] / size, size + os.path.getsize(path)
         label = f"{case} prompts ({os.path.getsize(path) / 1e6:.0f} MB in)"
         rows += [
-            Row(f"{label}: whole harvest vs floor", f"{ours:.3f} s", f"read_json {floor:.3f} s", ours / floor,
-                "<= 1.5x", ours / floor <= 1.5),
-            Row(f"{label}: whole harvest vs SDK by hand", f"{ours:.3f} s", f"SDK {sdk:.3f} s", sdk / ours,
-                ">= 4x faster", sdk / ours >= 4),
-            Row(f"{label}: peak memory", f"{peak[case, 'ours'] / 1e6:.0f} MB", f"output {size / 1e6:.0f} MB", mem,
-                "<= 2x output", mem <= 2),
-            Row("  same, vs output + input", f"{peak[case, 'ours'] / 1e6:.0f} MB", f"files {both / 1e6:.0f} MB",
-                peak[case, "ours"] / both, "info", None),
-            Row("  whole harvest, CPU seconds", f"{cpu[case, 'ours']:.3f} s", f"read_json {cpu[case, 'floor']:.3f} s",
-                cpu[case, "ours"] / cpu[case, "floor"], "info", None),
-            Row("  from the API: results(id).to_dataframe()", f"{med[case, 'ours_api']:.3f} s",
-                f"SDK {med[case, 'sdk_api']:.3f} s", med[case, "sdk_api"] / med[case, "ours_api"], "info", None),
+            Row(
+                f"{label}: whole harvest vs floor",
+                f"{ours:.3f} s",
+                f"read_json {floor:.3f} s",
+                ours / floor,
+                "<= 1.5x",
+                ours / floor <= 1.5,
+            ),
+            Row(
+                f"{label}: whole harvest vs SDK by hand",
+                f"{ours:.3f} s",
+                f"SDK {sdk:.3f} s",
+                sdk / ours,
+                ">= 4x faster",
+                sdk / ours >= 4,
+            ),
+            Row(
+                f"{label}: peak memory",
+                f"{peak[case, 'ours'] / 1e6:.0f} MB",
+                f"output {size / 1e6:.0f} MB",
+                mem,
+                "<= 2x output",
+                mem <= 2,
+            ),
+            Row(
+                "  same, vs output + input",
+                f"{peak[case, 'ours'] / 1e6:.0f} MB",
+                f"files {both / 1e6:.0f} MB",
+                peak[case, "ours"] / both,
+                "info",
+                None,
+            ),
+            Row(
+                "  whole harvest, CPU seconds",
+                f"{cpu[case, 'ours']:.3f} s",
+                f"read_json {cpu[case, 'floor']:.3f} s",
+                cpu[case, "ours"] / cpu[case, "floor"],
+                "info",
+                None,
+            ),
+            Row(
+                "  from the API: results(id).to_dataframe()",
+                f"{med[case, 'ours_api']:.3f} s",
+                f"SDK {med[case, 'sdk_api']:.3f} s",
+                med[case, "sdk_api"] / med[case, "ours_api"],
+                "info",
+                None,
+            ),
         ]
     if ("transfer", "ours") in med:
         ours_dl, static_dl = med["transfer", "ours"], med["transfer", "static"]
-        rows.append(Row(f"download {size / 1e6:.0f} MB from our server", f"{size / ours_dl / 1e6:.0f} MB/s",
-                        f"static {size / static_dl / 1e6:.0f} MB/s", static_dl / ours_dl, ">= 0.7x",
-                        static_dl / ours_dl >= 0.7))
+        rows.append(
+            Row(
+                f"download {size / 1e6:.0f} MB from our server",
+                f"{size / ours_dl / 1e6:.0f} MB/s",
+                f"static {size / static_dl / 1e6:.0f} MB/s",
+                static_dl / ours_dl,
+                ">= 0.7x",
+                static_dl / ours_dl >= 0.7,
+            )
+        )
     if ("parse", "batch_widgets read_result_file") in med:
         parse = med["parse", "batch_widgets read_result_file"]
         for name in PARSE:
-            rows.append(Row(f"output parse only: {name}", f"{med['parse', name]:.3f} s", f"ours {parse:.3f} s",
-                            med["parse", name] / parse, "info", None))
+            rows.append(
+                Row(
+                    f"output parse only: {name}",
+                    f"{med['parse', name]:.3f} s",
+                    f"ours {parse:.3f} s",
+                    med["parse", name] / parse,
+                    "info",
+                    None,
+                )
+            )
     report("results", rows)
     shutil.rmtree(folder, ignore_errors=True)
 

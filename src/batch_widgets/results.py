@@ -499,9 +499,11 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
     # Blank everything but the bodies, so the buffer is a JSON-lines file of bodies, and parse it in place.
     del raw
     view = memoryview(data)
-    for lo, hi, end_lo, end_hi in zip(start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist()):
+    for lo, hi, end_lo, end_hi in zip(start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist(),
+                                      strict=True):
         view[lo:hi] = _SPACES[:hi - lo] if hi - lo <= len(_SPACES) else b" " * (hi - lo)
-        view[end_lo:end_hi] = _SPACES[:end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else b" " * (end_hi - end_lo)
+        view[end_lo:end_hi] = _SPACES[:end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else \
+            b" " * (end_hi - end_lo)
     view.release()
     prompts = _read_json_lines(pa.py_buffer(data), _BODY_PROMPT, len(start))
     del data
@@ -548,25 +550,28 @@ _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
+def _skip(text: str, at: int) -> int:
+    """The first position at or after ``at`` that is not JSON whitespace."""
+    return _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]  # matches the empty string
+
+
 def _value_span(text: str, name: str) -> Optional[tuple[int, int]]:
     """Where the value of top-level key ``name`` is in the JSON object ``text`` (the last one, as json.loads
     keeps), walking the object member by member with the stdlib's scanner."""
     found = None
-    at = _WHITESPACE.match(text, 0).end() + 1  # past "{"
-    at = _WHITESPACE.match(text, at).end()
+    at = _skip(text, _skip(text, 0) + 1)  # past "{"
     if text[at] == "}":
         return None
     while True:
         key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
-        at = _WHITESPACE.match(text, at).end() + 1  # past ":"
-        at = _WHITESPACE.match(text, at).end()
-        _, value_end = _DECODER.scan_once(text, at)
+        at = _skip(text, _skip(text, at) + 1)  # past ":"
+        _, value_end = _DECODER.scan_once(text, at)  # type: ignore[attr-defined]
         if key == name:
             found = (at, value_end)
-        at = _WHITESPACE.match(text, value_end).end()
+        at = _skip(text, value_end)
         if text[at] == "}":
             return found
-        at = _WHITESPACE.match(text, at + 1).end()  # past ","
+        at = _skip(text, at + 1)  # past ","
 
 
 def _read_inputs_slow(path: PathLike) -> pa.Table:

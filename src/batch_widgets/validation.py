@@ -100,7 +100,8 @@ class LineValidator:
             obj = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             if isinstance(exc, json.JSONDecodeError) and exc.lineno > 1:  # past the newline: say where in the line
-                exc = _decode_error(raw.rstrip(b"\r\n" if isinstance(raw, bytes) else "\r\n")) or exc
+                line = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
+                exc = _decode_error(line) or exc
             self._problem(self._line_no, "invalid_json_line", f"not valid JSON: {_json_error(exc)}")
             return
         self._check(self._line_no, obj)

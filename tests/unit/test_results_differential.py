@@ -18,32 +18,78 @@ TEXTS = ["plain", "élan naïve", "数据 😀", 'quote " backslash \\ tab \t', 
 
 
 def output_line(rng, cid):
-    kind = rng.choice(["chat", "chat", "chat", "completion", "responses", "embedding", "http_error", "expired",
-                       "cancelled", "text_error", "no_choices"])
-    usage = {"prompt_tokens": rng.randint(0, 900), "completion_tokens": rng.randint(0, 400),
-             "prompt_tokens_details": {"cached_tokens": rng.choice([0, 64, None])},
-             "completion_tokens_details": {"reasoning_tokens": rng.choice([0, 128, None])}}
+    kind = rng.choice(
+        [
+            "chat",
+            "chat",
+            "chat",
+            "completion",
+            "responses",
+            "embedding",
+            "http_error",
+            "expired",
+            "cancelled",
+            "text_error",
+            "no_choices",
+        ]
+    )
+    usage = {
+        "prompt_tokens": rng.randint(0, 900),
+        "completion_tokens": rng.randint(0, 400),
+        "prompt_tokens_details": {"cached_tokens": rng.choice([0, 64, None])},
+        "completion_tokens_details": {"reasoning_tokens": rng.choice([0, 128, None])},
+    }
     if kind == "chat":
-        body = {"model": "gpt-4o-mini", "usage": usage, "choices": [{"index": 0, "finish_reason": rng.choice(
-            ["stop", "length", None]), "message": {"role": "assistant", "content": rng.choice(TEXTS + [None])}}]}
+        body = {
+            "model": "gpt-4o-mini",
+            "usage": usage,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": rng.choice(["stop", "length", None]),
+                    "message": {"role": "assistant", "content": rng.choice(TEXTS + [None])},
+                }
+            ],
+        }
         return {"custom_id": cid, "response": {"status_code": 200, "body": body}, "error": None}
     if kind == "completion":
-        body = {"model": "gpt-3.5-turbo-instruct", "choices": [{"text": rng.choice(TEXTS), "finish_reason": "stop"}],
-                "usage": usage}
+        body = {
+            "model": "gpt-3.5-turbo-instruct",
+            "choices": [{"text": rng.choice(TEXTS), "finish_reason": "stop"}],
+            "usage": usage,
+        }
         return {"custom_id": cid, "response": {"status_code": 200, "body": body}}
     if kind == "responses":
-        body = {"model": "gpt-4.1", "status": "completed", "usage": {"input_tokens": 5, "output_tokens": 2,
-                                                                     "input_tokens_details": {"cached_tokens": 1}},
-                "output": [{"type": "message", "content": [{"type": "output_text", "text": rng.choice(TEXTS)},
-                                                           {"type": "output_text", "text": "!"}]}]}
+        body = {
+            "model": "gpt-4.1",
+            "status": "completed",
+            "usage": {"input_tokens": 5, "output_tokens": 2, "input_tokens_details": {"cached_tokens": 1}},
+            "output": [
+                {
+                    "type": "message",
+                    "content": [
+                        {"type": "output_text", "text": rng.choice(TEXTS)},
+                        {"type": "output_text", "text": "!"},
+                    ],
+                }
+            ],
+        }
         return {"custom_id": cid, "response": {"status_code": 200, "body": body}}
     if kind == "embedding":
         vector = [rng.uniform(-1, 1) for _ in range(rng.choice([3, 1536]))]
         body = {"model": "text-embedding-3-small", "data": [{"embedding": vector}], "usage": {"prompt_tokens": 3}}
         return {"custom_id": cid, "response": {"status_code": 200, "body": body}}
     if kind == "http_error":
-        return {"custom_id": cid, "response": {"status_code": rng.choice([400, 429, 500]), "body": {"error": {
-            "message": rng.choice(TEXTS), "code": rng.choice(["context_length_exceeded", None])}}}, "error": None}
+        return {
+            "custom_id": cid,
+            "response": {
+                "status_code": rng.choice([400, 429, 500]),
+                "body": {
+                    "error": {"message": rng.choice(TEXTS), "code": rng.choice(["context_length_exceeded", None])}
+                },
+            },
+            "error": None,
+        }
     if kind in ("expired", "cancelled"):  # errors without a response
         return {"custom_id": cid, "response": None, "error": {"code": f"batch_{kind}", "message": "not run"}}
     if kind == "text_error":
@@ -52,8 +98,13 @@ def output_line(rng, cid):
 
 
 def input_line(rng, cid):
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "be brief"},
-                                                  {"role": "user", "content": rng.choice(TEXTS) * rng.randint(1, 3)}]}
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": rng.choice(TEXTS) * rng.randint(1, 3)},
+        ],
+    }
     if rng.random() < 0.1:
         body = {"model": "text-embedding-3-small", "input": rng.choice(TEXTS)}
     if rng.random() < 0.05:
@@ -85,7 +136,7 @@ def assert_paths_agree(out, err, inp, batch=None):
 def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, monkeypatch):
     monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 14)  # embeddings (~30 KB a line) straddle reader blocks
     rng = random.Random(seed)
-    ids = [f"req-{i}" if rng.random() < 0.9 else f"r\u00e9q {i} \"q\"" for i in range(400)]
+    ids = [f"req-{i}" if rng.random() < 0.9 else f'r\u00e9q {i} "q"' for i in range(400)]
     inputs = [dump(input_line(rng, cid), rng) for cid in ids]
     ran = ids[:]
     rng.shuffle(ran)  # the API keeps no order
@@ -107,10 +158,18 @@ def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, monkeypat
 
 def test_input_lines_in_other_layouts_agree(tmp_path):
     """Lines the fast input reader must hand to the line-by-line one, or read the same way."""
-    out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": c, "response": {"status_code": 200, "body": {
-        "choices": [{"message": {"content": c}}]}}}) for c in "abcdefg"])
+    out = write(
+        tmp_path / "out.jsonl",
+        [
+            json.dumps(
+                {"custom_id": c, "response": {"status_code": 200, "body": {"choices": [{"message": {"content": c}}]}}}
+            )
+            for c in "abcdefg"
+        ],
+    )
     inputs = [
-        '{"custom_id": "a", "method": "POST", "url": "/v1/x", "body": {"messages": [{"role": "user", "content": "hi"}]}}',
+        '{"custom_id": "a", "method": "POST", "url": "/v1/x", '
+        '"body": {"messages": [{"role": "user", "content": "hi"}]}}',
         '{"body": {"prompt": "body first"}, "custom_id": "b", "method": "POST", "url": "/v1/x"}',
         '{"custom_id": "c\\"body\\":", "body":{"input":"a body key inside the id"}}',
         '{"custom_id":"d","meta":{"body":{"x":1}},"body":{"input":"nested body key first"}}',
@@ -119,21 +178,29 @@ def test_input_lines_in_other_layouts_agree(tmp_path):
         '{"custom_id":"g","body":{"model":"m","messages":[]},"url":"/v1/x"}',
     ]
     frame = assert_paths_agree(out, None, write(tmp_path / "in.jsonl", inputs))
-    bodies = dict(zip(frame["custom_id"], frame["body"]))
+    bodies = dict(zip(frame["custom_id"], frame["body"], strict=True))
     assert bodies["a"] == '{"messages": [{"role": "user", "content": "hi"}]}'  # the file's own text
     assert json.loads(bodies["d"]) == {"input": "nested body key first"}
-    assert frame["input"].tolist()[:6] == ["hi", "body first", "a body key inside the id", "nested body key first",
-                                           "parts", '["a", "list"]']
+    assert frame["input"].tolist()[:6] == [
+        "hi",
+        "body first",
+        "a body key inside the id",
+        "nested body key first",
+        "parts",
+        '["a", "list"]',
+    ]
 
 
 def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monkeypatch):
-    lines = [json.dumps(input_line(random.Random(i), f"r{i}"), ensure_ascii=False, separators=(",", ":"))
-             for i in range(50)]
+    lines = [
+        json.dumps(input_line(random.Random(i), f"r{i}"), ensure_ascii=False, separators=(",", ":")) for i in range(50)
+    ]
     inp = write(tmp_path / "in.jsonl", lines)
     assert mod._read_inputs_fast(inp) is not None  # the fast path took it
     table = mod._read_inputs_fast(inp)
-    assert table.column("body").to_pylist() == [json.dumps(json.loads(x)["body"], ensure_ascii=False,
-                                                           separators=(",", ":")) for x in lines]
+    assert table.column("body").to_pylist() == [
+        json.dumps(json.loads(x)["body"], ensure_ascii=False, separators=(",", ":")) for x in lines
+    ]
 
 
 @pytest.mark.parametrize("where", ["output", "input"])

@@ -18,8 +18,10 @@ KEY = "states-test-key"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     # 2 requests/s: a batch of 6 stays in progress for a few seconds
-    with LocalBatchServer(tmp_path_factory.mktemp("states"), api_key=KEY, rate=2, poll_interval=0.05) as server, \
-            BatchClient(api_key=KEY, base_url=server.base_url) as c:
+    with (
+        LocalBatchServer(tmp_path_factory.mktemp("states"), api_key=KEY, rate=2, poll_interval=0.05) as server,
+        BatchClient(api_key=KEY, base_url=server.base_url) as c,
+    ):
         yield c
 
 
@@ -95,8 +97,9 @@ def test_join_matches_float_ids_and_explains_a_wrong_column(harvest):
     floats = frame.assign(id=[10.0, 20.0, float("nan")])  # an int column that met a missing value
     joined = results.join(floats, on="id")
     assert joined["id"].dtype == "float64" and joined["status"].tolist() == ["ok", "not_executed", "not_executed"]
-    assert build_requests(floats.iloc[:2], prompt_column="text", custom_id_column="id", model="m")[0]["custom_id"] \
-        == "10"  # never "10.0"
+    assert (
+        build_requests(floats.iloc[:2], prompt_column="text", custom_id_column="id", model="m")[0]["custom_id"] == "10"
+    )  # never "10.0"
     with pytest.raises(ValueError, match="was 'text' the custom_id_column"):
         results.join(frame, on="text")
     with pytest.raises(KeyError, match="no such column"):
