@@ -55,11 +55,12 @@ class MultiStore:
         for label in clients:
             if not isinstance(label, str) or not label.strip():
                 raise ValueError(f"connection labels must be non-empty strings, got {label!r}")
+        self.clients: dict[str, Any] = dict(clients)  # each connection's actions use the client given for it
         self.stores: dict[str, BatchStore] = {label: get_store(client) for label, client in clients.items()}
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
         first = next(iter(self.stores.values()))
-        self.client = first.client  # the Create panel submits through the first connection
+        self.client = next(iter(self.clients.values()))  # the Create panel submits through the first connection
         self.max_backoff = max(s.max_backoff for s in self.stores.values())
 
     @property
@@ -78,8 +79,8 @@ class MultiStore:
         return self.stores[label] if label else None
 
     def client_of(self, batch_id: str) -> Any:
-        store = self.store_of(batch_id)
-        return store.client if store is not None else self.client
+        label = self.owner(batch_id)
+        return self.clients[label] if label is not None else self.client
 
     # -- reading
     def get(self, batch_id: str) -> Optional[Batch]:
@@ -187,18 +188,20 @@ class MultiStore:
         for store in self.stores.values():
             store.ensure_loaded()
 
-    def retrieve(self, batch_id: str) -> Batch:
+    def retrieve(self, batch_id: str, *, client: Any = None) -> Batch:
+        """One batch now, read by its own connection's client (``client`` is for a one-store view)."""
         label = self.owner(batch_id)
         if label is not None:
-            return labelled(self.stores[label].retrieve(batch_id), label)
+            return labelled(self.stores[label].retrieve(batch_id, client=self.clients[label]), label)
         for label, store in self.stores.items():
             try:
-                return labelled(store.retrieve(batch_id), label)
+                return labelled(store.retrieve(batch_id, client=self.clients[label]), label)
             except NotFoundError:
                 continue
         raise NotFoundError(f"no connection ({', '.join(self.labels)}) has batch {batch_id!r}", status=404)
 
-    def cancel(self, batch_ids: Iterable[str]) -> dict[str, Optional[str]]:
+    def cancel(self, batch_ids: Iterable[str], *, client: Any = None) -> dict[str, Optional[str]]:
+        """Cancel each batch with its own connection's client (``client`` is for a one-store view)."""
         results: dict[str, Optional[str]] = {}
         groups: dict[str, list[str]] = {}
         for batch_id in batch_ids:
@@ -208,12 +211,8 @@ class MultiStore:
             else:
                 groups.setdefault(label, []).append(batch_id)
         for label, ids in groups.items():
-            results.update(self.stores[label].cancel(ids))
+            results.update(self.stores[label].cancel(ids, client=self.clients[label]))
         return results
-
-    def file_content(self, file_id: str, batch_id: Optional[str] = None) -> bytes:
-        store = self.store_of(batch_id) if batch_id else None
-        return (store or next(iter(self.stores.values()))).file_content(file_id)
 
     def wake(self) -> None:
         for store in self.stores.values():

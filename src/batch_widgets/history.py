@@ -1,7 +1,7 @@
 """batch_history(): every batch of an account as a typed DataFrame, with filters, stats, exports and charts.
 
 The first call reads every page once; ``refresh()`` then asks only for what may have changed (new pages until
-a known id, plus the batches still active) through :class:`~batch_widgets.sync.BatchIndex`.
+a known id, plus the batches still active) through :class:`~batch_widgets.index.BatchIndex`.
 
     h = batch_history()
     h.filter(status=["failed", "expired"], since="2026-11-01", tags="eval").to_dataframe()
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Un
 import pandas as pd
 
 from . import analytics
+from .index import BatchIndex
 from .models import BatchStatus
-from .sync import BatchIndex
 
 if TYPE_CHECKING:
     import altair as alt

@@ -5,7 +5,7 @@ batch until it meets a batch it already knows, and re-reads the batches it knows
 batches cost no work downstream: ``refresh()`` returns only the batches whose content changed.
 
 Used by ``batch_history()`` (analytics) and by the widgets' ``BatchStore`` (live view): one definition of
-"what changed".
+"what changed". Pages are followed with the transport's ``CursorPager``, the same cursor as ``iter_batches``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 from .errors import NotFoundError
 from .models import Batch
+from .transport import CursorPager
 
 if TYPE_CHECKING:
-    from .client import BatchClient
+    from .transport import BatchTransport
 
 #: Known-active batches not met while paging are re-read one by one up to this many; past it, paging goes on.
 MAX_SINGLE_RETRIEVES = 5
@@ -62,7 +63,7 @@ class BatchIndex:
             self._by_id[batch.id] = batch
             return True
 
-    def refresh(self, client: "BatchClient", *, max_pages: Optional[int] = None) -> list[Batch]:
+    def refresh(self, client: "BatchTransport", *, max_pages: Optional[int] = None) -> list[Batch]:
         """Bring the index up to date; return the batches that are new or changed (newest first).
 
         The first refresh reads every page (or ``max_pages``). Later ones read new pages until a known id,
@@ -73,32 +74,23 @@ class BatchIndex:
             unseen_active = {b.id for b in self._by_id.values() if b.is_active}
         changed: list[Batch] = []
         first_time = not self.complete
-        after: Optional[str] = None
-        seen_ids: set[str] = set()
-        pages = 0
-        while True:
-            page = client.list_batches(limit=PAGE_SIZE, after=after)
+        pager = CursorPager(PAGE_SIZE, what="the batch index refresh")
+        while not pager.done:
+            page = client.list_batches(limit=PAGE_SIZE, after=pager.after)
             self.requests_made += 1
-            pages += 1
             met_known = False
-            fresh = [b for b in page.data if b.id not in seen_ids]
-            for batch in fresh:
-                seen_ids.add(batch.id)
+            for batch in pager.take(page):
                 met_known |= batch.id in known_before
                 unseen_active.discard(batch.id)
                 if self.put(batch):
                     changed.append(batch)
-            next_after = page.last_id or (page.data[-1].id if page.data else None)
-            # Stop on the last page, an empty page, a cursor that does not advance, or the page cap.
-            exhausted = not page.has_more or not fresh or next_after in (None, after)
-            if exhausted:
+            # The pager stops on the last page and on a bad one (empty, a cursor that does not advance).
+            if pager.done:
                 self.complete = True
+            elif max_pages is not None and pager.pages >= max_pages:
                 break
-            if max_pages is not None and pages >= max_pages:
+            elif not first_time and met_known and len(unseen_active) <= MAX_SINGLE_RETRIEVES:
                 break
-            if not first_time and met_known and len(unseen_active) <= MAX_SINGLE_RETRIEVES:
-                break
-            after = next_after
         for batch_id in sorted(unseen_active):
             try:
                 batch = client.retrieve_batch(batch_id)

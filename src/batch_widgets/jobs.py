@@ -53,10 +53,10 @@ from .models import Batch, BatchStatus, RequestCounts
 from .tokens import estimate_lines_tokens
 from .workflow import (
     Requests,
-    _endpoint_of,
-    _raw_lines,
     build_metadata,
+    endpoint_of,
     make_progress,
+    request_lines,
 )
 
 if TYPE_CHECKING:
@@ -974,10 +974,10 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
         from .jsonl import build_requests
 
         requests = build_requests(requests, **({"endpoint": endpoint} if endpoint else {}), **build_options)
-    lines, source = _raw_lines(requests, endpoint)
+    lines, source = request_lines(requests, endpoint)
     if not lines:
         raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
-    endpoint = endpoint or _endpoint_of(lines[0]) or DEFAULT_ENDPOINT
+    endpoint = endpoint or endpoint_of(lines[0]) or DEFAULT_ENDPOINT
     endpoint = _validate_all(lines, endpoint, source, endpoints) or endpoint
     # Estimated only under a limit (it parses every line again); without one nothing needs the figure.
     tokens = [estimate_tokens(line) for line in lines] if max_enqueued_tokens is not None else [0] * len(lines)

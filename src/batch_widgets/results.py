@@ -26,13 +26,14 @@ import pyarrow.compute as pc
 import pyarrow.json as paj
 
 from .dialects import UNRUN_CODES
+from .errors import NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client import BatchClient
     from .models import Batch
     from .pricing import Pricing
+    from .transport import AsyncBatchTransport, BatchTransport
 
 log = logging.getLogger("batch_widgets")
 
@@ -679,6 +680,48 @@ def _join_slow(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_FRAME_SCHEMA)
 
 
+class _Downloads:
+    """Where a batch's result files go, and what a missing one means: the same for the sync and async client."""
+
+    _FIELDS = {"output": "output_file_id", "errors": "error_file_id", "input": "input_file_id"}
+
+    def __init__(self, batch: "Batch", directory: Optional[PathLike], include_inputs: bool) -> None:
+        if batch.status == "failed" and not batch.output_file_id and not batch.error_file_id:
+            raise _failed(batch)  # its input file may not even parse: say why the batch failed instead
+        if batch.is_active:
+            log.warning("batch_widgets: %s is still %s; its results are incomplete (requests not yet run read "
+                        "status 'pending')", batch.id, batch.status)
+        self.batch, self.include_inputs = batch, include_inputs
+        self.tempdir = tempfile.mkdtemp(prefix=f"{batch.id}_") if directory is None else None
+        self.folder = pathlib.Path(directory if directory is not None else self.tempdir)  # type: ignore[arg-type]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._paths: dict[str, Optional[pathlib.Path]] = {}
+
+    def wanted(self) -> list[tuple[str, str, pathlib.Path]]:
+        kinds = ("output", "errors", "input") if self.include_inputs else ("output", "errors")
+        return [(kind, file_id, self.folder / f"{self.batch.id}_{kind}.jsonl")
+                for kind in kinds if (file_id := getattr(self.batch, self._FIELDS[kind]))]
+
+    def got(self, kind: str, path: pathlib.Path) -> None:
+        self._paths[kind] = path
+
+    def gone(self, kind: str, exc: NotFoundError) -> None:
+        batch = self.batch
+        if kind == "input":  # input files expire; results still stand without them
+            log.warning("batch_widgets: input file %s of %s is gone; results are not joined to inputs",
+                        batch.input_file_id, batch.id)
+            return
+        if self.tempdir:
+            shutil.rmtree(self.tempdir, ignore_errors=True)
+        raise NotFoundError(
+            f"a result file of batch {batch.id} is gone ({exc.message}); providers delete output and error "
+            "files some days after the batch ends (OpenAI: 30 days, or output_expires_after)",
+            status=exc.status, code=exc.code, type=exc.type, request_id=exc.request_id) from exc
+
+    def paths(self) -> tuple[Optional[pathlib.Path], Optional[pathlib.Path], Optional[pathlib.Path]]:
+        return self._paths.get("output"), self._paths.get("errors"), self._paths.get("input")
+
+
 # --------------------------------------------------------------------------------------------- BatchResults
 
 class BatchResults:
@@ -709,7 +752,7 @@ class BatchResults:
     @classmethod
     def from_batch(
         cls,
-        client: "BatchClient",
+        client: "BatchTransport",
         batch: Union[str, "Batch"],
         *,
         directory: Optional[PathLike] = None,
@@ -719,43 +762,34 @@ class BatchResults:
         """Download a batch's output, error (and input) files, streamed to disk, and wrap them."""
         if isinstance(batch, str):
             batch = client.retrieve_batch(batch)
-        tempdir = None
-        if directory is None:
-            tempdir = tempfile.mkdtemp(prefix=f"{batch.id}_")
-            directory = tempdir
-        folder = pathlib.Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-
-        def fetch(file_id: Optional[str], name: str) -> Optional[pathlib.Path]:
-            if not file_id:
-                return None
-            return client.download_file(file_id, folder / f"{batch.id}_{name}.jsonl")
-
-        from .errors import NotFoundError
-
-        if batch.status == "failed" and not batch.output_file_id and not batch.error_file_id:
-            raise _failed(batch)  # its input file may not even parse: say why the batch failed instead
-        if batch.is_active:
-            log.warning("batch_widgets: %s is still %s; its results are incomplete (requests not yet run read "
-                        "status 'pending')", batch.id, batch.status)
-        try:
-            output = fetch(batch.output_file_id, "output")
-            errors = fetch(batch.error_file_id, "errors")
-        except NotFoundError as exc:
-            if tempdir:
-                shutil.rmtree(tempdir, ignore_errors=True)
-            raise NotFoundError(
-                f"a result file of batch {batch.id} is gone ({exc.message}); providers delete output and error "
-                "files some days after the batch ends (OpenAI: 30 days, or output_expires_after)",
-                status=exc.status, code=exc.code, type=exc.type, request_id=exc.request_id) from exc
-        input_path = None
-        if include_inputs:
+        plan = _Downloads(batch, directory, include_inputs)
+        for kind, file_id, path in plan.wanted():
             try:
-                input_path = fetch(batch.input_file_id, "input")
-            except NotFoundError:  # input files expire; results still stand without them
-                log.warning("batch_widgets: input file %s of %s is gone; results are not joined to inputs",
-                            batch.input_file_id, batch.id)
-        return cls(output, errors, input_path, batch=batch, fast=fast, _tempdir=tempdir)
+                plan.got(kind, client.download_file(file_id, path))
+            except NotFoundError as exc:
+                plan.gone(kind, exc)
+        return cls(*plan.paths(), batch=batch, fast=fast, _tempdir=plan.tempdir)
+
+    @classmethod
+    async def afrom_batch(
+        cls,
+        client: "AsyncBatchTransport",
+        batch: Union[str, "Batch"],
+        *,
+        directory: Optional[PathLike] = None,
+        include_inputs: bool = True,
+        fast: bool = True,
+    ) -> "BatchResults":
+        """``from_batch`` with an async client."""
+        if isinstance(batch, str):
+            batch = await client.retrieve_batch(batch)
+        plan = _Downloads(batch, directory, include_inputs)
+        for kind, file_id, path in plan.wanted():
+            try:
+                plan.got(kind, await client.download_file(file_id, path))
+            except NotFoundError as exc:
+                plan.gone(kind, exc)
+        return cls(*plan.paths(), batch=batch, fast=fast, _tempdir=plan.tempdir)
 
     # -- inputs
     @property

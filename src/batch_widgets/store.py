@@ -4,24 +4,27 @@ Widgets never talk HTTP: they subscribe to a store, read its batches and ask it 
 retrieve). One daemon thread per store polls while some subscriber wants it (it has an active batch on show)
 and stops when nothing shown is active or every subscriber has gone. A failed refresh is reported to the
 subscribers (they show a banner) and retried with exponential backoff; the next success clears it.
+
+A store follows the clients it is given: each one gets the store's ``put`` as a "batch" event hook, so every
+batch that client creates, cancels or reads (each ``wait`` poll, ``results``) reaches the live views at once.
+Widget actions use the widget's own client; the poller uses the first client of the connection.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
-from .client import on_batch_changed
 from .errors import ConflictError, NotFoundError
+from .index import BatchIndex
 from .models import Batch
-from .sync import BatchIndex
 
 if TYPE_CHECKING:
-    from .client import BatchClient
+    from .transport import BatchTransport
 
 __all__ = ["BatchStore", "StoreEvent", "Subscription", "get_store", "clear_stores"]
 
@@ -70,7 +73,7 @@ class BatchStore:
 
     def __init__(
         self,
-        client: "BatchClient",
+        client: "BatchTransport",
         *,
         index: Optional[BatchIndex] = None,
         clock: Callable[[], float] = time.time,
@@ -91,6 +94,22 @@ class BatchStore:
         self.last_error: Optional[str] = None
         self.ticks = 0  # poll ticks run (tests and benchmarks read it)
         self._loaded = False
+        self._clients: "weakref.WeakSet[Any]" = weakref.WeakSet()  # the clients whose "batch" hook is put
+        self.attach(client)
+
+    def attach(self, client: "BatchTransport") -> None:
+        """Hear every batch this client creates, cancels or reads (its "batch" event hook calls ``put``)."""
+        hooks = client.event_hooks["batch"]
+        if self.put not in hooks:
+            hooks.append(self.put)
+        self._clients.add(client)
+
+    def _detach_all(self) -> None:
+        for client in list(self._clients):
+            hooks = client.event_hooks["batch"]
+            while self.put in hooks:
+                hooks.remove(self.put)
+        self._clients = weakref.WeakSet()
 
     # -- reading -------------------------------------------------------------------------------------------
     def get(self, batch_id: str) -> Optional[Batch]:
@@ -206,30 +225,33 @@ class BatchStore:
         """Read every page once (history views need the whole list; live views only the newest page)."""
         return self.refresh(max_pages=None)
 
-    def retrieve(self, batch_id: str) -> Batch:
-        """Fetch one batch now (a details view opening, a refresh button)."""
+    def retrieve(self, batch_id: str, *, client: Optional["BatchTransport"] = None) -> Batch:
+        """Fetch one batch now (a details view opening, a refresh button), with ``client`` or the store's."""
         before = self._active_map()
-        batch = self.client.retrieve_batch(batch_id)
+        batch = (client or self.client).retrieve_batch(batch_id)
         if self.index.put(batch):
             self._notify(self._record(before, [batch]))
         self.wake()
         return batch
 
-    def cancel(self, batch_ids: Iterable[str]) -> dict[str, Optional[str]]:
-        """Ask to cancel each batch; ``{id: None if accepted else a reason}``.
+    def cancel(
+        self, batch_ids: Iterable[str], *, client: Optional["BatchTransport"] = None
+    ) -> dict[str, Optional[str]]:
+        """Ask to cancel each batch (with ``client`` or the store's); ``{id: None if accepted else a reason}``.
 
         A 409 means the batch already finished: not an error for the user, we re-read it instead.
         """
+        client = client or self.client
         results: dict[str, Optional[str]] = {}
         before = self._active_map()
         changed: list[Batch] = []
         for batch_id in batch_ids:
             try:
-                batch = self.client.cancel_batch(batch_id)
+                batch = client.cancel_batch(batch_id)
                 results[batch_id] = None
             except ConflictError:
                 try:
-                    batch = self.client.retrieve_batch(batch_id)
+                    batch = client.retrieve_batch(batch_id)
                 except Exception as exc:  # noqa: BLE001 - reported per batch
                     results[batch_id] = _short(exc)
                     continue
@@ -243,9 +265,6 @@ class BatchStore:
             self._notify(self._record(before, changed))
         self.wake()
         return results
-
-    def file_content(self, file_id: str) -> bytes:
-        return self.client.file_content(file_id)
 
     # -- polling -------------------------------------------------------------------------------------------
     def poll_interval(self) -> Optional[float]:
@@ -327,6 +346,7 @@ class BatchStore:
             self._subs.clear()
             self._watched.clear()
             thread = self._thread
+        self._detach_all()
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -342,30 +362,16 @@ _stores: dict[tuple[Any, ...], BatchStore] = {}
 _stores_lock = threading.Lock()
 
 
-def _connection_key(client: Any) -> tuple[Any, ...]:
-    """base_url + a digest of the credentials: two clients for the same account share a store.
-
-    The key itself is only hashed, in memory, never kept in the store or any trait.
+def get_store(client: Optional["BatchTransport"] = None) -> BatchStore:
+    """The store for this client's connection (``client.connection_key``: two clients for one account share it
+    and its poller), created on first use; the client is attached to it. ``None`` -> a default ``BatchClient()``.
     """
-    config = getattr(getattr(client, "_core", None), "config", None) or client
-    secret = getattr(config, "api_key", None) or ""
-    digest = hashlib.sha256(str(secret).encode()).hexdigest()[:16] if secret else ""
-    return (
-        str(getattr(client, "base_url", "")),
-        digest,
-        getattr(config, "organization", None),
-        getattr(config, "project", None),
-    )
-
-
-def get_store(client: Optional["BatchClient"] = None) -> BatchStore:
-    """The store for this client's connection (created on first use). ``None`` -> a default ``BatchClient()``."""
     created = None
     if client is None:
         from .client import BatchClient
 
         client = created = BatchClient()
-    key = _connection_key(client)
+    key = client.connection_key
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
@@ -373,6 +379,8 @@ def get_store(client: Optional["BatchClient"] = None) -> BatchStore:
             created = None  # the new client now belongs to the store
     if created is not None:
         created.close()
+    else:
+        store.attach(client)
     return store
 
 
@@ -383,14 +391,3 @@ def clear_stores() -> None:
         _stores.clear()
     for store in stores:
         store.stop()
-
-
-def _show_batch_from_this_process(client: Any, batch: Batch) -> None:
-    """A batch created or cancelled by any client in this process appears in that connection's live views."""
-    with _stores_lock:
-        store = _stores.get(_connection_key(client))
-    if store is not None:
-        store.put(batch)
-
-
-on_batch_changed(_show_batch_from_this_process)

@@ -1,6 +1,10 @@
-"""BatchClient and AsyncBatchClient: the OpenAI-compatible /v1/batches and /v1/files API over httpx.
+"""BatchTransport and AsyncBatchTransport: the OpenAI-compatible /v1/batches and /v1/files API over httpx.
 
-Both clients share one core (``_Core``) that describes every request as a ``_Call`` (method, path, query,
+Transport only: batches, files, paging, retries, typed errors and event hooks. The workflow (submit, wait,
+results, retry_failed) sits on top in ``workflow.py`` and never the other way round; ``client.py`` puts the two
+together as the public ``BatchClient`` / ``AsyncBatchClient``.
+
+Both transports share one core (``_Core``) that describes every request as a ``_Call`` (method, path, query,
 body, how to parse the answer), turns failures into typed errors and decides about retries. The sync and async
 classes differ only in how they send a call and how they sleep between attempts.
 
@@ -11,6 +15,8 @@ started and used, so everything works offline.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import logging
 import random
 import time
@@ -18,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Optional, Union
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 
 import httpx
@@ -29,11 +35,9 @@ from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError
 from .facts import DEFAULT_COMPLETION_WINDOW, METADATA_MAX_KEYS, REQUEST_TAG_KEY
-from .jobs import AsyncJobsMixin, JobsMixin
 from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage, Model, ModelPage
-from .workflow import WorkflowMixin
 
-__all__ = ["AsyncBatchClient", "BatchClient"]
+__all__ = ["AsyncBatchTransport", "BatchTransport", "CursorPager", "EventHooks"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,24 +46,23 @@ MAX_PAGES = 1000
 #: How many of the newest batches are searched for a tagged create that may have landed.
 LOOKUP_PAGE_SIZE = 100
 
-#: Called as ``listener(client, batch)`` after this process creates or cancels a batch, so a live view on the
-#: same connection shows it at once (it does not poll while nothing it shows is active).
-_batch_listeners: list[Callable[[Any, Batch], None]] = []
+#: ``event_hooks`` (httpx style): "request" and "response" go to httpx; "batch" is called as ``hook(batch)``
+#: with every single batch this client reads or changes (create, retrieve, cancel), so a live view on the same
+#: connection (the widget store) shows it at once. A hook's failure is logged, never raised to the caller.
+EventHooks = Mapping[str, Sequence[Callable[..., Any]]]
+HOOK_EVENTS = ("request", "response", "batch")
 
 
-def on_batch_changed(listener: Callable[[Any, Batch], None]) -> None:
-    """Register a listener for batches this process creates or cancels (the widget store uses it)."""
-    if listener not in _batch_listeners:
-        _batch_listeners.append(listener)
-
-
-def _announce(client: Any, batch: Batch) -> Batch:
-    for listener in list(_batch_listeners):
-        try:
-            listener(client, batch)
-        except Exception:  # a broken view must not turn a successful create into an error
-            logger.exception("batch listener failed")
-    return batch
+def _split_hooks(event_hooks: Optional[EventHooks]) -> tuple[dict[str, list[Callable[..., Any]]], list[Callable]]:
+    hooks = dict(event_hooks or {})
+    unknown = set(hooks) - set(HOOK_EVENTS)
+    if unknown:
+        raise ValueError(f"unknown event hook(s) {sorted(unknown)}; known: {', '.join(HOOK_EVENTS)}")
+    for name, fns in hooks.items():
+        if callable(fns) or not all(callable(f) for f in fns):
+            raise TypeError(f"event_hooks[{name!r}] must be a list of callables, got {fns!r}")
+    batch_hooks = list(hooks.pop("batch", ()))
+    return {name: list(fns) for name, fns in hooks.items()}, batch_hooks
 
 
 @dataclass
@@ -255,21 +258,21 @@ class _Core:
         return _Plan(error, delay if retry else None, lookup)
 
 
-class _Pager:
-    """iter_batches' cursor: follows ``after`` = last id until ``has_more`` is false, guarding against servers
-    that send an empty page saying has_more, a cursor that does not advance, or pages without end."""
+class CursorPager:
+    """The one cursor for batch lists (``iter_batches`` and the history index): follows ``after`` = last id until
+    ``has_more`` is false, guarding against servers that send an empty page saying has_more, a cursor that does
+    not advance, or pages without end. Sends nothing itself: the caller reads ``after`` and feeds ``take``."""
 
-    def __init__(self, core: _Core, page_size: int, max_pages: int) -> None:
-        self.core, self.page_size, self.max_pages = core, page_size, max_pages
+    def __init__(self, page_size: int = 100, max_pages: int = MAX_PAGES, *, what: str = "iter_batches") -> None:
+        self.page_size, self.max_pages, self.what = page_size, max_pages, what
         self.after: Optional[str] = None
         self.seen: set[str] = set()
         self.pages = 0
         self.done = False
-
-    def next_call(self) -> Optional[_Call]:
-        return None if self.done else self.core.list_batches(self.page_size, self.after)
+        self.stopped: Optional[str] = None  # why paging stopped before the last page (None: it reached the end)
 
     def take(self, page: BatchPage) -> list[Batch]:
+        """The batches of this page not seen on an earlier one; sets ``done`` after the last page."""
         self.pages += 1
         fresh = [b for b in page.data if b.id not in self.seen]
         cursor = page.data[-1].id if page.data else None
@@ -286,16 +289,47 @@ class _Pager:
         return fresh
 
     def _stop(self, why: str) -> None:
-        logger.warning("iter_batches stopped early: %s; the list may be incomplete", why)
-        self.done = True
+        logger.warning("%s stopped early: %s; the list may be incomplete", self.what, why)
+        self.done, self.stopped = True, why
 
 
 class _ClientCommon:
     _core: _Core
+    _http: Union[httpx.Client, httpx.AsyncClient]
+    _batch_hooks: list[Callable[..., Any]]
+    #: Seconds from a monotonic clock, and how to wait: retries and ``wait`` use them (tests inject their own).
+    clock: Callable[[], float]
+    sleep: Callable[[float], Any]
 
     @property
     def base_url(self) -> str:
         return self._core.config.base_url
+
+    @property
+    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        """The live hook lists, as httpx's ``client.event_hooks``: ``client.event_hooks["batch"].append(fn)``."""
+        return {"request": self._http.event_hooks["request"], "response": self._http.event_hooks["response"],
+                "batch": self._batch_hooks}
+
+    @property
+    def connection_key(self) -> tuple[str, str, str, str]:
+        """Which account this client talks to: base URL, a digest of the credentials, organization, project.
+        Two clients with equal keys see the same batches (the widget store shares one poller between them).
+        The secret itself is never part of it."""
+        config = self._core.config
+        secret = config.api_key or ""
+        digest = hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else ""
+        return (config.base_url, digest, config.organization or "", config.project or "")
+
+    def _hooked(self, batch: Batch) -> list[Any]:
+        """Call every "batch" hook; the results (awaitables from async hooks) go back to the async client."""
+        results = []
+        for hook in list(self._batch_hooks):
+            try:
+                results.append(hook(batch))
+            except Exception:  # a broken view must not turn a successful call into an error
+                logger.exception("batch event hook %r failed", hook)
+        return results
 
     @property
     def is_local(self) -> bool:
@@ -327,8 +361,8 @@ class _ClientCommon:
         )
 
 
-class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
-    """Synchronous client for an OpenAI-compatible Batch API (OpenAI, Azure OpenAI, or the local server)."""
+class BatchTransport(_ClientCommon):
+    """Synchronous transport for an OpenAI-compatible Batch API (OpenAI, Azure OpenAI, or the local server)."""
 
     def __init__(
         self,
@@ -342,10 +376,18 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
         timeout: Union[float, httpx.Timeout, None] = 60.0,
         transport: Optional[httpx.BaseTransport] = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        event_hooks: Optional[EventHooks] = None,
     ) -> None:
+        http_hooks, self._batch_hooks = _split_hooks(event_hooks)
         self._core = _Core(api_key, base_url, organization, project, api_version, max_retries, timeout)
-        self._http = httpx.Client(**self._core.http_options(transport))
-        self._sleep = sleep
+        self._http = httpx.Client(**self._core.http_options(transport), event_hooks=http_hooks)
+        self.sleep = sleep
+        self.clock = clock
+
+    def _emit(self, batch: Batch) -> Batch:
+        self._hooked(batch)
+        return batch
 
     def _send(self, call: _Call) -> Any:
         attempt = 0
@@ -365,7 +407,7 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
             plan = self._core.after_failure(call, attempt, response, exc)
             if plan.delay is not None:
                 self._log_retry(call, plan, attempt)
-                self._sleep(plan.delay)  # also gives an in-flight create time to show up in the list
+                self.sleep(plan.delay)  # also gives an in-flight create time to show up in the list
             if plan.lookup is not None:
                 try:
                     found = self._send(plan.lookup)
@@ -393,12 +435,12 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
 
     def iter_batches(self, page_size: int = 100, *, max_pages: int = MAX_PAGES) -> Iterator[Batch]:
         """Every batch, newest first, page by page (stops with a warning if the server pages badly)."""
-        pager = _Pager(self._core, page_size, max_pages)
-        while (call := pager.next_call()) is not None:
-            yield from pager.take(self._send(call))
+        pager = CursorPager(page_size, max_pages)
+        while not pager.done:
+            yield from pager.take(self.list_batches(page_size, pager.after))
 
     def retrieve_batch(self, batch_id: str) -> Batch:
-        return self._send(self._core.retrieve_batch(batch_id))
+        return self._emit(self._send(self._core.retrieve_batch(batch_id)))
 
     def create_batch(
         self,
@@ -411,11 +453,11 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
         """Create a batch. Tagged in metadata (``facts.REQUEST_TAG_KEY``) so that a retry after a failure that may
         have reached the server returns the batch it created instead of creating a second one."""
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
-        return _announce(self, self._send(call))
+        return self._emit(self._send(call))
 
     def cancel_batch(self, batch_id: str) -> Batch:
         """Ask to cancel; a batch that already ended raises ConflictError (409, never retried)."""
-        return _announce(self, self._send(self._core.cancel_batch(batch_id)))
+        return self._emit(self._send(self._core.cancel_batch(batch_id)))
 
     # -- files ---------------------------------------------------------------------------------------------
     def upload_file(self, file: FileInput, *, purpose: str = "batch", filename: Optional[str] = None) -> FileObject:
@@ -455,15 +497,15 @@ class BatchClient(_ClientCommon, WorkflowMixin, JobsMixin):
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "BatchClient":
+    def __enter__(self) -> "BatchTransport":
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
 
-class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
-    """The async twin of BatchClient: the same methods as coroutines, built on the same core."""
+class AsyncBatchTransport(_ClientCommon):
+    """The async twin of BatchTransport: the same methods as coroutines, built on the same core."""
 
     def __init__(
         self,
@@ -477,10 +519,23 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
         timeout: Union[float, httpx.Timeout, None] = 60.0,
         transport: Optional[httpx.AsyncBaseTransport] = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        event_hooks: Optional[EventHooks] = None,
     ) -> None:
+        http_hooks, self._batch_hooks = _split_hooks(event_hooks)
         self._core = _Core(api_key, base_url, organization, project, api_version, max_retries, timeout)
-        self._http = httpx.AsyncClient(**self._core.http_options(transport))
-        self._sleep = sleep
+        self._http = httpx.AsyncClient(**self._core.http_options(transport), event_hooks=http_hooks)
+        self.sleep = sleep
+        self.clock = clock
+
+    async def _emit(self, batch: Batch) -> Batch:
+        for result in self._hooked(batch):  # "batch" hooks may be plain functions or coroutines
+            if inspect.isawaitable(result):
+                try:
+                    await result
+                except Exception:
+                    logger.exception("batch event hook failed")
+        return batch
 
     async def _send(self, call: _Call) -> Any:
         attempt = 0
@@ -500,7 +555,7 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
             plan = self._core.after_failure(call, attempt, response, exc)
             if plan.delay is not None:
                 self._log_retry(call, plan, attempt)
-                await self._sleep(plan.delay)
+                await self.sleep(plan.delay)
             if plan.lookup is not None:
                 try:
                     found = await self._send(plan.lookup)
@@ -525,13 +580,13 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
         return await self._send(self._core.list_batches(limit, after))
 
     async def iter_batches(self, page_size: int = 100, *, max_pages: int = MAX_PAGES) -> AsyncIterator[Batch]:
-        pager = _Pager(self._core, page_size, max_pages)
-        while (call := pager.next_call()) is not None:
-            for batch in pager.take(await self._send(call)):
+        pager = CursorPager(page_size, max_pages)
+        while not pager.done:
+            for batch in pager.take(await self.list_batches(page_size, pager.after)):
                 yield batch
 
     async def retrieve_batch(self, batch_id: str) -> Batch:
-        return await self._send(self._core.retrieve_batch(batch_id))
+        return await self._emit(await self._send(self._core.retrieve_batch(batch_id)))
 
     async def create_batch(
         self,
@@ -542,10 +597,10 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
         output_expires_after: Union[int, dict[str, Any], None] = None,
     ) -> Batch:
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
-        return _announce(self, await self._send(call))
+        return await self._emit(await self._send(call))
 
     async def cancel_batch(self, batch_id: str) -> Batch:
-        return _announce(self, await self._send(self._core.cancel_batch(batch_id)))
+        return await self._emit(await self._send(self._core.cancel_batch(batch_id)))
 
     async def upload_file(
         self, file: FileInput, *, purpose: str = "batch", filename: Optional[str] = None
@@ -581,7 +636,7 @@ class AsyncBatchClient(_ClientCommon, AsyncJobsMixin):
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "AsyncBatchClient":
+    async def __aenter__(self) -> "AsyncBatchTransport":
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:

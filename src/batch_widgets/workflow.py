@@ -1,13 +1,19 @@
-"""The whole loop in four calls, mixed into ``BatchClient``: submit, wait, results, retry_failed.
+"""The whole loop in four calls on top of either transport: submit, wait, results, retry_failed.
 
     batch = client.submit(build_requests(df, model="gpt-4o-mini"), description="eval run", tags=["eval"])
     batch = client.wait(batch.id)                  # progress bar in a notebook, one \\r line in a terminal
     df = client.results(batch.id).to_dataframe()
     client.retry_failed(batch.id)                  # only the failed / expired / never-run requests
+
+``Workflow`` drives a ``BatchTransport``, ``AsyncWorkflow`` an ``AsyncBatchTransport`` with the same names and
+arguments (``await aclient.submit(...)``); ``BatchClient`` / ``AsyncBatchClient`` delegate to them. The
+decisions (what to validate and split, how long to sleep, what a retry inherits) are shared; only the calls
+differ.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -37,6 +43,7 @@ from .facts import (
     TAGS_SEPARATOR,
 )
 
+
 log = logging.getLogger(__name__)
 #: Failures wait() rides out: the request may work again in a moment.
 _TRANSIENT = (APIConnectionError, RateLimitError, ServerError)
@@ -44,11 +51,15 @@ _TRANSIENT = (APIConnectionError, RateLimitError, ServerError)
 if TYPE_CHECKING:
     from .models import Batch
     from .results import BatchResults
+    from .transport import AsyncBatchTransport, BatchTransport
 
 __all__ = [
+    "AsyncWorkflow",
     "InvalidMetadataError",
-    "WorkflowMixin",
+    "Workflow",
     "build_metadata",
+    "endpoint_of",
+    "request_lines",
     "split_lines",
 ]
 
@@ -113,8 +124,9 @@ def split_lines(lines: Sequence[bytes], *, max_requests: int, max_bytes: int) ->
     return ranges
 
 
-def _raw_lines(requests: Requests, endpoint: Optional[str]) -> tuple[list[bytes], str]:
-    """Encoded input lines, and where they came from (for error messages)."""
+def request_lines(requests: Requests, endpoint: Optional[str] = None) -> tuple[list[bytes], str]:
+    """The encoded input lines ``submit`` would send, and where they came from (for error messages): a path,
+    JSONL bytes, a DataFrame, rows or prompts (built with ``build_requests``), or input lines."""
     from .jsonl import build_requests, encode_line
 
     if isinstance(requests, (str, os.PathLike)):
@@ -134,7 +146,7 @@ def _raw_lines(requests: Requests, endpoint: Optional[str]) -> tuple[list[bytes]
         "the requests"
 
 
-def _endpoint_of(first_line: bytes) -> Optional[str]:
+def endpoint_of(first_line: bytes) -> Optional[str]:
     try:
         url = json.loads(first_line).get("url")
     except (ValueError, AttributeError):
@@ -142,8 +154,119 @@ def _endpoint_of(first_line: bytes) -> Optional[str]:
     return url if isinstance(url, str) and url.startswith("/") else None
 
 
-class WorkflowMixin:
-    """submit / wait / results / retry_failed on top of BatchClient's plain API calls."""
+class _SubmitPlan:
+    """What submit sends, validated before anything is uploaded (pure: no client needed). One batch: an input
+    over one batch's limits raises InputTooLargeError pointing to ``submit_job``."""
+
+    def __init__(
+        self,
+        requests: Requests,
+        endpoint: Optional[str],
+        description: Optional[str],
+        tags: Optional[Sequence[str]],
+        metadata: Optional[Mapping[str, Any]],
+        *,
+        accepted: Optional[Sequence[str]] = None,
+    ) -> None:
+        from .jsonl import DEFAULT_ENDPOINT
+        from .validation import MAX_FILE_BYTES, MAX_REQUESTS, validate_lines
+
+        lines, source = request_lines(requests, endpoint)
+        if not lines:
+            raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
+        self.endpoint = endpoint or endpoint_of(lines[0]) or DEFAULT_ENDPOINT
+        base = build_metadata(metadata, description=description, tags=tags)
+        base.pop(REQUEST_TAG_KEY, None)
+        ranges = split_lines(lines, max_requests=MAX_REQUESTS, max_bytes=MAX_FILE_BYTES)
+        if len(ranges) > 1:
+            size = sum(len(line) + 1 for line in lines)
+            raise InputTooLargeError(
+                f"{source} holds {len(lines):,} requests ({size / 2**20:,.1f} MiB); one batch takes at most "
+                f"{MAX_REQUESTS:,} requests and {MAX_FILE_BYTES // 2**20} MiB, so it needs {len(ranges)} batches. "
+                "Use client.submit_job(...) with the same arguments: it splits the input into parts, retries "
+                "failures and merges the results as one job. Nothing was uploaded.")
+        report = validate_lines(lines, endpoint=self.endpoint, source=source, endpoints=accepted)
+        if not report.ok:
+            raise InvalidRequestsError(report.problems, source)
+        self.lines, self.metadata = lines, base or None
+
+
+class _Waiter:
+    """wait()'s decisions, shared by the sync and async workflow: what each poll means and how long to sleep.
+    Time comes from the client's clock, so tests run a long wait without real time passing."""
+
+    def __init__(self, batch_id: str, clock: Callable[[], float], *, poll_interval: float,
+                 max_poll_interval: float, timeout: Optional[float], progress: bool, max_outage: float) -> None:
+        self.batch_id, self.clock, self.timeout = batch_id, clock, timeout
+        self.poll_interval, self.max_poll_interval, self.max_outage = poll_interval, max_poll_interval, max_outage
+        self.deadline = None if timeout is None else clock() + timeout
+        self.reporter = make_progress(batch_id) if progress else None
+        self.interval = poll_interval
+        self.last: Optional["Batch"] = None
+        self.outage_since: Optional[float] = None
+
+    def step(self, batch: Optional["Batch"], error: Optional[Exception]) -> tuple[Optional[float], Optional["Batch"]]:
+        """One poll's outcome -> (seconds to sleep, or None once the batch ended; the batch if it changed)."""
+        now = self.clock()
+        if error is not None:
+            # The client already retried this call; a longer outage is waited out, not fatal.
+            self.outage_since = now if self.outage_since is None else self.outage_since
+            if now - self.outage_since > self.max_outage:
+                raise error
+            log.warning("wait(%s): %s; still waiting", self.batch_id, error)
+            batch = self.last
+        else:
+            self.outage_since = None
+        changed = None
+        if batch is not None and batch != self.last:
+            self.interval = self.poll_interval
+            if self.reporter:
+                self.reporter.update(batch)
+            self.last = changed = batch
+        else:
+            self.interval = min(self.interval * 2, self.max_poll_interval)
+        if batch is not None and batch.is_terminal:
+            return None, changed
+        if self.deadline is not None and now >= self.deadline:
+            state = f"still {batch.status} ({batch.request_counts.done}/{batch.request_counts.total} " \
+                    "requests done)" if batch is not None else "unreachable"
+            raise TimeoutError(f"batch {self.batch_id} is {state} after {self.timeout:g} s")
+        return (self.interval if self.deadline is None else max(0.0, min(self.interval, self.deadline - now))), \
+            changed
+
+    def close(self) -> None:
+        if self.reporter:
+            self.reporter.close()
+
+
+def _retry_metadata(parent: "Batch", metadata: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    inherited = {k: v for k, v in (parent.metadata or {}).items() if k not in PER_BATCH_KEYS}
+    return {**inherited, **(metadata or {}), PARENT_KEY: parent.id}
+
+
+def _check_retryable(parent: "Batch") -> None:
+    if parent.is_active:
+        raise ValueError(f"batch {parent.id} is still {parent.status}; wait for it to end before retrying")
+
+
+def _failed_lines(parent: "Batch", results: "BatchResults") -> list[dict]:
+    try:
+        lines = results.failed_requests()
+    finally:
+        results.close()
+    if not lines:
+        raise ValueError(f"batch {parent.id} has no failed, expired or unexecuted requests to retry")
+    return lines
+
+
+UPLOAD_NAME = "batch_input.jsonl"
+
+
+class Workflow:
+    """submit / wait / results / retry_failed on top of a sync transport (``BatchClient`` delegates here)."""
+
+    def __init__(self, client: "BatchTransport") -> None:
+        self.client = client
 
     # -- submit ------------------------------------------------------------------------------------------
     def submit(
@@ -165,33 +288,17 @@ class WorkflowMixin:
         :class:`~batch_widgets.errors.InputTooLargeError` pointing to ``submit_job``, which splits it into parts
         and tracks them as one job.
         """
-        from .jsonl import DEFAULT_ENDPOINT, write_jsonl
-        from .validation import MAX_FILE_BYTES, MAX_REQUESTS, validate_lines
+        from .jsonl import write_jsonl
 
-        lines, source = _raw_lines(requests, endpoint)
-        if not lines:
-            raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
-        endpoint = endpoint or _endpoint_of(lines[0]) or DEFAULT_ENDPOINT
-        base = build_metadata(metadata, description=description, tags=tags)
-        base.pop(REQUEST_TAG_KEY, None)
-        ranges = split_lines(lines, max_requests=MAX_REQUESTS, max_bytes=MAX_FILE_BYTES)
-        if len(ranges) > 1:
-            size = sum(len(line) + 1 for line in lines)
-            raise InputTooLargeError(
-                f"{source} holds {len(lines):,} requests ({size / 2**20:,.1f} MiB); one batch takes at most "
-                f"{MAX_REQUESTS:,} requests and {MAX_FILE_BYTES // 2**20} MiB, so it needs {len(ranges)} batches. "
-                "Use client.submit_job(...) with the same arguments: it splits the input into parts, retries "
-                "failures and merges the results as one job. Nothing was uploaded.")
-        report = validate_lines(lines, endpoint=endpoint, source=source,
-                                endpoints=getattr(self, "accepted_endpoints", None))
-        if not report.ok:
-            raise InvalidRequestsError(report.problems, source)
-        path = write_jsonl(lines)
+        plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
+                           accepted=getattr(self.client, "accepted_endpoints", None))
+        path = write_jsonl(plan.lines)
         try:
-            uploaded = self.upload_file(path, purpose="batch", filename="batch_input.jsonl")
+            uploaded = self.client.upload_file(path, purpose="batch", filename=UPLOAD_NAME)
         finally:
             path.unlink(missing_ok=True)
-        return self.create_batch(uploaded.id, endpoint, completion_window=completion_window, metadata=base or None)
+        return self.client.create_batch(uploaded.id, plan.endpoint, completion_window=completion_window,
+                                        metadata=plan.metadata)
 
     # -- wait --------------------------------------------------------------------------------------------
     def wait(
@@ -211,47 +318,28 @@ class WorkflowMixin:
         back to ``poll_interval`` on any change. ``on_update(batch)`` is called on each change. ``timeout``
         (seconds) raises ``TimeoutError``. A list of batches (from a split submit) is waited for in turn.
         Connection errors, rate limits and server errors are waited out for up to ``max_outage`` seconds.
+        Time is the client's: its ``clock`` and ``sleep``.
         """
+        options = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout,
+                       progress=progress, max_outage=max_outage)
         if isinstance(batch_id, (list, tuple)):
-            return [self.wait(b, poll_interval=poll_interval, max_poll_interval=max_poll_interval,
-                              timeout=timeout, on_update=on_update, progress=progress, max_outage=max_outage)
-                    for b in batch_id]
+            return [self.wait(b, on_update=on_update, **options) for b in batch_id]  # type: ignore[arg-type]
         batch_id = getattr(batch_id, "id", batch_id)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        reporter = make_progress(batch_id) if progress else None
-        interval, last, outage_since = poll_interval, None, None
+        waiter = _Waiter(batch_id, self.client.clock, **options)  # type: ignore[arg-type]
         try:
             while True:
                 try:
-                    batch = self.retrieve_batch(batch_id)
-                    outage_since = None
+                    batch, error = self.client.retrieve_batch(batch_id), None
                 except _TRANSIENT as exc:
-                    # The client already retried this call; a longer outage is waited out, not fatal.
-                    outage_since = outage_since or time.monotonic()
-                    if time.monotonic() - outage_since > max_outage:
-                        raise
-                    log.warning("wait(%s): %s; still waiting", batch_id, exc)
-                    batch = last
-                if batch is not None and batch != last:
-                    interval = poll_interval
-                    if reporter:
-                        reporter.update(batch)
-                    if on_update is not None:
-                        on_update(batch)
-                    last = batch
-                else:
-                    interval = min(interval * 2, max_poll_interval)
-                if batch is not None and batch.is_terminal:
-                    return batch
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    state = f"still {batch.status} ({batch.request_counts.done}/{batch.request_counts.total} " \
-                            "requests done)" if batch is not None else "unreachable"
-                    raise TimeoutError(f"batch {batch_id} is {state} after {timeout:g} s")
-                time.sleep(interval if deadline is None else max(0.0, min(interval, deadline - now)))
+                    batch, error = None, exc
+                delay, changed = waiter.step(batch, error)
+                if changed is not None and on_update is not None:
+                    on_update(changed)
+                if delay is None:
+                    return waiter.last  # type: ignore[return-value]
+                self.client.sleep(delay)
         finally:
-            if reporter:
-                reporter.close()
+            waiter.close()
 
     # -- results -----------------------------------------------------------------------------------------
     def results(
@@ -262,7 +350,7 @@ class WorkflowMixin:
         input lines; ``.to_dataframe()`` gives one row per request."""
         from .results import BatchResults
 
-        return BatchResults.from_batch(self, batch_id, directory=directory, include_inputs=include_inputs)
+        return BatchResults.from_batch(self.client, batch_id, directory=directory, include_inputs=include_inputs)
 
     # -- retry -------------------------------------------------------------------------------------------
     def retry_failed(
@@ -275,20 +363,106 @@ class WorkflowMixin:
     ) -> "Batch":
         """Submit a new batch of the requests that failed, expired or never ran; its metadata names the parent
         in ``parent_batch_id`` and keeps the parent's description and tags unless new ones are given."""
-        parent = batch_id if not isinstance(batch_id, str) else self.retrieve_batch(batch_id)
-        if parent.is_active:
-            raise ValueError(f"batch {parent.id} is still {parent.status}; wait for it to end before retrying")
-        results = self.results(parent)
+        parent = batch_id if not isinstance(batch_id, str) else self.client.retrieve_batch(batch_id)
+        _check_retryable(parent)
+        lines = _failed_lines(parent, self.results(parent))
+        return self.submit(lines, endpoint=parent.endpoint, description=description, tags=tags,
+                           metadata=_retry_metadata(parent, metadata))
+
+
+class AsyncWorkflow:
+    """The async twin of :class:`Workflow`: the same methods and arguments, awaited (``AsyncBatchClient``
+    delegates here)."""
+
+    def __init__(self, client: "AsyncBatchTransport") -> None:
+        self.client = client
+
+    async def submit(
+        self,
+        requests: Requests,
+        *,
+        endpoint: Optional[str] = None,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        completion_window: str = "24h",
+    ) -> "Batch":
+        from .jsonl import write_jsonl
+
+        plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
+                           accepted=getattr(self.client, "accepted_endpoints", None))
+        path = write_jsonl(plan.lines)
         try:
-            lines = results.failed_requests()
+            uploaded = await self.client.upload_file(path, purpose="batch", filename=UPLOAD_NAME)
         finally:
-            results.close()
-        if not lines:
-            raise ValueError(f"batch {parent.id} has no failed, expired or unexecuted requests to retry")
-        inherited = {k: v for k, v in (parent.metadata or {}).items()
-                     if k not in PER_BATCH_KEYS}
-        merged = {**inherited, **(metadata or {}), PARENT_KEY: parent.id}
-        return self.submit(lines, endpoint=parent.endpoint, description=description, tags=tags, metadata=merged)
+            path.unlink(missing_ok=True)
+        return await self.client.create_batch(uploaded.id, plan.endpoint, completion_window=completion_window,
+                                              metadata=plan.metadata)
+
+    submit.__doc__ = Workflow.submit.__doc__
+
+    async def wait(
+        self,
+        batch_id: Union[str, "Batch", Sequence[Union[str, "Batch"]]],
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+        timeout: Optional[float] = None,
+        on_update: Optional[Callable[["Batch"], Any]] = None,
+        progress: bool = True,
+        max_outage: float = 600.0,
+    ) -> Union["Batch", list["Batch"]]:
+        options = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout,
+                       progress=progress, max_outage=max_outage)
+        if isinstance(batch_id, (list, tuple)):
+            return [await self.wait(b, on_update=on_update, **options) for b in batch_id]  # type: ignore[arg-type]
+        batch_id = getattr(batch_id, "id", batch_id)
+        waiter = _Waiter(batch_id, self.client.clock, **options)  # type: ignore[arg-type]
+        try:
+            while True:
+                try:
+                    batch, error = await self.client.retrieve_batch(batch_id), None
+                except _TRANSIENT as exc:
+                    batch, error = None, exc
+                delay, changed = waiter.step(batch, error)
+                if changed is not None and on_update is not None:
+                    outcome = on_update(changed)
+                    if inspect.isawaitable(outcome):  # an async on_update is awaited
+                        await outcome
+                if delay is None:
+                    return waiter.last  # type: ignore[return-value]
+                await self.client.sleep(delay)
+        finally:
+            waiter.close()
+
+    wait.__doc__ = (Workflow.wait.__doc__ or "") + "\n        ``on_update`` may be a coroutine function.\n"
+
+    async def results(
+        self, batch_id: Union[str, "Batch"], *, directory: Optional[Union[str, "os.PathLike[str]"]] = None,
+        include_inputs: bool = True,
+    ) -> "BatchResults":
+        from .results import BatchResults
+
+        return await BatchResults.afrom_batch(self.client, batch_id, directory=directory,
+                                              include_inputs=include_inputs)
+
+    results.__doc__ = Workflow.results.__doc__
+
+    async def retry_failed(
+        self,
+        batch_id: Union[str, "Batch"],
+        *,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> "Batch":
+        parent = batch_id if not isinstance(batch_id, str) else await self.client.retrieve_batch(batch_id)
+        _check_retryable(parent)
+        lines = _failed_lines(parent, await self.results(parent))
+        return await self.submit(lines, endpoint=parent.endpoint, description=description,
+                                 tags=tags, metadata=_retry_metadata(parent, metadata))
+
+    retry_failed.__doc__ = Workflow.retry_failed.__doc__
 
 
 # --------------------------------------------------------------------------------------------- progress

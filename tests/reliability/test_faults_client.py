@@ -12,7 +12,7 @@ import pytest
 from faults import AMBIGUOUS, ENDPOINT, FAULTS, RETRYABLE, SECRET, batch_json, request_lines
 
 from batch_widgets import errors, facts
-from batch_widgets.sync import BatchIndex
+from batch_widgets.index import BatchIndex
 
 BATCHES = r"/batches$"
 ONE_BATCH = r"/batches/batch_[^/]+$"

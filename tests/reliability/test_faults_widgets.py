@@ -124,10 +124,22 @@ def test_a_failing_action_becomes_a_banner_not_an_exception(fault_client, runnin
     client, transport = fault_client
     widget = _make("dashboard", client, running_batch.id)
     try:
+        shown: list[str] = []  # every banner (the poller's own refresh failures may replace an action's)
+        widget.observe(lambda change: shown.append(change["new"]), "_banner")
         transport.inject("server_error", times=None)
-        for action in ({"action": "refresh"}, {"action": "cancel", "ids": [running_batch.id]},
-                       {"action": "no_such_action"}, {"not": "an action"}, "garbage"):
+        for action, says in (({"action": "refresh"}, "refresh failed: HTTP 500"),
+                             ({"action": "cancel", "ids": [running_batch.id]},
+                              f"Could not cancel {running_batch.id}: HTTP 500")):
+            shown.clear()
             widget._dispatch_action(widget, action, [])
+            widget.wait_idle(30)
+            assert any(text.startswith(says) for text in shown), (action, shown)
+            assert all(SECRET not in text for text in shown)
+        for junk in ({"action": "no_such_action"}, {"not": "an action"}, "garbage"):
+            shown.clear()
+            widget._dispatch_action(widget, junk, [])  # ignored: no exception, no banner of its own
+            widget.wait_idle(30)
+            assert not any("no_such_action" in text or "garbage" in text for text in shown)
         transport.clear()
     finally:
         widget.close()

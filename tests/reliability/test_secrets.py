@@ -185,7 +185,9 @@ def test_widget_state_never_holds_the_key(widget_client, server):
         for w in widgets:
             w._store.poll_once()
             w._dispatch_action(w, {"action": "refresh"}, [])
+            w.wait_idle(30)
             w._dispatch_action(w, {"action": "cancel", "ids": [batch.id]}, [])
+            w.wait_idle(30)
         assert any("<redacted>" in w._banner for w in widgets)  # the echo reached the banners, scrubbed
         states += [json.dumps(w.get_state(), default=repr) for w in widgets]
         states += [repr(w) for w in widgets] + [str(w._store.last_error) for w in widgets]

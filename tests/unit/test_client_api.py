@@ -66,7 +66,7 @@ def test_iter_batches_stops_on_empty_page_that_says_has_more(caplog):
         lambda r: None,  # the first page is real
         lambda r: httpx.Response(200, json={"object": "list", "data": [], "has_more": True}),
     ]
-    with caplog.at_level(logging.WARNING, logger="batch_widgets.client"):
+    with caplog.at_level(logging.WARNING, logger="batch_widgets.transport"):
         ids = [b.id for b in client_for(api).iter_batches(page_size=2)]
     assert ids == ["batch_0004", "batch_0003"]
     assert len(api.requests) == 2
@@ -77,7 +77,7 @@ def test_iter_batches_stops_when_cursor_does_not_advance(caplog):
     api = FakeBatchAPI(6)
     same_page = {"object": "list", "data": api.batches[:3], "has_more": True}
     api.faults = [lambda r: httpx.Response(200, json=same_page)] * 10  # the server ignores `after`
-    with caplog.at_level(logging.WARNING, logger="batch_widgets.client"):
+    with caplog.at_level(logging.WARNING, logger="batch_widgets.transport"):
         ids = [b.id for b in client_for(api).iter_batches(page_size=3)]
     assert ids == ["batch_0005", "batch_0004", "batch_0003"]
     assert len(api.requests) == 2
@@ -92,7 +92,7 @@ def test_iter_batches_stops_after_max_pages(caplog):
         return httpx.Response(200, json={"object": "list", "data": data, "has_more": True})
 
     client = BatchClient(KEY, transport=httpx.MockTransport(endless))
-    with caplog.at_level(logging.WARNING, logger="batch_widgets.client"):
+    with caplog.at_level(logging.WARNING, logger="batch_widgets.transport"):
         batches = list(client.iter_batches(page_size=2, max_pages=7))
     assert len(batches) == 14
     assert "max_pages=7" in caplog.text

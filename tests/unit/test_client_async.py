@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 
@@ -30,10 +31,42 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def test_same_public_methods_as_sync_client():
+def test_same_public_methods_and_arguments_as_sync_client():
     public = lambda cls: {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}  # noqa: E731
-    workflow = {"submit", "wait", "results", "retry_failed"}
-    assert public(BatchClient) - workflow == public(AsyncBatchClient)
+    assert public(BatchClient) == public(AsyncBatchClient)
+    assert {"submit", "wait", "results", "retry_failed"} <= public(AsyncBatchClient)
+    for name in public(BatchClient):
+        sync, coro = getattr(BatchClient, name), getattr(AsyncBatchClient, name)
+        if name in ("iter_batches", "close", "workflow"):
+            continue
+        assert inspect.iscoroutinefunction(coro), name
+        assert list(inspect.signature(sync).parameters) == list(inspect.signature(coro).parameters), name
+
+
+def test_async_workflow_round_trip_on_the_local_server(tmp_path):
+    """submit -> wait -> results -> retry_failed, awaited, with the same arguments as the sync client."""
+    from batch_widgets.jsonl import build_requests
+    from batch_widgets.server.local import LocalBatchServer
+
+    async def main(server):
+        async with AsyncBatchClient(api_key=server.api_key, base_url=server.base_url) as client:
+            updates = []
+            batch = await client.submit(build_requests([f"q{i}" for i in range(12)], model="gpt-4o-mini"),
+                                        description="async run", tags=["a"])
+            done = await client.wait(batch.id, poll_interval=0.05, timeout=60, on_update=updates.append,
+                                     progress=False)
+            assert done.status == "completed" and updates[-1] == done
+            results = await client.results(done, directory=tmp_path / "r")
+            frame = results.to_dataframe()
+            assert len(frame) == 12 and int((~frame["ok"]).sum()) == done.request_counts.failed > 0
+            results.close()
+            child = await client.retry_failed(done.id)
+            assert child.metadata["parent_batch_id"] == done.id and child.metadata["description"] == "async run"
+            child = await client.wait(child, poll_interval=0.05, timeout=60, progress=False)
+            assert child.request_counts.total == done.request_counts.failed
+
+    with LocalBatchServer(tmp_path / "srv", rate=0, failure_rate=0.4, poll_interval=0.05) as server:
+        asyncio.run(main(server))
 
 
 def test_async_paging_250_in_3_requests():
@@ -57,7 +90,7 @@ def test_async_paging_guard_on_stuck_cursor(caplog):
         client, _ = make(api)
         return [b.id async for b in client.iter_batches(page_size=2)]
 
-    with caplog.at_level(logging.WARNING, logger="batch_widgets.client"):
+    with caplog.at_level(logging.WARNING, logger="batch_widgets.transport"):
         assert run(main()) == ["batch_0003", "batch_0002"]
     assert "cursor did not advance" in caplog.text and len(api.requests) == 2
 

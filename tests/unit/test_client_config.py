@@ -145,13 +145,13 @@ def test_nothing_configured_uses_shared_local_server(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "batch_widgets.server.local",
                         types.SimpleNamespace(shared_server=shared_server))
     rec = Recorder()
-    with caplog.at_level(logging.INFO, logger="batch_widgets.client"):
+    with caplog.at_level(logging.INFO, logger="batch_widgets.transport"):
         client = BatchClient(transport=httpx.MockTransport(rec))
     client.list_batches()
     assert client.is_local is True and client.base_url == "http://127.0.0.1:5555/v1" and started == [1]
     assert str(rec.last.url).startswith("http://127.0.0.1:5555/v1/batches")
     assert rec.last.headers["authorization"] == "Bearer local-key"
-    messages = [r.getMessage() for r in caplog.records if r.name == "batch_widgets.client"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "batch_widgets.transport"]
     assert len(messages) == 1 and "embedded local batch server" in messages[0]
 
 

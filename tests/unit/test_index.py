@@ -2,7 +2,7 @@
 
 from batch_widgets.errors import NotFoundError
 from batch_widgets.models import Batch, BatchPage
-from batch_widgets.sync import BatchIndex
+from batch_widgets.index import BatchIndex
 
 
 def make_batch(i: int, status: str = "completed", completed: int = 10) -> Batch:

@@ -1,5 +1,6 @@
 """The whole loop against the real local server (and scripted HTTP for polling behaviour)."""
 
+import asyncio
 import io
 import json
 
@@ -7,7 +8,7 @@ import httpx
 import pytest
 
 from batch_widgets import facts, validation, workflow
-from batch_widgets.client import BatchClient
+from batch_widgets.client import AsyncBatchClient, BatchClient
 from batch_widgets.errors import InputTooLargeError, InvalidRequestsError
 from batch_widgets.jsonl import build_requests, write_jsonl
 from batch_widgets.server.local import LocalBatchServer
@@ -155,13 +156,26 @@ def test_metadata_limits_have_clear_messages():
         build_metadata({"x": None})
 
 
-# -- polling behaviour, with scripted HTTP ------------------------------------------------------------
+# -- polling behaviour, with scripted HTTP and the client's own clock and sleep -------------------------------
 
-def scripted_client(states):
-    """A client whose GET /batches/b1 answers each of ``states`` (status, completed) in turn, then the last.
-    A state given as an int is answered with that HTTP error status instead."""
-    calls = []
+class FakeTime:
+    """A clock and a sleep for the client: sleeping advances the clock, no real time passes."""
 
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds):
+        self.sleep(seconds)
+
+
+def scripted_handler(states, calls):
     def handle(request):
         calls.append(request)
         state = states[min(len(calls) - 1, len(states) - 1)]
@@ -173,50 +187,75 @@ def scripted_client(states):
                 "request_counts": {"total": 10, "completed": completed, "failed": 0}}
         return httpx.Response(200, json=body)
 
-    client = BatchClient(api_key="k", base_url="http://testserver/v1", transport=httpx.MockTransport(handle),
-                         max_retries=0)
+    return handle
+
+
+def scripted_client(states, time=None):
+    """A client whose GET /batches/b1 answers each of ``states`` (status, completed) in turn, then the last.
+    A state given as an int is answered with that HTTP error status instead."""
+    calls = []
+    time = time or FakeTime()
+    client = BatchClient(api_key="k", base_url="http://testserver/v1",
+                         transport=httpx.MockTransport(scripted_handler(states, calls)), max_retries=0,
+                         clock=time.clock, sleep=time.sleep)
     return client, calls
 
 
-def test_wait_backs_off_while_unchanged_and_resets_on_change(monkeypatch):
-    sleeps = []
-    monkeypatch.setattr(workflow.time, "sleep", sleeps.append)
+class SyncOrAsync:
+    """``wait`` through BatchClient or AsyncBatchClient: the same arguments, the same behaviour."""
+
+    def __init__(self, kind, states):
+        self.kind, self.time, self.calls = kind, FakeTime(), []
+        handler = scripted_handler(states, self.calls)
+        options = dict(api_key="k", base_url="http://testserver/v1", max_retries=0, clock=self.time.clock)
+        if kind == "sync":
+            self.client = BatchClient(transport=httpx.MockTransport(handler), sleep=self.time.sleep, **options)
+        else:
+            self.client = AsyncBatchClient(transport=httpx.MockTransport(handler), sleep=self.time.asleep,
+                                           **options)
+
+    def wait(self, *args, **kwargs):
+        if self.kind == "sync":
+            return self.client.wait(*args, **kwargs)
+        return asyncio.run(self.client.wait(*args, **kwargs))
+
+
+both = pytest.mark.parametrize("kind", ["sync", "async"])
+
+
+@both
+def test_wait_backs_off_while_unchanged_and_resets_on_change(kind):
     states = [("validating", 0)] * 6 + [("in_progress", 5)] * 3 + [("completed", 10)]
-    client, calls = scripted_client(states)
+    c = SyncOrAsync(kind, states)
     seen = []
-    batch = client.wait("b1", poll_interval=1, max_poll_interval=8, on_update=seen.append, progress=False)
-    assert batch.status == "completed" and len(calls) == 10
-    assert sleeps == [1, 2, 4, 8, 8, 8, 1, 2, 4]
+    batch = c.wait("b1", poll_interval=1, max_poll_interval=8, on_update=seen.append, progress=False)
+    assert batch.status == "completed" and len(c.calls) == 10
+    assert c.time.sleeps == [1, 2, 4, 8, 8, 8, 1, 2, 4]
     assert [(b.status.value, b.request_counts.completed) for b in seen] == [
         ("validating", 0), ("in_progress", 5), ("completed", 10)]
 
 
-def test_wait_timeout_says_where_the_batch_is(monkeypatch):
-    clock = [0.0]
-    monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    client, _ = scripted_client([("in_progress", 4)])
+@both
+def test_wait_timeout_says_where_the_batch_is(kind):
+    c = SyncOrAsync(kind, [("in_progress", 4)])
     with pytest.raises(TimeoutError, match=r"b1 is still in_progress \(4/10 requests done\) after 5 s"):
-        client.wait("b1", poll_interval=1, timeout=5, progress=False)
+        c.wait("b1", poll_interval=1, timeout=5, progress=False)
+    assert c.time.now == 5  # on the client's clock: no real second passed
 
 
-def test_wait_rides_out_an_outage_longer_than_the_clients_retries(monkeypatch):
-    clock = [0.0]
-    monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    client, calls = scripted_client([("in_progress", 4), 503, 503, 429, 502, ("completed", 10)])
-    assert client.wait("b1", poll_interval=1, progress=False).status == "completed"
-    assert len(calls) == 6
+@both
+def test_wait_rides_out_an_outage_longer_than_the_clients_retries(kind):
+    c = SyncOrAsync(kind, [("in_progress", 4), 503, 503, 429, 502, ("completed", 10)])
+    assert c.wait("b1", poll_interval=1, progress=False).status == "completed"
+    assert len(c.calls) == 6
 
 
-def test_wait_gives_up_after_max_outage_with_the_last_error(monkeypatch):
-    clock = [0.0]
-    monkeypatch.setattr(workflow.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(workflow.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    client, _ = scripted_client([("in_progress", 4), 503])
+@both
+def test_wait_gives_up_after_max_outage_with_the_last_error(kind):
+    c = SyncOrAsync(kind, [("in_progress", 4), 503])
     with pytest.raises(workflow.ServerError, match="try later"):
-        client.wait("b1", poll_interval=1, max_outage=60, progress=False)
-    assert 60 < clock[0] < 200
+        c.wait("b1", poll_interval=1, max_outage=60, progress=False)
+    assert 60 < c.time.now < 200
 
 
 def test_wait_does_not_ride_out_a_missing_batch():
@@ -260,7 +299,6 @@ def test_broken_lines_are_validated_not_rebuilt(client):
 
 
 def test_wait_shows_a_widget_bar_in_a_kernel_and_a_line_in_a_terminal(monkeypatch):
-    monkeypatch.setattr(workflow.time, "sleep", lambda s: None)
     shown = []
     monkeypatch.setattr("IPython.display.display", shown.append)
     monkeypatch.setattr(workflow, "in_kernel", lambda: True)

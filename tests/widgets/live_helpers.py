@@ -70,5 +70,5 @@ def install_store(client: Any, **kwargs: Any) -> ManualStore:
     from batch_widgets import store as store_module
 
     store = ManualStore(client, **kwargs)
-    store_module._stores[store_module._connection_key(client)] = store
+    store_module._stores[client.connection_key] = store
     return store

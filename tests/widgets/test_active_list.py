@@ -138,9 +138,11 @@ def test_cancel_and_bulk_cancel_from_the_view():
     c = running(api)
     w, _ = _list(api)
     w._dispatch_action(w, {"action": "cancel", "ids": [a["id"]]}, [])
+    w.wait_idle(30)
     assert w._rows[a["id"]]["status"] == "cancelling" and w._notice["text"] == f"Cancelling {a['id']}"
     c["status"] = "completed"  # finished meanwhile: the API answers 409
     w._dispatch_action(w, {"action": "cancel", "ids": [b["id"], c["id"]]}, [])
+    w.wait_idle(30)
     assert w._rows[b["id"]]["status"] == "cancelling"
     assert w._rows[c["id"]]["status"] == "completed"
     assert "already completed" in w._banner and w._notice["text"] == "Cancelling 1 batches"

@@ -120,14 +120,17 @@ def test_live_against_the_local_server(tmp_path):
         got = []
         w.send = lambda content, buffers=None: got.append((content, buffers))
         w._dispatch_action(w, {"action": "download", "kind": "output"}, [])
+        w.wait_idle(30)  # the download runs in a worker, off the shell thread
         assert got and got[0][1][0].count(b"\n") == row["completed"]
         w._dispatch_action(w, {"action": "results_frame"}, [])
+        w.wait_idle(30)
         assert len(w.results_frame) == 20 and "20 result rows" in w._notice["text"]
         deadline = time.monotonic() + 5
         while store.polling and time.monotonic() < deadline:  # nothing active: the poller stops by itself
             time.sleep(0.05)
         assert not store.polling
         w._dispatch_action(w, {"action": "retry_failed"}, [])
+        w.wait_idle(30)
         retry_id = w._detail_id
         assert retry_id != created[0].id and w._banner == ""
         assert store.get(retry_id).request_counts.total in (0, row["failed"])  # counted once validated
@@ -135,3 +138,54 @@ def test_live_against_the_local_server(tmp_path):
         assert retry_id in w._rows and store.polling  # the new batch is live in the list
         w.close()
         client.close()
+
+
+def test_the_dashboard_is_never_behind_the_cell_below_it():
+    """client.wait() returned "completed": the dashboard above already says so, with no poll tick in between
+    (each wait poll reaches the store through the client's "batch" event hook; it used to lag up to 5 s)."""
+    api = FakeBatchAPI()
+    raw = running(api)
+    w, store, client = _dash(api)
+    w.open_batch(raw["id"])
+    assert w._rows[raw["id"]]["status"] == "in_progress"
+    ticks = store.ticks
+    raw.update(status="completed", completed_at=raw["created_at"] + 60,
+               request_counts={"total": 100, "completed": 95, "failed": 5})
+    done = client.wait(raw["id"], progress=False)
+    assert done.status == "completed" and store.ticks == ticks  # no poll ran
+    assert w._rows[raw["id"]]["status"] == "completed" and w._detail["status"] == "completed"
+    assert w._detail["completed"] == 95
+
+
+def test_two_dashboards_with_different_clients_for_one_account_each_use_their_own():
+    """One store (one poller) per account, but each widget acts with the client it was given: its transport,
+    timeout and retries, not the first client's."""
+    import httpx
+
+    from batch_widgets.client import BatchClient
+
+    api = FakeBatchAPI()
+    raw = running(api)
+
+    def client_with(paths):
+        def handle(request):
+            paths.append(request.url.path)
+            return api.handle(request)
+
+        return BatchClient(api_key="sk-same-account", base_url="http://fake.test/v1",
+                           transport=httpx.MockTransport(handle), max_retries=0)
+
+    paths_a, paths_b = [], []
+    a, b = client_with(paths_a), client_with(paths_b)
+    install_store(a)
+    wa, wb = BatchDashboard(a), BatchDashboard(b)
+    try:
+        assert wa._store is wb._store and wb._client is b and wa._client is a
+        del paths_a[:], paths_b[:]
+        wb._dispatch_action(wb, {"action": "cancel", "ids": [raw["id"]]}, [])
+        wb.wait_idle(30)
+        assert any(p.endswith("/cancel") for p in paths_b) and not paths_a
+        assert wa._rows[raw["id"]]["status"] == "cancelling"  # and the other dashboard shows it at once
+    finally:
+        wa.close()
+        wb.close()

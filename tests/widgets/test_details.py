@@ -78,7 +78,9 @@ def test_downloads_send_one_message_with_the_bytes():
     got = []
     w.send = lambda content, buffers=None: got.append((content, buffers))
     w._dispatch_action(w, {"action": "download", "kind": "output"}, [])
+    w.wait_idle(30)
     w._dispatch_action(w, {"action": "download", "kind": "error"}, [])
+    w.wait_idle(30)
     assert got[0][0] == {"type": "download", "filename": f"{raw['id']}_output.jsonl", "mime": "application/jsonl"}
     assert got[0][1] == [b'{"out": 1}\n'] and got[1][1] == [b'{"err": 1}\n']
 
@@ -88,6 +90,7 @@ def test_download_without_a_file_is_a_clear_banner():
     raw = running(api)
     w, _ = _details(api, raw["id"])
     w._dispatch_action(w, {"action": "download", "kind": "output"}, [])
+    w.wait_idle(30)
     assert "has no output file" in w._banner
 
 
@@ -102,6 +105,7 @@ def test_cancel_from_details():
     raw = running(api)
     w, _ = _details(api, raw["id"])
     w._dispatch_action(w, {"action": "cancel", "ids": [raw["id"]]}, [])
+    w.wait_idle(30)
     assert w._detail["status"] == "cancelling"
 
 

@@ -174,12 +174,14 @@ def test_subscribers_coming_and_going_while_it_polls():
     assert store.ticks > 0
 
 
-def test_a_batch_created_elsewhere_in_the_process_reaches_the_store_without_polling():
-    """A dashboard idles (nothing active); a batch submitted from another cell still shows up at once."""
+def test_batches_a_given_client_creates_reach_the_store_without_polling():
+    """A dashboard idles (nothing active); a batch submitted from another cell with a client given to its store
+    still shows up at once, through that client's "batch" event hook. No module-global listener is involved."""
     from batch_widgets.client import BatchClient
     from batch_widgets.server.local import LocalBatchServer
     from batch_widgets.store import clear_stores, get_store
 
+    line = b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[]}}\n'
     with LocalBatchServer(rate=0) as server:
         viewer = BatchClient(api_key=server.api_key, base_url=server.base_url)
         store = get_store(viewer)
@@ -187,13 +189,16 @@ def test_a_batch_created_elsewhere_in_the_process_reaches_the_store_without_poll
         seen = []
         sub = store.subscribe(lambda event: seen.extend(b.id for b in event.changed))
         try:
-            other = BatchClient(api_key=server.api_key, base_url=server.base_url)  # a different client object
-            upload = other.upload_file(b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
-                                       b'"body":{"model":"m","messages":[]}}\n')
-            batch = other.create_batch(upload.id, "/v1/chat/completions")
+            other = BatchClient(api_key=server.api_key, base_url=server.base_url)  # same account, own settings
+            assert get_store(other) is store and store.put in other.event_hooks["batch"]
+            batch = other.create_batch(other.upload_file(line).id, "/v1/chat/completions")
             assert batch.id in seen and store.get(batch.id) is not None
+            loner = BatchClient(api_key=server.api_key, base_url=server.base_url)  # never given to a store
+            unseen = loner.create_batch(loner.upload_file(line).id, "/v1/chat/completions")
+            assert unseen.id not in seen and loner.event_hooks["batch"] == []
             stranger = BatchClient(api_key="another-key", base_url=server.base_url)
             assert get_store(stranger) is not store  # other credentials: another store, not told
         finally:
             sub.unsubscribe()
             clear_stores()
+        assert other.event_hooks["batch"] == []  # a stopped store lets go of its clients

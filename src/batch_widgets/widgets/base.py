@@ -3,17 +3,25 @@
 The browser asks the kernel to act by sending ``{"action": NAME, ...}``; the message is routed to the method
 ``_on_<NAME>(self, msg, buffers)``. Handlers return at once and report back through traits (a custom message
 sent before a view renders is lost), except file downloads which are sent as one message with a buffer.
+Handlers that talk HTTP (``WORKER_ACTIONS``) run in a worker thread, so the shell thread never blocks on one.
+
+Trait writes from any thread go through ``_write`` (see ``_main_thread``): one thread writes widget state.
 """
 
 from __future__ import annotations
 
-import logging
 import itertools
+import logging
 import pathlib
-from typing import TYPE_CHECKING, Any, Optional
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import anywidget
 import traitlets as t
+
+from ..client import BatchClient
+from ..transport import AsyncBatchTransport
+from ._main_thread import write
 
 if TYPE_CHECKING:
     from ..store import BatchStore, StoreEvent, Subscription
@@ -48,9 +56,12 @@ class BatchWidgetBase(anywidget.AnyWidget):
     #: The name used until the widget is found in the notebook's namespace.
     _default_name = "widget"
 
+    #: Actions whose handler talks HTTP: run in a worker thread (an exception becomes a banner).
+    WORKER_ACTIONS = frozenset({"refresh", "cancel", "download", "retry_failed", "results_frame"})
+
     # Set by _connect_store(); panels composed into one widget share them.
     _store: Optional["BatchStore"] = None
-    _client: Any = None
+    _client: Optional[BatchClient] = None
     _subscription: Optional["Subscription"] = None
     _banner_from_store = False
     _notice_seq = itertools.count(1)
@@ -58,6 +69,7 @@ class BatchWidgetBase(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._py_name = self._default_name
+        self._workers: set[threading.Thread] = set()
         self.on_msg(self._dispatch_action)
 
     def _find_py_name(self) -> str:
@@ -79,11 +91,18 @@ class BatchWidgetBase(anywidget.AnyWidget):
         return super()._repr_mimebundle_(**kwargs)
 
     # -- the store (one per connection, shared by every panel) ---------------------------------------------
-    def _connect_store(self, client: Any = None, clients: Any = None) -> "BatchStore":
+    def _connect_store(self, client: Optional[BatchClient] = None, clients: Any = None) -> "BatchStore":
         """Subscribe this widget to its connection's store (or, with ``clients={label: client}``, to several
-        connections shown as one); ``_store_changed`` then sees every change."""
+        connections shown as one); ``_store_changed`` then sees every change. The widget's own actions use the
+        client it was given (its timeout, retries, transport); a store polls with its connection's first one."""
         from ..store import get_store
 
+        for given in ([client] if clients is None else list(dict(clients).values())):
+            if isinstance(given, AsyncBatchTransport):
+                raise TypeError(f"{type(self).__name__} needs a sync client (BatchClient), not an "
+                                f"{type(given).__name__}")
+            if given is not None and not isinstance(given, BatchClient):
+                raise TypeError(f"{type(self).__name__} takes a BatchClient, got {type(given).__name__}")
         if clients is not None:
             from ..connections import MultiStore
 
@@ -92,16 +111,57 @@ class BatchWidgetBase(anywidget.AnyWidget):
             store: Any = MultiStore(clients)
         else:
             store = get_store(client)
-        self._store, self._client = store, store.client
+        self._store, self._client = store, client if client is not None else store.client
         self._subscription = store.subscribe(self._store_event, wants=self._poll_wants)
         return store
 
-    def _client_for(self, batch_id: str) -> Any:
+    def _client_for(self, batch_id: str) -> BatchClient:
         """The client of the connection a batch belongs to (a dashboard may watch several)."""
+        if self._client is None:
+            raise RuntimeError("this panel has no client: it was not connected to a store")
         client_of = getattr(self._store, "client_of", None)
         return client_of(batch_id) if client_of is not None else self._client
 
+    # -- one thread writes widget state ----------------------------------------------------------------------
+    def _write(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a trait write on the kernel's main thread (or under the fallback lock; see ``_main_thread``)."""
+        write(fn, *args)
+
+    def _set(self, **traits: Any) -> None:
+        """Set these traits together, from any thread."""
+        self._write(self._set_now, traits)
+
+    def _set_now(self, traits: dict[str, Any]) -> None:
+        with self.hold_sync():
+            for name, value in traits.items():
+                setattr(self, name, value)
+
+    def _in_worker(self, name: str, fn: Callable[..., Any], *args: Any) -> threading.Thread:
+        """Run blocking work (HTTP) off the shell thread; an exception is shown as a banner."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception as exc:  # a worker has nowhere else to report
+                log.exception("batch_widgets: %s failed", name)
+                self._show_error(f"{name} failed: {exc}")
+            finally:
+                self._workers.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, name=f"batch_widgets-{name}", daemon=True)
+        self._workers.add(thread)
+        thread.start()
+        return thread
+
+    def wait_idle(self, timeout: Optional[float] = None) -> None:
+        """Block until the actions running in workers have finished (scripts and tests)."""
+        for thread in list(self._workers):
+            thread.join(timeout)
+
     def _store_event(self, event: "StoreEvent") -> None:
+        self._write(self._store_event_now, event)
+
+    def _store_event_now(self, event: "StoreEvent") -> None:
         with self.hold_sync():
             errors = getattr(self._store, "errors", None)
             if errors is not None:  # several connections: each failing one has its own banner
@@ -116,17 +176,17 @@ class BatchWidgetBase(anywidget.AnyWidget):
             self._store_changed(event)
 
     def _store_changed(self, event: "StoreEvent") -> None:
-        """Hook for panels: called on every store change (from the poller thread). Extend with super()."""
+        """Hook for panels: called on every store change (on the writing thread). Extend with super()."""
 
     def _poll_wants(self) -> Optional[float]:
         """Hook for panels: seconds between polls this widget needs now, None for none. Combine with super()."""
         return None
 
     def _show_error(self, text: str) -> None:
-        self._banner, self._banner_from_store = text, False
+        self._set(_banner=text, _banner_from_store=False)
 
     def _show_notice(self, text: str, tone: str = "info") -> None:
-        self._notice = {"seq": next(self._notice_seq), "text": text, "tone": tone}
+        self._set(_notice={"seq": next(self._notice_seq), "text": text, "tone": tone})
 
     def _on_dismiss_banner(self, _msg: dict, _buffers: list) -> None:
         self._banner, self._banner_from_store = "", False
@@ -138,14 +198,14 @@ class BatchWidgetBase(anywidget.AnyWidget):
             return
         self._store.refresh()
         if isinstance(msg.get("id"), str) and msg["id"]:
-            self._store.retrieve(msg["id"])
+            self._store.retrieve(msg["id"], client=self._client)
 
     def _on_cancel(self, msg: dict, _buffers: list) -> None:
         """{"action": "cancel", "ids": [batch ids]}: cancel each; one notice, one banner for those that failed."""
         ids = msg.get("ids")
         if self._store is None or not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             return
-        results = self._store.cancel(ids)
+        results = self._store.cancel(ids, client=self._client)
         failed = {i: why for i, why in results.items() if why}
         accepted = len(results) - len(failed)
         if accepted:
@@ -171,6 +231,9 @@ class BatchWidgetBase(anywidget.AnyWidget):
         handler = getattr(self, f"_on_{msg['action']}", None)
         if handler is None:
             log.warning("batch_widgets: unknown widget action %r", msg["action"])
+            return
+        if msg["action"] in self.WORKER_ACTIONS:
+            self._in_worker(msg["action"], handler, msg, buffers)
             return
         try:
             handler(msg, buffers)

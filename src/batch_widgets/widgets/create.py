@@ -25,6 +25,7 @@ import traitlets as t
 
 from .. import validation
 from ..facts import COMPLETION_WINDOWS, ENDPOINTS
+from ..workflow import request_lines
 from .base import BatchWidgetBase, log
 
 #: Largest chunk the browser may send (the kernel websocket caps one message at 10 MiB).
@@ -121,9 +122,7 @@ def _preview(requests: Any) -> tuple[str, int, Any]:
             "CreateBatch(requests=...) takes a path to a JSONL file, JSONL bytes, a DataFrame or a list of dicts; "
             f"got {type(requests).__name__}"
         )
-    from ..workflow import _raw_lines  # the lines client.submit will send (DataFrames go through build_requests)
-
-    lines, _source = _raw_lines(requests, None)
+    lines, _source = request_lines(requests)  # the lines client.submit will send (DataFrames: build_requests)
     checker = validation.LineValidator(None, source="the requests", **huge)
     for raw in lines:
         checker.feed(raw)
@@ -301,10 +300,11 @@ class CreateMixin(t.HasTraits):
 
     def _create_show_report(self, report: Any, *, idle_state: str) -> bool:
         problems = list(report.problems)
-        with self.hold_sync():
-            self._create_problems = [_problem_dict(p) for p in problems[:MAX_SHOWN_PROBLEMS]]
-            self._create_problem_count = len(problems)
-            self._create_state = idle_state if report.ok else "invalid"
+        self._set(  # type: ignore[attr-defined]
+            _create_problems=[_problem_dict(p) for p in problems[:MAX_SHOWN_PROBLEMS]],
+            _create_problem_count=len(problems),
+            _create_state=idle_state if report.ok else "invalid",
+        )
         return bool(report.ok)
 
     def _create_start(self, target: Callable[..., None], args: tuple) -> None:
@@ -344,17 +344,16 @@ class CreateMixin(t.HasTraits):
                 return
             client = self._create_client()
             size = path.stat().st_size
-            self._create_progress = {"done": 0, "total": size}
+            self._set(_create_progress={"done": 0, "total": size})  # type: ignore[attr-defined]
 
             def progress(done: int, total: int) -> None:
-                self._create_progress = {"done": done, "total": total}
+                self._set(_create_progress={"done": done, "total": total})  # type: ignore[attr-defined]
 
             with open(path, "rb") as fh:
                 file = client.upload_file(_ProgressFile(fh, size, progress), purpose="batch", filename=name)
         finally:
             path.unlink(missing_ok=True)
-        self._create_progress = {"done": size, "total": size}
-        self._create_state = "creating"
+        self._set(_create_progress={"done": size, "total": size}, _create_state="creating")  # type: ignore[attr-defined]
         batch = client.create_batch(file.id, options["endpoint"], completion_window=options["completion_window"],
                                     metadata=options["metadata"])
         self._create_done([batch])
@@ -364,7 +363,7 @@ class CreateMixin(t.HasTraits):
         client.submit_job splits them into the parts of one job."""
         from ..errors import InputTooLargeError, InvalidRequestsError
 
-        self._create_state = "uploading"
+        self._set(_create_state="uploading")  # type: ignore[attr-defined]
         client = self._create_client()
         args = {"endpoint": options["endpoint"], "metadata": options["metadata"],
                 "completion_window": options["completion_window"]}
@@ -376,10 +375,11 @@ class CreateMixin(t.HasTraits):
                 job = client.submit_job(requests, **args)
                 batches = job.batches
         except InvalidRequestsError as exc:
-            with self.hold_sync():
-                self._create_problems = [_problem_dict(p) for p in exc.problems[:MAX_SHOWN_PROBLEMS]]
-                self._create_problem_count = len(exc.problems)
-                self._create_state = "invalid"
+            self._set(  # type: ignore[attr-defined]
+                _create_problems=[_problem_dict(p) for p in exc.problems[:MAX_SHOWN_PROBLEMS]],
+                _create_problem_count=len(exc.problems),
+                _create_state="invalid",
+            )
             return
         if job is not None:
             self._create_job_done(job)
@@ -403,9 +403,7 @@ class CreateMixin(t.HasTraits):
         if store is not None:
             for batch in batches:
                 store.put(batch)  # the Active list shows it without waiting for a poll
-        with self.hold_sync():
-            self._create_batch_id = batches[0].id
-            self._create_state = "done"
+        self._set(_create_batch_id=batches[0].id, _create_state="done")  # type: ignore[attr-defined]
 
     def _create_client(self) -> Any:
         client = getattr(self, "_client", None)
@@ -420,9 +418,7 @@ class CreateMixin(t.HasTraits):
 
     def _create_fail(self, message: str) -> None:
         self._create_drop_upload()
-        with self.hold_sync():
-            self._create_state = "error"
-            self._create_error = message
+        self._set(_create_state="error", _create_error=message)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """Close the widget; a file half received from the browser is deleted."""

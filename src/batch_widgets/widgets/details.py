@@ -64,19 +64,33 @@ class DetailsMixin(t.HasTraits):
         batch = store.get(batch_id)
         if batch is None:
             self._detail_state = "loading"
-            try:
-                batch = store.retrieve(batch_id)
-            except NotFoundError:
-                self._detail, self._detail_state = {}, "missing"
-                return
-            except Exception as exc:  # noqa: BLE001 - shown, and the poller retries the watched id
-                # A store-type banner: the poller's next good refresh (which loads the watched id) clears it.
-                self._banner = f"Could not load batch {batch_id}: {exc}"  # type: ignore[attr-defined]
-                self._banner_from_store = True  # type: ignore[attr-defined]
-                store.wake()
-                return
+            if getattr(self, "_detail_load_inline", False):
+                self._detail_load(batch_id)
+            else:  # one request, in a worker: an observer runs on the shell thread and must not block it
+                self._in_worker("load", self._detail_load, batch_id)  # type: ignore[attr-defined]
+            return
         self._detail_show(batch)
         store.wake()
+
+    def _detail_load(self, batch_id: str) -> None:
+        store = self._store
+        assert store is not None
+        try:
+            batch = store.retrieve(batch_id, client=self._client)  # type: ignore[attr-defined]
+        except NotFoundError:
+            self._set(_detail={}, _detail_state="missing")  # type: ignore[attr-defined]
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, and the poller retries the watched id
+            # A store-type banner: the poller's next good refresh (which loads the watched id) clears it.
+            self._set(_banner=f"Could not load batch {batch_id}: {exc}", _banner_from_store=True)  # type: ignore[attr-defined]
+            store.wake()
+            return
+        self._write(self._detail_loaded, batch)  # type: ignore[attr-defined]
+        store.wake()
+
+    def _detail_loaded(self, batch: Batch) -> None:
+        if batch.id == self._detail_id:  # the user may have moved on meanwhile
+            self._detail_show(batch)
 
     def _detail_show(self, batch: Batch) -> None:
         detail = batch_detail(batch, self._store.seen_at(batch.id) if self._store else None)
@@ -109,16 +123,12 @@ class DetailsMixin(t.HasTraits):
     def results(self, **kwargs: Any) -> Any:
         """The shown batch's results (``BatchResults``: output + error file joined to the inputs)."""
         batch = self._detail_batch()
-        client = self._client_for(batch.id)
-        if hasattr(client, "results"):
-            return client.results(batch, **kwargs)
-        from ..results import BatchResults
-
-        return BatchResults.from_batch(client, batch, **kwargs)
+        return self._client_for(batch.id).results(batch, **kwargs)  # type: ignore[attr-defined]
 
     # -- actions ---------------------------------------------------------------------------------------------
     def _on_download(self, msg: dict, _buffers: list) -> None:
-        """{"action": "download", "kind": "output" | "error" | "input"} -> one message with the file's bytes."""
+        """{"action": "download", "kind": "output" | "error" | "input"} -> one message with the file's bytes.
+        Runs in a worker (WORKER_ACTIONS): up to 200 MB must not hold the shell thread."""
         kind = msg.get("kind")
         if kind not in _FILE_FIELDS:
             raise ValueError(f"unknown file kind {kind!r}")
@@ -143,13 +153,14 @@ class DetailsMixin(t.HasTraits):
             data = self._client_for(batch.id).file_content(file_id)
         except NotFoundError:
             return self._file_gone(batch, kind)
-        self.send(  # type: ignore[attr-defined]
+        self._write(  # type: ignore[attr-defined]
+            self.send,  # type: ignore[attr-defined]
             {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
         )
 
     def _file_gone(self, batch: Batch, kind: str) -> None:
         if batch.id == self._detail_id and kind not in self._files_gone:
-            self._files_gone = [*self._files_gone, kind]
+            self._set(_files_gone=[*self._files_gone, kind])  # type: ignore[attr-defined]
         self._show_notice(  # type: ignore[attr-defined]
             f"The {kind} file of {batch.label} has expired: the provider deleted it (output_expires_after, or its "
             "retention period ended), so it can no longer be downloaded.", "warning")
@@ -157,13 +168,10 @@ class DetailsMixin(t.HasTraits):
     def _on_retry_failed(self, _msg: dict, _buffers: list) -> None:
         """Resubmit the shown batch's failed requests as a new batch, then show that batch."""
         batch = self._detail_batch()
-        retry = getattr(self._client_for(batch.id), "retry_failed", None)
-        if retry is None:
-            raise RuntimeError("this client has no retry_failed()")
-        new = retry(batch)  # raises ValueError (shown as a banner) when nothing failed
+        new = self._client_for(batch.id).retry_failed(batch)  # type: ignore[attr-defined]  # ValueError if none failed
         self._store.put(new)
         self._show_notice(f"Retry batch {new.id} created from the failures of {batch.label}.", "success")  # type: ignore[attr-defined]
-        self._detail_id = new.id
+        self._set(_detail_id=new.id)  # type: ignore[attr-defined]
 
     def _on_results_frame(self, _msg: dict, _buffers: list) -> None:
         """Load the shown batch's results into ``.results_frame`` (a pandas DataFrame)."""
@@ -218,7 +226,11 @@ class BatchDetails(DetailsMixin, BatchWidgetBase):
         super().__init__(_view="details", **kwargs)
         self._details_setup(details_interval=details_interval)
         self._connect_store(client)
-        self._detail_id = batch_id  # loads it (from the store, or one request)
+        self._detail_load_inline = True  # a cell may wait for one request (a message handler may not)
+        try:
+            self._detail_id = batch_id
+        finally:
+            self._detail_load_inline = False
 
     @property
     def batch(self) -> Optional[Batch]:

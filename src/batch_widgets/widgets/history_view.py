@@ -163,6 +163,7 @@ class HistoryMixin(t.HasTraits):
     def _history_setup(self, *, on_open: Optional[Callable[[str], Any]] = None, load: bool = True) -> None:
         self._history_on_open = on_open
         self._history_loader: Optional[threading.Thread] = None
+        self._history_timer: Optional[threading.Timer] = None
         self._history_lock = threading.Lock()
         self._history_changed: dict[str, Batch] = {}  # changed since the snapshot in _history_rows
         if load:
@@ -178,9 +179,9 @@ class HistoryMixin(t.HasTraits):
             return
         self._history_loading = True
 
-        def retry() -> None:
+        def retry() -> None:  # on the Timer's thread: the load itself starts on the writing thread
             if self._subscription is not None:  # not closed meanwhile
-                self._history_load(min(retry_delay * 2, store.max_backoff))
+                self._write(self._history_load, min(retry_delay * 2, store.max_backoff))
 
         def run() -> None:
             try:
@@ -188,20 +189,29 @@ class HistoryMixin(t.HasTraits):
             except Exception as exc:  # shown as a banner; the rows already known are still sent
                 log.warning("batch_widgets: loading the history failed: %s", exc)
                 # A store-type banner: the next good refresh (the retry, or the poller's) clears it.
-                self._banner = f"Loading the batch history failed: {exc}"
-                self._banner_from_store = True
-                timer = threading.Timer(retry_delay, retry)
-                timer.daemon = True
-                timer.start()
+                self._set(_banner=f"Loading the batch history failed: {exc}", _banner_from_store=True)
+                self._history_timer = threading.Timer(retry_delay, retry)
+                self._history_timer.daemon = True
+                self._history_timer.start()
             finally:
-                # Under the lock, so a store event lands either before the snapshot (and is in it) or after
-                # loading ends (and goes out as a patch): none is lost between the two.
-                with self._history_lock:
-                    self._history_snapshot(store.batches())
-                    self._history_loading = False
+                self._write(self._history_loaded)
 
         self._history_loader = threading.Thread(target=run, name="batch_widgets-history", daemon=True)
         self._history_loader.start()
+
+    def _history_loaded(self) -> None:
+        # Under the lock, so a store event lands either before the snapshot (and is in it) or after
+        # loading ends (and goes out as a patch): none is lost between the two.
+        with self._history_lock:
+            self._history_snapshot(self._store.batches() if self._store is not None else [])
+            self._history_loading = False
+
+    def close(self) -> None:
+        """Close the widget; a pending retry of a failed history load is dropped."""
+        timer = getattr(self, "_history_timer", None)
+        if timer is not None:
+            timer.cancel()
+        super().close()  # type: ignore[misc]
 
     def _store_changed(self, event: Any) -> None:
         self._history_store_changed(event)
