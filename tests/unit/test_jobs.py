@@ -157,7 +157,7 @@ def test_submit_points_to_submit_job_when_the_input_needs_splitting(client, monk
 
 def test_token_limit_holds_parts_back(client):
     requests = prompts(90)
-    per_line = max(estimate_tokens(jobs_module._raw_lines(requests, None)[0][0]), 1)
+    per_line = max(estimate_tokens(jobs_module.request_lines(requests, None)[0][0]), 1)
     limit = per_line * 40
     seen = []
 
@@ -224,7 +224,7 @@ def test_cancel_stops_the_whole_job(tmp_path):
 
 def test_token_limit_refusal_waits_and_submits_again(tmp_path):
     requests = prompts(90)
-    lines = jobs_module._raw_lines(requests, None)[0]
+    lines = jobs_module.request_lines(requests, None)[0]
     part_tokens = sum(estimate_tokens(line) for line in lines[:30])
     # The provider's limit fits one part at a time; the job does not know it (no max_enqueued_tokens).
     with LocalBatchServer(tmp_path, api_key=KEY, rate=300, poll_interval=0.05,

@@ -108,6 +108,7 @@ def test_a_refused_input_reads_as_failed_validation_and_cancel_names_the_batch()
     other = running(api, metadata={"description": "Weekly summaries"})
     w, store = _list(api)
     w._dispatch_action(w, {"action": "cancel", "ids": [other["id"]]}, [])
+    w.wait_idle(30)
     assert w._notice["text"] == "Cancelling Weekly summaries"  # description, else id, like every notice
     raw.update(status="failed", failed_at=T0 + 5, errors={"data": [
         {"code": "invalid_json_line", "message": "not valid JSON", "line": 2},

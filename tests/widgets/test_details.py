@@ -144,6 +144,7 @@ def test_results_as_dataframe_previews_and_names_the_notebook_variable(monkeypat
     shell = type("Shell", (), {"user_ns": {"my_view": w, "_": w}})()
     monkeypatch.setattr("IPython.get_ipython", lambda: shell)
     w._dispatch_action(w, {"action": "results_frame"}, [])
+    w.wait_idle(30)
     assert w._banner == ""
     assert w._py_name == "my_view"  # the footer and notice name what the user typed, not "details"
     assert w._notice["text"] == "7 result rows of Evals are in my_view.results_frame."
