@@ -37,7 +37,6 @@ __all__ = [
     "FRAME_COLUMNS",
     "TIMESTAMP_COLUMNS",
     "batches_frame",
-    "empty_frame",
     "filter_frame",
     "summary_stats",
     "to_timestamp",
@@ -152,10 +151,6 @@ def _typed(cols: dict[str, list]) -> pd.DataFrame:
     data["cost"] = np.array([np.nan if c is None else c for c in cols["cost"]], dtype="float64")
     data["metadata"] = cols["metadata"]
     return pd.DataFrame({name: data[name] for name in FRAME_COLUMNS}, index=pd.RangeIndex(n))
-
-
-def empty_frame() -> pd.DataFrame:
-    return batches_frame([])
 
 
 # --------------------------------------------------------------------------------------------- filters

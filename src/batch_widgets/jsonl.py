@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Op
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .validation import ValidationReport
-
 __all__ = [
     "DEFAULT_ENDPOINT",
     "build_requests",
@@ -26,7 +24,6 @@ __all__ = [
     "encode_line",
     "iter_jsonl",
     "read_jsonl",
-    "validate",
     "write_jsonl",
 ]
 
@@ -271,12 +268,3 @@ def iter_jsonl(path: PathLike) -> Iterator[dict]:
 
 def read_jsonl(path: PathLike) -> list[dict]:
     return list(iter_jsonl(path))
-
-
-def validate(
-    requests: Union[PathLike, Iterable[Mapping[str, Any]]], *, endpoint: Optional[str] = None
-) -> "ValidationReport":
-    """Check input lines (dicts) or a JSONL file with the server's rules; every problem carries its line."""
-    from . import validation
-
-    return validation.validate_requests(requests, endpoint=endpoint)

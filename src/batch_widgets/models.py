@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import enum
 from datetime import datetime, timezone
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,7 +22,6 @@ __all__ = [
     "Batch",
     "BatchError",
     "BatchErrors",
-    "BatchInputLine",
     "BatchLineError",
     "BatchOutputLine",
     "BatchPage",
@@ -361,19 +360,6 @@ class BatchPage(_Open):
         return data
 
 
-FilePurpose = Literal[
-    "assistants",
-    "assistants_output",
-    "batch",
-    "batch_output",
-    "fine-tune",
-    "fine-tune-results",
-    "vision",
-    "user_data",
-    "evals",
-]
-
-
 class FileObject(_Open):
     id: str
     object: str = "file"
@@ -417,16 +403,6 @@ class Model(_Open):
 class ModelPage(_Open):
     object: str = "list"
     data: list[Model] = Field(default_factory=list)
-
-
-class BatchInputLine(_Open):
-    """One request of an input JSONL file."""
-
-    custom_id: str
-    method: Literal["POST"] = "POST"
-    url: str
-    body: dict[str, Any]
-
 
 class BatchResponse(_Open):
     status_code: int

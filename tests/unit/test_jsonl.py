@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from batch_widgets.errors import InvalidRequestsError
-from batch_widgets.jsonl import build_requests, encode_line, read_jsonl, validate, write_jsonl
+from batch_widgets.jsonl import build_requests, encode_line, read_jsonl, write_jsonl
+from batch_widgets.validation import validate_requests
 
 
 def test_prompts_from_dataframe_with_template_and_system_prompt():
@@ -16,7 +17,7 @@ def test_prompts_from_dataframe_with_template_and_system_prompt():
     assert first["method"] == "POST" and first["url"] == "/v1/chat/completions"
     assert first["body"] == {"temperature": 0, "max_tokens": 50, "model": "gpt-4o-mini", "messages": [
         {"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]}
-    assert validate(lines).ok
+    assert validate_requests(lines).ok
 
 
 def test_ids_are_stable_and_custom_id_column_is_used():
@@ -78,11 +79,11 @@ def test_validation_uses_the_shared_validator_with_line_numbers(tmp_path):
     lines = build_requests(["a", "b", "c"], model="m")
     lines[2]["custom_id"] = "request-0"
     lines[1]["body"]["model"] = "other"
-    report = validate(lines, endpoint="/v1/chat/completions")
+    report = validate_requests(lines, endpoint="/v1/chat/completions")
     assert not report.ok
     found = {(p.line, p.code) for p in report.problems}
     assert (3, "duplicate_custom_id") in found and (2, "model_mismatch") in found
     path = write_jsonl(lines, tmp_path / "in.jsonl")
     with pytest.raises(InvalidRequestsError) as info:
-        validate(path).raise_for_problems()
+        validate_requests(path).raise_for_problems()
     assert "line 3" in str(info.value)

@@ -1,8 +1,4 @@
-"""The ``batch-widgets`` command. ``batch-widgets serve`` runs the local batch server in the foreground.
-
-Subcommands register themselves in ``COMMANDS`` (name -> function adding its parser); another module can add
-one (e.g. ``dashboard``) with ``register("dashboard", add_parser)`` before ``main`` runs.
-"""
+"""The ``batch-widgets`` command. ``batch-widgets serve`` runs the local batch server in the foreground."""
 
 from __future__ import annotations
 
@@ -11,19 +7,11 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from .settings import INSECURE_FLAG
 
-__all__ = ["main", "register", "COMMANDS", "build_parser"]
-
-# name -> function(subparsers) that adds the subcommand's parser and sets ``func`` on it
-COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
-
-
-def register(name: str, add_parser: Callable[[argparse._SubParsersAction], None]) -> None:
-    COMMANDS[name] = add_parser
-
+__all__ = ["main", "build_parser"]
 
 _SERVE_EPILOG = """\
 examples:
@@ -146,8 +134,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-register("serve", _add_serve)
-
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
@@ -158,8 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="'batch-widgets COMMAND --help' shows a command's options.")
     parser.add_argument("--version", action="version", version=f"batch-widgets {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_parser in COMMANDS.values():
-        add_parser(sub)
+    _add_serve(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ results chunk by chunk, with the counts, in one transaction each; on resume they
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -252,7 +253,7 @@ class Runner:
         options = self.storage.batch_options(batch_id)
         unrun = self._unrun_lines(doc, *_UNRUN[terminal]) if terminal in _UNRUN else ()
         output = self._write_file(self.storage.result_lines(batch_id, ok=True))
-        errors = self._write_file(_chain(self.storage.result_lines(batch_id, ok=False), unrun))
+        errors = self._write_file(itertools.chain(self.storage.result_lines(batch_id, ok=False), unrun))
         now = _now()
         seconds = (options.get("output_expires_after") or {}).get("seconds")
         expires_at = now + int(seconds) if seconds else None
@@ -314,11 +315,6 @@ def _token_limit_error(model: Optional[str], limit: int) -> dict:
     return {"code": TOKEN_LIMIT_CODE, "line": None, "param": None,
             "message": f"Enqueued token limit reached for {model} in organization org-local. Limit: {limit:,} "
                        "enqueued tokens. Please try submitting fewer tasks or wait for other batches to finish."}
-
-
-def _chain(*parts: Iterable[str]) -> Iterable[str]:
-    for part in parts:
-        yield from part
 
 
 def _add_usage(doc: dict, tokens: list[int]) -> None:
