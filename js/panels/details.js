@@ -194,13 +194,12 @@ export function renderDetails(model, el, opts = {}) {
     title.textContent = d.description || d.id;
     subtitle.textContent = [d.description ? d.id : "", d.model, d.endpoint].filter(Boolean).join(" · ");
     clear(badgeSlot).append(statusBadge(d.status));
-    const tagsOf = d.metadata || {};
-    const jobId = tagsOf.job_spec ? tagsOf.group_id || "" : "";
+    const job = d.job || null; // {id, part, parts, round} when the batch is a part (or retry) of a job
+    const jobId = job ? job.id : "";
     jobLine.hidden = !jobId;
     jobLine.dataset.job = jobId;
-    if (jobId) {
-      const round = Number(tagsOf.job_round || 0);
-      jobText.textContent = `Part ${tagsOf.group_part || "?"} of job ${jobId}` + (round ? ` · retry round ${round}` : "");
+    if (job) {
+      jobText.textContent = `Part ${job.part}/${job.parts} of job ${jobId}` + (job.round ? ` · retry round ${job.round}` : "");
     }
     jobLink.hidden = !opts.onShowJob;
     jobLink.setAttribute("aria-label", `Show job ${jobId}`);

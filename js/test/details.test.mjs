@@ -188,15 +188,15 @@ test("a batch whose input was refused says so instead of 0 of 0", () => {
 
 test("a batch of a job names its part and round and links to the job", () => {
   const shown = [];
-  const metadata = { group_id: "job_9", group_part: "2/3", job_round: "1", job_spec: "requests=9;max_attempts=3" };
-  const { el, cleanup } = mount(detail("batch_1", { metadata }), { onShowJob: (id) => shown.push(id) });
+  const job = { id: "job_9", part: 2, parts: 3, round: 1 };
+  const { el, cleanup } = mount(detail("batch_1", { job }), { onShowJob: (id) => shown.push(id) });
   const line = el.querySelector(".bw-details__job");
   assert.ok(!line.hidden);
   assert.equal(line.querySelector("span").textContent, "Part 2/3 of job job_9 · retry round 1");
   buttonNamed(el, "Show job").click();
   assert.deepEqual(shown, ["job_9"]);
   cleanup();
-  const plain = mount(detail("batch_2", { metadata: { group_id: "group_old" } })); // an old split, not a job
+  const plain = mount(detail("batch_2", { job: null, metadata: { group_id: "group_old" } })); // not a job
   assert.ok(plain.el.querySelector(".bw-details__job").hidden);
   plain.cleanup();
 });

@@ -225,6 +225,10 @@ def test_a_job_is_one_row_that_expands_to_its_batches_and_cancels_as_one():
     assert (row["total"], row["completed"], row["failed"]) == (300, 120, 5)
     assert [b["id"] for b in row["batches"]] == [one["id"], two["id"], three["id"]]
     assert row["description"] == "triage" and row["round"] == 0
+    from batch_widgets.widgets._rows import batch_detail
+
+    assert batch_detail(store.get(two["id"]), None)["job"] == {"id": job, "part": 2, "parts": 3, "round": 0}
+    assert batch_detail(store.get(alone["id"]), None)["job"] is None
     two["request_counts"] = {"total": 100, "completed": 90, "failed": 10}
     store.poll_once()
     assert w._rows[job]["completed"] == 190 and w._rows[job]["failed"] == 10  # it progresses

@@ -111,6 +111,17 @@ def job_row(job_id: str, batches: list[Batch], seen: Optional[float]) -> dict[st
     }
 
 
+def _job_of(batch: Batch) -> Optional[dict[str, Any]]:
+    """{"id", "part", "parts", "round"} of the job this batch belongs to (None for a batch of its own)."""
+    from ..jobs import job_id_of, job_position
+
+    job_id = job_id_of(batch)
+    if not job_id:
+        return None
+    part, parts, round_ = job_position(batch)
+    return {"id": job_id, "part": part, "parts": parts, "round": round_}
+
+
 def validation_summary(batch: Batch) -> str:
     """The first of a refused input's errors, for a one-line notice ("line 2: not valid JSON; 3 more")."""
     errors = batch.errors.data if batch.errors else []
@@ -173,6 +184,7 @@ def batch_detail(batch: Batch, seen: Optional[float]) -> dict[str, Any]:
         # Running time from start to end; None while running (the view ticks it from "in_progress").
         "processing_seconds": (end - start) if (start is not None and end is not None) else None,
         "metadata": visible_metadata(batch.metadata),
+        "job": _job_of(batch),
         "errors": errors,
         "failed_validation": batch.failed_validation,
         "cost": cost_detail(batch),
