@@ -121,16 +121,16 @@ def _hint(response: httpx.Response) -> tuple[Optional[str], bool]:
     """(how to fix it, whether the base URL is wrong) for errors whose cause is the client's configuration."""
     status = response.status_code
     if status == 401:
-        return "the API key was refused: check api_key= or OPENAI_API_KEY (as the kernel sees it)", False
+        return "check api_key= or OPENAI_API_KEY (as the kernel sees it)", False
     if status == 403:
-        return ("this key may not use the Batch API here: check api_key= / OPENAI_API_KEY and its project "
-                "or organization"), False
+        return "check that this key (api_key= / OPENAI_API_KEY), its project and organization may use batches", False
     path = response.request.url.path.rstrip("/")
     route = next((r for r in _COLLECTION_ROUTES if path.endswith(r)), None)
     if status != 404 or route is None:
         return None, False
     url = response.request.url
-    base = f"{url.scheme}://{url.netloc.decode()}{path[: -len(route)]}"
+    port = f":{url.port}" if url.port else ""
+    base = f"{url.scheme}://{url.host}{port}{path[: -len(route)]}"  # never userinfo: it may hold a secret
     if base.endswith("/v1") or base.endswith("/openai"):
         return f"{base} has no {route} route: does this provider offer the Batch API?", True
     return f"{base} has no {route} route: the base URL should end in /v1 (like https://api.openai.com/v1)", True

@@ -130,9 +130,12 @@ class MultiStore:
 
     def _relay(self, label: str, callback: Callable[[StoreEvent], None]) -> Callable[[StoreEvent], None]:
         def relay(event: StoreEvent) -> None:
+            fatal = self.stores[label].fatal
             with self._lock:
                 if event.error:
                     self._errors[label] = event.error
+                elif fatal:  # this connection stopped polling (refused key, wrong URL); the others go on
+                    self._errors[label] = f"{fatal['title']}. {fatal['fix']}"
                 else:
                     self._errors.pop(label, None)
                 error = self.banner()
@@ -217,3 +220,14 @@ class MultiStore:
     def wake(self) -> None:
         for store in self.stores.values():
             store.wake()
+
+    @property
+    def fatal(self) -> Optional[dict]:
+        """None: each connection's fatal error is one of its named banners (``errors``)."""
+        return None
+
+    def reconnect(self) -> None:
+        """Retry the connections that stopped on a fatal error."""
+        for store in self.stores.values():
+            if store.fatal is not None:
+                store.reconnect()

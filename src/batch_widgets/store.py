@@ -44,6 +44,8 @@ class StoreEvent:
     changed: tuple[Batch, ...] = ()
     finished: tuple[Batch, ...] = ()  # were active when last seen, are terminal now
     error: Optional[str] = None
+    #: Polling stopped on an error no retry can fix: {"title", "fix", "detail"} (see ``BatchStore.fatal``).
+    fatal: Optional[dict] = None
 
 
 class Subscription:
@@ -92,6 +94,8 @@ class BatchStore:
         self._watched: dict[int, set[str]] = {}  # subscription id -> batch ids it needs even if off the first page
         self.failures = 0  # consecutive failed refreshes
         self.last_error: Optional[str] = None
+        #: Set when a refresh failed for good (a refused key, a wrong base URL): polling stops until reconnect().
+        self.fatal: Optional[dict] = None
         self.ticks = 0  # poll ticks run (tests and benchmarks read it)
         self._loaded = False
         self._clients: "weakref.WeakSet[Any]" = weakref.WeakSet()  # the clients whose "batch" hook is put
@@ -208,9 +212,10 @@ class BatchStore:
                 if self.index.put(fresh):
                     changed.append(fresh)
             self._loaded = True
-            recovered = self.failures > 0
+            recovered = self.failures > 0 or self.fatal is not None
             self.failures = 0
             self.last_error = None
+            self.fatal = None
         if changed or recovered:
             self._notify(self._record(before, changed))
         self.wake()
@@ -280,7 +285,7 @@ class BatchStore:
                 continue
             if interval is not None:
                 wanted.append(max(0.05, float(interval)))
-        if not subs:
+        if not subs or self.fatal is not None:  # a fatal error waits for reconnect(), not for a timer
             return None
         if self.failures:
             base = min(wanted) if wanted else LIST_INTERVAL
@@ -295,12 +300,27 @@ class BatchStore:
             return StoreEvent(changed=tuple(changed))
         except Exception as exc:  # noqa: BLE001 - any failure becomes a banner and a retry
             self.failures += 1
-            delay = self.poll_interval()
-            self.last_error = f"Refresh failed: {_short(exc)}" + (f" (retrying in {delay:.0f} s)" if delay else "")
-            log.warning("batch_widgets: %s", self.last_error)
-            event = StoreEvent(error=self.last_error)
+            if getattr(exc, "fatal", False):  # a refused key or a wrong URL: retrying cannot help, stop and say so
+                self.fatal = fatal_info(exc)
+                self.last_error = None
+                event = StoreEvent(fatal=self.fatal)
+            else:
+                delay = self.poll_interval()
+                self.last_error = f"Refresh failed: {_short(exc)}" + (
+                    f" (retrying in {delay:.0f} s)" if delay else "")
+                event = StoreEvent(error=self.last_error)
+            # INFO, not WARNING: a warning from this thread would print under whichever cell runs now; the
+            # subscribers' banner is where the user reads it.
+            log.info("batch_widgets: refresh failed: %s", _short(exc))
             self._notify(event)
             return event
+
+    def reconnect(self) -> StoreEvent:
+        """Try again after a fatal error (the user fixed the key or URL, or the "Retry" button): one refresh now;
+        polling resumes if it works, the same banner stays if not."""
+        event = self.poll_once()  # a success clears ``fatal`` and tells the subscribers (their banner goes)
+        self.wake()
+        return event
 
     def wake(self) -> None:
         """Re-evaluate polling now: start the thread if someone needs it (or nudge a sleeping one)."""
@@ -350,6 +370,31 @@ class BatchStore:
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+
+def fatal_info(exc: BaseException) -> dict:
+    """What a fatal error's banner says: {"title": the cause, "fix": what to do, "detail": the API's words}."""
+    from .errors import AuthenticationError, PermissionDeniedError
+
+    status = getattr(exc, "status", None)
+    if isinstance(exc, AuthenticationError):
+        title = "The API key was refused"
+    elif isinstance(exc, PermissionDeniedError):
+        title = "This API key may not use the Batch API here"
+    else:
+        title = "No Batch API at this base URL"
+    hint = getattr(exc, "hint", None) or "check the connection settings"
+    detail = ": ".join(str(p) for p in (f"HTTP {status}" if status else None, getattr(exc, "code", None),
+                                        getattr(exc, "message", None)) if p)
+    return {
+        "title": f"{title} (HTTP {status})" if status else title,
+        "fix": f"To fix: {hint}; then press Retry (updates are paused until then).",
+        "detail": _clip(detail or _short(exc)),
+    }
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(exc: BaseException) -> str:

@@ -346,8 +346,8 @@ def test_a_refused_key_names_where_the_key_comes_from():
 
     with pytest.raises(AuthenticationError) as info:
         BatchClient("sk-wrong", transport=httpx.MockTransport(handler), max_retries=0).list_batches()
-    assert str(info.value) == ("HTTP 401: invalid_api_key: Incorrect API key provided. Hint: the API key was refused: "
-                               "check api_key= or OPENAI_API_KEY (as the kernel sees it)")
+    assert str(info.value) == ("HTTP 401: invalid_api_key: Incorrect API key provided. Hint: check api_key= or "
+                               "OPENAI_API_KEY (as the kernel sees it)")
     assert info.value.fatal
 
 

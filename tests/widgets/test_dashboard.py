@@ -189,3 +189,35 @@ def test_two_dashboards_with_different_clients_for_one_account_each_use_their_ow
     finally:
         wa.close()
         wb.close()
+
+
+def test_a_wrong_key_stops_polling_with_one_banner_and_retry_recovers(caplog):
+    import httpx
+
+    api = FakeBatchAPI()
+    raw = running(api)
+    refuse = lambda r: httpx.Response(401, json={"error": {"message": "Incorrect API key provided.",  # noqa: E731
+                                                           "code": "invalid_api_key"}})
+    api.faults = [refuse] * 5
+    with caplog.at_level("WARNING", logger="batch_widgets"):
+        w, store, _ = _dash(api)
+    assert not caplog.records  # nothing printed under this cell or a later one
+    assert w._fatal["title"] == "The API key was refused (HTTP 401)"
+    assert "OPENAI_API_KEY" in w._fatal["fix"] and "invalid_api_key" in w._fatal["detail"]
+    assert w._banner == ""  # one banner: the fatal one, not a "retrying in 10 s" line as well
+    assert store.poll_interval() is None and w._loaded is False  # stopped, not retried every 10/20/40 s
+    assert w._connection == {"provider": "OpenAI-compatible", "host": "fake.test", "local": False}
+    api.faults = []  # the key is fixed
+    w._dispatch_action(w, {"action": "reconnect"}, [])
+    w.wait_idle(30)  # HTTP runs in a worker, never on the shell thread
+    assert w._fatal == {} and w._loaded is True and raw["id"] in w._rows
+    assert store.poll_interval() == 5.0  # polling resumed for the running batch
+
+
+def test_the_local_server_is_named_in_the_header():
+    from batch_widgets.widgets.base import connection_info
+
+    local = type("C", (), {"base_url": "http://127.0.0.1:8765/v1", "is_local": True})()
+    assert connection_info(local) == {"provider": "Local simulated server", "host": "127.0.0.1:8765", "local": True}
+    openai = type("C", (), {"base_url": "https://user:secret@api.openai.com/v1?k=1", "is_local": False})()
+    assert connection_info(openai) == {"provider": "OpenAI", "host": "api.openai.com", "local": False}

@@ -96,6 +96,30 @@ def test_failed_refresh_is_announced_to_subscribers():
     assert events[-1].error.startswith("Refresh failed:") and "down for maintenance" in events[-1].error
 
 
+@pytest.mark.parametrize(("status", "title", "fix"), [
+    (401, "The API key was refused (HTTP 401)", "To fix: check api_key= or OPENAI_API_KEY"),
+    (403, "This API key may not use the Batch API here (HTTP 403)", "To fix: check that this key (api_key="),
+    (404, "No Batch API at this base URL (HTTP 404)", "To fix: http://fake.test/v1 has no /batches route"),
+])
+def test_a_fatal_error_stops_polling_says_why_and_logs_no_warning(status, title, fix, caplog):
+    import httpx
+
+    api = FakeBatchAPI()
+    api.faults = [lambda r: httpx.Response(status, json={"error": {"message": "no", "code": "nope"}})] * 3
+    store = _store(api)
+    events = []
+    store.subscribe(events.append, wants=lambda: 5.0)
+    with caplog.at_level("WARNING", logger="batch_widgets"):
+        store.poll_once()
+    assert not caplog.records  # a background refresh never prints under another cell: the banner says it
+    assert events[-1].error is None and events[-1].fatal["title"] == title and fix in events[-1].fatal["fix"]
+    assert events[-1].fatal["detail"] == f"HTTP {status}: nope: no"
+    assert store.poll_interval() is None  # stopped: no retry every 10/20/40 s
+    api.faults = []
+    store.reconnect()  # the Retry button, once the key is fixed
+    assert store.fatal is None and events[-1].fatal is None and store.poll_interval() == 5.0
+
+
 def test_watched_batch_off_the_first_page_is_fetched():
     api = FakeBatchAPI()
     old = running(api, created_at=1)

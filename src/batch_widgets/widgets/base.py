@@ -51,13 +51,18 @@ class BatchWidgetBase(anywidget.AnyWidget):
     _conn_banners = t.Dict().tag(sync=True)
     #: A passing notice {"seq": n, "text": ..., "tone": "info" | "success" | "warning"}; the view shows it once.
     _notice = t.Dict().tag(sync=True)
+    #: Polling stopped on an error no retry can fix: {"title", "fix", "detail"}; the view shows one banner with
+    #: a Retry button (action "reconnect"). {} while connected.
+    _fatal = t.Dict().tag(sync=True)
+    #: Where this widget is connected: {"provider", "host", "local"} (no key, no path, no query: nothing secret).
+    _connection = t.Dict().tag(sync=True)
     #: What the user's notebook calls this widget (``dashboard``), for the code the view suggests.
     _py_name = t.Unicode("widget").tag(sync=True)
     #: The name used until the widget is found in the notebook's namespace.
     _default_name = "widget"
 
     #: Actions whose handler talks HTTP: run in a worker thread (an exception becomes a banner).
-    WORKER_ACTIONS = frozenset({"refresh", "cancel", "download", "retry_failed", "results_frame"})
+    WORKER_ACTIONS = frozenset({"refresh", "cancel", "download", "retry_failed", "results_frame", "reconnect"})
 
     # Set by _connect_store(); panels composed into one widget share them.
     _store: Optional["BatchStore"] = None
@@ -112,6 +117,7 @@ class BatchWidgetBase(anywidget.AnyWidget):
         else:
             store = get_store(client)
         self._store, self._client = store, client if client is not None else store.client
+        self._connection = connection_info(store.client, getattr(store, "labels", None))
         self._subscription = store.subscribe(self._store_event, wants=self._poll_wants)
         return store
 
@@ -163,6 +169,9 @@ class BatchWidgetBase(anywidget.AnyWidget):
 
     def _store_event_now(self, event: "StoreEvent") -> None:
         with self.hold_sync():
+            fatal = dict(getattr(self._store, "fatal", None) or {})
+            if fatal != self._fatal:
+                self._fatal = fatal
             errors = getattr(self._store, "errors", None)
             if errors is not None:  # several connections: each failing one has its own banner
                 if dict(errors) != self._conn_banners:
@@ -187,6 +196,12 @@ class BatchWidgetBase(anywidget.AnyWidget):
 
     def _show_notice(self, text: str, tone: str = "info") -> None:
         self._set(_notice={"seq": next(self._notice_seq), "text": text, "tone": tone})
+
+    def _on_reconnect(self, _msg: dict, _buffers: list) -> None:
+        """{"action": "reconnect"}: the Retry button of a fatal-error banner; one refresh, polling resumes if it
+        works (the banner goes), the same banner stays if not."""
+        if self._store is not None:
+            self._store.reconnect()  # a success reaches every panel as a store change (lists load then)
 
     def _on_dismiss_banner(self, _msg: dict, _buffers: list) -> None:
         self._banner, self._banner_from_store = "", False
@@ -243,3 +258,27 @@ class BatchWidgetBase(anywidget.AnyWidget):
 
     def __repr__(self) -> str:  # stable, and never shows trait values (they could hold anything)
         return f"<{type(self).__name__}>"
+
+
+#: How the header names a provider (ClientConfig.provider), and Azure.
+_PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "mistral": "Mistral", "azure": "Azure OpenAI"}
+
+
+def connection_info(client: Any, labels: Optional[list] = None) -> dict:
+    """{"provider", "host", "local"} for the header: who answers, at which host (never a key, path or query)."""
+    from urllib.parse import urlsplit
+
+    if labels and len(labels) > 1:  # several connections in one view: their labels
+        return {"provider": f"{len(labels)} connections", "host": ", ".join(labels), "local": False}
+    config = getattr(getattr(client, "_core", None), "config", None)
+    parts = urlsplit(str(getattr(client, "base_url", "") or ""))
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    host += f":{parts.port}" if parts.port else ""
+    if getattr(client, "is_local", False):
+        return {"provider": "Local simulated server", "host": host, "local": True}
+    kind = "azure" if getattr(config, "is_azure", False) else getattr(config, "provider", "openai")
+    name = _PROVIDER_NAMES.get(kind, kind)
+    if kind == "openai" and parts.hostname != "api.openai.com":
+        name = "OpenAI-compatible"
+    return {"provider": name, "host": host, "local": False}
