@@ -26,4 +26,4 @@ export const PARENT_KEY = "parent_batch_id";
 export const JOB_ROUND_KEY = "job_round";
 export const LIBRARY_KEYS = Object.freeze(/** @type {const} */ (["bw_request_id", "description", "tags", "group_id", "group_part", "parent_batch_id", "job_round", "job_spec", "job_tokens"]));
 export const HIDDEN_KEYS = Object.freeze(/** @type {const} */ (["bw_request_id", "job_spec", "job_tokens"]));
-export const COST_SOURCES = Object.freeze(/** @type {const} */ (["usage", "results", "estimate", "unknown"]));
+export const COST_SOURCES = Object.freeze(/** @type {const} */ (["usage", "results", "estimate", "simulated", "unknown"]));

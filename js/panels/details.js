@@ -258,7 +258,7 @@ export function renderDetails(model, el, opts = {}) {
       );
     });
     const c = d.cost || {};
-    const source = { usage: "from usage", results: "from results", estimate: "estimated", unknown: "no price" }[
+    const source = { usage: "from usage", results: "from results", estimate: "estimated", simulated: "simulated, not spent", unknown: "no price" }[
       /** @type {"usage"} */ (c.source)
     ];
     const tokens = c.tokens;

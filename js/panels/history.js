@@ -669,7 +669,10 @@ export function renderHistory(model, el) {
       card("Cost overview", costOverview({ total: s.total_cost ?? 0, perBatch: s.cost_per_batch ?? 0,
         perRequest: s.cost_per_request ?? 0, priced: s.priced_batches, batches: n,
         recent: s.recentCost.map((r) => ({ label: r.desc || r.id, cost: /** @type {number} */ (r.cost) })),
-        format: formatCost, width }), "per request = per succeeded request of the priced batches; cost from usage " +
+        format: formatCost, width }), (s.cost_sources && s.cost_sources.simulated
+        ? `simulated: ${formatNumber(s.cost_sources.simulated)} of these batches were answered by the local server's ` +
+          "simulator, so their cost is what the tokens would cost; nothing was spent. "
+        : "") + "per request = per succeeded request of the priced batches; cost from usage " +
         "where the batch reports it, else an estimate per succeeded request", "cost"),
     );
   }

@@ -211,3 +211,9 @@ test("an expired output file says so instead of offering a download", () => {
   assert.equal(buttonNamed(el, "Download errors").hidden, false);
   cleanup();
 });
+
+test("a simulated cost says so: no money was spent", () => {
+  const { el, cleanup } = mount(detail("batch_1", { cost: { usd: 0.0123, source: "simulated", tokens: null } }));
+  assert.equal(el.querySelector('section[aria-label="Cost"] dd').textContent, "$0.0123 simulated, not spent");
+  cleanup();
+});

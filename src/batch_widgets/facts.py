@@ -131,8 +131,11 @@ def visible_metadata(metadata: Any) -> dict[str, str]:
 
 # --------------------------------------------------------------------------------------------- cost sources
 #: Where a batch's cost comes from, best first: the batch's own ``usage``, token counts summed from its
-#: downloaded results, an estimate per completed request, or unknown (no price for the model).
-COST_SOURCES: tuple[str, ...] = ("usage", "results", "estimate", "unknown")
+#: downloaded results, an estimate per completed request, or unknown (no price for the model). "simulated":
+#: a price put on a simulator's answers (the local server's simulated executor): no money was spent.
+COST_SOURCES: tuple[str, ...] = ("usage", "results", "estimate", "simulated", "unknown")
+#: The Batch field our local server sets (true) when a simulator, not a model, answers the batch.
+SIMULATED_FIELD = "simulated"
 
 
 # --------------------------------------------------------------------------------------------- JS module

@@ -297,6 +297,11 @@ class Batch(RichDisplay, _Open):
         return [t.strip() for t in raw.split(facts.TAGS_SEPARATOR) if t.strip()]
 
     @property
+    def simulated(self) -> bool:
+        """Answered by a simulator (our local server's simulated executor), not a model: costs are not real."""
+        return (self.model_extra or {}).get(facts.SIMULATED_FIELD) is True
+
+    @property
     def label(self) -> str:
         """How messages name the batch: its description, else its id."""
         return self.description or self.id

@@ -164,12 +164,16 @@ def batch_cost(
 
     Best source first: the batch's own usage (:func:`batch_usage`), else token counts summed from its downloaded
     results (``result_usage``), else ``succeeded requests x per_request_estimate`` ("estimate"). A model with no
-    price gives ``(None, "unknown")``, never 0. USD at batch prices.
+    price gives ``(None, "unknown")``, never 0. USD at batch prices. A batch answered by a simulator (our local
+    server's ``simulated`` field) gets source "simulated": the figure is what the tokens would cost.
     """
     usage = batch_usage(batch)
-    return (pricing or get_pricing()).cost(
+    usd, source = (pricing or get_pricing()).cost(
         batch.model, usage=usage, result_usage=result_usage if usage is None else None,
         completed_requests=batch.request_counts.completed)
+    if usd is not None and getattr(batch, "simulated", False):
+        return usd, "simulated"  # what it would cost; the simulator's answers cost nothing
+    return usd, source
 
 
 _current: Optional[Pricing] = None

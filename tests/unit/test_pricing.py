@@ -76,3 +76,16 @@ def test_anthropic_and_mistral_models_cost_at_their_batch_discount():
     # Mistral publishes no cached-input price: cached tokens count as ordinary input.
     assert pricing.token_cost("mistral-small-latest", 2_000_000, 1_000_000, 1_000_000) == \
         pytest.approx((2_000_000 * 0.10 + 1_000_000 * 0.30) / 1e6 * 0.5)
+
+
+def test_a_simulated_batch_costs_are_marked_simulated():
+    from batch_widgets.models import Batch
+    from batch_widgets.pricing import batch_cost
+
+    raw = {"id": "batch_1", "input_file_id": "f", "status": "completed", "created_at": 1, "model": "gpt-4o-mini",
+           "request_counts": {"total": 2, "completed": 2, "failed": 0},
+           "usage": {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}}
+    real_usd, real_source = batch_cost(Batch(**raw))
+    usd, source = batch_cost(Batch(**raw, simulated=True))  # as our local server's simulated executor says
+    assert (real_source, source) == ("usage", "simulated") and usd == real_usd > 0
+    assert batch_cost(Batch(**{**raw, "model": "no-such-model"}, simulated=True)) == (None, "unknown")

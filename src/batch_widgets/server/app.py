@@ -28,6 +28,7 @@ from ..facts import (
     METADATA_MAX_KEYS,
     METADATA_MAX_VALUE_CHARS,
     MIN_EXPIRES_AFTER_SECONDS,
+    SIMULATED_FIELD,
 )
 from . import anthropic_api, mistral_api
 from .executor import make_executor
@@ -198,6 +199,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": body.metadata,
             "usage": None,
         }
+        if executor.name == "simulated":  # say so: clients mark these batches' costs as simulated
+            doc[SIMULATED_FIELD] = True
         storage.insert_batch(doc, {"output_expires_after": {"anchor": "created_at", "seconds": seconds}
                                    if seconds else None})
         runner.wake()
