@@ -886,14 +886,18 @@ def _job_results_gen(state: _State) -> _Gen:
         for batch in state.chain(part):
             chain.append((yield from _results_gen(state, batch)))
         chains.append(chain)
-    return JobResults(chains, job_id=state.job_id)
+    return JobResults(chains, job_id=state.job_id, files=state)
 
 
 class JobResults:
     """The merged outcome of a job: per part, the results of each round (round 0 first)."""
 
-    def __init__(self, chains: list[list["BatchResults"]], *, job_id: Optional[str] = None) -> None:
+    def __init__(self, chains: list[list["BatchResults"]], *, job_id: Optional[str] = None,
+                 files: Any = None) -> None:
         self.chains, self.job_id = chains, job_id
+        # The job's downloaded files live as long as their owner: keep it while these results are in use
+        # (``client.job(id).results()`` drops the Job at once).
+        self._files = files
 
     def to_dataframe(self) -> "pd.DataFrame":
         """One row per original request, in input order: its final attempt's outcome (the usual result columns

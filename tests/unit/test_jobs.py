@@ -1,6 +1,7 @@
 """Jobs over the real local server: split, retry rounds, merged results, rebuild and resume, sync and async."""
 
 import asyncio
+import gc
 
 import pytest
 
@@ -101,6 +102,9 @@ def test_job_rebuilt_from_the_api_alone(client, server):
         assert [b.id for b in again.batches] == [b.id for b in job.batches]
         assert again.spec == job.spec
         assert again.results().to_dataframe().equals(job.results().to_dataframe())
+        results = other.job(job.id).results()  # the Job itself is dropped at once: its files must stay
+        gc.collect()
+        assert len(results.to_dataframe()) == 60
         assert job.id in [j.id for j in other.jobs()]
     with pytest.raises(jobs_module.JobError, match="no batch of job"):
         client.job("job_0000000000000000dead")
