@@ -4,7 +4,7 @@
 import { renderActiveList } from "./panels/active_list.js";
 import { renderDetails } from "./panels/details.js";
 import { renderCreate } from "./panels/create.js";
-import { renderHistory } from "./panels/history.js";
+import { renderHistory, historyRows } from "./panels/history.js";
 import { renderDashboard } from "./panels/dashboard.js";
 import { liveRows } from "./lib/rows.js";
 import { hostIsDark } from "./lib/dom.js";
@@ -32,8 +32,12 @@ function render({ model, el }) {
 
 /** @type {import("@anywidget/types").Initialize} */
 function initialize({ model }) {
-  // Follow the Active list's row patches from the start, even before (or between) views.
-  if (model.get("_rows_init") !== undefined) return liveRows(model).dispose;
+  // Follow the row patches from the start, even before (or between) views: a view drawn later reads them.
+  /** @type {import("./lib/rows.js").SyncedRows[]} */
+  const followed = [];
+  if (model.get("_rows") !== undefined) followed.push(liveRows(model));
+  if (model.get("_history_rows") !== undefined) followed.push(historyRows(model));
+  return () => followed.forEach((rows) => rows.dispose());
 }
 
 export default { initialize, render };

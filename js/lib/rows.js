@@ -1,63 +1,109 @@
 // @ts-check
-// The Active list's rows, kept per model: a snapshot (`_rows_init`, {seq, rows}) plus patches (`_rows_patch`,
-// {seq, set: {id: row}, drop: [ids]}) that carry only the rows that changed. Started from the entry's
+// The one row-sync protocol of every panel that shows rows (widgets/rowsync.py is the kernel's half):
+// a snapshot trait {version, ...payload} that is current whenever the model is created, and a patch trait
+// {version, base, drop: [keys], ...payload} per change. The rows are followed per model from the entry's
 // `initialize`, so no patch is missed while no view is open; every view of the model reads the same rows.
+// A panel says how its payload decodes into rows; decoding waits until a view first asks for the rows.
 
 /**
- * @typedef {{ get: () => Map<string, any>, subscribe: (fn: () => void) => () => void, dispose: () => void }} LiveRows
+ * @typedef {{ reset: boolean, changed: any[], dropped: string[] }} RowChange
+ * @typedef {{ get: () => Map<string, any>, version: () => number | undefined,
+ *   subscribe: (fn: (change: RowChange) => void) => () => void, dispose: () => void }} SyncedRows
+ * @typedef {{ snapshot: string, patch: string, decode: (payload: any) => any[], key?: (row: any) => string }} Spec
  */
 
-/** @type {WeakMap<object, LiveRows>} */
+/** @type {WeakMap<object, Map<string, SyncedRows>>} */
 const caches = new WeakMap();
 
 /**
+ * The rows of `spec.snapshot` + `spec.patch` on this model (one follower per model and trait).
  * @param {any} model
- * @returns {LiveRows}
+ * @param {Spec} spec
+ * @returns {SyncedRows}
  */
-export function liveRows(model) {
-  const cached = caches.get(model);
+export function syncRows(model, spec) {
+  let perModel = caches.get(model);
+  if (!perModel) caches.set(model, (perModel = new Map()));
+  const cached = perModel.get(spec.snapshot);
   if (cached) return cached;
-  /** @type {Map<string, any>} */
-  const rows = new Map();
-  /** @type {Set<() => void>} */
+  const key = spec.key || ((/** @type {any} */ r) => r.id);
+  /** @type {Map<string, any> | null} null until a view asks (then the snapshot and the patches are decoded) */
+  let rows = null;
+  /** @type {any} */
+  let snapshot = {};
+  /** @type {any[]} patches that came before anyone asked for the rows */
+  let pending = [];
+  /** @type {number | undefined} */
+  let version;
+  /** @type {Set<(change: RowChange) => void>} */
   const subs = new Set();
-  let seq = 0;
-  const notify = () => subs.forEach((fn) => fn());
-  const reset = () => {
-    const init = model.get("_rows_init") || {};
-    rows.clear();
-    for (const [id, row] of Object.entries(init.rows || {})) rows.set(id, row);
-    seq = init.seq || 0;
-    notify();
+
+  /** @param {Map<string, any>} into @param {any} p */
+  const apply = (into, p) => {
+    const changed = spec.decode(p);
+    for (const r of changed) into.set(key(r), r);
+    const dropped = p.drop || [];
+    for (const k of dropped) into.delete(k);
+    return { reset: false, changed, dropped };
   };
-  const patch = () => {
-    const p = model.get("_rows_patch") || {};
-    if (!p.seq || p.seq <= seq) return; // already part of the snapshot
-    // A gap means a patch went by before we listened: apply this one and ask the kernel for a fresh snapshot.
-    if (p.seq !== seq + 1) model.send({ action: "rows_resync" });
-    for (const [id, row] of Object.entries(p.set || {})) rows.set(id, row);
-    for (const id of p.drop || []) rows.delete(id);
-    seq = p.seq;
-    notify();
+  const onSnapshot = () => {
+    snapshot = model.get(spec.snapshot) || {};
+    version = snapshot.version;
+    rows = null;
+    pending = [];
+    onPatch(); // the patch the model holds may be newer than this snapshot
+    subs.forEach((fn) => fn({ reset: true, changed: [], dropped: [] }));
   };
-  model.on("change:_rows_init", reset);
-  model.on("change:_rows_patch", patch);
-  reset();
-  patch();
-  /** @type {LiveRows} */
-  const live = {
-    get: () => rows,
+  const onPatch = () => {
+    const p = model.get(spec.patch) || {};
+    if (p.version === undefined || (version !== undefined && p.version <= version)) return; // already in
+    version = p.version;
+    if (rows === null) {
+      pending.push(p);
+      return;
+    }
+    const change = apply(rows, p);
+    subs.forEach((fn) => fn(change));
+  };
+  model.on(`change:${spec.snapshot}`, onSnapshot);
+  model.on(`change:${spec.patch}`, onPatch);
+  snapshot = model.get(spec.snapshot) || {};
+  version = snapshot.version;
+  onPatch();
+
+  /** @type {SyncedRows} */
+  const synced = {
+    get() {
+      if (rows === null) {
+        const fresh = new Map();
+        for (const r of spec.decode(snapshot)) fresh.set(key(r), r);
+        for (const p of pending) apply(fresh, p);
+        pending = [];
+        rows = fresh;
+      }
+      return rows;
+    },
+    version: () => version,
     subscribe(fn) {
       subs.add(fn);
       return () => subs.delete(fn);
     },
     dispose() {
-      model.off("change:_rows_init", reset);
-      model.off("change:_rows_patch", patch);
+      model.off(`change:${spec.snapshot}`, onSnapshot);
+      model.off(`change:${spec.patch}`, onPatch);
       subs.clear();
-      caches.delete(model);
+      perModel.delete(spec.snapshot);
     },
   };
-  caches.set(model, live);
-  return live;
+  perModel.set(spec.snapshot, synced);
+  return synced;
+}
+
+/** The Active list's rows ({"rows": {id: row}} in both traits). @param {any} model */
+export function liveRows(model) {
+  return syncRows(model, {
+    snapshot: "_rows",
+    patch: "_rows_patch",
+    decode: (/** @type {any} */ payload) => Object.values((payload && payload.rows) || {}),
+  });
 }

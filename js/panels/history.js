@@ -1,16 +1,17 @@
 // @ts-check
 // History & analytics panel. The kernel sends every batch ONCE as a compact columnar structure
-// (`_history_rows`) and later only the rows that changed (`_history_patch`); filtering, sorting, paging,
-// the analytics and the CSV export all run here, so a keystroke never waits for the kernel. The filter state
-// is synced back (`_history_filters`) so `view.to_dataframe()` in Python returns the same rows.
-import { h, clear, Scope, button, statusBadge, STATUSES, statusLabel, downloadBytes } from "../lib/dom.js";
+// (`_history_rows`) and later only the rows that change (`_history_patch`; the protocol is js/lib/rows.js);
+// filtering, sorting, paging, the analytics and the CSV export all run here, so a keystroke never waits for the
+// kernel. The filter state is synced back (`_history_filters`) so `view.to_dataframe()` in Python returns the same rows.
+import { h, clear, Scope, button, statusBadge, STATUSES, statusLabel, downloadBytes, isActiveStatus } from "../lib/dom.js";
 import {
   formatNumber, formatDuration, formatDateTime, formatPercent, formatCost, isoTime, requestCounts,
 } from "../lib/format.js";
-import { CUT_SHORT_STATUSES } from "../lib/facts.js";
+import { COST_SOURCES, CUT_SHORT_STATUSES } from "../lib/facts.js";
 import { donutChart, barChart, timeBars, costOverview } from "../lib/charts.js";
 import { NOT_CONNECTED } from "../lib/panel.js";
 import { endedAt, summarize as summaryStats, toCSV } from "../lib/stats.js";
+import { syncRows } from "../lib/rows.js";
 
 export { toCSV };
 
@@ -84,7 +85,8 @@ export function decodeRows(cols, now = Date.now() / 1000) {
       inputFile: (cols.input_file && cols.input_file[i]) || "",
       outputFile: (cols.output_file && cols.output_file[i]) || "",
       errorFile: (cols.error_file && cols.error_file[i]) || "",
-      tokens: (cols.tokens && cols.tokens[i]) || null,
+      tokens: cols.input_tokens && cols.input_tokens[i] !== null && cols.input_tokens[i] !== undefined
+        ? [cols.input_tokens[i], cols.output_tokens[i], cols.cached_tokens[i]] : null,
       meta: (cols.meta && cols.meta[i]) || "",
       connection: (cols.conn && connections[cols.conn[i]]) || "",
       hay: `${cols.id[i]}\n${desc}\n${tags}\n${model}\n${endpoint}`.toLowerCase(),
@@ -98,8 +100,16 @@ export function decodeRows(cols, now = Date.now() / 1000) {
   return rows;
 }
 
-const ACTIVE_STATUSES = new Set(["validating", "in_progress", "finalizing", "cancelling"]);
-const COST_RANK = ["usage", "results", "estimate", "unknown"];
+/**
+ * The History rows of this model (`_history_rows` + `_history_patch`, the one row-sync protocol), decoded.
+ * @param {any} model
+ */
+export function historyRows(model) {
+  return syncRows(model, { snapshot: "_history_rows", patch: "_history_patch", decode: (p) => decodeRows(p) });
+}
+
+/** Cost sources, best first (facts.COST_SOURCES): a job's cost is as good as its worst batch's. */
+const COST_RANK = /** @type {readonly string[]} */ (COST_SOURCES);
 
 /**
  * Fold each job's batches into one row (at the place of its first batch in `rows`), with the job's counts as
@@ -138,7 +148,7 @@ function jobRow(job, members, now) {
   const total = sum((r) => r.total, members.filter((r) => r.round === 0));
   const done = Math.min(total, Math.max(0, sum((r) => r.completed + r.failed) - retried));
   const failed = Math.min(done, Math.max(0, sum((r) => r.failed) - retried));
-  const active = members.some((r) => ACTIVE_STATUSES.has(r.status));
+  const active = members.some((r) => isActiveStatus(r.status));
   const status = active ? "in_progress" : members.some((r) => r.status === "cancelled") ? "cancelled"
     : members.every((r) => r.status === "failed") ? "failed" : "completed";
   const ended = active ? null : Math.max(...members.map((r) => r.ended ?? r.created));
@@ -276,10 +286,7 @@ export function renderHistory(model, el) {
   const scope = new Scope();
   /** @type {Row[]} */
   let all = [];
-  /** @type {Map<string, Row>} */
-  let byId = new Map();
-  /** @type {number | undefined} the version of the snapshot in `all` */
-  let version;
+  const synced = historyRows(model);
   /** @type {Row[]} all rows in the current sort order; filtering keeps it */
   let sorted = [];
   /** @type {Row[]} */
@@ -405,42 +412,23 @@ export function renderHistory(model, el) {
   el.append(root);
 
   // -- behaviour --------------------------------------------------------------------------------------------
+  /** Every row anew (a snapshot came, or the view opens): the table's cached row elements go too. */
   function load() {
-    const rows = model.get("_history_rows") || {};
-    version = rows.version;
-    all = decodeRows(rows);
+    all = [...synced.get().values()];
     rowCache = new WeakMap();
     drawn = [];
-    byId = new Map(all.map((r) => [r.id, r]));
-    mergePatch(); // a view drawn late: the rows changed since the snapshot
     fillEndpoints();
     resort();
   }
 
-  /**
-   * Upsert the rows of the current patch (cumulative since the snapshot we hold, so applying it again is
-   * harmless). A patch for another snapshot is skipped: its rows arrive with that snapshot.
-   */
-  function mergePatch() {
-    const patch = model.get("_history_patch") || {};
-    if (patch.base !== version) return false;
-    const fresh = decodeRows(patch);
-    if (!fresh.length) return false;
-    for (const r of fresh) {
-      const old = byId.get(r.id);
-      if (old) {
-        Object.assign(old, r);
-        rowCache.delete(old);
-      }
-      else { all.push(r); byId.set(r.id, r); }
+  /** A patch: its rows replace theirs (their table rows are rebuilt when drawn), new ones are added. */
+  function applyChange(/** @type {import("../lib/rows.js").RowChange} */ change) {
+    if (change.reset) load();
+    else {
+      all = [...synced.get().values()];
+      fillEndpoints();
+      resort();
     }
-    return true;
-  }
-
-  function applyPatch() {
-    if (!mergePatch()) return;
-    fillEndpoints();
-    resort();
     chartKey = "";
     refilter(false, true);
   }
@@ -677,8 +665,7 @@ export function renderHistory(model, el) {
     );
   }
 
-  scope.onModel(model, "change:_history_rows", () => { load(); refilter(false, true); });
-  scope.onModel(model, "change:_history_patch", applyPatch);
+  scope.add(synced.subscribe(applyChange));
   scope.onModel(model, "change:_history_analytics", drawAnalytics);
   scope.onModel(model, "change:_history_loading", drawTable);
   scope.onModel(model, "change:_fatal", drawTable);

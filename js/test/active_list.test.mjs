@@ -6,10 +6,10 @@ import { installDom, liveModel, row, NOW, answerDialog, settle } from "./_live_e
 
 installDom();
 const { renderActiveList, runningSeconds, etaSeconds } = await import("../panels/active_list.js");
-const { liveRows } = await import("../lib/rows.js");
+const { liveRows, syncRows } = await import("../lib/rows.js");
 
 function mount(rows, opts = {}) {
-  const model = liveModel({ _rows_init: { seq: 1, rows }, _rows_patch: {}, _loaded: true, _banner: "", _notice: {} });
+  const model = liveModel({ _rows: { version: 1, rows }, _rows_patch: {}, _loaded: true, _banner: "", _notice: {} });
   const el = document.createElement("div");
   document.body.append(el);
   const cleanup = renderActiveList(model, el, { now: () => NOW, ...opts });
@@ -53,7 +53,7 @@ test("an update redraws only the changed row and announces a status change", asy
   const { model, el, cleanup } = mount({ a: row("a"), b: row("b") });
   const badgeB = el.querySelector('tr[data-id="b"] .bw-badge');
   const trA = el.querySelector('tr[data-id="a"]');
-  model.update("_rows_patch", { seq: 2, set: { a: row("a", { status: "completed", ended: NOW, completed: 90 }) }, drop: [] });
+  model.update("_rows_patch", { version: 2, base: 1, rows: { a: row("a", { status: "completed", ended: NOW, completed: 90 }) }, drop: [] });
   assert.equal(el.querySelector('tr[data-id="a"]'), trA); // same node, updated in place
   assert.equal(el.querySelector('tr[data-id="b"] .bw-badge'), badgeB); // untouched
   assert.equal(trA.querySelector(".bw-badge").textContent, "Completed");
@@ -157,20 +157,37 @@ test("running time and ETA helpers", () => {
   assert.equal(etaSeconds(row("a", { status: "finalizing" }), NOW), null);
 });
 
-test("rows follow patches: set, drop, stale patches ignored, a gap asks for a snapshot", () => {
-  const model = liveModel({ _rows_init: { seq: 3, rows: { a: row("a") } }, _rows_patch: { seq: 3, set: {}, drop: ["a"] } });
+test("rows follow the one protocol: a patch per change, stale patches ignored, a new snapshot replaces all", () => {
+  const model = liveModel({ _rows: { version: 3, rows: { a: row("a") } }, _rows_patch: { version: 3, base: 2, rows: {}, drop: ["a"] } });
   const live = liveRows(model);
-  assert.deepEqual([...live.get().keys()], ["a"]); // the patch is already in the snapshot
+  assert.deepEqual([...live.get().keys()], ["a"]); // that patch is already in the snapshot
   let calls = 0;
   live.subscribe(() => calls++);
-  model.update("_rows_patch", { seq: 4, set: { b: row("b") }, drop: ["a"] });
+  model.update("_rows_patch", { version: 4, base: 3, rows: { b: row("b") }, drop: ["a"] });
   assert.deepEqual([...live.get().keys()], ["b"]);
-  assert.equal(model.sent.length, 0);
-  model.update("_rows_patch", { seq: 6, set: { c: row("c") }, drop: [] }); // seq 5 never arrived
-  assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "rows_resync" }]);
-  model.update("_rows_init", { seq: 6, rows: { b: row("b"), c: row("c"), d: row("d") } }); // the fresh snapshot
+  model.update("_rows_patch", { version: 4, base: 3, rows: { z: row("z") }, drop: [] }); // an old one again
+  assert.deepEqual([...live.get().keys()], ["b"]);
+  model.update("_rows", { version: 6, rows: { b: row("b"), c: row("c"), d: row("d") } }); // a fresh snapshot
   assert.deepEqual([...live.get().keys()], ["b", "c", "d"]);
-  assert.equal(calls, 3);
+  assert.equal(calls, 2);
+  assert.equal(model.sent.length, 0); // nothing is ever asked of the kernel
+  live.dispose();
+  assert.equal(model.listenerCount(), 0);
+});
+
+test("rows nobody asked for yet are decoded once, when a view asks, with the patches that came meanwhile", () => {
+  let decodes = 0;
+  const model = liveModel({ _t: { version: 1, rows: { a: row("a") } }, _t_patch: {} });
+  const live = syncRows(model, { snapshot: "_t", patch: "_t_patch",
+    decode: (p) => { decodes += 1; return Object.values(p.rows || {}); } });
+  model.update("_t_patch", { version: 2, base: 1, rows: { b: row("b") }, drop: [] });
+  model.update("_t_patch", { version: 3, base: 2, rows: {}, drop: ["a"] });
+  assert.equal(decodes, 0); // no view yet: nothing decoded
+  const values = live.get();
+  assert.deepEqual([...values.keys()], ["b"]);
+  assert.equal(decodes, 3); // the snapshot and the two patches, once
+  assert.equal(live.get(), values); // every view reads the same rows
+  assert.equal(syncRows(model, { snapshot: "_t", patch: "_t_patch", decode: () => [] }), live); // one per model
   live.dispose();
   assert.equal(model.listenerCount(), 0);
 });
@@ -220,7 +237,7 @@ test("a job is one row: parts and round, progress over all its requests, expands
   items[1].click(); // a batch of the job opens its details
   assert.deepEqual(opened, ["batch_p2"]);
   // Progress moves with the job.
-  model.update("_rows_patch", { seq: 2, set: { job_1: { ...job, completed: 280 } }, drop: [] });
+  model.update("_rows_patch", { version: 2, base: 1, rows: { job_1: { ...job, completed: 280 } }, drop: [] });
   assert.equal(tr.querySelector(".bw-row__counts").textContent, "290 / 300 done · 10 failed");
   tr.querySelector(".bw-col-actions button").click();
   const dialog = el.querySelector('[role="alertdialog"], [role="dialog"]');

@@ -10,7 +10,7 @@ const { MAX_REQUESTS } = await import("../lib/facts.js");
 
 function mount(extra = {}) {
   const model = liveModel({
-    _view: "dashboard", _tab: "active", _rows_init: { seq: 1, rows: { a: row("a") } }, _rows_patch: {}, _loaded: true, _banner: "", _notice: {},
+    _view: "dashboard", _tab: "active", _rows: { version: 1, rows: { a: row("a") } }, _rows_patch: {}, _loaded: true, _banner: "", _notice: {},
     _detail_id: "", _detail: {}, _detail_state: "", ...extra,
   });
   const el = document.createElement("div");
@@ -66,7 +66,7 @@ test("one banner for the whole dashboard", () => {
 });
 
 test("the empty list's call to action opens the Create tab", () => {
-  const { model, el, cleanup } = mount({ _rows_init: { seq: 0, rows: {} }, _create_endpoints: ["/v1/chat/completions"],
+  const { model, el, cleanup } = mount({ _rows: { version: 0, rows: {} }, _create_endpoints: ["/v1/chat/completions"],
     _create_windows: ["24h"], _create_limits: { max_bytes: 1e8, max_requests: MAX_REQUESTS, chunk_bytes: 4194304,
       max_shown_problems: 100 }, _create_state: "idle", _create_transfer: {}, _create_progress: {},
     _create_problems: [], _create_problem_count: 0, _create_error: "", _create_batch_id: "", _create_source: {} });
@@ -95,7 +95,7 @@ test("the header names the connection; the local server reads as a plain simulat
 });
 
 test("a fatal error: one banner with cause, fix and Retry; no endless 'Loading batches…'", () => {
-  const { model, el, cleanup } = mount({ _loaded: false, _rows_init: { seq: 1, rows: {} }, _banner: "",
+  const { model, el, cleanup } = mount({ _loaded: false, _rows: { version: 1, rows: {} }, _banner: "",
     _fatal: { title: "The API key was refused (HTTP 401)", fix: "Check api_key= or OPENAI_API_KEY, then Retry.",
       detail: "HTTP 401: invalid_api_key: Incorrect API key provided." } });
   const banners = el.querySelectorAll(".bw-banner");

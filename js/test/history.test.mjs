@@ -5,7 +5,7 @@ import { installDom, fakeModel } from "./_panel_env.mjs";
 
 installDom();
 const historyModule = await import("../panels/history.js");
-const { renderHistory, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_SIZE } = historyModule;
+const { renderHistory, historyRows, decodeRows, filterRows, sortRows, toCSV, summarize, PAGE_SIZE } = historyModule;
 const charts = await import("../lib/charts.js");
 const fmt = await import("../lib/format.js");
 
@@ -47,7 +47,7 @@ function makeRows(n) {
 }
 
 function setup(n = 10_000, extra = {}) {
-  const model = fakeModel({ _history_rows: makeRows(n), _history_patch: {}, _history_filters: {},
+  const model = fakeModel({ _history_rows: { version: 1, ...makeRows(n) }, _history_patch: {}, _history_filters: {},
     _history_analytics: false, _history_loading: false, ...extra });
   const el = document.createElement("div");
   document.body.append(el);
@@ -222,30 +222,45 @@ test("patches from the kernel update and add rows without a full reload", () => 
   patch.id = ["batch_00001", "batch_new"];
   patch.desc = ["renamed", "brand new"];
   patch.created_at = [T0 + 99 * 3600, T0 + 100 * 3600];
-  model.update("_history_patch", { seq: 1, ...patch });
+  model.update("_history_patch", { version: 2, base: 1, drop: [], ...patch });
   assert.equal(count(), "11 batches");
   assert.equal(el.querySelector("tbody tr").getAttribute("data-id"), "batch_new");
   assert.match(el.querySelector('tr[data-id="batch_00001"]').textContent, /renamed/);
   cleanup();
 });
 
-test("a view drawn late applies the patch accumulated since the snapshot; a patch for another snapshot waits", () => {
+test("a view drawn late shows the rows as they are now: patches are followed from the model's start", () => {
+  // The page loads with the current snapshot and the last patch (older: skipped; newer: applied).
   const rows = { version: 3, ...makeRows(10) };
-  const patch = { base: 3, seq: 9, ...makeRows(2) };
-  patch.id = ["batch_00001", "batch_late"];
-  patch.status = [code("cancelled"), code("completed")];
-  patch.created_at = [rows.created_at[1], T0 + 999 * 3600];
-  const { el, count, model, cleanup } = setup(10, { _history_rows: rows, _history_patch: patch });
-  assert.equal(count(), "11 batches");
+  const late = { version: 4, base: 3, drop: [], ...makeRows(2) };
+  late.id = ["batch_00001", "batch_late"];
+  late.status = [code("cancelled"), code("completed")];
+  late.created_at = [rows.created_at[1], T0 + 999 * 3600];
+  const model = fakeModel({ _history_rows: rows, _history_patch: late, _history_filters: {},
+    _history_analytics: false, _history_loading: false });
+  const followed = historyRows(model); // what the entry's initialize() starts, before any view
+  const more = { version: 5, base: 4, drop: [], ...makeRows(1) };
+  more.id = ["batch_while_hidden"];
+  model.update("_history_patch", more); // no view open
+  model.update("_history_patch", { version: 4, base: 3, drop: [], ...makeRows(1), id: ["batch_stale"] });
+  const el = document.createElement("div");
+  document.body.append(el);
+  const cleanup = renderHistory(model, el); // the tab opened later
+  assert.match(el.querySelector(".bw-history__count").textContent, /^12 batches/);
   assert.match(el.querySelector('tr[data-id="batch_00001"]').textContent, /Cancelled/);
-  // the kernel folds changes into a new snapshot: a patch based on it is held back until it arrives
-  const stale = { base: 4, seq: 10, ...makeRows(1) };
-  stale.id = ["batch_future"];
-  model.update("_history_patch", stale);
-  assert.equal(count(), "11 batches");
-  model.update("_history_rows", { version: 4, ...makeRows(12) });
-  assert.equal(count(), "13 batches"); // 12 rows + batch_future from the patch for version 4
+  assert.equal(el.querySelector('tr[data-id="batch_stale"]'), null);
+  // A second view of the same model reads the same rows.
+  const el2 = document.createElement("div");
+  const cleanup2 = renderHistory(model, el2);
+  assert.equal(el2.querySelector(".bw-history__count").textContent, el.querySelector(".bw-history__count").textContent);
+  // A new snapshot (sent after a load, or a change too big for a patch) replaces every row.
+  model.update("_history_rows", { version: 9, ...makeRows(12) });
+  assert.match(el.querySelector(".bw-history__count").textContent, /^12 batches/);
+  assert.equal(el.querySelector('tr[data-id="batch_late"]'), null);
   cleanup();
+  cleanup2();
+  followed.dispose();
+  assert.equal(model.listenerCount(), 0);
 });
 
 test("analytics toggle draws the four SVG charts from the filtered rows", () => {
@@ -318,6 +333,7 @@ test("cleanup removes the DOM and every model listener", () => {
   const { model, el, cleanup } = setup(10);
   assert.ok(model.listenerCount() > 0);
   cleanup();
+  historyRows(model).dispose(); // the model-lifetime rows (the entry's initialize() returns this)
   assert.equal(model.listenerCount(), 0);
   assert.equal(el.children.length, 0);
 });

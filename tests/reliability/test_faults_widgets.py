@@ -160,7 +160,7 @@ def test_history_built_during_an_outage_loads_everything_once_the_api_answers(fa
         widget._store.wake()
         assert wait_until(lambda: widget._banner == ""), f"banner stuck: {widget._banner!r}"
         assert wait_until(lambda: widget._store.index.complete), "the full history was never read"
-        assert wait_until(lambda: running_batch.id in json.dumps(widget._history_rows)), "rows never sent"
+        assert wait_until(lambda: running_batch.id in widget._history_rows), "rows never sent"
     finally:
         widget.close()
     assert thread_errors == []

@@ -53,8 +53,9 @@ def test_a_tick_with_no_change_sends_nothing_and_a_change_sends_one_update():
     updates = [m for m, _ in sent if m and m.get("method") == "update"]
     assert len(updates) == 1 and set(updates[0]["state"]) == {"_rows_patch"}
     patch = updates[0]["state"]["_rows_patch"]
-    assert list(patch["set"]) == [a["id"]] and patch["drop"] == []  # only the row that changed travels
-    assert patch["set"][a["id"]]["completed"] == 60 and w._rows[a["id"]]["completed"] == 60
+    assert list(patch["rows"]) == [a["id"]] and patch["drop"] == []  # only the row that changed travels
+    assert patch["rows"][a["id"]]["completed"] == 60 and w._rows[a["id"]]["completed"] == 60
+    assert patch["base"] < patch["version"] == w._rows.version
     assert w._rows[b["id"]] is before_b  # the unchanged row was not rebuilt
 
 
@@ -64,12 +65,10 @@ def test_a_view_that_opens_later_starts_from_the_current_rows():
     w, store = _list(api)
     a["request_counts"] = {"total": 100, "completed": 70, "failed": 0}
     store.poll_once()
-    state = w.get_state()  # what a new front-end model (or a page reload) receives
-    assert state["_rows_init"]["seq"] == state["_rows_patch"]["seq"]
-    assert state["_rows_init"]["rows"][a["id"]]["completed"] == 70
-    sent = comm_messages(w)
-    w._dispatch_action(w, {"action": "rows_resync"}, [])
-    assert sent[0][0]["state"]["_rows_init"]["rows"][a["id"]]["completed"] == 70
+    state = w.get_state()  # what a new front-end model (or a page reload) receives: no override, no resync
+    assert state["_rows"]["version"] == state["_rows_patch"]["version"]  # the patch is already in the snapshot
+    assert state["_rows"]["rows"][a["id"]]["completed"] == 70
+    assert not hasattr(w, "_on_rows_resync") and "get_state" not in type(w).__dict__
 
 
 def test_finish_raises_a_notice_and_calls_on_complete():

@@ -65,7 +65,7 @@ def view(api: FakeBatchAPI, **kw) -> BatchHistoryView:
 def test_every_batch_is_sent_once_as_columns():
     api = populated(250)  # three pages of 100
     w = view(api)
-    rows = w._history_rows
+    rows = w.get_state("_history_rows")["_history_rows"]  # what the browser receives
     assert rows["n"] == 250 and len(rows["id"]) == 250 and w._history_loading is False
     assert rows["statuses"] == list(STATUSES)
     assert rows["endpoints"] == ["/v1/chat/completions", "/v1/embeddings"]
@@ -96,13 +96,15 @@ def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
     assert states and all("_history_rows" not in s for s in states)
     patch = w._history_patch
     assert patch["id"] == [api.batches[0]["id"]] and STATUSES[patch["status"][0]] == "completed"
-    seq = patch["seq"]
     api.add_batch(created_at=T0 + 999 * 3600)
     w._store.refresh()
-    # cumulative since the snapshot: a view drawn now gets both changes from rows + patch
-    assert w._history_patch["seq"] > seq and w._history_patch["n"] == 2
-    assert set(w._history_patch["id"]) == {api.batches[0]["id"], api.batches[1]["id"]}
-    assert w._history_patch["base"] == w._history_rows["version"]
+    # the next patch carries the next change only, on top of the previous one
+    assert w._history_patch["id"] == [api.batches[0]["id"]] and w._history_patch["base"] == patch["version"]
+    # a front end that starts now gets both changes in the snapshot, which the last patch is already part of
+    state = w.get_state()
+    assert state["_history_rows"]["n"] == 31 and state["_history_rows"]["version"] == state["_history_patch"]["version"]
+    i = state["_history_rows"]["id"].index(patch["id"][0])
+    assert STATUSES[state["_history_rows"]["status"][i]] == "completed"
 
 
 def test_filters_from_the_browser_are_checked():
@@ -204,11 +206,11 @@ def test_a_failed_load_shows_a_banner_ends_loading_and_is_retried():
     api.faults.append(lambda request: httpx.Response(500, json={"error": {"message": "boom"}}))
     w = view(api)
     assert w._history_loading is False
-    assert w._history_rows["n"] == 5 or "Loading the batch history failed" in w._banner
+    assert len(w._history_rows) == 5 or "Loading the batch history failed" in w._banner
     deadline = time.monotonic() + 10
-    while w._history_rows["n"] != 5 and time.monotonic() < deadline:  # the retry comes after ~1 s
+    while len(w._history_rows) != 5 and time.monotonic() < deadline:  # the retry comes after ~1 s
         time.sleep(0.05)
-    assert w._history_rows["n"] == 5 and w._banner == ""
+    assert len(w._history_rows) == 5 and w._banner == ""
     w.close()
 
 
@@ -240,7 +242,7 @@ def test_changes_during_the_first_load_are_in_the_rows_and_later_ones_are_patche
     store.load_all = load_all_then_change
     w = BatchHistoryView(client)
     w.wait_loaded(10)
-    rows = w._history_rows
+    rows = w._history_rows.snapshot()
     assert rows["n"] == 10 and STATUSES[rows["status"][rows["id"].index(api.batches[0]["id"])]] == "cancelled"
     assert w._history_patch["n"] == 0  # nothing sent twice
     store.put(Batch.model_validate({**api.batches[1], "status": "expired", "expired_at": T0 + 99}))
@@ -250,7 +252,7 @@ def test_changes_during_the_first_load_are_in_the_rows_and_later_ones_are_patche
 
 def test_the_loads_own_events_are_not_sent_twice():
     w = view(populated(50))
-    assert w._history_rows["n"] == 50 and w._history_patch["n"] == 0
+    assert len(w._history_rows) == 50 and w._history_patch["n"] == 0
 
 
 def test_against_the_local_server_created_batches_show_up_and_filter(tmp_path):
@@ -268,7 +270,7 @@ def test_against_the_local_server_created_batches_show_up_and_filter(tmp_path):
         client.wait(made, progress=False, timeout=30)
         w = BatchHistoryView(client)
         w.wait_loaded(30)
-        rows = w._history_rows
+        rows = w._history_rows.snapshot()
         assert rows["n"] == 3 and set(rows["id"]) == {b.id for b in made}
         assert sorted(rows["total"]) == [2, 3, 4] and rows["tags"] == ["local"] * 3
         w.set_filters(search="run 3")
@@ -293,16 +295,18 @@ def test_past_the_fold_size_a_fresh_snapshot_replaces_the_patch(monkeypatch):
     monkeypatch.setattr("batch_widgets.widgets.history_view.PATCH_FOLD_ROWS", 3)
     api = populated(10)
     w = view(api)
-    version = w._history_rows["version"]
+    sent = comm_messages(w)
     for i in range(3):
         api.batches[i]["status"] = "expired"
-        w._store.refresh()
-    assert w._history_patch["n"] == 3 and w._history_rows["version"] == version
-    api.batches[5]["status"] = "expired"
+    w._store.refresh()
+    assert w._history_patch["n"] == 3 and not any("_history_rows" in (m or {}).get("state", {}) for m, _ in sent)
+    for i in range(3, 7):
+        api.batches[i]["status"] = "expired"
     w._store.refresh(max_pages=None)
-    assert w._history_rows["version"] > version and w._history_patch["n"] == 0
-    assert w._history_patch["base"] == w._history_rows["version"]
-    assert sum(STATUSES[c] == "expired" for c in w._history_rows["status"]) == 4
+    snapshots = [m["state"]["_history_rows"] for m, _ in sent if "_history_rows" in (m or {}).get("state", {})]
+    assert len(snapshots) == 1 and snapshots[0]["n"] == 10  # four rows in one change: the whole table instead
+    assert w._history_patch["n"] == 0 and w._history_patch["version"] == snapshots[0]["version"]
+    assert sum(STATUSES[c] == "expired" for c in snapshots[0]["status"]) == 7
 
 
 def test_rows_say_which_job_part_and_round_each_batch_is():

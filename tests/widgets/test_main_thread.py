@@ -80,7 +80,7 @@ def _check(raws, widget, patches, guard, counts):
     assert len(patches) == sum(counts)  # one patch per update: none merged away, none lost
     for raw, count in zip(raws, counts):
         assert widget._rows[raw["id"]]["completed"] == count  # every batch ends at its newest state
-    assert [p["seq"] for p in patches] == sorted(p["seq"] for p in patches)
+    assert [p["version"] for p in patches] == sorted(p["version"] for p in patches)
 
 
 def test_ten_thousand_updates_from_workers_and_the_main_thread_go_through_the_main_loop():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from typing import Any, Callable, Iterable, Optional
 
@@ -14,6 +12,7 @@ from ..models import Batch
 from ..store import LIST_INTERVAL, StoreEvent
 from ._rows import batch_row, job_row, validation_summary
 from .base import BatchWidgetBase, log, positive_seconds
+from .rowsync import RowSyncMixin, RowTable, snapshot_trait
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
 RECENT_SECONDS = 15 * 60
@@ -24,15 +23,18 @@ def _min_interval(*values: Optional[float]) -> Optional[float]:
     return min(present) if present else None
 
 
-class ActiveListMixin(t.HasTraits):
+def _encode_rows(rows: list[dict]) -> dict[str, Any]:
+    """The Active list's rows as they travel (snapshot and patch): ``{"rows": {id: row}}``."""
+    return {"rows": {row["id"]: row for row in rows}}
+
+
+class ActiveListMixin(RowSyncMixin):
     """Traits and handlers of the Active panel; composed by ``BatchList`` and ``BatchDashboard``."""
 
-    #: id -> compact row (see _rows.batch_row): the rows on show, in the kernel. Not synced as a whole: a view
-    #: starts from `_rows_init` (filled from this whenever a front-end model is created or reloaded) and then
-    #: follows `_rows_patch`, which carries only the rows that changed.
-    _rows = t.Dict()
-    _rows_init = t.Dict().tag(sync=True)  # {"seq": n, "rows": {...}}
-    _rows_patch = t.Dict().tag(sync=True)  # {"seq": n, "set": {id: row}, "drop": [ids]}
+    #: id -> compact row (see _rows.batch_row): the rows on show. Synced by the one row-sync protocol
+    #: (widgets/rowsync.py): a snapshot always current when a front end asks, and a patch per change.
+    _rows = snapshot_trait()
+    _rows_patch = t.Dict().tag(sync=True)  # {"version", "base", "drop": [ids], "rows": {id: row}}
     #: False until the first refresh has answered (the view shows a loading state, not "no batches").
     _loaded = t.Bool(False).tag(sync=True)
     #: Seconds between polls while a listed batch is active.
@@ -49,30 +51,14 @@ class ActiveListMixin(t.HasTraits):
         self.poll_interval = poll_interval
         self._recent_seconds = recent_seconds
         self._dismissed: set[str] = set()
-        self._rows_lock = threading.RLock()
-        self._rows_seq = 0
+        self._rows = RowTable(_encode_rows)
+        self._rows_lock = self._rows.lock
         #: job id -> its batches: a job is one row (keyed by the job id) that expands to them.
         self._job_members: dict[str, dict[str, Batch]] = {}
 
-    def get_state(self, key: Any = None) -> dict:
-        state = super().get_state(key)  # type: ignore[misc]
-        if "_rows_init" in state:  # also called while the widget is built, before _list_setup
-            with getattr(self, "_rows_lock", None) or contextlib.nullcontext():
-                state["_rows_init"] = {"seq": getattr(self, "_rows_seq", 0), "rows": dict(self._rows)}
-        return state
-
     def _rows_apply(self, changed: dict[str, Any], dropped: list[str]) -> None:
-        """Change the kernel's rows and send the views one patch with just these rows."""
-        with self._rows_lock:
-            rows = {i: row for i, row in self._rows.items() if i not in dropped}
-            rows.update(changed)
-            self._rows_seq += 1
-            self._rows = rows
-            self._rows_patch = {"seq": self._rows_seq, "set": changed, "drop": dropped}
-
-    def _on_rows_resync(self, _msg: dict, _buffers: list) -> None:
-        """A view missed a patch (it loaded while rows changed): send it a fresh snapshot."""
-        self.send_state("_rows_init")  # type: ignore[attr-defined]
+        """Change the rows on show and send the views one patch with just these rows."""
+        self._sync_change("_rows", "_rows_patch", changed, dropped)
 
     @t.validate("poll_interval")
     def _valid_poll_interval(self, proposal: Any) -> float:
@@ -185,7 +171,7 @@ class ActiveListMixin(t.HasTraits):
 
     def _poll_wants(self) -> Optional[float]:
         mine = None
-        rows = getattr(self, "_rows", {}) or {}
+        rows = getattr(self, "_rows", None) or {}
         store = self._store
         running_job = any(r.get("kind") == "job" and r["status"] == "in_progress" for r in rows.values())
         if store is not None and (not store.loaded or running_job

@@ -8,7 +8,6 @@ state back (``_history_filters``) so ``to_dataframe()`` returns the rows the use
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from datetime import date, datetime, timezone
@@ -21,6 +20,7 @@ from ..facts import visible_metadata
 from ..jobs import job_id_of, job_position
 from ..models import Batch, BatchStatus
 from .base import BatchWidgetBase, log
+from .rowsync import RowSyncMixin, RowTable, snapshot_trait
 
 #: Status codes in the columnar rows: the index in this tuple.
 STATUSES: tuple[str, ...] = facts.STATUSES
@@ -57,7 +57,8 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
     job_code = {j: i for i, j in enumerate(jobs)}
     cols: dict[str, list[Any]] = {k: [] for k in (
         "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", *TIME_FIELDS,
-        "cost", "cost_source", "conn", "input_file", "output_file", "error_file", "tokens", "meta", "job", "part",
+        "cost", "cost_source", "conn", "input_file", "output_file", "error_file", "input_tokens", "output_tokens",
+        "cached_tokens", "meta", "job", "part",
         "round")}
     times = [cols[name] for name in TIME_FIELDS]
     for b, job in zip(batches, job_ids):
@@ -82,7 +83,9 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         cols["input_file"].append(b.input_file_id or "")
         cols["output_file"].append(b.output_file_id or "")
         cols["error_file"].append(b.error_file_id or "")
-        cols["tokens"].append(batch_usage(b))
+        tokens = batch_usage(b) or (None, None, None)
+        for name, value in zip(("input_tokens", "output_tokens", "cached_tokens"), tokens):
+            cols[name].append(value)
         # The metadata cell of the export, as Python writes it (key order and JSON spacing included).
         cols["meta"].append(json.dumps(shown, ensure_ascii=False) if shown else "")
         part, _parts, round_ = job_position(b) if job else (0, 0, 0)
@@ -138,17 +141,17 @@ def history_filter_args(f: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class HistoryMixin(t.HasTraits):
+class HistoryMixin(RowSyncMixin):
     """Traits and handlers of the History & analytics panel; composed by ``BatchHistoryView`` and the dashboard.
 
     The host connects its store first (``_connect_store``), then calls ``_history_setup()``. Its
     ``_store_changed`` reaches ``_history_store_changed`` (the mixin extends the hook with super()).
     """
 
-    #: Every row, columnar (see encode_rows), with a "version"; sent on load and when the patch grows too big.
-    _history_rows = t.Dict().tag(sync=True)
-    #: Every row changed since that snapshot (same shape, "base" = its version, "seq" so each update is a
-    #: change). Cumulative, so a view drawn late (a tab opened later) gets the current state from rows + patch.
+    #: Every batch, by id, synced by the one row-sync protocol (widgets/rowsync.py): the snapshot, columnar
+    #: (encode_rows) with a "version", is current whenever a front end asks and is sent after a load or a change
+    #: of more than PATCH_FOLD_ROWS rows; the patch carries the batches of one change (same columns).
+    _history_rows = snapshot_trait()
     _history_patch = t.Dict().tag(sync=True)
     #: The browser's filters: {statuses, search, endpoint, since, until} (dates YYYY-MM-DD, UTC).
     _history_filters = t.Dict().tag(sync=True)
@@ -157,15 +160,12 @@ class HistoryMixin(t.HasTraits):
     #: The last batch the user asked to open from the table.
     _history_open = t.Unicode("").tag(sync=True)
 
-    _history_patch_seq = itertools.count(1)
-    _history_versions = itertools.count(1)
-
     def _history_setup(self, *, on_open: Optional[Callable[[str], Any]] = None, load: bool = True) -> None:
         self._history_on_open = on_open
         self._history_loader: Optional[threading.Thread] = None
         self._history_timer: Optional[threading.Timer] = None
         self._history_lock = threading.Lock()
-        self._history_changed: dict[str, Batch] = {}  # changed since the snapshot in _history_rows
+        self._history_rows = RowTable(encode_rows, fold_rows=PATCH_FOLD_ROWS)
         if load:
             self._history_load()
 
@@ -228,22 +228,12 @@ class HistoryMixin(t.HasTraits):
         with lock:
             if self._history_loading:  # the full rows sent at the end of the load carry these
                 return
-            for batch in event.changed:
-                self._history_changed[batch.id] = batch
-            if len(self._history_changed) > PATCH_FOLD_ROWS and self._store is not None:
-                self._history_snapshot(self._store.batches())  # cheaper than an ever-growing patch
-                return
-            base = self._history_rows.get("version")
-            self._history_patch = {"seq": next(self._history_patch_seq), "base": base,
-                                   **encode_rows(self._history_changed.values())}
+            self._sync_change("_history_rows", "_history_patch", {b.id: b for b in event.changed})
 
     def _history_snapshot(self, batches: list) -> None:
-        """Send every row as a new version, with an empty patch (call with the lock held)."""
-        version = next(self._history_versions)
-        self._history_changed = {}
-        with self.hold_sync():
-            self._history_rows = {"version": version, **encode_rows(batches)}
-            self._history_patch = {"seq": next(self._history_patch_seq), "base": version, "n": 0}
+        """Every row anew, sent whole (call with the lock held)."""
+        self._history_rows.replace({b.id: b for b in batches})
+        self._sync_all("_history_rows", "_history_patch")
 
     def _poll_wants(self) -> Optional[float]:
         """While a batch in the history is active, its row needs refreshing (the list's interval)."""
