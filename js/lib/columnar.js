@@ -29,75 +29,100 @@ function aligned(data) {
  */
 export function unpackColumns(packed) {
   if (!packed || !packed.packed) return packed;
-  const n = packed.n;
   const buffer = aligned(packed.buffer);
   /** @type {Record<string, any>} */
   const out = {};
   for (const [k, v] of Object.entries(packed)) if (k !== "packed" && k !== "columns" && k !== "buffer") out[k] = v;
-  /** @type {[string, string][]} */
-  const relative = [];
-  for (const spec of packed.columns) {
-    const Arr = ARRAYS[spec.type];
-    const view = Arr ? new Arr(buffer, spec.offset, n) : null;
-    /** @type {any[]} */
-    const col = new Array(n);
-    switch (spec.enc) {
-      case "const":
-        col.fill(spec.value);
-        break;
-      case "json":
-        for (let i = 0; i < n; i++) col[i] = spec.values[i];
-        break;
-      case "int": {
-        const nul = /** @type {any} */ (NULL)[spec.type];
-        for (let i = 0; i < n; i++) col[i] = view[i] === nul ? null : view[i] + spec.base;
-        if (spec.of) relative.push([spec.name, spec.of]);
-        break;
-      }
-      case "delta": {
-        let v = spec.first;
-        for (let i = 0; i < n; i++) col[i] = v += view[i];
-        break;
-      }
-      case "scaled": {
-        const nul = /** @type {any} */ (NULL)[spec.type];
-        const scale = 10 ** spec.digits;
-        for (let i = 0; i < n; i++) col[i] = view[i] === nul ? null : view[i] / scale;
-        break;
-      }
-      case "f64": {
-        const f = new Float64Array(buffer, spec.offset, n);
-        for (let i = 0; i < n; i++) col[i] = Number.isNaN(f[i]) ? null : f[i];
-        break;
-      }
-      case "hex": {
-        const bytes = new Uint8Array(buffer, spec.offset, spec.bytes);
-        const w = spec.width;
-        for (let i = 0, at = 0; i < n; i++) {
-          let s = spec.prefix;
-          for (let j = 0; j < w; j++) s += HEX[bytes[at++]];
-          col[i] = s;
-        }
-        break;
-      }
-      case "dict":
-        for (let i = 0; i < n; i++) col[i] = spec.values[view[i]];
-        break;
-      case "utf8": {
-        const text = new TextDecoder().decode(
-          new Uint8Array(buffer, spec.offset + spec.text_at, spec.bytes - spec.text_at));
-        for (let i = 0, at = 0; i < n; i++) col[i] = text.slice(at, (at += view[i]));
-        break;
-      }
-      default:
-        throw new Error(`unknown column encoding ${spec.enc}`);
-    }
-    out[spec.name] = col;
-  }
-  for (const [name, base] of relative) {
-    const col = out[name];
-    const from = out[base];
-    for (let i = 0; i < n; i++) if (col[i] !== null) col[i] += from[i];
-  }
+  for (const spec of packed.columns) out[spec.name] = decodeColumn(spec, packed.n, buffer, out);
   return out;
+}
+
+/**
+ * A JSON object as Python's json.dumps(obj, ensure_ascii=False) writes it (", " and ": " between items).
+ * @param {string[]} keys @param {string[]} values
+ */
+function pythonJson(keys, values) {
+  let s = "{";
+  for (let j = 0; j < keys.length; j++) s += `${j ? ", " : ""}${JSON.stringify(keys[j])}: ${JSON.stringify(values[j])}`;
+  return `${s}}`;
+}
+
+/**
+ * @param {any} spec @param {number} n @param {ArrayBuffer} buffer
+ * @param {Record<string, any[]>} done the columns decoded so far (references and relative columns point there)
+ * @returns {any[]}
+ */
+function decodeColumn(spec, n, buffer, done) {
+  const Arr = ARRAYS[spec.type];
+  const view = Arr && spec.offset !== undefined ? new Arr(buffer, spec.offset, n) : null;
+  /** @type {any[]} */
+  const col = new Array(n);
+  switch (spec.enc) {
+    case "const":
+      return col.fill(spec.value);
+    case "ref":
+      return done[spec.column].slice();
+    case "json":
+      for (let i = 0; i < n; i++) col[i] = spec.values[i];
+      return col;
+    case "int": {
+      const nul = /** @type {any} */ (NULL)[spec.type];
+      const from = spec.of ? done[spec.of] : null;
+      for (let i = 0; i < n; i++) col[i] = view[i] === nul ? null : view[i] + spec.base + (from ? from[i] : 0);
+      return col;
+    }
+    case "delta": {
+      let v = spec.first;
+      for (let i = 0; i < n; i++) col[i] = v += view[i];
+      return col;
+    }
+    case "scaled": {
+      const nul = /** @type {any} */ (NULL)[spec.type];
+      const scale = 10 ** spec.digits;
+      for (let i = 0; i < n; i++) col[i] = view[i] === nul ? null : view[i] / scale;
+      return col;
+    }
+    case "f64": {
+      const f = new Float64Array(buffer, spec.offset, n);
+      for (let i = 0; i < n; i++) col[i] = Number.isNaN(f[i]) ? null : f[i];
+      return col;
+    }
+    case "hex": {
+      const bytes = new Uint8Array(buffer, spec.offset, spec.bytes);
+      const w = spec.width;
+      for (let i = 0, at = 0; i < n; i++) {
+        let s = spec.prefix;
+        for (let j = 0; j < w; j++) s += HEX[bytes[at++]];
+        col[i] = s;
+      }
+      return col;
+    }
+    case "dict":
+      for (let i = 0; i < n; i++) col[i] = spec.values[view[i]];
+      return col;
+    case "utf8": {
+      const text = new TextDecoder().decode(
+        new Uint8Array(buffer, spec.offset + spec.text_at, spec.bytes - spec.text_at));
+      for (let i = 0, at = 0; i < n; i++) col[i] = text.slice(at, (at += view[i]));
+      return col;
+    }
+    case "tuple": {
+      const parts = spec.parts.map((/** @type {any} */ p) => decodeColumn(p, n, buffer, done));
+      for (let i = 0; i < n; i++) col[i] = parts[0][i] === null ? null : parts.map((/** @type {any[]} */ p) => p[i]);
+      return col;
+    }
+    case "object": {
+      const [shapes, ...columns] = spec.parts.map((/** @type {any} */ p) => decodeColumn(p, n, buffer, done));
+      /** @type {Record<string, any[]>} */
+      const byKey = {};
+      spec.keys.forEach((/** @type {string} */ k, /** @type {number} */ j) => { byKey[k] = columns[j]; });
+      for (let i = 0; i < n; i++) {
+        const keys = shapes[i];
+        col[i] = keys === null ? "" : pythonJson(keys, keys.map((/** @type {string} */ k) => byKey[k][i]));
+      }
+      return col;
+    }
+    default:
+      throw new Error(`unknown column encoding ${spec.enc}`);
+  }
 }

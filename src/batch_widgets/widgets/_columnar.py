@@ -23,6 +23,7 @@ Decoding gives back exactly the lists (``unpack_columns`` here, ``unpackColumns`
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -45,34 +46,62 @@ def pack_columns(
     if len(lengths) > 1:
         raise ValueError(f"columns of different lengths: { {k: len(v) for k, v in lists.items()} }")
     n = lengths.pop() if lengths else 0
-    specs, parts, size = [], [], 0
+    buffer = _Buffer()
+    specs: list[dict[str, Any]] = []
+    done: dict[str, list] = {}
     for name, values in lists.items():
         base = (relative or {}).get(name)
-        spec, data = _encode(values, lists.get(base) if base else None)
-        if base and spec["enc"] == "int" and "of" in spec:
+        spec = buffer.place(_encode(values, lists.get(base) if base else None, done))
+        if spec.get("of") is True:
             spec["of"] = base
         spec["name"] = name
-        if data is not None:
-            size += -size % 8  # typed arrays need aligned offsets
-            spec["offset"], spec["bytes"] = size, len(data)
-            parts.append((size, data))
-            size += len(data)
         specs.append(spec)
-    buffer = bytearray(size)
-    for offset, data in parts:
-        buffer[offset : offset + len(data)] = data
+        done[name] = values
     out = {k: v for k, v in cols.items() if k not in lists}
-    out.update({"packed": 1, "n": n, "columns": specs, "buffer": bytes(buffer)})
+    out.update({"packed": 1, "n": n, "columns": specs, "buffer": buffer.bytes()})
     return out
 
 
-def _encode(values: list, base: Optional[list]) -> tuple[dict[str, Any], Optional[bytes]]:
-    types = set(map(type, values))  # per-value work stays in C: 100,000 rows pack in ~0.1 s
+class _Buffer:
+    """The column data laid out one after the other, each at an 8-byte boundary (typed arrays need alignment)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def place(self, encoded: tuple[dict[str, Any], Optional[bytes]]) -> dict[str, Any]:
+        spec, data = encoded
+        if "parts" in spec:  # sub-columns (tuples, JSON objects): each placed on its own
+            spec["parts"] = [self.place(part) for part in spec["parts"]]
+        if data is not None:
+            self.size += -self.size % 8
+            spec["offset"], spec["bytes"] = self.size, len(data)
+            self.parts.append((self.size, data))
+            self.size += len(data)
+        return spec
+
+    def bytes(self) -> bytes:
+        out = bytearray(self.size)
+        for offset, data in self.parts:
+            out[offset : offset + len(data)] = data
+        return bytes(out)
+
+
+Encoded = tuple[dict[str, Any], Optional[bytes]]
+
+
+def _encode(values: list, base: Optional[list], done: Mapping[str, list]) -> Encoded:
+    types = set(map(type, values))  # per-value work stays in C where it can
     if not values or (len(types) == 1 and values.count(values[0]) == len(values)):
         return {"enc": "const", "value": values[0] if values else None}, None
+    for name, other in done.items():  # the same as a column already sent
+        if other == values:
+            return {"enc": "ref", "column": name}, None
     present = types - {type(None)}
     if types == {str}:
-        return _strings(values)
+        return _objects(values, done) or _strings(values)
+    if present <= {tuple, list}:
+        return _tuples(values) or ({"enc": "json", "values": list(values)}, None)
     if present and present <= {int, float}:
         if present == {int}:
             if base is not None and set(map(type, base)) == {int}:
@@ -147,7 +176,63 @@ def _scaled(values: list) -> Optional[tuple[dict[str, Any], bytes]]:
     return {"enc": "scaled", "type": "uint32", "digits": _SCALED_DIGITS}, units.tobytes()
 
 
-def _strings(values: Sequence[str]) -> tuple[dict[str, Any], bytes]:
+def _tuples(values: list) -> Optional[Encoded]:
+    """Rows of k whole numbers (token counts), or null: k int columns, a null row null in each."""
+    sizes = {len(v) for v in values if v is not None}
+    if len(sizes) != 1:
+        return None
+    size = sizes.pop()
+    parts = []
+    for i in range(size):
+        column = [None if v is None else v[i] for v in values]
+        if set(map(type, column)) - {int, type(None)} or (None in column) != (None in values):
+            return None
+        spec, data = _ints(column)
+        if spec is None:
+            return None
+        parts.append((spec, data))
+    return {"enc": "tuple", "parts": parts}, None
+
+
+def _objects(values: list, done: Mapping[str, list]) -> Optional[Encoded]:
+    """Strings that are JSON objects of strings, as ``json.dumps(obj, ensure_ascii=False)`` writes them (shown
+    metadata): which keys each row has (a dictionary), and each key's values as a column of their own -- often
+    one already sent (the description), which then costs nothing. Empty strings stay empty."""
+    if not any(v.startswith("{") for v in values[:64]):
+        return None
+    texts = [v for v in values if v]
+    joined = "[" + ", ".join(texts) + "]"  # one parse and one write for the whole column, in C
+    try:
+        parsed = json.loads(joined)
+    except ValueError:
+        return None
+    if len(parsed) != len(texts) or json.dumps(parsed, ensure_ascii=False) != joined:
+        return None  # not one object per string, or not written as the browser will write it back
+    if not all(type(o) is dict and all(type(x) is str for x in o.values()) for o in parsed):
+        return None
+    rows = iter(parsed)
+    objects = [next(rows) if v else None for v in values]
+    shapes = [None if o is None else tuple(o) for o in objects]
+    distinct = list(dict.fromkeys(shapes))
+    if len(distinct) > np.iinfo(np.uint16).max:
+        return None
+    keys = list(dict.fromkeys(k for shape in distinct if shape for k in shape))
+    code = {shape: i for i, shape in enumerate(distinct)}
+    dtype = np.uint8 if len(distinct) <= np.iinfo(np.uint8).max else np.uint16
+    shape_codes = np.array([code[shape] for shape in shapes], dtype=dtype).tobytes()
+    parts: list[Encoded] = [
+        (
+            {"enc": "dict", "type": np.dtype(dtype).name, "values": [list(s) if s else None for s in distinct]},
+            shape_codes,
+        )
+    ]
+    for key in keys:
+        column = ["" if o is None else o.get(key, "") for o in objects]
+        parts.append(_encode(column, None, done))
+    return {"enc": "object", "keys": keys, "parts": parts}, None
+
+
+def _strings(values: Sequence[str]) -> Encoded:
     if len(set(map(len, values))) == 1:  # ids: one prefix, then hex digits?
         prefix = _common_prefix(values)
         width = len(values[0]) - len(prefix)
@@ -166,13 +251,16 @@ def _strings(values: Sequence[str]) -> tuple[dict[str, Any], bytes]:
     # Lengths in UTF-16 code units: JS decodes the whole text once and slices it (characters beyond U+FFFF
     # count two there, one in Python).
     joined = "".join(values)
+    try:
+        text = joined.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (from a \\ud800 escape): not UTF-8, left as JSON
+        return {"enc": "json", "values": list(values)}, None
     if joined.isascii():
         lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
     else:
         lengths = np.array([len(v) if v.isascii() else len(v.encode("utf-16-le")) // 2 for v in values])
     dtype = next(d for d in _UINTS if lengths.max() <= np.iinfo(d).max)
     counts = lengths.astype(dtype).tobytes()
-    text = joined.encode("utf-8")
     pad = -len(counts) % 8
     return ({"enc": "utf8", "type": np.dtype(dtype).name, "text_at": len(counts) + pad}, counts + b"\0" * pad + text)
 
@@ -189,48 +277,58 @@ def unpack_columns(packed: Mapping[str, Any]) -> dict[str, Any]:
     """The dict :func:`pack_columns` was given (the reference the JS decoder is tested against)."""
     if not packed.get("packed"):
         return dict(packed)
-    n, buffer = packed["n"], memoryview(packed["buffer"])
     out = {k: v for k, v in packed.items() if k not in ("packed", "columns", "buffer")}
     decoded: dict[str, list] = {}
-    pending = []
+    buffer = memoryview(packed["buffer"])
     for spec in packed["columns"]:
-        enc, name = spec["enc"], spec["name"]
-        data = buffer[spec["offset"] : spec["offset"] + spec["bytes"]] if "offset" in spec else memoryview(b"")
-        if enc == "const":
-            decoded[name] = [spec["value"]] * n
-        elif enc == "int":
-            array = np.frombuffer(data, dtype=spec["type"])
-            null = np.iinfo(spec["type"]).max
-            decoded[name] = [None if v == null else v + spec["base"] for v in array.tolist()]
-            if "of" in spec:
-                pending.append((name, spec["of"]))
-        elif enc == "delta":
-            steps = np.frombuffer(data, dtype=spec["type"]).astype(np.int64)
-            decoded[name] = (np.cumsum(steps) + spec["first"]).tolist()
-        elif enc == "scaled":
-            array = np.frombuffer(data, dtype=spec["type"])
-            null, scale = np.iinfo(spec["type"]).max, 10 ** spec["digits"]
-            decoded[name] = [None if v == null else v / scale for v in array.tolist()]
-        elif enc == "f64":
-            decoded[name] = [None if v != v else v for v in np.frombuffer(data, dtype=np.float64).tolist()]
-        elif enc == "hex":
-            width, raw = spec["width"], bytes(data)
-            decoded[name] = [spec["prefix"] + raw[i * width : (i + 1) * width].hex() for i in range(n)]
-        elif enc == "json":
-            decoded[name] = list(spec["values"])
-        elif enc == "dict":
-            decoded[name] = [spec["values"][c] for c in np.frombuffer(data, dtype=spec["type"]).tolist()]
-        elif enc == "utf8":
-            counts = np.frombuffer(data[: n * np.dtype(spec["type"]).itemsize], dtype=spec["type"]).tolist()
-            units = bytes(data[spec["text_at"] :]).decode("utf-8").encode("utf-16-le")
-            at, strings = 0, []
-            for count in counts:
-                strings.append(units[2 * at : 2 * (at + count)].decode("utf-16-le"))
-                at += count
-            decoded[name] = strings
-        else:
-            raise ValueError(f"unknown column encoding {enc!r}")
-    for name, base in pending:
-        decoded[name] = [None if v is None else v + b for v, b in zip(decoded[name], decoded[base], strict=True)]
+        decoded[spec["name"]] = _decode(spec, packed["n"], buffer, decoded)
     out.update(decoded)
     return out
+
+
+def _decode(spec: Mapping[str, Any], n: int, buffer: memoryview, decoded: Mapping[str, list]) -> list:
+    enc = spec["enc"]
+    data = buffer[spec["offset"] : spec["offset"] + spec["bytes"]] if "offset" in spec else memoryview(b"")
+    if enc == "const":
+        return [spec["value"]] * n
+    if enc == "ref":
+        return list(decoded[spec["column"]])
+    if enc == "json":
+        return list(spec["values"])
+    if enc == "int":
+        null = np.iinfo(spec["type"]).max
+        values = [None if v == null else v + spec["base"] for v in np.frombuffer(data, dtype=spec["type"]).tolist()]
+        if "of" in spec:
+            values = [None if v is None else v + b for v, b in zip(values, decoded[spec["of"]], strict=True)]
+        return values
+    if enc == "delta":
+        return (np.cumsum(np.frombuffer(data, dtype=spec["type"]).astype(np.int64)) + spec["first"]).tolist()
+    if enc == "scaled":
+        null, scale = np.iinfo(spec["type"]).max, 10 ** spec["digits"]
+        return [None if v == null else v / scale for v in np.frombuffer(data, dtype=spec["type"]).tolist()]
+    if enc == "f64":
+        return [None if v != v else v for v in np.frombuffer(data, dtype=np.float64).tolist()]
+    if enc == "hex":
+        width, raw = spec["width"], bytes(data)
+        return [spec["prefix"] + raw[i * width : (i + 1) * width].hex() for i in range(n)]
+    if enc == "dict":
+        return [spec["values"][c] for c in np.frombuffer(data, dtype=spec["type"]).tolist()]
+    if enc == "utf8":
+        counts = np.frombuffer(data[: n * np.dtype(spec["type"]).itemsize], dtype=spec["type"]).tolist()
+        units = bytes(data[spec["text_at"] :]).decode("utf-8").encode("utf-16-le")
+        at, strings = 0, []
+        for count in counts:
+            strings.append(units[2 * at : 2 * (at + count)].decode("utf-16-le"))
+            at += count
+        return strings
+    if enc == "tuple":
+        parts = [_decode(part, n, buffer, decoded) for part in spec["parts"]]
+        return [None if row[0] is None else list(row) for row in zip(*parts, strict=True)]
+    if enc == "object":
+        shapes, *columns = (_decode(part, n, buffer, decoded) for part in spec["parts"])
+        by_key = dict(zip(spec["keys"], columns, strict=True))
+        return [
+            "" if shape is None else json.dumps({k: by_key[k][i] for k in shape}, ensure_ascii=False)
+            for i, shape in enumerate(shapes)
+        ]
+    raise ValueError(f"unknown column encoding {enc!r}")
