@@ -22,6 +22,7 @@ _EXPORTS = {
     "AsyncJob": "jobs",
     "BatchWidgetsError": "errors",
     "APIError": "errors",
+    "LocalServerWarning": "errors",
     "LocalBatchServer": "server.local",
     "validate_requests": "validation",
     "verify_webhook": "webhooks",

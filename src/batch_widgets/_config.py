@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+import sys
+import warnings
+from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__
 from .dialects import ANTHROPIC_VERSION
-from .errors import BatchWidgetsError
+from .errors import BatchWidgetsError, LocalServerWarning
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"  # the GA data-plane version that has /batches
 AZURE_ENV = ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION")
+#: Every environment variable resolve_config reads to find a provider (the local-server warning lists them).
+OPENAI_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", *AZURE_ENV)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_warned_local = False
 
 
 @dataclass(frozen=True)
@@ -124,3 +130,32 @@ def resolve_config(
         organization=organization,
         project=project,
     )
+
+
+def warn_local_fallback(server_url: str, looked_for: Sequence[str] = OPENAI_ENV, *,
+                        how: str = 'BatchClient(api_key="sk-...")', key_var: str = "OPENAI_API_KEY") -> None:
+    """Say once per process (a notebook kernel), where the user sees it, that answers will be simulated.
+
+    A ``LocalServerWarning``: shown under the cell that made the client; ``warnings.filterwarnings("ignore",
+    category=LocalServerWarning)`` silences it.
+    """
+    global _warned_local
+    if _warned_local:
+        return
+    _warned_local = True
+    message = (
+        f"No API key found, so batch_widgets uses its embedded local server ({server_url}). Its answers and "
+        "costs are simulated: no model is called.\n"
+        f"Looked for the api_key= and base_url= arguments, then {', '.join(looked_for)} in this process's "
+        "environment (a key exported in a shell profile is only seen by a Jupyter started from that shell).\n"
+        f"To use a provider: {how}, or set {key_var} and restart the kernel."
+    )
+    warnings.warn(message, LocalServerWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the first caller outside this package, so the warning points at the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -13,6 +13,10 @@ class BatchWidgetsError(Exception):
     """Base class of every error batch_widgets raises on purpose."""
 
 
+class LocalServerWarning(UserWarning):
+    """No provider is configured, so the embedded local server answers (with simulated text and costs)."""
+
+
 class APIError(BatchWidgetsError):
     """The API answered with an error status, or could not be reached."""
 

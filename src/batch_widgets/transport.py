@@ -30,7 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from . import _retry
-from ._config import ClientConfig, resolve_config
+from ._config import ClientConfig, resolve_config, warn_local_fallback
 from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError
@@ -110,10 +110,8 @@ def _local_config(organization: Optional[str], project: Optional[str]) -> Client
     from .server.local import shared_server  # imported here: FastAPI/uvicorn load only when needed
 
     server = shared_server()
-    logger.info(
-        "No OPENAI_API_KEY or OPENAI_BASE_URL configured: using the embedded local batch server at %s",
-        server.base_url,
-    )
+    logger.info("No provider configured: using the embedded local batch server at %s", server.base_url)
+    warn_local_fallback(server.base_url)  # once per kernel, in the notebook: answers will be simulated
     return ClientConfig(
         base_url=server.base_url.rstrip("/"),
         api_key=server.api_key,

@@ -13,6 +13,11 @@ def test_quickstart_notebook_runs_and_its_batch_completes_in_the_dashboard(page,
     run_all(page, timeout=120_000)
     dash = page.locator(".bw-dashboard")
     expect(dash).to_have_count(1)
+    # The mode is visible: a plain badge in the header, and the notebook says once why answers are simulated.
+    expect(dash.locator(".bw-header .bw-connection__badge")).to_have_text("Local simulated server")
+    notes = page.locator("[data-mime-type='application/vnd.jupyter.stderr']", has_text="LocalServerWarning")
+    expect(notes).to_have_count(1)
+    expect(notes).to_contain_text("Its answers and costs are simulated")
     row = dash.locator("tr.bw-row", has_text="Quickstart demo")
     expect(row).to_be_visible(timeout=30_000)
     expect(row.locator(".bw-badge")).to_have_text("Completed", timeout=60_000)

@@ -155,6 +155,25 @@ def test_nothing_configured_uses_shared_local_server(monkeypatch, caplog):
     assert len(messages) == 1 and "embedded local batch server" in messages[0]
 
 
+def test_falling_back_to_the_local_server_warns_once_where_a_notebook_shows_it(monkeypatch):
+    from batch_widgets import _config
+    from batch_widgets.errors import LocalServerWarning
+
+    server = types.SimpleNamespace(base_url="http://127.0.0.1:5555/v1", api_key="local-key")
+    monkeypatch.setitem(sys.modules, "batch_widgets.server.local",
+                        types.SimpleNamespace(shared_server=lambda: server))
+    monkeypatch.setattr(_config, "_warned_local", False)
+    with pytest.warns(LocalServerWarning) as record:
+        first = BatchClient(transport=httpx.MockTransport(Recorder()))
+        second = BatchClient(transport=httpx.MockTransport(Recorder()))  # once per kernel, not per client
+    assert first.is_local and second.is_local and len(record) == 1
+    text = str(record[0].message)
+    assert "No API key found" in text and "http://127.0.0.1:5555/v1" in text and "simulated" in text  # why
+    assert "OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT" in text  # where it looked
+    assert 'BatchClient(api_key="sk-...")' in text and "restart the kernel" in text  # how to point elsewhere
+    assert record[0].filename == __file__  # it points at the user's line, not into the library
+
+
 def test_timeout_and_negative_retries():
     client = BatchClient(KEY, timeout=12.0, transport=httpx.MockTransport(Recorder()))
     assert client._http.timeout.read == 12.0 and client._http.timeout.connect == 5.0

@@ -18,7 +18,7 @@ import os
 from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
-from .._config import ClientConfig
+from .._config import ClientConfig, warn_local_fallback
 from ..dialects import MISTRAL_PREFIX
 from .anthropic import AnthropicDialect
 from .mistral import MistralDialect
@@ -74,6 +74,8 @@ def local_provider_config(provider: str) -> ClientConfig:
 
     server = shared_server()
     url = server.anthropic_base_url if provider == "anthropic" else server.mistral_base_url
+    key_var, url_var, _ = PROVIDER_ENV[provider]
+    warn_local_fallback(url, (key_var, url_var), how="pass api_key=", key_var=key_var)
     return ClientConfig(base_url=url, api_key=server.api_key, is_local=True, provider=provider)
 
 
