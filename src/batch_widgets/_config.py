@@ -8,9 +8,9 @@ was given. With nothing configured at all the caller falls back to the embedded 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 import sys
 import warnings
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 

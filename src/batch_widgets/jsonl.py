@@ -21,6 +21,7 @@ __all__ = [
     "build_requests",
     "builds_rows",
     "custom_id_of",
+    "upload_filename",
     "encode_line",
     "iter_jsonl",
     "read_jsonl",
@@ -122,6 +123,24 @@ def custom_id_of(value: Any) -> str:
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
         return custom_id_of(value.item())
     return str(value)
+
+
+def upload_filename(path: Optional[PathLike] = None, *, description: Optional[str] = None, part: int = 1,
+                    parts: int = 1, now: Optional[float] = None) -> str:
+    """The name an input file gets in the provider's file list, saying what it is: the user's own file name,
+    else the batch description, else ``requests``; then the UTC time and, for a split input, the part.
+
+    ``eval_set.jsonl``, ``nightly-eval_20261130-044159.jsonl``, ``requests_20261130-044159_part2of3.jsonl``.
+    """
+    import re
+    import time
+
+    if path is not None:
+        stem = pathlib.Path(path).stem
+    else:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", description or "").strip("-.")[:60] or "requests"
+        stem += time.strftime("_%Y%m%d-%H%M%S", time.gmtime(now))
+    return f"{stem}_part{part}of{parts}.jsonl" if parts > 1 else f"{stem}.jsonl"
 
 
 def _read_table(path: pathlib.Path) -> "pd.DataFrame":

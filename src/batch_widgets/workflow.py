@@ -124,11 +124,23 @@ def split_lines(lines: Sequence[bytes], *, max_requests: int, max_bytes: int) ->
     return ranges
 
 
-def request_lines(requests: Requests, endpoint: Optional[str] = None) -> tuple[list[bytes], str]:
+def request_lines(requests: Requests, endpoint: Optional[str] = None,
+                  **build_options: Any) -> tuple[list[bytes], str]:
     """The encoded input lines ``submit`` would send, and where they came from (for error messages): a path,
-    JSONL bytes, a DataFrame, rows or prompts (built with ``build_requests``), or input lines."""
-    from .jsonl import build_requests, encode_line
+    JSONL bytes, a DataFrame, rows or prompts (built with ``build_requests`` and its keywords, ``model=``...),
+    or input lines. The same inputs as ``validation.validate_requests``."""
+    from .jsonl import build_requests, builds_rows, encode_line
 
+    if not isinstance(requests, (str, os.PathLike, bytes, bytearray)) and not hasattr(requests, "columns"):
+        requests = list(requests)  # looked at twice: lines or rows?
+    if builds_rows(requests, build_options):
+        options: dict[str, Any] = {**build_options, **({"endpoint": endpoint} if endpoint else {})}
+        built = build_requests(requests, **options)
+        source = os.fspath(requests) if isinstance(requests, (str, os.PathLike)) else "the requests"
+        return [encode_line(item) for item in built], source
+    if build_options:
+        raise TypeError(f"{', '.join(sorted(build_options))}: only used when building requests from rows "
+                        "(a DataFrame, a table file, or dicts/prompts), not with ready input lines")
     if isinstance(requests, (str, os.PathLike)):
         with open(requests, "rb") as handle:
             return [line.rstrip(b"\r\n") for line in handle if line.strip()], os.fspath(requests)
@@ -167,11 +179,15 @@ class _SubmitPlan:
         metadata: Optional[Mapping[str, Any]],
         *,
         accepted: Optional[Sequence[str]] = None,
+        build_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        from .jsonl import DEFAULT_ENDPOINT
+        from .jsonl import DEFAULT_ENDPOINT, upload_filename
         from .validation import MAX_FILE_BYTES, MAX_REQUESTS, validate_lines
 
-        lines, source = request_lines(requests, endpoint)
+        lines, source = request_lines(requests, endpoint, **(build_options or {}))
+        # The uploaded file's name says what it is: the user's file, else the description, else "requests".
+        self.filename = upload_filename(requests if isinstance(requests, (str, os.PathLike)) else None,
+                                        description=description)
         if not lines:
             raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
         self.endpoint = endpoint or endpoint_of(lines[0]) or DEFAULT_ENDPOINT
@@ -259,9 +275,6 @@ def _failed_lines(parent: "Batch", results: "BatchResults") -> list[dict]:
     return lines
 
 
-UPLOAD_NAME = "batch_input.jsonl"
-
-
 class Workflow:
     """submit / wait / results / retry_failed on top of a sync transport (``BatchClient`` delegates here)."""
 
@@ -278,11 +291,13 @@ class Workflow:
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         completion_window: str = DEFAULT_COMPLETION_WINDOW,
+        **build_options: Any,
     ) -> "Batch":
         """Validate, upload and create in one call.
 
         ``requests`` is a list of input lines (dicts), a path to a JSONL file, JSONL bytes, or rows that
-        :func:`~batch_widgets.jsonl.build_requests` understands. Everything is validated (and every problem
+        :func:`~batch_widgets.jsonl.build_requests` understands, with its keywords (``submit(df, model=...)``,
+        ``prompt_column=``, ``body_template=``...). Everything is validated (and every problem
         reported with its line) before anything is uploaded. An input over one batch's limits
         (``facts.MAX_REQUESTS`` requests or ``facts.MAX_FILE_BYTES``) raises
         :class:`~batch_widgets.errors.InputTooLargeError` pointing to ``submit_job``, which splits it into parts
@@ -291,10 +306,10 @@ class Workflow:
         from .jsonl import write_jsonl
 
         plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
-                           accepted=getattr(self.client, "accepted_endpoints", None))
+                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options)
         path = write_jsonl(plan.lines)
         try:
-            uploaded = self.client.upload_file(path, purpose="batch", filename=UPLOAD_NAME)
+            uploaded = self.client.upload_file(path, purpose="batch", filename=plan.filename)
         finally:
             path.unlink(missing_ok=True)
         return self.client.create_batch(uploaded.id, plan.endpoint, completion_window=completion_window,
@@ -385,15 +400,16 @@ class AsyncWorkflow:
         description: Optional[str] = None,
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
+        **build_options: Any,
     ) -> "Batch":
         from .jsonl import write_jsonl
 
         plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
-                           accepted=getattr(self.client, "accepted_endpoints", None))
+                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options)
         path = write_jsonl(plan.lines)
         try:
-            uploaded = await self.client.upload_file(path, purpose="batch", filename=UPLOAD_NAME)
+            uploaded = await self.client.upload_file(path, purpose="batch", filename=plan.filename)
         finally:
             path.unlink(missing_ok=True)
         return await self.client.create_batch(uploaded.id, plan.endpoint, completion_window=completion_window,

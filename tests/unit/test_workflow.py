@@ -125,6 +125,26 @@ def test_submit_accepts_a_path_and_jsonl_bytes(client, tmp_path):
     assert all(len(e) > 0 for e in ok["embedding"]) and ok["text"].isna().all()
 
 
+def test_submit_takes_build_requests_keywords_and_names_its_uploads(client, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": [7, 8], "question": ["a", "b"]})
+    # The error used to say "pass model=", and submit(df, model=...) then raised TypeError.
+    batch = client.submit(frame, model="gpt-4o-mini", prompt_column="question", custom_id_column="id",
+                          description="Eval: run 2/3")
+    content = client.file_content(batch.input_file_id).decode()
+    assert [json.loads(line)["custom_id"] for line in content.splitlines()] == ["7", "8"]
+    name = client.retrieve_file(batch.input_file_id).filename
+    assert name.startswith("Eval-run-2-3_") and name.endswith(".jsonl")  # says what it is, not batch_input_1
+    path = write_jsonl(prompts(2), tmp_path / "nightly_questions.jsonl")
+    assert client.retrieve_file(client.submit(path).input_file_id).filename == "nightly_questions.jsonl"
+    table = tmp_path / "rows.csv"
+    frame.to_csv(table, index=False)
+    from_table = client.submit(table, model="gpt-4o-mini", prompt_column="question")
+    assert client.retrieve_file(from_table.input_file_id).filename == "rows.jsonl"
+    with pytest.raises(TypeError, match="model"):
+        client.submit(prompts(1), model="gpt-4o-mini")  # ready input lines: model= would be ignored silently
+
+
 def test_over_the_request_cap_points_to_submit_job(client, monkeypatch):
     monkeypatch.setattr(validation, "MAX_REQUESTS", 3)
     before = len(client.list_files(purpose="batch").data)
