@@ -16,7 +16,7 @@ _home = None
 
 def pytest_configure(config):
     global _home
-    for key in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_"))]:
+    for key in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_", "ANTHROPIC_", "MISTRAL_"))]:
         del os.environ[key]
     _home = tempfile.mkdtemp(prefix="bw-notebooks-")
     os.environ["BATCH_WIDGETS_HOME"] = _home

@@ -2,8 +2,8 @@
 
     .venv/bin/python notebooks/refresh_outputs.py [notebooks/NAME.ipynb ...]   (default: all)
 
-Runs each notebook in a clean environment (no OPENAI_*/AZURE_OPENAI_* variables, a fresh BATCH_WIDGETS_HOME, so
-the embedded local server starts empty), then keeps outputs only for cells tagged ``nbval-check-output`` (what
+Runs each notebook in a clean environment (no OPENAI_*/AZURE_OPENAI_*/ANTHROPIC_*/MISTRAL_* variables, a fresh
+BATCH_WIDGETS_HOME, so the embedded local server starts empty), then keeps outputs only for cells tagged ``nbval-check-output`` (what
 ``make test-notebooks`` compares) and drops every other output, execution count and the saved widget state.
 """
 
@@ -24,7 +24,7 @@ CHECK = "nbval-check-output"
 def refresh(path: pathlib.Path) -> None:
     nb = nbformat.read(str(path), as_version=4)
     saved = dict(os.environ)
-    for key in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_"))]:
+    for key in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_", "ANTHROPIC_", "MISTRAL_"))]:
         del os.environ[key]
     os.environ["BATCH_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="bw-refresh-")
     try:

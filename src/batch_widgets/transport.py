@@ -33,7 +33,7 @@ from . import _retry
 from ._config import ClientConfig, resolve_config, warn_local_fallback
 from ._files import Download, FileInput, upload_source
 from ._responses import error_from_response, model_parser
-from .errors import APIConnectionError, APIError, APITimeoutError
+from .errors import APIConnectionError, APIError, APITimeoutError, UnsupportedByProviderError
 from .facts import DEFAULT_COMPLETION_WINDOW, METADATA_MAX_KEYS, REQUEST_TAG_KEY
 from .models import Batch, BatchPage, FileDeleted, FileObject, FilePage, Model, ModelPage
 
@@ -81,6 +81,7 @@ class _Call:
     retry_ambiguous: bool = True  # False: do not resend after a failure that may have reached the server
     create_tag: Optional[str] = None  # look for a batch with this tag before resending an ambiguous create
     download: Optional[Download] = None  # stream the body into this file instead of parsing it
+    postprocess: Optional[Callable[[Any], Any]] = None  # applied to the parsed answer (or the downloaded path)
 
 
 @dataclass
@@ -104,6 +105,12 @@ def _segment(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
     return quote(value, safe="")
+
+
+def _nonempty(value: str, what: str) -> str:
+    """``value`` unchanged once checked (dialects quote path segments themselves)."""
+    _segment(value, what)
+    return value
 
 
 def _local_config(organization: Optional[str], project: Optional[str]) -> ClientConfig:
@@ -133,10 +140,11 @@ class _Core:
         api_version: Optional[str],
         max_retries: int,
         timeout: Union[float, httpx.Timeout, None],
+        config: Optional[ClientConfig] = None,  # already resolved (another dialect's)
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        config = resolve_config(
+        config = config or resolve_config(
             api_key, base_url, organization=organization, project=project, api_version=api_version
         )
         self.config = config or _local_config(organization, project)
@@ -228,6 +236,10 @@ class _Core:
     def list_models(self) -> _Call:
         return _Call("GET", "/models", lambda r: model_parser(ModelPage)(r).data)
 
+    def create_inline(self, requests: list[dict], metadata: Optional[dict[str, str]]) -> _Call:
+        raise UnsupportedByProviderError(
+            f"{self.config.provider} batches are made from an uploaded input file (create_batch), not inline")
+
     # -- failures ------------------------------------------------------------------------------------------
     def error_from_exception(self, call: _Call, exc: httpx.TransportError) -> APIError:
         what = f"{call.method} {self.config.base_url}{call.path}"
@@ -254,6 +266,83 @@ class _Core:
         if ambiguous and call.create_tag:
             lookup = _Call("GET", "/batches", _find_tagged(call.create_tag), params={"limit": LOOKUP_PAGE_SIZE})
         return _Plan(error, delay if retry else None, lookup)
+
+
+class _DialectCore(_Core):
+    """A core whose request descriptions come from a provider dialect (``batch_widgets.providers``): the same
+    retries, errors and pager, other paths and shapes, translated into our vocabulary on the way in."""
+
+    def __init__(self, dialect: Any, config: ClientConfig, max_retries: int,
+                 timeout: Union[float, httpx.Timeout, None]) -> None:
+        super().__init__(config.api_key, config.base_url, None, None, None, max_retries, timeout, config=config)
+        self.dialect = dialect
+
+    def request(self, http: Union[httpx.Client, httpx.AsyncClient], call: _Call) -> httpx.Request:
+        if "://" not in call.path:
+            return super().request(http, call)
+        return http.build_request(  # an absolute URL the provider gave (Anthropic's results_url)
+            call.method, call.path, params=self.config.params(call.params),
+            headers={**(call.headers or {}), **(call.download.headers() if call.download else {})})
+
+    def list_batches(self, limit: int, after: Optional[str]) -> _Call:
+        return _Call(**self.dialect.list_batches(limit, after))
+
+    def retrieve_batch(self, batch_id: str) -> _Call:
+        return _Call(**self.dialect.retrieve_batch(_nonempty(batch_id, "batch_id")))
+
+    def cancel_batch(self, batch_id: str) -> _Call:
+        return _Call(**self.dialect.cancel_batch(_nonempty(batch_id, "batch_id")))
+
+    def create_batch(self, input_file_id: str, endpoint: str, completion_window: str,
+                     metadata: Optional[dict[str, str]], output_expires_after: Union[int, dict[str, Any], None]) -> _Call:
+        _segment(input_file_id, "input_file_id")
+        metadata = dict(metadata or {})
+        metadata.pop(REQUEST_TAG_KEY, None)
+        tag = uuid.uuid4().hex if self.dialect.supports_metadata and len(metadata) < METADATA_MAX_KEYS else None
+        if tag:
+            metadata[REQUEST_TAG_KEY] = tag
+        return _Call(**self.dialect.create_batch(input_file_id, endpoint, completion_window, metadata or None,
+                                                 output_expires_after, tag))
+
+    def create_inline(self, requests: list[dict], metadata: Optional[dict[str, str]]) -> _Call:
+        return _Call(**self.dialect.create_inline(requests, metadata))
+
+    def upload_file(self, fh: Any, filename: str, purpose: str, seekable: bool) -> _Call:
+        return _Call(**self.dialect.upload_file(fh, filename, purpose, seekable))
+
+    def retrieve_file(self, file_id: str) -> _Call:
+        return _Call(**self.dialect.retrieve_file(_nonempty(file_id, "file_id")))
+
+    def file_content(self, file_id: str, download: Optional[Download] = None) -> _Call:
+        return _Call(**self.dialect.file_content(_nonempty(file_id, "file_id"), download))
+
+    def delete_file(self, file_id: str) -> _Call:
+        return _Call(**self.dialect.delete_file(_nonempty(file_id, "file_id")))
+
+    def list_files(self, purpose: Optional[str], limit: int, after: Optional[str], order: str) -> _Call:
+        return _Call(**self.dialect.list_files(purpose, limit, after, order))
+
+    def after_failure(self, call: _Call, attempt: int, response: Optional[httpx.Response],
+                      exc: Optional[httpx.TransportError]) -> _Plan:
+        plan = super().after_failure(call, attempt, response, exc)
+        if plan.lookup is not None and call.create_tag:  # look for the tagged create in this dialect's list
+            spec = self.dialect.lookup_tagged(call.create_tag)
+            plan.lookup = _Call(**spec) if spec else None
+        return plan
+
+
+def _make_core(api_key: Optional[str], base_url: Optional[str], organization: Optional[str],
+               project: Optional[str], api_version: Optional[str], max_retries: int,
+               timeout: Union[float, httpx.Timeout, None], provider: Optional[str]) -> _Core:
+    """The core for a provider: given, or detected from the base URL (see ``batch_widgets.providers``)."""
+    from . import providers
+
+    name = providers.check_provider(provider) or providers.detect_provider(base_url)
+    args = (api_key, base_url, organization, project, api_version, max_retries, timeout)
+    if name == "openai":
+        return _Core(*args)
+    config = providers.resolve_provider_config(name, api_key, base_url) or providers.local_provider_config(name)
+    return _DialectCore(providers.make_dialect(config), config, max_retries, timeout)
 
 
 class CursorPager:
@@ -338,6 +427,17 @@ class _ClientCommon:
         return self._core.max_retries
 
     @property
+    def provider(self) -> str:
+        """The dialect this client speaks: "openai", "anthropic" or "mistral"."""
+        return self._core.config.provider
+
+    @property
+    def supports_files(self) -> bool:
+        """False where batches are sent inline (Anthropic): ``submit`` then sends the requests themselves."""
+        dialect = getattr(self._core, "dialect", None)
+        return dialect is None or dialect.supports_files
+
+    @property
     def accepted_endpoints(self) -> Optional[tuple[str, ...]]:
         """The batch endpoints this client's target accepts (None: not known, not checked before upload)."""
         from .dialects import MISTRAL_ENDPOINTS
@@ -376,9 +476,11 @@ class BatchTransport(_ClientCommon):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         event_hooks: Optional[EventHooks] = None,
+        provider: Optional[str] = None,
     ) -> None:
         http_hooks, self._batch_hooks = _split_hooks(event_hooks)
-        self._core = _Core(api_key, base_url, organization, project, api_version, max_retries, timeout)
+        self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout,
+                                provider)
         self._http = httpx.Client(**self._core.http_options(transport), event_hooks=http_hooks)
         self.sleep = sleep
         self.clock = clock
@@ -420,11 +522,13 @@ class BatchTransport(_ClientCommon):
     def _receive(self, call: _Call, response: httpx.Response) -> Any:
         if call.download is None:
             response.read()
-            return call.parse(response)
-        with call.download.open(response) as fh:
-            for chunk in response.iter_bytes():
-                call.download.write(fh, chunk)
-        return call.download.finish()
+            result = call.parse(response)
+        else:
+            with call.download.open(response) as fh:
+                for chunk in response.iter_bytes():
+                    call.download.write(fh, chunk)
+            result = call.download.finish()
+        return call.postprocess(result) if call.postprocess else result
 
     # -- batches -------------------------------------------------------------------------------------------
     def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
@@ -452,6 +556,11 @@ class BatchTransport(_ClientCommon):
         have reached the server returns the batch it created instead of creating a second one."""
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
         return self._emit(self._send(call))
+
+    def create_inline_batch(self, requests: list[dict], *, metadata: Optional[dict[str, str]] = None) -> Batch:
+        """Create a batch from requests sent in the call itself (Anthropic's ``{custom_id, params}``); dialects
+        that take an uploaded file raise UnsupportedByProviderError. ``submit`` converts input lines for you."""
+        return self._emit(self._send(self._core.create_inline(requests, metadata)))
 
     def cancel_batch(self, batch_id: str) -> Batch:
         """Ask to cancel; a batch that already ended raises ConflictError (409, never retried)."""
@@ -519,9 +628,11 @@ class AsyncBatchTransport(_ClientCommon):
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         event_hooks: Optional[EventHooks] = None,
+        provider: Optional[str] = None,
     ) -> None:
         http_hooks, self._batch_hooks = _split_hooks(event_hooks)
-        self._core = _Core(api_key, base_url, organization, project, api_version, max_retries, timeout)
+        self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout,
+                                provider)
         self._http = httpx.AsyncClient(**self._core.http_options(transport), event_hooks=http_hooks)
         self.sleep = sleep
         self.clock = clock
@@ -568,11 +679,13 @@ class AsyncBatchTransport(_ClientCommon):
     async def _receive(self, call: _Call, response: httpx.Response) -> Any:
         if call.download is None:
             await response.aread()
-            return call.parse(response)
-        with call.download.open(response) as fh:
-            async for chunk in response.aiter_bytes():
-                call.download.write(fh, chunk)
-        return call.download.finish()
+            result = call.parse(response)
+        else:
+            with call.download.open(response) as fh:
+                async for chunk in response.aiter_bytes():
+                    call.download.write(fh, chunk)
+            result = call.download.finish()
+        return call.postprocess(result) if call.postprocess else result
 
     async def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
         return await self._send(self._core.list_batches(limit, after))
@@ -596,6 +709,10 @@ class AsyncBatchTransport(_ClientCommon):
     ) -> Batch:
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
         return await self._emit(await self._send(call))
+
+    async def create_inline_batch(self, requests: list[dict], *,
+                                  metadata: Optional[dict[str, str]] = None) -> Batch:
+        return await self._emit(await self._send(self._core.create_inline(requests, metadata)))
 
     async def cancel_batch(self, batch_id: str) -> Batch:
         return await self._emit(await self._send(self._core.cancel_batch(batch_id)))

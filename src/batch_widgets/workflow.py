@@ -180,6 +180,7 @@ class _SubmitPlan:
         *,
         accepted: Optional[Sequence[str]] = None,
         build_options: Optional[Mapping[str, Any]] = None,
+        inline: bool = False,
     ) -> None:
         from .jsonl import DEFAULT_ENDPOINT, upload_filename
         from .validation import MAX_FILE_BYTES, MAX_REQUESTS, validate_lines
@@ -193,6 +194,13 @@ class _SubmitPlan:
         self.endpoint = endpoint or endpoint_of(lines[0]) or DEFAULT_ENDPOINT
         base = build_metadata(metadata, description=description, tags=tags)
         base.pop(REQUEST_TAG_KEY, None)
+        #: Anthropic's inline ``{custom_id, params}`` (its own limits and rules), else None: upload the lines.
+        self.inline: Optional[list[dict]] = None
+        if inline:
+            from .providers.anthropic import requests_from_lines
+
+            self.lines, self.metadata, self.inline = lines, base or None, requests_from_lines(lines, source)
+            return
         ranges = split_lines(lines, max_requests=MAX_REQUESTS, max_bytes=MAX_FILE_BYTES)
         if len(ranges) > 1:
             size = sum(len(line) + 1 for line in lines)
@@ -306,7 +314,10 @@ class Workflow:
         from .jsonl import write_jsonl
 
         plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
-                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options)
+                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options,
+                           inline=not getattr(self.client, "supports_files", True))
+        if plan.inline is not None:  # Anthropic: no upload, the requests go in the create call
+            return self.client.create_inline_batch(plan.inline, metadata=plan.metadata)
         path = write_jsonl(plan.lines)
         try:
             uploaded = self.client.upload_file(path, purpose="batch", filename=plan.filename)
@@ -406,7 +417,10 @@ class AsyncWorkflow:
         from .jsonl import write_jsonl
 
         plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
-                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options)
+                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options,
+                           inline=not getattr(self.client, "supports_files", True))
+        if plan.inline is not None:
+            return await self.client.create_inline_batch(plan.inline, metadata=plan.metadata)
         path = write_jsonl(plan.lines)
         try:
             uploaded = await self.client.upload_file(path, purpose="batch", filename=plan.filename)
