@@ -8,8 +8,6 @@ guide; mistralai/client-python ``models/batchjob*.py`` and Mistral's batch guide
 
 from __future__ import annotations
 
-from .facts import NOT_EXECUTED_CODES
-
 __all__ = [
     "ANTHROPIC_ENDPOINT",
     "ANTHROPIC_ERROR_TYPES",
@@ -23,7 +21,6 @@ __all__ = [
     "MISTRAL_ENDPOINTS",
     "MISTRAL_PREFIX",
     "MISTRAL_STATUS",
-    "UNRUN_CODES",
 ]
 
 # -- Anthropic Message Batches -----------------------------------------------------------------------------------
@@ -82,8 +79,3 @@ MISTRAL_STATUS = {
     "cancelling": "CANCELLATION_REQUESTED",
     "cancelled": "CANCELLED",
 }
-
-# -- shared ------------------------------------------------------------------------------------------------------
-#: Error codes our error files give requests that never ran, by terminal status (the local server writes them;
-#: the Anthropic dialect turns them into ``canceled`` / ``expired`` results).
-UNRUN_CODES = NOT_EXECUTED_CODES

@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as paj
 
-from .dialects import UNRUN_CODES
 from .errors import NotFoundError
+from .facts import NOT_EXECUTED_CODES as _NOT_EXECUTED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,7 @@ RESULT_COLUMNS = (
     "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "error_code", "error_message",
 )
 #: Line-level error codes that mean "never run" rather than "ran and failed".
-NOT_EXECUTED_CODES = frozenset(UNRUN_CODES.values())
+NOT_EXECUTED_CODES = frozenset(_NOT_EXECUTED.values())
 
 _S = pa.string()
 _I = pa.int64()

@@ -4,10 +4,9 @@ shows its own banner while the others stay live (issue 17)."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from conftest import SCREENSHOTS
 from labkit import FRESH_SERVER, append_and_run, open_notebook, output, printed_ids, run_all
+from playwright.sync_api import expect
 
 CELLS = [
     FRESH_SERVER,

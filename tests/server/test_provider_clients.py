@@ -8,13 +8,12 @@ import json
 
 import httpx
 import pytest
+from server_helpers import API_KEY
 
 from batch_widgets import BatchClient
-from batch_widgets.errors import (InvalidRequestsError, NotFoundError, ServerError,
-                                  UnsupportedByProviderError)
+from batch_widgets.errors import InvalidRequestsError, NotFoundError, ServerError, UnsupportedByProviderError
 from batch_widgets.history import batch_history
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import API_KEY
 
 CLAUDE = "claude-haiku-4-5"
 

@@ -54,7 +54,7 @@ def test_rows_name_their_connection_and_each_connection_polls_on_its_own():
     assert all(w._rows[ids[name]]["connection"] == name for name in ids)
     assert all(s.subscriber_count == 1 and s.poll_interval() == 5.0 for s in stores.values())  # three pollers
     frame = w.to_dataframe()
-    assert dict(zip(frame["id"], frame["connection"])) == {ids[n]: n for n in ids}
+    assert dict(zip(frame["id"], frame["connection"], strict=True)) == {ids[n]: n for n in ids}
     w.set_filters(connection="Claude")
     assert list(w.to_dataframe()["id"]) == [ids["Claude"]]
 
@@ -101,5 +101,5 @@ def test_batch_history_over_several_connections_has_a_connection_column():
     apis, _, clients, _ = _three()
     ids = {name: _run(api, name)["id"] for name, api in apis.items()}
     frame = batch_history(clients=clients).to_dataframe()
-    assert dict(zip(frame["id"], frame["connection"])) == {ids[n]: n for n in ids}
+    assert dict(zip(frame["id"], frame["connection"], strict=True)) == {ids[n]: n for n in ids}
     assert list(batch_history(clients=clients).filter(connection="Local").to_dataframe()["id"]) == [ids["Local"]]

@@ -31,9 +31,9 @@ from ..dialects import (
     ANTHROPIC_MAX_BYTES,
     ANTHROPIC_MAX_REQUESTS,
     CUSTOM_ID_PATTERN,
-    UNRUN_CODES,
 )
 from ..errors import APIError, InvalidRequestsError, LineProblem, UnsupportedByProviderError
+from ..facts import HIDDEN_KEYS, NOT_EXECUTED_CODES
 from ..models import Batch, BatchPage
 
 __all__ = ["AnthropicDialect", "batch_from_anthropic", "output_line", "params_from_line", "requests_from_lines"]
@@ -108,7 +108,7 @@ def output_line(line: dict) -> dict:
         out["response"] = {"status_code": _STATUS_OF_ERROR.get(str((inner or {}).get("type")), 500),
                            "request_id": body.get("request_id"), "body": body}
     elif kind in ("canceled", "expired"):
-        code = UNRUN_CODES["cancelled" if kind == "canceled" else "expired"]
+        code = NOT_EXECUTED_CODES["cancelled" if kind == "canceled" else "expired"]
         out["error"] = {"code": code, "message": f"The request was {kind} before it ran."}
     else:
         out["error"] = {"code": "unknown_result", "message": f"unknown result type {kind!r}"}
@@ -290,7 +290,7 @@ class AnthropicDialect:
         return {"method": "DELETE", "path": f"{PATH}/{quote(batch_id, safe='')}", "parse": lambda r: r.json()}
 
     def create_inline(self, requests: list[dict], metadata: Optional[dict]) -> dict:
-        kept = {k: v for k, v in (metadata or {}).items() if not k.startswith("bw_")}
+        kept = {k: v for k, v in (metadata or {}).items() if k not in HIDDEN_KEYS}
         if kept:
             log.warning("Anthropic Message Batches have no metadata: %s not kept", ", ".join(sorted(kept)))
         # No metadata means no request tag: a create that may have reached the server is never resent.

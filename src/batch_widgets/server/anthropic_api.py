@@ -29,9 +29,8 @@ from ..dialects import (
     ANTHROPIC_MAX_REQUESTS,
     ANTHROPIC_PROCESSING_STATUS,
     CUSTOM_ID_PATTERN,
-    UNRUN_CODES,
 )
-from ..facts import TERMINAL_STATUSES
+from ..facts import NOT_EXECUTED_CODES, TERMINAL_STATUSES
 from .storage import Storage, new_id
 
 __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]
@@ -84,9 +83,9 @@ def result_line(line: dict) -> dict:
     """One line of our output/error files as one line of Anthropic's results JSONL."""
     response, error = line.get("response") or {}, line.get("error") or {}
     code = error.get("code")
-    if code == UNRUN_CODES["cancelled"]:
+    if code == NOT_EXECUTED_CODES["cancelled"]:
         result: dict = {"type": "canceled"}
-    elif code == UNRUN_CODES["expired"]:
+    elif code == NOT_EXECUTED_CODES["expired"]:
         result = {"type": "expired"}
     elif response and 200 <= response.get("status_code", 0) < 300:
         result = {"type": "succeeded", "message": response.get("body")}

@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Optional
 
-from ..dialects import UNRUN_CODES
-from ..facts import TOKEN_LIMIT_CODE
+from ..facts import NOT_EXECUTED_CODES, TOKEN_LIMIT_CODE
 from ..tokens import estimate_lines_tokens
 from ..validation import validate_file
 from .executor import Executor, usage_of
@@ -36,8 +35,9 @@ log = logging.getLogger("batch_widgets.server")
 __all__ = ["Runner"]
 
 _UNRUN = {
-    "cancelled": (UNRUN_CODES["cancelled"], "This request was not executed because the batch was cancelled."),
-    "expired": (UNRUN_CODES["expired"], "This request could not be executed before the completion window expired."),
+    "cancelled": (NOT_EXECUTED_CODES["cancelled"], "This request was not executed because the batch was cancelled."),
+    "expired": (NOT_EXECUTED_CODES["expired"],
+                "This request could not be executed before the completion window expired."),
 }
 _STOP = "stop"  # the server is closing: leave the batch as it is, the next start resumes it
 
