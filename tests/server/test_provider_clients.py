@@ -152,3 +152,27 @@ def test_results_only_from_the_providers_own_host():
     with _fake(lambda r: httpx.Response(200)) as client:
         with pytest.raises(UnsupportedByProviderError, match="results_url"):
             client.file_content("https://elsewhere.example/v1/messages/batches/x/results")
+
+
+def test_async_client_speaks_the_dialects_too():
+    import asyncio
+
+    from batch_widgets import AsyncBatchClient
+
+    page = {"data": [{"id": "b-1", "object": "batch", "input_files": ["file-1"], "endpoint": "/v1/embeddings",
+                      "errors": [], "status": "RUNNING", "created_at": 1, "total_requests": 4,
+                      "completed_requests": 1, "succeeded_requests": 1, "failed_requests": 0}],
+            "object": "list", "total": 1}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/batch/jobs" and request.headers["authorization"] == "Bearer m-key"
+        return httpx.Response(200, json=page)
+
+    async def main():
+        async with AsyncBatchClient(base_url="https://api.mistral.ai", api_key="m-key",
+                                    transport=httpx.MockTransport(handler)) as client:
+            assert client.provider == "mistral"
+            return await client.list_batches(limit=10)
+
+    result = asyncio.run(main())
+    assert [(b.id, b.status.value, b.request_counts.completed) for b in result.data] == [("b-1", "in_progress", 1)]
