@@ -114,11 +114,11 @@ def test_cancel(tmp_path):
             Mistral(api_key=API_KEY, server_url=slow.mistral_base_url) as client:
         job = client.batch.jobs.create(input_files=[_upload(client, _lines(200)).id],
                                        endpoint="/v1/chat/completions", model=MODEL)
-        cancelling = client.batch.jobs.cancel(job_id=job.id)
-        assert cancelling.status in ("CANCELLATION_REQUESTED", "CANCELLED")
         with pytest.raises(SDKError) as info:  # only ended jobs can be deleted
             client.batch.jobs.delete(job_id=job.id)
         assert info.value.status_code == 400
+        cancelling = client.batch.jobs.cancel(job_id=job.id)
+        assert cancelling.status in ("CANCELLATION_REQUESTED", "CANCELLED")
         ended = _wait(client, job.id)
         assert ended.status == "CANCELLED" and ended.succeeded_requests < 200
         unrun = client.files.download(file_id=ended.error_file).read().decode().splitlines()
