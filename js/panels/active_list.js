@@ -349,7 +349,7 @@ export function renderActiveList(model, el, opts = {}) {
         entry = buildRow(row);
         rendered.set(row.id, entry);
       } else if (entry.key !== key && entry.row.status !== row.status) {
-        announce(live, `Batch ${row.description || row.id} is now ${statusLabel(row.status)}`);
+        announce(live, `Batch ${batchLabel(row)} is now ${statusLabel(row.status)}`);
       }
       if (entry.key !== key) {
         entry.row = row;

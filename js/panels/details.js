@@ -18,6 +18,7 @@ import {
   updateProgressBar,
 } from "../lib/dom.js";
 import {
+  batchLabel,
   batchLabelWithId,
   exactCost,
   formatCost,
@@ -189,7 +190,7 @@ export function renderDetails(model, el, opts = {}) {
     }
     if (opts.onBack && back.parentElement !== header) header.prepend(back);
     const active = isActiveStatus(d.status);
-    if (lastStatus && lastStatus !== d.status && live) announce(live, `Batch ${d.id} is now ${statusLabel(d.status)}`);
+    if (lastStatus && lastStatus !== d.status && live) announce(live, `Batch ${batchLabel(d)} is now ${statusLabel(d.status)}`);
     lastStatus = d.status;
     title.textContent = d.description || d.id;
     subtitle.textContent = [d.description ? d.id : "", d.model, d.endpoint].filter(Boolean).join(" · ");

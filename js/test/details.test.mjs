@@ -94,7 +94,7 @@ test("a status change is announced in the live region", async () => {
   const { model, el, cleanup } = mount(d);
   model.update("_detail", { ...d, status: "completed" });
   await settle(2);
-  assert.equal(el.querySelector("[aria-live=polite]").textContent, "Batch b is now Completed");
+  assert.equal(el.querySelector("[aria-live=polite]").textContent, "Batch Nightly eval is now Completed");
   cleanup();
 });
 
