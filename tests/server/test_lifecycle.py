@@ -75,10 +75,19 @@ def test_every_simulated_endpoint_returns_sdk_shaped_bodies(client, url, model_t
 
 
 def test_moderations(client):
-    batch = wait_for(client, submit(client, 4, url="/v1/moderations").id)
-    for line in read_lines(client, batch.output_file_id):
-        for result in line["response"]["body"]["results"]:
-            Moderation.model_validate(result)
+    """Every request is answered once (output or error file), and each answer is a moderation the SDK parses;
+    an empty or missing output file fails."""
+    batch = wait_for(client, submit(client, 8, url="/v1/moderations").id)
+    assert batch.status == "completed" and batch.request_counts.total == 8
+    output = read_lines(client, batch.output_file_id)
+    errors = read_lines(client, batch.error_file_id)
+    assert len(output) == batch.request_counts.completed > 0
+    assert sorted(x["custom_id"] for x in output + errors) == sorted(f"req-{i}" for i in range(8))
+    for line in output:
+        results = line["response"]["body"]["results"]
+        assert len(results) == 1  # one input text, one result
+        parsed = Moderation.model_validate(results[0])
+        assert isinstance(parsed.flagged, bool) and parsed.categories is not None
 
 
 def test_simulated_answers_are_deterministic(client):
