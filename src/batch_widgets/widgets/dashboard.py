@@ -79,8 +79,8 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
             self._history_pending = False
             self._history_load()
 
-    def _history_opened(self, batch_id: str) -> None:
-        super()._history_opened(batch_id)
+    def _history_open(self, batch_id: str) -> None:
+        super()._history_open(batch_id)
         self.open_batch(batch_id)
 
     def show(self, tab: str) -> None:

@@ -157,11 +157,10 @@ class HistoryMixin(RowSyncMixin):
     _history_filters = t.Dict().tag(sync=True)
     _history_analytics = t.Bool(False).tag(sync=True)
     _history_loading = t.Bool(False).tag(sync=True)
-    #: The last batch the user asked to open from the table.
-    _history_open = t.Unicode("").tag(sync=True)
 
     def _history_setup(self, *, on_open: Optional[Callable[[str], Any]] = None, load: bool = True) -> None:
-        self._history_on_open = on_open
+        #: Called with a batch id when a row's "Details" is clicked (the "history_open" action).
+        self.on_open = on_open
         self._history_loader: Optional[threading.Thread] = None
         self._history_timer: Optional[threading.Timer] = None
         self._history_lock = threading.Lock()
@@ -248,13 +247,12 @@ class HistoryMixin(RowSyncMixin):
         batch_id = msg.get("id")
         if not isinstance(batch_id, str) or not batch_id:
             return
-        self._history_opened(batch_id)
+        self._history_open(batch_id)
 
-    def _history_opened(self, batch_id: str) -> None:
+    def _history_open(self, batch_id: str) -> None:
         """Hook: the user asked to open a batch's details (the dashboard switches to its details view)."""
-        self._history_open = batch_id
-        if self._history_on_open is not None:
-            self._history_on_open(batch_id)
+        if self.on_open is not None:
+            self.on_open(batch_id)
 
     # -- Python API --------------------------------------------------------------------------------------------
     @property
@@ -300,8 +298,8 @@ class BatchHistoryView(HistoryMixin, BatchWidgetBase):
         self._connect_store(client)
         self._history_setup(on_open=on_open)
 
-    def _history_opened(self, batch_id: str) -> None:
-        super()._history_opened(batch_id)
-        if self._history_on_open is None:
+    def _history_open(self, batch_id: str) -> None:
+        super()._history_open(batch_id)
+        if self.on_open is None:
             self._show_notice(f"Open it with BatchDetails({batch_id!r})", "info")
 
