@@ -62,7 +62,7 @@ def main() -> None:
     api = build(args.known, args.active)
     client = BatchClient(api_key="sk-bench", base_url="http://bench.test/v1", transport=api.transport(), max_retries=0)
     store = TickStore(client)
-    store_module._stores[store_module._connection_key(client)] = store
+    store_module._stores[client.connection_key] = store
     dash = BatchDashboard(client)
     dash._history_loader and dash._history_loader.join()  # type: ignore[func-returns-value]
     sent: list[int] = []
