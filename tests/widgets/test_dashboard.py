@@ -71,6 +71,7 @@ def test_panels_on_one_connection_share_one_store():
     w, store, client = _dash(api)
     other = BatchList(client)
     assert other._store is store and store.subscriber_count == 2
+    w.wait_loaded()  # the history's first load (a worker) is done: the tick below is the only reader
     raw["request_counts"] = {"total": 100, "completed": 99, "failed": 0}
     requests_before = len(api.requests)
     store.poll_once()
