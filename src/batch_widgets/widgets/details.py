@@ -178,8 +178,10 @@ class DetailsMixin(t.HasTraits):
         batch = self._detail_batch()
         frame = self.results().to_dataframe()
         self.results_frame = frame
-        self._results_preview = results_preview(batch.id, frame)
-        name = self._find_py_name()  # type: ignore[attr-defined]
+        # A worker thread: traits go through _set (one thread writes widget state); the name was looked up by
+        # _dispatch_action on the shell thread.
+        self._set(_results_preview=results_preview(batch.id, frame))  # type: ignore[attr-defined]
+        name = self._py_name  # type: ignore[attr-defined]
         self._show_notice(  # type: ignore[attr-defined]
             f"{len(frame):,} result rows of {batch.label} are in {name}.results_frame.", "success"
         )
