@@ -329,6 +329,24 @@ test("bar charts name their bars and show their scale", () => {
     time.querySelector("line.bw-chart-average").getAttribute("x2")); // the average, across the rows
 });
 
+test("a batch cut short never looks healthy: its bar is the share of all its requests, warning-coloured", () => {
+  const rows = makeRows(2);
+  rows.status = [code("cancelled"), code("completed")];
+  rows.total = [300, 100];
+  rows.completed = [23, 95];
+  rows.failed = [2, 5];
+  const { el, cleanup } = setup(2, { _history_rows: { version: 1, ...rows } });
+  const cut = el.querySelector('tr[data-id="batch_00000"]');
+  assert.ok(cut.querySelector(".bw-rate--cut"));
+  assert.equal(cut.querySelector(".bw-rate__fill").style.width, "7.7%"); // 23 of 300, not 92%
+  assert.equal(cut.querySelector(".bw-history__unrun").textContent, "275 not run");
+  assert.match(cut.querySelector(".bw-history__requests").textContent, /^25 \/ 300/); // done / total
+  const ok = el.querySelector('tr[data-id="batch_00001"]');
+  assert.equal(ok.querySelector(".bw-rate--cut"), null);
+  assert.equal(ok.querySelector(".bw-rate__fill").style.width, "95.0%");
+  cleanup();
+});
+
 test("cleanup removes the DOM and every model listener", () => {
   const { model, el, cleanup } = setup(10);
   assert.ok(model.listenerCount() > 0);

@@ -3,9 +3,10 @@ view draws its charts with no internet."""
 
 from __future__ import annotations
 
+import json
 import re
 
-from labkit import FRESH_SERVER, open_notebook, output, run_all
+from labkit import FRESH_SERVER, append_and_run, open_notebook, output, run_all
 from playwright.sync_api import expect
 
 CELLS = [
@@ -81,6 +82,63 @@ def test_history_filters_count_and_offline_analytics(page, lab_server, artifacts
     page.set_viewport_size({"width": 1360, "height": 1700})  # room for the whole widget in the picture
     dash.screenshot(path=artifacts / "history-analytics-small.png")  # the README's: test_layout.py
     assert not page.external_requests, page.external_requests
+
+    # One answer everywhere: the numbers the view shows for a filter are batch_history(...).filter(...).stats()'s.
+    for status in ("completed", "cancelled"):
+        history.locator(f".bw-chip[data-status={status}]").click()
+    expect(count).to_have_text("4 of 5 batches match")
+    cancelled = rows.filter(has_text="Huge backfill")
+    expect(cancelled.locator(".bw-rate--cut")).to_have_count(1)  # ended early: never the healthy bar
+    shown = analytics.evaluate(SHOWN_NUMBERS)
+    out = append_and_run(page, "import json\nfrom batch_widgets import batch_history\n"
+                         "s = batch_history(client).filter(status=['completed', 'cancelled']).stats()\n"
+                         "print('PYSTATS', json.dumps(s))")
+    expect(out).to_contain_text("PYSTATS", timeout=30_000)
+    stats = json.loads(out.inner_text().split("PYSTATS", 1)[1].strip().splitlines()[0])
+    assert stats["batches"] == 4
+    assert_shown_equals_stats(shown, stats)
+
+
+SHOWN_NUMBERS = """el => ({
+  rate: el.querySelector('svg.bw-chart-donut text').textContent,
+  success: el.querySelector('[data-card=success] .bw-history__note').textContent,
+  time: el.querySelector('[data-card=time] .bw-history__note').textContent,
+  cost: [...el.querySelectorAll('svg.bw-chart-cost .bw-chart-figure')].map(t => t.textContent),
+})"""
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "").replace("$", ""))
+
+
+def _seconds(text: str) -> float:
+    """formatDuration's text ("18s", "1m 05s", "2h 03m") back to seconds."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([dhms])", text))
+
+
+def _close_at_shown_precision(shown: str, value: float) -> bool:
+    """The shown figure is the value rounded to the digits it shows (the last digit within a half unit)."""
+    digits = shown.replace(",", "").replace("$", "").replace("%", "")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return abs(_number(digits) - value) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+def assert_shown_equals_stats(shown: dict, stats: dict) -> None:
+    done = stats["completed_requests"] + stats["failed_requests"]
+    assert _close_at_shown_precision(shown["rate"], 100 * stats["success_rate"]), (shown["rate"], stats)
+    succeeded, failed, of_done, batches = (int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", shown["success"]))
+    assert (succeeded, failed, of_done, batches) == (stats["completed_requests"], stats["failed_requests"], done,
+                                                      stats["batches"]), shown["success"]
+    mean, median = (_seconds(t) for t in re.findall(r"(?:average|median) ([\dhms ]+?)(?:,|$)", shown["time"]))
+    finished = int(re.search(r"over ([\d,]+) finished", shown["time"]).group(1))
+    assert finished == stats["finished_batches"], shown["time"]
+    assert mean <= stats["mean_processing_seconds"] < mean + 1, (shown["time"], stats)  # whole seconds shown
+    assert median <= stats["median_processing_seconds"] < median + 1, (shown["time"], stats)
+    total, per_batch, per_request = shown["cost"]
+    assert _close_at_shown_precision(total, stats["total_cost"]), (total, stats["total_cost"])
+    assert _close_at_shown_precision(per_batch, stats["cost_per_batch"]), (per_batch, stats["cost_per_batch"])
+    assert _close_at_shown_precision(per_request, stats["cost_per_request"]), (per_request, stats["cost_per_request"])
 
 
 LATE_CELLS = [

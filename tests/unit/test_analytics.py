@@ -133,3 +133,43 @@ def test_to_timestamp_forms():
     assert to_timestamp("2025-11-29T08:06:40+01:00") == expected
     import datetime as dt
     assert to_timestamp(dt.date(2025, 11, 29)) == pd.Timestamp("2025-11-29", tz="UTC")
+
+
+def test_an_all_zero_usage_reads_as_not_reported_while_active_and_as_zero_once_ended():
+    from batch_widgets.pricing import batch_cost, get_pricing
+
+    zero = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    running = batch(1, "in_progress", usage=zero, request_counts={"total": 10, "completed": 4, "failed": 1})
+    ended = batch(2, "completed", usage=zero, total=10)
+    assert batch_cost(running) == (4 * get_pricing().per_request_estimate, "estimate")  # the server wrote 0s
+    assert batch_cost(ended) == (0.0, "usage")  # a finished batch that used no tokens cost nothing
+    frame = batches_frame([running, ended])
+    assert list(frame["cost_source"]) == ["estimate", "usage"]
+    assert frame["input_tokens"].isna().tolist() == [True, False]
+
+
+def test_the_library_bookkeeping_keys_stay_out_of_the_frame_and_the_csv():
+    from batch_widgets import facts
+    from batch_widgets.history import BatchHistory
+
+    meta = {facts.REQUEST_TAG_KEY: "4cdaef8ef4ad42be", facts.JOB_SPEC_KEY: "requests=3", "owner": "ana",
+            facts.DESCRIPTION_KEY: "=1+1"}
+    history = BatchHistory.from_batches([batch(1, metadata=meta)])
+    assert history.to_dataframe()["metadata"][0] == {"owner": "ana", facts.DESCRIPTION_KEY: "=1+1"}
+    csv = history.to_csv()
+    assert "4cdaef8ef4ad42be" not in csv and facts.REQUEST_TAG_KEY not in csv and facts.JOB_SPEC_KEY not in csv
+    assert ",'=1+1," in csv  # a formula-like description is defused, as the panel's export does
+
+
+def test_statistics_count_what_they_say():
+    stats = summary_stats(batches_frame([
+        batch(1, "completed", total=100, failed=10, queue=10, run=80, finalize=10),  # 100 s
+        batch(2, "cancelled", queue=0, run=20, finalize=10,
+              request_counts={"total": 300, "completed": 23, "failed": 2}),  # 30 s, 275 never ran
+        batch(3, "in_progress", total=50),
+    ]))
+    assert (stats["completed_requests"], stats["failed_requests"], stats["total_requests"]) == (163, 12, 450)
+    assert stats["success_rate"] == 163 / 175  # of the done requests; the unrun ones are in neither
+    assert stats["finished_batches"] == 2 and stats["mean_processing_seconds"] == 65.0
+    assert stats["median_processing_seconds"] == 65.0 and stats["throughput_rps"] == 125 / 130
+    assert stats["priced_batches"] == 3 and stats["cost_per_request"] == stats["total_cost"] / 163
