@@ -36,6 +36,10 @@ staging_client = BatchClient(base_url=staging.base_url, api_key=staging.api_key)
 start_demo_batches(staging_client, n_batches=1, requests_per_batch=3000, metadata={"description": "Staging backfill"})
 BatchDashboard(clients={"local": client, "staging": staging_client})
 """,
+    """
+from batch_widgets import batch_history
+batch_history(client).status_chart()  # an Altair chart in Voila: inline SVG, no network
+""",
 ]
 WIDTHS = (360, 680, 1200)
 
@@ -54,6 +58,10 @@ def test_every_panel_fits_from_360_to_1200_px(page, voila_server, artifacts):
     expect(dash).to_be_visible(timeout=90_000)
     running = dash.locator("tr.bw-row", has_text="Nightly evaluation of the whole")
     expect(running.locator(".bw-badge")).to_have_text("In progress", timeout=60_000)
+    chart = page.locator(".jp-RenderedSVG, .jp-RenderedImage").first
+    expect(chart).to_be_visible(timeout=30_000)
+    assert chart.bounding_box()["width"] > 200
+    expect(page.locator("body")).not_to_contain_text("Error loading script")
     tab = lambda key: dash.locator(f"[role=tab][data-tab={key}]")  # noqa: E731
     problems: dict[str, list[str]] = {}
     for width in WIDTHS:
