@@ -20,21 +20,28 @@ export function mountMessages(model, host, scope) {
   const live = liveRegion();
   host.append(bannerSlot, toastSlot, live);
 
+  const retryButton = () => {
+    const retry = button("Retry", { variant: "secondary", class: "bw-banner__action" });
+    retry.addEventListener("click", () => {
+      retry.disabled = true;
+      model.send({ action: "reconnect" });
+    });
+    return retry;
+  };
   const showBanner = () => {
     clear(bannerSlot);
     // A dashboard over several connections: one banner per failing connection, named; the others go on.
+    const stopped = model.get("_conn_stopped") || [];
     for (const [label, error] of Object.entries(model.get("_conn_banners") || {})) {
-      bannerSlot.append(banner(`${label}: ${error}`, { tone: "error" }));
+      const one = banner(`${label}: ${error}`, { tone: "error" });
+      if (stopped.includes(label)) one.append(retryButton()); // this connection stopped polling: Retry it
+      bannerSlot.append(one);
     }
     const text = model.get("_banner");
     const fatal = model.get("_fatal") || {};
     if (fatal.title) {
       // Polling has stopped (a refused key, a wrong base URL): one banner with the cause, the fix and a Retry.
-      const retry = button("Retry", { variant: "secondary", class: "bw-banner__action" });
-      retry.addEventListener("click", () => {
-        retry.disabled = true;
-        model.send({ action: "reconnect" });
-      });
+      const retry = retryButton();
       bannerSlot.append(
         h("div", { class: "bw-banner bw-banner--error bw-banner--fatal", role: "alert" }, [
           h("div", { class: "bw-banner__text" }, [
@@ -79,6 +86,7 @@ export function mountMessages(model, host, scope) {
   showBanner();
   scope.onModel(model, "change:_banner", showBanner);
   scope.onModel(model, "change:_conn_banners", showBanner);
+  scope.onModel(model, "change:_conn_stopped", showBanner);
   scope.onModel(model, "change:_fatal", showBanner);
   scope.onModel(model, "change:_notice", showNotice);
   scope.add(() => {

@@ -111,3 +111,16 @@ test("a fatal error: one banner with cause, fix and Retry; no endless 'Loading b
   assert.equal(el.querySelector(".bw-list .bw-loading").textContent, "Loading batches…");
   cleanup();
 });
+
+test("several connections: only a stopped one's banner offers Retry", () => {
+  const { model, el, cleanup } = mount({ _conn_banners: { Claude: "The API key was refused (HTTP 401). To fix: …", OpenAI: "Refresh failed: 503" },
+    _conn_stopped: ["Claude"] });
+  const banners = [...el.querySelectorAll(".bw-banner")];
+  assert.equal(banners.length, 2);
+  const retry = (b) => [...b.querySelectorAll("button")].find((x) => x.textContent === "Retry");
+  assert.ok(retry(banners.find((b) => b.textContent.startsWith("Claude"))));
+  assert.equal(retry(banners.find((b) => b.textContent.startsWith("OpenAI"))), undefined);
+  retry(banners[0]).click();
+  assert.deepEqual(model.sent.map((s) => s.msg), [{ action: "reconnect" }]);
+  cleanup();
+});

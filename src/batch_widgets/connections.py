@@ -222,6 +222,11 @@ class MultiStore:
             store.wake()
 
     @property
+    def stopped(self) -> list[str]:
+        """Labels of the connections that stopped polling on a fatal error (their banner offers Retry)."""
+        return [label for label, store in self.stores.items() if store.fatal is not None]
+
+    @property
     def fatal(self) -> Optional[dict]:
         """None: each connection's fatal error is one of its named banners (``errors``)."""
         return None

@@ -103,3 +103,17 @@ def test_batch_history_over_several_connections_has_a_connection_column():
     frame = batch_history(clients=clients).to_dataframe()
     assert dict(zip(frame["id"], frame["connection"], strict=True)) == {ids[n]: n for n in ids}
     assert list(batch_history(clients=clients).filter(connection="Local").to_dataframe()["id"]) == [ids["Local"]]
+
+
+def test_a_refused_key_stops_only_its_connection_and_retry_resumes_it():
+    apis, _, clients, stores = _three()
+    w = BatchDashboard(clients=clients)
+    apis["Claude"].faults = [lambda r: httpx.Response(401, json={"error": {"message": "bad key"}})] * 3
+    _run(apis["Claude"], "Claude")
+    stores["Claude"].poll_once()
+    assert w._conn_stopped == ["Claude"] and "The API key was refused" in w._conn_banners["Claude"]
+    assert stores["Claude"].poll_interval() is None  # stopped; the others poll on
+    apis["Claude"].faults = []
+    w._dispatch_action(w, {"action": "reconnect"}, [])
+    w.wait_idle(30)
+    assert w._conn_stopped == [] and w._conn_banners == {} and stores["Claude"].poll_interval() == 5.0

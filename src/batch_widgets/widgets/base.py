@@ -49,6 +49,8 @@ class BatchWidgetBase(anywidget.AnyWidget):
     #: With several connections (clients={...}): {label: error} for each connection whose refresh fails now;
     #: the view shows one banner per connection, and a connection's banner goes when it recovers.
     _conn_banners = t.Dict().tag(sync=True)
+    #: Labels of those connections that stopped on a fatal error: their banner has a Retry button.
+    _conn_stopped = t.List().tag(sync=True)
     #: A passing notice {"seq": n, "text": ..., "tone": "info" | "success" | "warning"}; the view shows it once.
     _notice = t.Dict().tag(sync=True)
     #: Polling stopped on an error no retry can fix: {"title", "fix", "detail"}; the view shows one banner with
@@ -176,6 +178,9 @@ class BatchWidgetBase(anywidget.AnyWidget):
             if errors is not None:  # several connections: each failing one has its own banner
                 if dict(errors) != self._conn_banners:
                     self._conn_banners = dict(errors)
+                stopped = list(getattr(self._store, "stopped", []))
+                if stopped != self._conn_stopped:
+                    self._conn_stopped = stopped
                 self._store_changed(event)
                 return
             if event.error:
