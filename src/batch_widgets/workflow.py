@@ -29,6 +29,7 @@ from .errors import (
     LineProblem,
     RateLimitError,
     ServerError,
+    UnsupportedByProviderError,
 )
 from .facts import (
     DEFAULT_COMPLETION_WINDOW,
@@ -215,6 +216,14 @@ class _SubmitPlan:
         self.lines, self.metadata = lines, base or None
 
 
+def _check_inputs_returned(client: Any) -> None:
+    """retry_failed rebuilds requests from the batch's input file; inline batches (Anthropic) have none."""
+    if not getattr(client, "supports_files", True):
+        raise UnsupportedByProviderError(
+            f"retry_failed needs the batch's input lines and {client.provider} does not return them; resubmit "
+            "the failed requests from your own input: client.submit([lines whose custom_id failed])")
+
+
 class _Waiter:
     """wait()'s decisions, shared by the sync and async workflow: what each poll means and how long to sleep.
     Time comes from the client's clock, so tests run a long wait without real time passing."""
@@ -389,6 +398,7 @@ class Workflow:
     ) -> "Batch":
         """Submit a new batch of the requests that failed, expired or never ran; its metadata names the parent
         in ``parent_batch_id`` and keeps the parent's description and tags unless new ones are given."""
+        _check_inputs_returned(self.client)
         parent = batch_id if not isinstance(batch_id, str) else self.client.retrieve_batch(batch_id)
         _check_retryable(parent)
         lines = _failed_lines(parent, self.results(parent))
@@ -486,6 +496,7 @@ class AsyncWorkflow:
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
     ) -> "Batch":
+        _check_inputs_returned(self.client)
         parent = batch_id if not isinstance(batch_id, str) else await self.client.retrieve_batch(batch_id)
         _check_retryable(parent)
         lines = _failed_lines(parent, await self.results(parent))

@@ -61,6 +61,8 @@ def test_anthropic_submit_wait_results_history(claude):
     assert batch.id in ids and len(ids) == len(set(ids))
     history = batch_history(claude).to_dataframe()
     assert batch.id in set(history["id"]) and (history["endpoint"] == "/v1/messages").all()
+    with pytest.raises(UnsupportedByProviderError, match="does not return them"):
+        claude.retry_failed(done)  # Anthropic gives results, never the requests back
 
 
 def test_anthropic_rejects_unconvertible_lines_by_number_and_has_no_files(claude):
