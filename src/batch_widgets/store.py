@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 from .errors import ConflictError, NotFoundError
 from .index import BatchIndex
 from .models import Batch
+from .transport import AsyncBatchTransport
 
 if TYPE_CHECKING:
     from .transport import BatchTransport
@@ -416,6 +417,8 @@ def get_store(client: Optional["BatchTransport"] = None) -> BatchStore:
         from .client import BatchClient
 
         client = created = BatchClient()
+    elif isinstance(client, AsyncBatchTransport):
+        raise TypeError("a live store polls from a thread with a sync client (BatchClient), not an AsyncBatchClient")
     key = client.connection_key
     with _stores_lock:
         store = _stores.get(key)

@@ -226,3 +226,14 @@ def test_batches_a_given_client_creates_reach_the_store_without_polling():
             sub.unsubscribe()
             clear_stores()
         assert other.event_hooks["batch"] == []  # a stopped store lets go of its clients
+
+
+def test_an_async_client_cannot_feed_a_live_store():
+    from batch_widgets.client import AsyncBatchClient
+    from batch_widgets.widgets.active_list import BatchList
+
+    aclient = AsyncBatchClient(api_key="sk-a", base_url="http://fake.test/v1")
+    with pytest.raises(TypeError, match="sync client"):
+        get_store(aclient)
+    with pytest.raises(TypeError, match="sync client"):
+        BatchList(aclient)

@@ -388,11 +388,11 @@ class CreateMixin(t.HasTraits):
 
     def _create_job_run(self, path: pathlib.Path, options: dict[str, Any]) -> None:
         """A file over one batch's caps: split, uploaded and created as the parts of one job."""
-        self._create_state = "creating"
+        self._set(_create_state="creating")  # type: ignore[attr-defined]  # a worker thread: one writer
         self._create_job_done(self._create_client().submit_job(path, **options))
 
     def _create_job_done(self, job: Any) -> None:
-        self._create_job = {"id": job.id, "parts": job.parts}
+        self._set(_create_job={"id": job.id, "parts": job.parts})  # type: ignore[attr-defined]
         self._create_done(job.batches)
         # After _create_done, so a dashboard's "created" notice does not hide this one.
         self._show_notice(f"The requests were over one batch's limits: job {job.id} was created with {job.parts} "
