@@ -300,13 +300,15 @@ export function banner(text, opts = {}) {
 }
 
 /**
- * True when the host page is dark. JupyterLab and Notebook 7 say so with body[data-jp-theme-light]; other
- * hosts (Voila templates, VS Code) are judged by the luminance of the background their theme variables give.
+ * True when the host page is dark. JupyterLab and Notebook 7 say so with body[data-jp-theme-light]; marimo with
+ * body.dark (its widgets live in a shadow root, out of reach of page-level CSS); other hosts (Voila templates,
+ * VS Code) are judged by the luminance of the background their theme variables give.
  * @param {HTMLElement} el an element in the page
  */
 export function hostIsDark(el) {
   const flag = document.body && document.body.getAttribute("data-jp-theme-light");
   if (flag === "true" || flag === "false") return flag === "false";
+  if (document.body && document.body.classList.contains("dark")) return true;
   const probe = h("span", { style: { background: "var(--jp-layout-color1, var(--vscode-editor-background, #fff))" } });
   el.append(probe);
   const color = getComputedStyle(probe).backgroundColor.trim();

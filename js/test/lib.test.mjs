@@ -144,5 +144,8 @@ test("hostIsDark follows JupyterLab's body flag, else the theme background", () 
   assert.equal(dom.hostIsDark(el), true);
   document.body.style.removeProperty("--jp-layout-color1");
   assert.equal(dom.hostIsDark(el), false);
+  document.body.classList.add("dark"); // marimo's dark theme
+  assert.equal(dom.hostIsDark(el), true);
+  document.body.classList.remove("dark");
   el.remove();
 });
