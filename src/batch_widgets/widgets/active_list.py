@@ -11,16 +11,11 @@ from ..jobs import job_id_of
 from ..models import Batch
 from ..store import LIST_INTERVAL, StoreEvent
 from ._rows import batch_row, job_row, validation_summary
-from .base import BatchWidgetBase, log, positive_seconds
+from .base import BatchWidgetBase, log, min_interval, positive_seconds
 from .rowsync import RowSyncMixin, RowTable, snapshot_trait
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
 RECENT_SECONDS = 15 * 60
-
-
-def _min_interval(*values: Optional[float]) -> Optional[float]:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 
 
 def _encode_rows(rows: list[dict]) -> dict[str, Any]:
@@ -177,7 +172,7 @@ class ActiveListMixin(RowSyncMixin):
         if store is not None and (not store.loaded or running_job
                                   or any(store.get(i) and store.get(i).is_active for i in rows)):
             mine = self.poll_interval
-        return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
+        return min_interval(mine, super()._poll_wants())  # type: ignore[misc]
 
     # -- actions -----------------------------------------------------------------------------------------------
     def _on_cancel(self, msg: dict, buffers: list) -> None:

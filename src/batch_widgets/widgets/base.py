@@ -38,6 +38,12 @@ def positive_seconds(name: str, value: Any) -> float:
     return seconds
 
 
+def min_interval(*values: Optional[float]) -> Optional[float]:
+    """The shortest of the poll intervals that are set (None when none is)."""
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
 class BatchWidgetBase(anywidget.AnyWidget):
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"

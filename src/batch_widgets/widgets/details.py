@@ -11,8 +11,7 @@ from ..facts import MAX_FILE_BYTES
 from ..models import Batch
 from ..store import DETAILS_INTERVAL, StoreEvent
 from ._rows import batch_detail
-from .active_list import _min_interval
-from .base import BatchWidgetBase, positive_seconds
+from .base import BatchWidgetBase, min_interval, positive_seconds
 
 #: Files larger than this are not pushed through the kernel websocket; the view says how to save them. The cap
 #: is the largest batch input (so any input downloads), chunks or not.
@@ -117,7 +116,7 @@ class DetailsMixin(t.HasTraits):
         batch = store.get(self._detail_id) if (store is not None and self._detail_id) else None
         if (batch is not None and batch.is_active) or (batch is None and self._detail_state == "loading"):
             mine = self.details_interval  # also while a load that failed waits for its retry
-        return _min_interval(mine, super()._poll_wants())  # type: ignore[misc]
+        return min_interval(mine, super()._poll_wants())  # type: ignore[misc]
 
     # -- Python API ----------------------------------------------------------------------------------------
     def results(self, **kwargs: Any) -> Any:
