@@ -910,23 +910,27 @@ class JobResults:
             if not chain:
                 continue
             rounds = []
-            order = None
             for attempt, results in enumerate(chain, start=1):
                 frame = _with_batch_errors(results.to_dataframe(), results.batch)
-                if order is None:
-                    order = pd.Index(frame["custom_id"])
-                    position = np.arange(len(frame))
-                else:
-                    position = order.get_indexer(frame["custom_id"])
-                    position = np.where(position < 0, len(order) + np.arange(len(frame)), position)
                 frame["attempts"] = attempt
                 frame["batch_id"] = pd.array([results.batch.id] * len(frame), dtype=pd.StringDtype("pyarrow"))
-                frame["_position"] = position
                 rounds.append(frame)
-            merged = pd.concat(rounds, ignore_index=True) if len(rounds) > 1 else rounds[0]
-            if len(rounds) > 1:  # the last round that ran a request holds its final outcome
-                merged = merged.drop_duplicates("_position", keep="last").sort_values("_position", kind="stable")
-            frames.append(merged.drop(columns="_position"))
+            if len(rounds) == 1:
+                frames.append(rounds[0])
+                continue
+            # Row i of the part comes from the last round that ran its request: one take over all rounds' rows
+            # (rows of a retry whose id is not in the part, which should not happen, are kept at the end).
+            order = pd.Index(rounds[0]["custom_id"])
+            pick = np.arange(len(order))
+            extra, offset = [], len(order)
+            for frame in rounds[1:]:
+                position = order.get_indexer(frame["custom_id"])
+                known = position >= 0
+                pick[position[known]] = offset + np.flatnonzero(known)
+                extra.append(offset + np.flatnonzero(~known))
+                offset += len(frame)
+            both = pd.concat(rounds, ignore_index=True)
+            frames.append(both.take(np.concatenate([pick, *extra])))
         if not frames:
             from .results import RESULT_COLUMNS
 
