@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import vl_convert  # noqa: F401  (the display below needs it: fail here, with the extra's name, not at display)
 
+from . import facts
 from .models import BatchStatus
 
 __all__ = ["cost_chart", "processing_time_chart", "status_chart", "success_failure_chart", "throughput_chart",
@@ -52,10 +53,9 @@ class StaticLayerChart(_InlineSVG, alt.LayerChart):
     """An ``alt.LayerChart`` that displays as an inline SVG (see the module docstring)."""
 
 
-STATUS_COLORS = {
-    "validating": "#8c8c8c", "in_progress": "#1f77b4", "finalizing": "#17becf", "completed": "#2ca02c",
-    "failed": "#d62728", "expired": "#ff7f0e", "cancelling": "#bcbd22", "cancelled": "#9467bd",
-}
+#: One colour per status, in facts.STATUSES (lifecycle) order.
+STATUS_COLORS = dict(zip(facts.STATUSES, (
+    "#8c8c8c", "#1f77b4", "#17becf", "#2ca02c", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd")))
 _OUTCOME_COLORS = alt.Scale(domain=["succeeded", "failed"], range=["#2ca02c", "#d62728"])
 MAX_POINTS = 5_000  # per-batch charts show the newest this many batches
 

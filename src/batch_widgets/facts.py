@@ -32,6 +32,8 @@ STATUSES: tuple[str, ...] = (VALIDATING, IN_PROGRESS, FINALIZING, COMPLETED, FAI
 ACTIVE_STATUSES: tuple[str, ...] = (VALIDATING, IN_PROGRESS, FINALIZING, CANCELLING)
 #: A batch in one of these never changes again.
 TERMINAL_STATUSES: tuple[str, ...] = (COMPLETED, FAILED, EXPIRED, CANCELLED)
+#: A cancel is accepted in these (the local server's rule; elsewhere a cancel answers 409).
+CANCELLABLE_STATUSES: tuple[str, ...] = (VALIDATING, IN_PROGRESS)
 #: The terminal statuses that end a batch early: its requests did not all run. Never shown as healthy.
 CUT_SHORT_STATUSES: tuple[str, ...] = (FAILED, EXPIRED, CANCELLED)
 #: The timestamp field that records entering each terminal status.

@@ -30,7 +30,7 @@ from ..dialects import (
     ANTHROPIC_PROCESSING_STATUS,
     CUSTOM_ID_PATTERN,
 )
-from ..facts import NOT_EXECUTED_CODES, TERMINAL_STATUSES
+from ..facts import CANCELLABLE_STATUSES, NOT_EXECUTED_CODES, TERMINAL_STATUSES
 from .storage import Storage, new_id
 
 __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]
@@ -189,7 +189,7 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         batch_or_404(batch_id)
 
         def change(d: dict) -> str:
-            if d["status"] in ("validating", "in_progress"):
+            if d["status"] in CANCELLABLE_STATUSES:
                 d.update(status="cancelling", cancelling_at=int(time.time()))
             return d["status"]
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..facts import (
+    CANCELLABLE_STATUSES,
     COMPLETION_WINDOWS,
     DEFAULT_COMPLETION_WINDOW,
     ENDPOINTS,
@@ -220,7 +221,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         _batch_or_404(storage, batch_id)
 
         def cancel(d: dict) -> str:
-            if d["status"] in ("validating", "in_progress"):
+            if d["status"] in CANCELLABLE_STATUSES:
                 d.update(status="cancelling", cancelling_at=int(time.time()))
                 return "ok"
             return "ok" if d["status"] == "cancelling" else d["status"]

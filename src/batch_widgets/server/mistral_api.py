@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from ..dialects import MISTRAL_ENDPOINTS, MISTRAL_PREFIX, MISTRAL_STATUS
-from ..facts import ENDED_AT_FIELDS, TERMINAL_STATUSES
+from ..facts import CANCELLABLE_STATUSES, ENDED_AT_FIELDS, TERMINAL_STATUSES
 from .storage import FILE_ID_RE, Storage, new_id
 from .upload import BadUpload, UploadTooLarge, receive_upload
 
@@ -232,7 +232,7 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         job_or_404(job_id)
 
         def change(d: dict) -> str:
-            if d["status"] in ("validating", "in_progress"):
+            if d["status"] in CANCELLABLE_STATUSES:
                 d.update(status="cancelling", cancelling_at=int(time.time()))
             return d["status"]
 
