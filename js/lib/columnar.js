@@ -1,6 +1,7 @@
 // @ts-check
 // Columnar rows sent as typed arrays in one binary buffer (batch_widgets/widgets/_columnar.py pack_columns):
-// unpackColumns gives back the plain {name: array} columns, nulls included, exactly as the JSON form had them.
+// unpackColumns gives back the {name: array} columns, nulls included, exactly as the JSON form had them; a
+// number column without nulls comes as a Float64Array (read the same way, but no JS object per value).
 // The buffer arrives as a DataView (ipywidgets' message buffers) or an ArrayBuffer / typed array.
 
 /** @type {Record<string, any>} */
@@ -37,20 +38,18 @@ export function unpackColumns(packed) {
   return out;
 }
 
-/**
- * A JSON object as Python's json.dumps(obj, ensure_ascii=False) writes it (", " and ": " between items).
- * @param {string[]} keys @param {string[]} values
- */
-function pythonJson(keys, values) {
-  let s = "{";
-  for (let j = 0; j < keys.length; j++) s += `${j ? ", " : ""}${JSON.stringify(keys[j])}: ${JSON.stringify(values[j])}`;
-  return `${s}}`;
+/** Characters JSON.stringify would escape in a string. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as a JSON literal (what Python's json.dumps(s, ensure_ascii=False) writes). @param {string} s */
+function literal(s) {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
 /**
  * @param {any} spec @param {number} n @param {ArrayBuffer} buffer
  * @param {Record<string, any[]>} done the columns decoded so far (references and relative columns point there)
- * @returns {any[]}
+ * @returns {any[] | Float64Array}
  */
 function decodeColumn(spec, n, buffer, done) {
   const Arr = ARRAYS[spec.type];
@@ -68,13 +67,15 @@ function decodeColumn(spec, n, buffer, done) {
     case "int": {
       const nul = /** @type {any} */ (NULL)[spec.type];
       const from = spec.of ? done[spec.of] : null;
-      for (let i = 0; i < n; i++) col[i] = view[i] === nul ? null : view[i] + spec.base + (from ? from[i] : 0);
-      return col;
+      const out = view.includes(nul) ? col : new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = view[i] === nul ? null : view[i] + spec.base + (from ? from[i] : 0);
+      return out;
     }
     case "delta": {
+      const out = new Float64Array(n);
       let v = spec.first;
-      for (let i = 0; i < n; i++) col[i] = v += view[i];
-      return col;
+      for (let i = 0; i < n; i++) out[i] = v += view[i];
+      return out;
     }
     case "scaled": {
       const nul = /** @type {any} */ (NULL)[spec.type];
@@ -112,13 +113,19 @@ function decodeColumn(spec, n, buffer, done) {
       return col;
     }
     case "object": {
+      // JSON objects as Python's json.dumps(obj, ensure_ascii=False) writes them (", " and ": " between items).
       const [shapes, ...columns] = spec.parts.map((/** @type {any} */ p) => decodeColumn(p, n, buffer, done));
-      /** @type {Record<string, any[]>} */
-      const byKey = {};
-      spec.keys.forEach((/** @type {string} */ k, /** @type {number} */ j) => { byKey[k] = columns[j]; });
+      /** @type {Map<any, [string, any[]][]>} per shape (key list), each key's '"key": ' and its values */
+      const plans = new Map();
       for (let i = 0; i < n; i++) {
         const keys = shapes[i];
-        col[i] = keys === null ? "" : pythonJson(keys, keys.map((/** @type {string} */ k) => byKey[k][i]));
+        if (keys === null) { col[i] = ""; continue; }
+        const plan = plans.get(keys) || keys.map((/** @type {string} */ k, /** @type {number} */ j) =>
+          [`${j ? ", " : ""}${JSON.stringify(k)}: `, columns[spec.keys.indexOf(k)]]);
+        plans.set(keys, plan);
+        let s = "{";
+        for (const [head, values] of plan) s += head + literal(values[i]);
+        col[i] = `${s}}`;
       }
       return col;
     }

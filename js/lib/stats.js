@@ -97,8 +97,10 @@ export function summarize(rows) {
   let total = 0;
   let succeeded = 0;
   let failed = 0;
-  /** @type {number[]} */
-  const times = [];
+  // Processing times in a typed array: its numeric sort (for the median) is native, no comparator call.
+  const times = new Float64Array(rows.length);
+  let n = 0;
+  let timeSum = 0; // in row order, as the mean always summed
   let busyDone = 0;
   let busySeconds = 0;
   /** @type {number[]} */
@@ -112,7 +114,8 @@ export function summarize(rows) {
     failed += r.failed;
     if (r.ended !== null && r.created !== null) {
       const seconds = r.ended - r.created;
-      times.push(seconds);
+      times[n++] = seconds;
+      timeSum += seconds;
       if (seconds > 0) {
         busyDone += r.completed + r.failed;
         busySeconds += seconds;
@@ -123,8 +126,7 @@ export function summarize(rows) {
       pricedSucceeded += r.completed;
     }
   }
-  times.sort((a, b) => a - b);
-  const n = times.length;
+  const sorted = times.subarray(0, n).sort();
   const done = succeeded + failed;
   const totalCost = costs.length ? fsum(costs) : null;
   return {
@@ -137,8 +139,8 @@ export function summarize(rows) {
     success_rate: done ? succeeded / done : null,
     failure_rate: done ? failed / done : null,
     finished_batches: n,
-    mean_processing_seconds: n ? times.reduce((a, b) => a + b, 0) / n : null,
-    median_processing_seconds: !n ? null : n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2,
+    mean_processing_seconds: n ? timeSum / n : null,
+    median_processing_seconds: !n ? null : n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
     throughput_rps: busySeconds > 0 ? busyDone / busySeconds : null,
     priced_batches: costs.length,
     total_cost: totalCost,

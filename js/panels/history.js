@@ -12,6 +12,7 @@ import { donutChart, barChart, timeBars, costOverview } from "../lib/charts.js";
 import { NOT_CONNECTED } from "../lib/panel.js";
 import { endedAt, summarize as summaryStats, toCSV } from "../lib/stats.js";
 import { syncRows } from "../lib/rows.js";
+import { unpackColumns } from "../lib/columnar.js";
 
 export { toCSV };
 
@@ -57,7 +58,7 @@ export function decodeRows(cols, now = Date.now() / 1000) {
     const failed = cols.failed[i] || 0;
     /** @type {Record<string, number | null>} */
     const t = {};
-    timeFields.forEach((name, k) => { t[name] = timeCols[k][i] ?? null; });
+    for (let k = 0; k < timeFields.length; k++) t[timeFields[k]] = timeCols[k][i] ?? null;
     const status = statuses[cols.status[i]] || "";
     const created = /** @type {number} */ (t.created_at);
     const ended = endedAt(status, t);
@@ -105,7 +106,9 @@ export function decodeRows(cols, now = Date.now() / 1000) {
  * @param {any} model
  */
 export function historyRows(model) {
-  return syncRows(model, { snapshot: "_history_rows", patch: "_history_patch", decode: (p) => decodeRows(p) });
+  // Big payloads come packed (typed arrays in one binary buffer, history_view.encode_history).
+  return syncRows(model, { snapshot: "_history_rows", patch: "_history_patch",
+    decode: (p) => decodeRows(unpackColumns(p)) });
 }
 
 /** Cost sources, best first (facts.COST_SOURCES): a job's cost is as good as its worst batch's. */

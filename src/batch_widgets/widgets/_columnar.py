@@ -235,6 +235,8 @@ def _objects(values: list, done: Mapping[str, list]) -> Optional[Encoded]:
 def _strings(values: Sequence[str]) -> Encoded:
     if len(set(map(len, values))) == 1:  # ids: one prefix, then hex digits?
         prefix = _common_prefix(values)
+        if (len(values[0]) - len(prefix)) % 2 and prefix[-1:] in "0123456789abcdef":
+            prefix = prefix[:-1]  # an even number of digits: whole bytes
         width = len(values[0]) - len(prefix)
         if width and width % 2 == 0:
             digits = "".join([v[len(prefix) :] for v in values])

@@ -20,6 +20,7 @@ from ..facts import visible_metadata
 from ..jobs import job_id_of, job_position
 from ..models import Batch, BatchStatus
 from .base import BatchWidgetBase, log
+from ._columnar import pack_columns
 from .rowsync import RowSyncMixin, RowTable, snapshot_trait
 
 #: Status codes in the columnar rows: the index in this tuple.
@@ -28,6 +29,11 @@ COST_SOURCES: tuple[str, ...] = facts.COST_SOURCES
 FILTER_KEYS = ("statuses", "search", "endpoint", "since", "until", "connection")
 #: Past this many changed rows since the snapshot, a fresh snapshot is sent instead of a bigger patch.
 PATCH_FOLD_ROWS = 500
+#: From this many rows on, rows travel packed: typed arrays in one binary message buffer (widgets/_columnar.py),
+#: ~1/3 of the JSON; fewer (a patch, a short history) stay plain JSON.
+PACK_ROWS = 1_000
+#: The lists of encode_rows that are not one value per row (code tables).
+_TABLES = ("statuses", "endpoints", "jobs", "cost_sources", "connections", "time_fields")
 
 
 #: Timestamp fields sent per row, by their API names (the browser derives the end time from the status).
@@ -96,6 +102,17 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
             "cost_sources": list(COST_SOURCES), "connections": connections, "time_fields": list(TIME_FIELDS), **cols}
 
 
+def encode_history(batches: Iterable[Batch]) -> dict[str, Any]:
+    """What the History traits carry: :func:`encode_rows`, packed into binary columns from PACK_ROWS rows on
+    (js/panels/history.js unpacks it with ``unpackColumns`` before ``decodeRows``)."""
+    cols = encode_rows(batches)
+    if cols["n"] < PACK_ROWS:
+        return cols
+    names = [k for k, v in cols.items() if isinstance(v, list) and len(v) == cols["n"] and k not in _TABLES]
+    # Times are stored as seconds after creation (small numbers), the creation times as steps between rows.
+    return pack_columns(cols, names, relative={f: "created_at" for f in TIME_FIELDS if f != "created_at"})
+
+
 def normalize_filters(raw: Any) -> dict[str, Any]:
     """The browser's filter dict, checked: unknown statuses, bad dates and wrong types raise ValueError."""
     raw = dict(raw or {})
@@ -149,7 +166,7 @@ class HistoryMixin(RowSyncMixin):
     """
 
     #: Every batch, by id, synced by the one row-sync protocol (widgets/rowsync.py): the snapshot, columnar
-    #: (encode_rows) with a "version", is current whenever a front end asks and is sent after a load or a change
+    #: (encode_history: packed binary columns from PACK_ROWS rows) with a "version", is current whenever a front end asks and is sent after a load or a change
     #: of more than PATCH_FOLD_ROWS rows; the patch carries the batches of one change (same columns).
     _history_rows = snapshot_trait()
     _history_patch = t.Dict().tag(sync=True)
@@ -164,7 +181,7 @@ class HistoryMixin(RowSyncMixin):
         self._history_loader: Optional[threading.Thread] = None
         self._history_timer: Optional[threading.Timer] = None
         self._history_lock = threading.Lock()
-        self._history_rows = RowTable(encode_rows, fold_rows=PATCH_FOLD_ROWS)
+        self._history_rows = RowTable(encode_history, fold_rows=PATCH_FOLD_ROWS)
         if load:
             self._history_load()
 
