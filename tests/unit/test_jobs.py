@@ -239,6 +239,7 @@ def test_token_limit_refusal_waits_and_submits_again(tmp_path):
         assert job.status == "completed"
         refused = [b for b in job.batches if b.status == "failed"]
         assert refused and all(b.errors.data[0].code == "token_limit_exceeded" for b in refused)
+        assert len(refused) <= job.parts - 1  # a refused part waits for the running one instead of hammering
         live = [b for b in job.batches if b.status == "completed"]
         assert sorted(b.metadata[facts.JOB_PART_KEY] for b in live) == ["1/3", "2/3", "3/3"]
         frame = job.results().to_dataframe()
