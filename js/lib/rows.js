@@ -1,7 +1,7 @@
 // @ts-check
 // The one row-sync protocol of every panel that shows rows (widgets/rowsync.py is the kernel's half):
 // a snapshot trait {version, ...payload} that is current whenever the model is created, and a patch trait
-// {version, base, drop: [keys], ...payload} per change. The rows are followed per model from the entry's
+// {version, drop?: [keys], ...payload} per change (versions only grow). The rows are followed per model from the entry's
 // `initialize`, so no patch is missed while no view is open; every view of the model reads the same rows.
 // A panel says how its payload decodes into rows; decoding waits until a view first asks for the rows.
 

@@ -99,7 +99,7 @@ def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
     api.add_batch(created_at=T0 + 999 * 3600)
     w._store.refresh()
     # the next patch carries the next change only, on top of the previous one
-    assert w._history_patch["id"] == [api.batches[0]["id"]] and w._history_patch["base"] == patch["version"]
+    assert w._history_patch["id"] == [api.batches[0]["id"]] and w._history_patch["version"] > patch["version"]
     # a front end that starts now gets both changes in the snapshot, which the last patch is already part of
     state = w.get_state()
     assert state["_history_rows"]["n"] == 31 and state["_history_rows"]["version"] == state["_history_patch"]["version"]

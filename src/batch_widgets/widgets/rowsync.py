@@ -6,7 +6,8 @@ Two synced traits per panel:
   ``to_json``, whenever a front end needs the whole state (a widget displayed, a page reloaded, a notebook's
   widget state saved), so it is always current: ``{"version": v, **encode(every row)}``. Its value object never
   changes, so keeping it current sends nothing; it is sent on purpose only when many rows change at once.
-- the **patch** trait carries one change: ``{"version": v, "base": v_before, "drop": [keys], **encode(rows)}``.
+- the **patch** trait carries one change: ``{"version": v, **encode(rows)}``, plus ``"drop": [keys]`` when it
+  removes rows. Versions only grow (one counter per process).
 
 The browser (js/lib/rows.js ``syncRows``, started when the model is created) applies each patch whose version is
 newer than the rows it holds. A view drawn later (a tab opened later, a second view) reads those rows; a page
@@ -61,7 +62,7 @@ class RowTable(Mapping[str, Any]):
     def empty_patch(self) -> dict[str, Any]:
         """A patch with no rows, already part of the current snapshot."""
         with self._lock:
-            return {"version": self.version, "base": self.version, "drop": [], **self._encode([])}
+            return {"version": self.version, **self._encode([])}
 
     def replace(self, items: Mapping[str, Any]) -> None:
         """Every row anew (a first load); the caller sends the snapshot (:meth:`RowSyncMixin`'s ``_sync_all``)."""
@@ -77,14 +78,14 @@ class RowTable(Mapping[str, Any]):
             dropped = [k for k in dropped if k in self._rows and k not in changed]
             if not changed and not dropped:
                 return None
-            base = self.version
             self._rows.update(changed)
             for key in dropped:
                 del self._rows[key]
             self.version = next(_versions)
             if self.fold_rows is not None and len(changed) > self.fold_rows:
                 return {}
-            return {"version": self.version, "base": base, "drop": dropped, **self._encode(list(changed.values()))}
+            patch = {"version": self.version, **self._encode(list(changed.values()))}
+            return {**patch, "drop": dropped} if dropped else patch
 
 
 def _snapshot_json(table: Optional[RowTable], _widget: Any) -> dict[str, Any]:
