@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from conftest import SCREENSHOTS
 from labkit import open_notebook, run_all
 
 
@@ -15,6 +16,8 @@ def test_quickstart_notebook_runs_and_its_batch_completes_in_the_dashboard(page,
     expect(dash).to_have_count(1)
     # The mode is visible: a plain badge in the header, and the notebook says once why answers are simulated.
     expect(dash.locator(".bw-header .bw-connection__badge")).to_have_text("Local simulated server")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    dash.locator(".bw-header").screenshot(path=SCREENSHOTS / "header-local-badge.png")
     notes = page.locator("[data-mime-type='application/vnd.jupyter.stderr']", has_text="LocalServerWarning")
     expect(notes).to_have_count(1)
     expect(notes).to_contain_text("Its answers and costs are simulated")
