@@ -50,7 +50,10 @@ def test_anthropic_submit_wait_results_history(claude):
     assert batch.metadata is None  # Anthropic has no metadata: the documented rule drops it
     done = claude.wait(batch.id, poll_interval=0.05, progress=False)
     assert done.status.value == "completed" and done.request_counts.total == 12
-    frame = claude.results(done).to_dataframe()
+    results = claude.results(done)
+    frame = results.to_dataframe()
+    cost, source = results.cost()  # priced from the results' Claude tokens, at the Message Batches discount
+    assert source == "results" and cost is not None and cost > 0
     assert sorted(frame["custom_id"]) == sorted(f"q-{i}" for i in range(12))
     ok = frame[frame["ok"]]
     assert len(ok) == done.request_counts.completed and (ok["text"].str.len() > 0).all()
