@@ -16,6 +16,8 @@ import time
 import pytest
 from faults import SECRET
 
+from batch_widgets import facts
+
 pytestmark = pytest.mark.slow
 
 N_REQUESTS = 100_200  # three parts: 50,000 + 50,000 + 200
@@ -45,7 +47,7 @@ DRIVER = textwrap.dedent("""
 
 
 def _job_batches(client, job_id):
-    return [b for b in client.iter_batches() if (b.metadata or {}).get("group_id") == job_id]
+    return [b for b in client.iter_batches() if (b.metadata or {}).get(facts.JOB_ID_KEY) == job_id]
 
 
 RESUME = textwrap.dedent("""
@@ -66,7 +68,7 @@ RESUME = textwrap.dedent("""
 
 
 def _job_batches(client, job_id):
-    return [b for b in client.iter_batches() if (b.metadata or {}).get("group_id") == job_id]
+    return [b for b in client.iter_batches() if (b.metadata or {}).get(facts.JOB_ID_KEY) == job_id]
 
 
 def test_killed_driver_resumed_from_a_new_process(tmp_path):
@@ -96,7 +98,7 @@ def test_killed_driver_resumed_from_a_new_process(tmp_path):
                 driver.wait(10)
             driver.stdout.close()
             driver.stderr.close()
-        parts_created = {b.metadata["group_part"] for b in _job_batches(api, job_id)}
+        parts_created = {b.metadata[facts.JOB_PART_KEY] for b in _job_batches(api, job_id)}
         assert "2/3" not in parts_created, "the driver was killed too late to leave a part uncreated"
 
         done = subprocess.run([sys.executable, "-c", RESUME, server.base_url, SECRET, job_id, str(out)],
@@ -110,11 +112,11 @@ def test_killed_driver_resumed_from_a_new_process(tmp_path):
     assert len(frame) == N_REQUESTS and frame["custom_id"].is_unique
     assert frame["custom_id"].tolist() == [f"request-{i}" for i in range(N_REQUESTS)]  # input order
     live = [b for b in batches if b["status"] != "failed"]  # a batch refused for the token limit never ran
-    slots = [(b["metadata"]["group_part"], b["metadata"]["job_round"]) for b in live]
+    slots = [(b["metadata"][facts.JOB_PART_KEY], b["metadata"][facts.JOB_ROUND_KEY]) for b in live]
     assert len(slots) == len(set(slots)), f"a part or round was created twice: {slots}"
     assert {p for p, _ in slots} == {"1/3", "2/3", "3/3"}
     # attempts = the round of the batch that produced the row + 1 (a round runs only what failed before it).
-    round_of = {b["id"]: int(b["metadata"]["job_round"]) for b in live}
+    round_of = {b["id"]: int(b["metadata"][facts.JOB_ROUND_KEY]) for b in live}
     assert (frame["attempts"] == frame["batch_id"].map(round_of) + 1).all()
     retried = frame["attempts"] > 1
     assert retried.sum() > 0.01 * N_REQUESTS

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from batch_widgets import facts
 from batch_widgets.server.local import LocalBatchServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ try {
 }
 let batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions",
   completion_window: "24h" });
-while (!["completed", "failed", "expired", "cancelled"].includes(batch.status)) {
+while (!JSON.parse(process.env.TERMINAL).includes(batch.status)) {
   await new Promise((r) => setTimeout(r, 50));
   batch = await client.batches.retrieve(batch.id);
 }
@@ -46,6 +47,7 @@ def test_node_sdk_lists_models_and_runs_a_batch(tmp_path):
     with LocalBatchServer(tmp_path, api_key="node-key", rate=0, poll_interval=0.05) as server:
         run = subprocess.run(["node", "--input-type=module", "-e", SCRIPT], capture_output=True, text=True, cwd=ROOT,
                              timeout=60, env={"BASE_URL": server.base_url, "API_KEY": "node-key",
+                                              "TERMINAL": json.dumps(facts.TERMINAL_STATUSES),
                                               "PATH": os.environ.get("PATH", "")})
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)

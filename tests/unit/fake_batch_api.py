@@ -12,6 +12,8 @@ from typing import Any, Callable, Optional
 
 import httpx
 
+from batch_widgets import facts
+
 Fault = Callable[[httpx.Request], Optional[httpx.Response]]
 
 
@@ -71,7 +73,7 @@ class FakeBatchAPI:
             if batch is None:
                 return _error(404, f"No batch found with id '{m.group(1)}'.")
             if m.group(2):
-                if batch["status"] in ("completed", "failed", "expired", "cancelled"):
+                if batch["status"] in facts.TERMINAL_STATUSES:
                     return _error(409, f"Cannot cancel a batch with status '{batch['status']}'.")
                 batch["status"] = "cancelling"
             return httpx.Response(200, json=batch)

@@ -9,11 +9,12 @@ import logging
 
 import httpx
 import pytest
+from fake_batch_api import FakeBatchAPI
 
+from batch_widgets import facts
 from batch_widgets.client import AsyncBatchClient, BatchClient
 from batch_widgets.errors import APIConnectionError, APITimeoutError, ConflictError, NotFoundError, RateLimitError
 from batch_widgets.models import Batch, BatchStatus
-from fake_batch_api import FakeBatchAPI
 
 KEY = "sk-test-secret-0123456789"
 
@@ -61,7 +62,7 @@ def test_async_workflow_round_trip_on_the_local_server(tmp_path):
             assert len(frame) == 12 and int((~frame["ok"]).sum()) == done.request_counts.failed > 0
             results.close()
             child = await client.retry_failed(done.id)
-            assert child.metadata["parent_batch_id"] == done.id and child.metadata["description"] == "async run"
+            assert child.metadata[facts.PARENT_KEY] == done.id and child.metadata["description"] == "async run"
             child = await client.wait(child, poll_interval=0.05, timeout=60, progress=False)
             assert child.request_counts.total == done.request_counts.failed
 

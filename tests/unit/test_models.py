@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
+from batch_widgets import facts
 from batch_widgets.models import (
     Batch,
     BatchOutputLine,
@@ -92,8 +93,8 @@ def test_unknown_status_is_an_error():
 def test_active_and_terminal_partition_all_eight_statuses():
     active = {s for s in BatchStatus if s.is_active}
     terminal = {s for s in BatchStatus if s.is_terminal}
-    assert {s.value for s in active} == {"validating", "in_progress", "finalizing", "cancelling"}
-    assert {s.value for s in terminal} == {"completed", "failed", "expired", "cancelled"}
+    assert {s.value for s in active} == set(facts.ACTIVE_STATUSES)
+    assert {s.value for s in terminal} == set(facts.TERMINAL_STATUSES)
     assert len(BatchStatus) == 8
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from live_helpers import T0, FakeBatchAPI, comm_messages, finished, install_store, make_client, running
 
+from batch_widgets import facts
 from batch_widgets import store as store_module
 from batch_widgets.widgets.active_list import BatchList
 
@@ -204,7 +205,8 @@ def test_bad_arguments_are_refused():
 
 def _job_batch(api, job_id, part, round_=0, **fields):
     spec = "requests=300;max_attempts=3;retry_on=429,5xx;max_enqueued_tokens="
-    meta = {"group_id": job_id, "group_part": f"{part}/3", "job_round": str(round_), "job_spec": spec,
+    meta = {facts.JOB_ID_KEY: job_id, facts.JOB_PART_KEY: f"{part}/3", facts.JOB_ROUND_KEY: str(round_),
+            facts.JOB_SPEC_KEY: spec,
             "description": "triage"}
     return running(api, metadata=meta, **fields)
 

@@ -305,6 +305,6 @@ def test_a_file_over_the_caps_is_created_as_a_job(client, monkeypatch):
     assert w._create_state == "done", w._create_error
     job = client.job(w._create_job["id"])
     assert w._create_job == {"id": job.id, "parts": 3} and first == job.batches[0].id
-    assert [b.request_counts.total or b.metadata["group_part"] for b in job.batches] and job.parts == 3
+    assert [b.request_counts.total or b.metadata[facts.JOB_PART_KEY] for b in job.batches] and job.parts == 3
     assert all(b.metadata["description"] == "big file" for b in job.batches)
     assert "job " + job.id in w._notice["text"]

@@ -50,7 +50,7 @@ process.stdin.on("end", () => {
 def _batch(rng: random.Random, i: int, connection: str | None) -> Batch:
     status = rng.choice(facts.STATUSES)
     created = T0 + (rng.randrange(0, 20 * 86400) if rng.random() < 0.8 else 3600)  # some share a second
-    total = rng.choice([0, 1, 7, 40, 300, 50_000 // 7])
+    total = rng.choice([0, 1, 7, 40, 300, facts.MAX_REQUESTS // 7])
     done = total if status == facts.COMPLETED else rng.randrange(0, total + 1)
     failed = rng.randrange(0, done + 1) if rng.random() < 0.6 else 0
     times: dict = {"created_at": created, "expires_at": created + 86400 if rng.random() < 0.8 else None}

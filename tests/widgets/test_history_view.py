@@ -12,11 +12,12 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-
 from live_helpers import FakeBatchAPI, comm_messages, finished, install_store, make_client, running
+
+from batch_widgets import facts
+from batch_widgets.history import BatchHistory
 from batch_widgets.models import Batch
 from batch_widgets.store import clear_stores
-from batch_widgets.history import BatchHistory
 from batch_widgets.widgets.history_view import (
     STATUSES,
     BatchHistoryView,
@@ -318,10 +319,12 @@ def test_rows_say_which_job_part_and_round_each_batch_is():
 
     spec = "requests=10;max_attempts=3;retry_on=429;max_enqueued_tokens="
     rows = encode_rows([
-        batch(0, {"group_id": "job_b", "group_part": "2/2", "job_round": "1", "job_spec": spec}),
+        batch(0, {facts.JOB_ID_KEY: "job_b", facts.JOB_PART_KEY: "2/2", facts.JOB_ROUND_KEY: "1",
+                  facts.JOB_SPEC_KEY: spec}),
         batch(1, {"description": "alone"}),
-        batch(2, {"group_id": "group_old", "group_part": "1/2"}),  # an old split, not a job
-        batch(3, {"group_id": "job_a", "group_part": "1/1", "job_round": "0", "job_spec": spec}),
+        batch(2, {facts.GROUP_ID_KEY: "group_old", facts.GROUP_PART_KEY: "1/2"}),  # an old split, not a job
+        batch(3, {facts.JOB_ID_KEY: "job_a", facts.JOB_PART_KEY: "1/1", facts.JOB_ROUND_KEY: "0",
+                  facts.JOB_SPEC_KEY: spec}),
     ])
     assert rows["jobs"] == ["job_a", "job_b"]
     assert (rows["job"], rows["part"], rows["round"]) == ([1, -1, -1, 0], [2, 0, 0, 1], [1, 0, 0, 0])
