@@ -120,7 +120,7 @@ class ActiveListMixin(RowSyncMixin):
             text = (f"Job {name} {row['status']}: {row['completed']:,} of {row['total']:,} requests succeeded"
                     + (f", {row['failed']:,} failed" if row["failed"] else ""))
             ok = row["status"] == "completed" and not row["failed"]
-            self._show_notice(text, "success" if ok else "warning")  # type: ignore[attr-defined]
+            self._show_notice(text, "success" if ok else "warning")
         return True
 
     def _list_load(self) -> None:
@@ -129,7 +129,7 @@ class ActiveListMixin(RowSyncMixin):
             self._loaded = True
 
     def _store_changed(self, event: StoreEvent) -> None:
-        super()._store_changed(event)  # type: ignore[misc]
+        super()._store_changed(event)
         if self._store is not None and self._store.loaded and not self._loaded:
             self._list_load()
         elif event.changed:
@@ -153,7 +153,7 @@ class ActiveListMixin(RowSyncMixin):
                               for b in batches)
             text = f"{len(batches)} batches finished: {names}"
         ok = all(b.status.value == "completed" and not b.request_counts.failed for b in batches)
-        self._show_notice(text, "success" if ok else "warning")  # type: ignore[attr-defined]
+        self._show_notice(text, "success" if ok else "warning")
         callback = self.on_complete
         if callback is None:
             return
@@ -162,7 +162,7 @@ class ActiveListMixin(RowSyncMixin):
                 callback(batch)
             except Exception as exc:  # noqa: BLE001 - the user's callback must not stop the poller
                 log.exception("batch_widgets: on_complete callback failed")
-                self._show_error(f"on_complete({batch.id}) raised {type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+                self._show_error(f"on_complete({batch.id}) raised {type(exc).__name__}: {exc}")
 
     def _poll_wants(self) -> Optional[float]:
         mine = None
@@ -170,9 +170,9 @@ class ActiveListMixin(RowSyncMixin):
         store = self._store
         running_job = any(r.get("kind") == "job" and r["status"] == "in_progress" for r in rows.values())
         if store is not None and (not store.loaded or running_job
-                                  or any(store.get(i) and store.get(i).is_active for i in rows)):
+                                  or any((b := store.get(i)) is not None and b.is_active for i in rows)):
             mine = self.poll_interval
-        return min_interval(mine, super()._poll_wants())  # type: ignore[misc]
+        return min_interval(mine, super()._poll_wants())
 
     # -- actions -----------------------------------------------------------------------------------------------
     def _on_cancel(self, msg: dict, buffers: list) -> None:
@@ -187,10 +187,10 @@ class ActiveListMixin(RowSyncMixin):
                 else:
                     expanded.append(i)
             if not expanded:
-                self._show_notice("Nothing of that job is running any more", "info")  # type: ignore[attr-defined]
+                self._show_notice("Nothing of that job is running any more", "info")
                 return
             msg = {**msg, "ids": expanded}
-        super()._on_cancel(msg, buffers)  # type: ignore[misc]
+        super()._on_cancel(msg, buffers)
 
     def _on_dismiss(self, msg: dict, _buffers: list) -> None:
         """{"action": "dismiss", "ids": [...]} hides finished batches; {"ids": "finished"} hides all of them."""

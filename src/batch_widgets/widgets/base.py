@@ -56,7 +56,7 @@ class BatchWidgetBase(anywidget.AnyWidget):
     #: the view shows one banner per connection, and a connection's banner goes when it recovers.
     _conn_banners = t.Dict().tag(sync=True)
     #: Labels of those connections that stopped on a fatal error: their banner has a Retry button.
-    _conn_stopped = t.List().tag(sync=True)
+    _conn_stopped: t.List[str] = t.List().tag(sync=True)
     #: A passing notice {"seq": n, "text": ..., "tone": "info" | "success" | "warning"}; the view shows it once.
     _notice = t.Dict().tag(sync=True)
     #: Polling stopped on an error no retry can fix: {"title", "fix", "detail"}; the view shows one banner with
@@ -270,6 +270,13 @@ class BatchWidgetBase(anywidget.AnyWidget):
     def __repr__(self) -> str:  # stable, and never shows trait values (they could hold anything)
         return f"<{type(self).__name__}>"
 
+
+if TYPE_CHECKING:
+    # A panel mixin only ever runs inside a BatchWidgetBase, so it is type-checked as one (its ``_store``,
+    # ``_set``, ``hold_sync``... and ``super()`` hooks); at run time it stays a plain HasTraits, the MRO unchanged.
+    PanelMixinBase = BatchWidgetBase
+else:
+    PanelMixinBase = t.HasTraits
 
 #: How the header names a provider (ClientConfig.provider), and Azure.
 _PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "mistral": "Mistral", "azure": "Azure OpenAI"}

@@ -26,7 +26,7 @@ import traitlets as t
 from .. import validation
 from ..facts import COMPLETION_WINDOWS, ENDPOINTS
 from ..workflow import request_lines
-from .base import BatchWidgetBase, log
+from .base import BatchWidgetBase, PanelMixinBase, log
 
 #: Largest chunk the browser may send (the kernel websocket caps one message at 10 MiB).
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -107,12 +107,14 @@ def _preview(requests: Any) -> tuple[str, int, Any]:
     The size caps are left out here: ``client.submit`` splits inputs over 50,000 requests or 200 MB into
     several batches. A path is streamed (constant memory, however big the file).
     """
-    huge = {"max_requests": 10**12, "max_bytes": 10**15}
+    def checker_for(source: str) -> validation.LineValidator:
+        return validation.LineValidator(None, source=source, max_requests=10**12, max_bytes=10**15)
+
     if isinstance(requests, (str, os.PathLike)):
         path = pathlib.Path(requests)
         if not path.is_file():
             raise FileNotFoundError(f"CreateBatch(requests=...): no such file: {path}")
-        checker = validation.LineValidator(None, source=str(path), **huge)
+        checker = checker_for(str(path))
         with open(path, "rb") as fh:
             for raw in fh:
                 checker.feed(raw)
@@ -123,14 +125,14 @@ def _preview(requests: Any) -> tuple[str, int, Any]:
             f"got {type(requests).__name__}"
         )
     lines, _source = request_lines(requests)  # the lines client.submit will send (DataFrames: build_requests)
-    checker = validation.LineValidator(None, source="the requests", **huge)
+    checker = checker_for("the requests")
     for raw in lines:
         checker.feed(raw)
     name = "DataFrame" if hasattr(requests, "columns") else "requests"
     return name, sum(len(raw) + 1 for raw in lines), checker.finish()
 
 
-class CreateMixin(t.HasTraits):
+class CreateMixin(PanelMixinBase):
     """Traits and handlers of the Create panel; composed by ``CreateBatch`` and ``BatchDashboard``.
 
     The host (a BatchWidgetBase) connects its store first (``_connect_store``), then calls ``_create_setup()``;
@@ -147,7 +149,7 @@ class CreateMixin(t.HasTraits):
     _create_transfer = t.Dict().tag(sync=True)
     #: Kernel -> API upload: {done, total} in bytes.
     _create_progress = t.Dict().tag(sync=True)
-    _create_problems = t.List().tag(sync=True)
+    _create_problems: t.List[Any] = t.List().tag(sync=True)
     _create_problem_count = t.Int(0).tag(sync=True)
     _create_error = t.Unicode("").tag(sync=True)
     #: The id of the batch just created ("" until then): the dashboard opens its details.
@@ -300,7 +302,7 @@ class CreateMixin(t.HasTraits):
 
     def _create_show_report(self, report: Any, *, idle_state: str) -> bool:
         problems = list(report.problems)
-        self._set(  # type: ignore[attr-defined]
+        self._set(
             _create_problems=[_problem_dict(p) for p in problems[:MAX_SHOWN_PROBLEMS]],
             _create_problem_count=len(problems),
             _create_state=idle_state if report.ok else "invalid",
@@ -344,16 +346,16 @@ class CreateMixin(t.HasTraits):
                 return
             client = self._create_client()
             size = path.stat().st_size
-            self._set(_create_progress={"done": 0, "total": size})  # type: ignore[attr-defined]
+            self._set(_create_progress={"done": 0, "total": size})
 
             def progress(done: int, total: int) -> None:
-                self._set(_create_progress={"done": done, "total": total})  # type: ignore[attr-defined]
+                self._set(_create_progress={"done": done, "total": total})
 
             with open(path, "rb") as fh:
                 file = client.upload_file(_ProgressFile(fh, size, progress), purpose="batch", filename=name)
         finally:
             path.unlink(missing_ok=True)
-        self._set(_create_progress={"done": size, "total": size}, _create_state="creating")  # type: ignore[attr-defined]
+        self._set(_create_progress={"done": size, "total": size}, _create_state="creating")
         batch = client.create_batch(file.id, options["endpoint"], completion_window=options["completion_window"],
                                     metadata=options["metadata"])
         self._create_done([batch])
@@ -363,7 +365,7 @@ class CreateMixin(t.HasTraits):
         client.submit_job splits them into the parts of one job."""
         from ..errors import InputTooLargeError, InvalidRequestsError
 
-        self._set(_create_state="uploading")  # type: ignore[attr-defined]
+        self._set(_create_state="uploading")
         client = self._create_client()
         args = {"endpoint": options["endpoint"], "metadata": options["metadata"],
                 "completion_window": options["completion_window"]}
@@ -375,7 +377,7 @@ class CreateMixin(t.HasTraits):
                 job = client.submit_job(requests, **args)
                 batches = job.batches
         except InvalidRequestsError as exc:
-            self._set(  # type: ignore[attr-defined]
+            self._set(
                 _create_problems=[_problem_dict(p) for p in exc.problems[:MAX_SHOWN_PROBLEMS]],
                 _create_problem_count=len(exc.problems),
                 _create_state="invalid",
@@ -388,11 +390,11 @@ class CreateMixin(t.HasTraits):
 
     def _create_job_run(self, path: pathlib.Path, options: dict[str, Any]) -> None:
         """A file over one batch's caps: split, uploaded and created as the parts of one job."""
-        self._set(_create_state="creating")  # type: ignore[attr-defined]  # a worker thread: one writer
+        self._set(_create_state="creating")  # a worker thread: one writer
         self._create_job_done(self._create_client().submit_job(path, **options))
 
     def _create_job_done(self, job: Any) -> None:
-        self._set(_create_job={"id": job.id, "parts": job.parts})  # type: ignore[attr-defined]
+        self._set(_create_job={"id": job.id, "parts": job.parts})
         self._create_done(job.batches)
         # After _create_done, so a dashboard's "created" notice does not hide this one.
         self._show_notice(f"The requests were over one batch's limits: job {job.id} was created with {job.parts} "
@@ -403,7 +405,7 @@ class CreateMixin(t.HasTraits):
         if store is not None:
             for batch in batches:
                 store.put(batch)  # the Active list shows it without waiting for a poll
-        self._set(_create_batch_id=batches[0].id, _create_state="done")  # type: ignore[attr-defined]
+        self._set(_create_batch_id=batches[0].id, _create_state="done")
 
     def _create_client(self) -> Any:
         client = getattr(self, "_client", None)
@@ -418,13 +420,13 @@ class CreateMixin(t.HasTraits):
 
     def _create_fail(self, message: str) -> None:
         self._create_drop_upload()
-        self._set(_create_state="error", _create_error=message)  # type: ignore[attr-defined]
+        self._set(_create_state="error", _create_error=message)
 
     def close(self) -> None:
         """Close the widget; a file half received from the browser is deleted."""
         if getattr(self, "_create_upload", None) is not None:
             self._create_drop_upload()
-        super().close()  # type: ignore[misc]
+        super().close()
 
     def wait_created(self, timeout: Optional[float] = None) -> str:
         """Block until the create started from the panel finishes; the new batch id ("" if it failed)."""

@@ -11,7 +11,7 @@ from ..facts import MAX_FILE_BYTES
 from ..models import Batch
 from ..store import DETAILS_INTERVAL, StoreEvent
 from ._rows import batch_detail
-from .base import BatchWidgetBase, min_interval, positive_seconds
+from .base import BatchWidgetBase, PanelMixinBase, min_interval, positive_seconds
 
 #: Files larger than this are not pushed through the kernel websocket; the view says how to save them. The cap
 #: is the largest batch input (so any input downloads), chunks or not.
@@ -19,7 +19,7 @@ MAX_DOWNLOAD_BYTES = MAX_FILE_BYTES
 _FILE_FIELDS = {"output": "output_file_id", "error": "error_file_id", "input": "input_file_id"}
 
 
-class DetailsMixin(t.HasTraits):
+class DetailsMixin(PanelMixinBase):
     """Traits and handlers of the Details panel; composed by ``BatchDetails`` and ``BatchDashboard``."""
 
     #: Which batch is shown ("" = none). The dashboard's view sets it to navigate.
@@ -53,7 +53,8 @@ class DetailsMixin(t.HasTraits):
         store = self._store
         if store is None:
             return
-        store.watch(self._subscription, [batch_id] if batch_id else [])
+        if self._subscription is not None:  # None once the widget is closed
+            store.watch(self._subscription, [batch_id] if batch_id else [])
         if self._results_preview.get("batch_id") != batch_id:
             self._results_preview = {}
         self._files_gone = []
@@ -66,7 +67,7 @@ class DetailsMixin(t.HasTraits):
             if getattr(self, "_detail_load_inline", False):
                 self._detail_load(batch_id)
             else:  # one request, in a worker: an observer runs on the shell thread and must not block it
-                self._in_worker("load", self._detail_load, batch_id)  # type: ignore[attr-defined]
+                self._in_worker("load", self._detail_load, batch_id)
             return
         self._detail_show(batch)
         store.wake()
@@ -75,16 +76,16 @@ class DetailsMixin(t.HasTraits):
         store = self._store
         assert store is not None
         try:
-            batch = store.retrieve(batch_id, client=self._client)  # type: ignore[attr-defined]
+            batch = store.retrieve(batch_id, client=self._client)
         except NotFoundError:
-            self._set(_detail={}, _detail_state="missing")  # type: ignore[attr-defined]
+            self._set(_detail={}, _detail_state="missing")
             return
         except Exception as exc:  # noqa: BLE001 - shown, and the poller retries the watched id
             # A store-type banner: the poller's next good refresh (which loads the watched id) clears it.
-            self._set(_banner=f"Could not load batch {batch_id}: {exc}", _banner_from_store=True)  # type: ignore[attr-defined]
+            self._set(_banner=f"Could not load batch {batch_id}: {exc}", _banner_from_store=True)
             store.wake()
             return
-        self._write(self._detail_loaded, batch)  # type: ignore[attr-defined]
+        self._write(self._detail_loaded, batch)
         store.wake()
 
     def _detail_loaded(self, batch: Batch) -> None:
@@ -93,7 +94,7 @@ class DetailsMixin(t.HasTraits):
 
     def _detail_show(self, batch: Batch) -> None:
         detail = batch_detail(batch, self._store.seen_at(batch.id) if self._store else None)
-        with self.hold_sync():  # type: ignore[attr-defined]
+        with self.hold_sync():
             if detail != self._detail:
                 self._detail = detail
             self._detail_state = ""
@@ -105,7 +106,7 @@ class DetailsMixin(t.HasTraits):
         return batch
 
     def _store_changed(self, event: StoreEvent) -> None:
-        super()._store_changed(event)  # type: ignore[misc]
+        super()._store_changed(event)
         for batch in event.changed:
             if batch.id == self._detail_id:
                 self._detail_show(batch)
@@ -116,13 +117,13 @@ class DetailsMixin(t.HasTraits):
         batch = store.get(self._detail_id) if (store is not None and self._detail_id) else None
         if (batch is not None and batch.is_active) or (batch is None and self._detail_state == "loading"):
             mine = self.details_interval  # also while a load that failed waits for its retry
-        return min_interval(mine, super()._poll_wants())  # type: ignore[misc]
+        return min_interval(mine, super()._poll_wants())
 
     # -- Python API ----------------------------------------------------------------------------------------
     def results(self, **kwargs: Any) -> Any:
         """The shown batch's results (``BatchResults``: output + error file joined to the inputs)."""
         batch = self._detail_batch()
-        return self._client_for(batch.id).results(batch, **kwargs)  # type: ignore[attr-defined]
+        return self._client_for(batch.id).results(batch, **kwargs)
 
     # -- actions ---------------------------------------------------------------------------------------------
     def _on_download(self, msg: dict, _buffers: list) -> None:
@@ -143,7 +144,7 @@ class DetailsMixin(t.HasTraits):
         except Exception:  # noqa: BLE001 - the size is only a guard; the download itself reports errors
             pass
         if size is not None and size > MAX_DOWNLOAD_BYTES:
-            self._show_error(  # type: ignore[attr-defined]
+            self._show_error(
                 f"The {kind} file is {size / 2**20:.0f} MiB, too big for a browser download through the kernel. "
                 f"Save it with client.download_file({file_id!r}, 'path.jsonl')."
             )
@@ -152,25 +153,26 @@ class DetailsMixin(t.HasTraits):
             data = self._client_for(batch.id).file_content(file_id)
         except NotFoundError:
             return self._file_gone(batch, kind)
-        self._write(  # type: ignore[attr-defined]
-            self.send,  # type: ignore[attr-defined]
+        self._write(
+            self.send,
             {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
         )
 
     def _file_gone(self, batch: Batch, kind: str) -> None:
         if batch.id == self._detail_id and kind not in self._files_gone:
-            self._set(_files_gone=[*self._files_gone, kind])  # type: ignore[attr-defined]
-        self._show_notice(  # type: ignore[attr-defined]
+            self._set(_files_gone=[*self._files_gone, kind])
+        self._show_notice(
             f"The {kind} file of {batch.label} has expired: the provider deleted it (output_expires_after, or its "
             "retention period ended), so it can no longer be downloaded.", "warning")
 
     def _on_retry_failed(self, _msg: dict, _buffers: list) -> None:
         """Resubmit the shown batch's failed requests as a new batch, then show that batch."""
         batch = self._detail_batch()
-        new = self._client_for(batch.id).retry_failed(batch)  # type: ignore[attr-defined]  # ValueError if none failed
-        self._store.put(new)
-        self._show_notice(f"Retry batch {new.id} created from the failures of {batch.label}.", "success")  # type: ignore[attr-defined]
-        self._set(_detail_id=new.id)  # type: ignore[attr-defined]
+        new = self._client_for(batch.id).retry_failed(batch)  # ValueError if none failed
+        if self._store is not None:
+            self._store.put(new)
+        self._show_notice(f"Retry batch {new.id} created from the failures of {batch.label}.", "success")
+        self._set(_detail_id=new.id)
 
     def _on_results_frame(self, _msg: dict, _buffers: list) -> None:
         """Load the shown batch's results into ``.results_frame`` (a pandas DataFrame)."""
@@ -179,9 +181,9 @@ class DetailsMixin(t.HasTraits):
         self.results_frame = frame
         # A worker thread: traits go through _set (one thread writes widget state); the name was looked up by
         # _dispatch_action on the shell thread.
-        self._set(_results_preview=results_preview(batch.id, frame))  # type: ignore[attr-defined]
-        name = self._py_name  # type: ignore[attr-defined]
-        self._show_notice(  # type: ignore[attr-defined]
+        self._set(_results_preview=results_preview(batch.id, frame))
+        name = self._py_name
+        self._show_notice(
             f"{len(frame):,} result rows of {batch.label} are in {name}.results_frame.", "success"
         )
 

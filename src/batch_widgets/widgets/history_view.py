@@ -227,7 +227,7 @@ class HistoryMixin(RowSyncMixin):
         timer = getattr(self, "_history_timer", None)
         if timer is not None:
             timer.cancel()
-        super().close()  # type: ignore[misc]
+        super().close()
 
     def _store_changed(self, event: Any) -> None:
         self._history_store_changed(event)
@@ -257,7 +257,7 @@ class HistoryMixin(RowSyncMixin):
 
         store = self._store
         mine = LIST_INTERVAL if store is not None and store.active() else None
-        parent = super()._poll_wants()  # type: ignore[misc]
+        parent = super()._poll_wants()
         return min((i for i in (mine, parent) if i is not None), default=None)
 
     def _on_history_open(self, msg: dict, _buffers: list) -> None:

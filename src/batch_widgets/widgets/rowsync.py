@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 import traitlets as t
 
+from .base import PanelMixinBase
+
 __all__ = ["RowTable", "snapshot_trait"]
 
 Encode = Callable[[list[Any]], dict[str, Any]]
@@ -97,7 +99,7 @@ def snapshot_trait() -> Any:
     return t.Instance(RowTable, allow_none=True).tag(sync=True, to_json=_snapshot_json)
 
 
-class RowSyncMixin(t.HasTraits):
+class RowSyncMixin(PanelMixinBase):
     """Sends a panel's RowTable changes: ``_sync_change(snapshot_name, patch_name, changed, dropped)``."""
 
     def _sync_change(self, table_trait: str, patch_trait: str, changed: Mapping[str, Any],
@@ -117,6 +119,6 @@ class RowSyncMixin(t.HasTraits):
     def _sync_all(self, table_trait: str, patch_trait: str) -> None:
         """Send the whole table (after a load, or a change too big for a patch) and an empty patch on it."""
         table: RowTable = getattr(self, table_trait)
-        with table.lock, self.hold_sync():  # type: ignore[attr-defined]
-            self.send_state(table_trait)  # type: ignore[attr-defined]
+        with table.lock, self.hold_sync():
+            self.send_state(table_trait)
             setattr(self, patch_trait, table.empty_patch())
