@@ -156,7 +156,7 @@ def start_demo_batches(
             client.create_batch(
                 file.id,
                 "/v1/chat/completions",
-                metadata={"description": description, "tags": tags, **(metadata or {})},
+                metadata={DESCRIPTION_KEY: description, TAGS_KEY: tags, **(metadata or {})},
             )
         )
     return batches

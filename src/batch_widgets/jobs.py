@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Mapping, O
 from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
 from .facts import (
+    DESCRIPTION_KEY,
     EXPIRED,
     JOB_ID_KEY,
     JOB_PART_KEY,
@@ -738,7 +739,7 @@ class _JobBase(RichDisplay):
 
     @property
     def description(self) -> Optional[str]:
-        return self._state.metadata.get("description")
+        return self._state.metadata.get(DESCRIPTION_KEY)
 
     @property
     def spec(self) -> JobSpec:
