@@ -1,14 +1,14 @@
 """History panel with 100,000 batches in headless chromium: first render, each filter keystroke, bytes sent.
 
-A standalone harness page loads the bundle (built fresh from js/ with the project's esbuild, exactly as
-`npm run build` does) and renders the History view with a fake anywidget model holding 100,000 rows encoded by
-the real kernel code (widgets/history_view.encode_history: packed binary columns, as the widget sends them; the
-buffer reaches the page as a DataView, as ipywidgets hands message buffers to a model). Files are served through Playwright's page.route (no
-file://, no network: every other host resolves to nothing). Times come from the page's Performance API:
-render() plus forced layout, and up to the next animation frame (what the user sees). Each mode (table only,
-table + analytics) runs --runs page loads; a run types "eval nightly" one key at a time, then toggles two status
-chips. Reported: the median first render; per keystroke the median over the runs (the verdict uses the slowest
-of these), and the p95 / max of every sample for information (a shared machine adds outliers).
+A standalone harness page loads the bundle (built fresh from js/ with the project's esbuild, exactly as `npm run
+build` does) and renders the History view with a fake anywidget model holding 100,000 rows encoded by the real
+kernel code (widgets/history_view.encode_history: packed binary columns, as the widget sends them; the buffer
+reaches the page as a DataView, as ipywidgets hands message buffers to a model). Files are served through
+Playwright's page.route (no file://, no network: every other host resolves to nothing). Times come from the page's
+Performance API: render() plus forced layout, and up to the next animation frame (what the user sees). Each mode
+(table only, table + analytics) runs --runs page loads; a run types "eval nightly" one key at a time, then toggles
+two status chips. Reported: the median first render; per keystroke the median over the runs (the verdict uses the
+slowest of these), and the p95 / max of every sample for information (a shared machine adds outliers).
 
 Targets (issue 14, at 100,000 rows): first render <= 1 s; each filter keystroke <= 100 ms; the rows sent (JSON
 header + binary buffer) <= 40 % of the same rows as JSON (encode_rows, what was sent before); the kernel's encode
@@ -222,8 +222,9 @@ def main() -> int:
                 browser.close()
 
     table: list[Row] = [
-        Row(f"rows sent ({args.rows:,}): header + binary buffer", f"{sent / 1e6:.2f} MB", f"JSON {json_size / 1e6:.2f} MB",
-            sent / json_size, f"<= {SIZE_RATIO:.0%} of JSON", sent <= SIZE_RATIO * json_size),
+        Row(f"rows sent ({args.rows:,}): header + binary buffer", f"{sent / 1e6:.2f} MB",
+            f"JSON {json_size / 1e6:.2f} MB", sent / json_size, f"<= {SIZE_RATIO:.0%} of JSON",
+            sent <= SIZE_RATIO * json_size),
         Row(f"kernel: encode {args.rows:,} rows, packed (once)", f"{encode_ms:.0f} ms",
             f"as JSON {json_ms:.0f} ms", encode_ms / json_ms, "info", None),
     ]

@@ -19,8 +19,8 @@ from .. import facts
 from ..facts import visible_metadata
 from ..jobs import job_id_of, job_position
 from ..models import Batch, BatchStatus
-from .base import BatchWidgetBase, log
 from ._columnar import pack_columns
+from .base import BatchWidgetBase, log
 from .rowsync import RowSyncMixin, RowTable, snapshot_trait
 
 #: Status codes in the columnar rows: the index in this tuple.
@@ -166,8 +166,9 @@ class HistoryMixin(RowSyncMixin):
     """
 
     #: Every batch, by id, synced by the one row-sync protocol (widgets/rowsync.py): the snapshot, columnar
-    #: (encode_history: packed binary columns from PACK_ROWS rows) with a "version", is current whenever a front end asks and is sent after a load or a change
-    #: of more than PATCH_FOLD_ROWS rows; the patch carries the batches of one change (same columns).
+    #: (encode_history: packed binary columns from PACK_ROWS rows) with a "version", is current whenever a front
+    #: end asks and is sent after a load or a change of more than PATCH_FOLD_ROWS rows; the patch carries the
+    #: batches of one change (same columns).
     _history_rows = snapshot_trait()
     _history_patch = t.Dict().tag(sync=True)
     #: The browser's filters: {statuses, search, endpoint, since, until} (dates YYYY-MM-DD, UTC).
