@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
@@ -155,7 +156,8 @@ def warn_local_fallback(server_url: str, looked_for: Sequence[str] = OPENAI_ENV,
 
 def _user_stacklevel() -> int:
     """The stacklevel of the first caller outside this package, so the warning points at the user's line."""
-    frame, level = sys._getframe(1), 1
+    frame: Optional[types.FrameType] = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     return level

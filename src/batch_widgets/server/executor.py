@@ -348,7 +348,8 @@ TINY_PNG_B64 = _tiny_png()
 
 
 def _images(body: dict, now: int, prompt_tokens: int) -> dict:
-    n = body.get("n") if isinstance(body.get("n"), int) and 1 <= body["n"] <= 10 else 1
+    n = body.get("n")
+    n = n if isinstance(n, int) and 1 <= n <= 10 else 1
     output_tokens = 272 * n  # a small square image at low quality
     return {"created": now, "data": [{"b64_json": TINY_PNG_B64} for _ in range(n)],
             "usage": {"input_tokens": prompt_tokens, "output_tokens": output_tokens,
@@ -363,8 +364,8 @@ def _inputs(body: dict) -> list:
 
 def _embeddings(body: dict, model: str, rng: random.Random, prompt_tokens: int) -> dict:
     # A small vector by default keeps demo files light; ``dimensions`` in the body is honoured (up to 3072).
-    dims = body.get("dimensions") if isinstance(body.get("dimensions"), int) else 64
-    dims = max(1, min(dims, 3072))
+    dims = body.get("dimensions")
+    dims = max(1, min(dims if isinstance(dims, int) else 64, 3072))
     data = []
     for i, _ in enumerate(_inputs(body)):
         vec = [rng.gauss(0.0, 1.0) for _ in range(dims)]

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import httpx
 
@@ -151,7 +151,7 @@ def shared_server() -> LocalBatchServer:
     global _shared
     with _shared_lock:
         if _shared is None or _shared._closed:
-            options = {key: float(os.environ.get(f"BATCH_WIDGETS_{key.upper()}", value))
+            options: dict[str, Any] = {key: float(os.environ.get(f"BATCH_WIDGETS_{key.upper()}", value))
                        for key, value in SHARED_DEFAULTS.items()}
             api_key = os.environ.get("BATCH_WIDGETS_LOCAL_API_KEY") or secrets.token_urlsafe(32)
             _shared = LocalBatchServer(default_data_dir(), api_key=api_key, **options)

@@ -132,6 +132,12 @@ class Runner:
         finally:
             self.storage.release()
 
+    def _doc(self, batch_id: str) -> dict:
+        doc = self.storage.get_batch(batch_id)
+        if doc is None:  # the runner only picks batches from this storage, and batches are never deleted
+            raise LookupError(f"batch {batch_id} is not in the local server's storage")
+        return doc
+
     def _set(self, batch_id: str, change) -> dict:
         return self.storage.update_batch(batch_id, change)[0]
 
@@ -139,7 +145,7 @@ class Runner:
         return doc.get("expires_at") is not None and time.time() >= doc["expires_at"]
 
     def _validate(self, batch_id: str) -> str:
-        doc = self.storage.get_batch(batch_id)
+        doc = self._doc(batch_id)
         if self._expired(doc):
             return "expired"
         path = self.storage.file_path(doc["input_file_id"])
@@ -179,7 +185,7 @@ class Runner:
         return status
 
     def _execute(self, batch_id: str) -> str:
-        doc = self.storage.get_batch(batch_id)
+        doc = self._doc(batch_id)
         done = self.storage.done_indices(batch_id)
         size = self.executor.chunk_size()
         chunk: list[tuple[int, str, dict]] = []
@@ -249,7 +255,7 @@ class Runner:
         return _STOP if self._stop.is_set() else None
 
     def _finalize(self, batch_id: str, terminal: str) -> None:
-        doc = self.storage.get_batch(batch_id)
+        doc = self._doc(batch_id)
         options = self.storage.batch_options(batch_id)
         unrun = self._unrun_lines(doc, *_UNRUN[terminal]) if terminal in _UNRUN else ()
         output = self._write_file(self.storage.result_lines(batch_id, ok=True))
