@@ -462,6 +462,8 @@ class _ClientCommon:
 class BatchTransport(_ClientCommon):
     """Synchronous transport for an OpenAI-compatible Batch API (OpenAI, Azure OpenAI, or the local server)."""
 
+    _http: httpx.Client
+
     def __init__(
         self,
         api_key: Optional[str] = None,
@@ -613,6 +615,8 @@ class BatchTransport(_ClientCommon):
 
 class AsyncBatchTransport(_ClientCommon):
     """The async twin of BatchTransport: the same methods as coroutines, built on the same core."""
+
+    _http: httpx.AsyncClient
 
     def __init__(
         self,
