@@ -150,7 +150,7 @@ def _responses_text(output: pa.Array) -> pa.Array:
     grouped = table.group_by("row", use_threads=False).aggregate([("text", "list")])
     # Scatter the joined texts back to their rows; rows without text stay null.
     joined = pc.binary_join(grouped["text_list"].combine_chunks(), "")
-    index = [None] * len(output)
+    index: list[Optional[int]] = [None] * len(output)
     for slot, row in enumerate(grouped["row"].to_pylist()):
         index[row] = slot
     return pc.take(joined, pa.array(index, _I))
@@ -793,12 +793,12 @@ class BatchResults:
 
     # -- inputs
     @property
-    def inputs(self) -> Optional[list[dict]]:
+    def inputs(self) -> Optional[list[Mapping[str, Any]]]:
         """The input lines (dicts) in file order, or ``None`` when the input file is not available."""
         if self._inputs is None and self.input_file is not None:
             from .jsonl import read_jsonl
 
-            self._inputs = read_jsonl(self.input_file)
+            self._inputs = list(read_jsonl(self.input_file))  # typed as the Mappings a caller may pass
         return self._inputs
 
     def _input_table(self) -> Optional[pa.Table]:
@@ -886,7 +886,7 @@ class BatchResults:
         frame = self.to_dataframe()
         return frame.loc[~frame["ok"], "custom_id"].astype(str).tolist()
 
-    def failed_requests(self) -> list[dict]:
+    def failed_requests(self) -> list[Mapping[str, Any]]:
         """The input lines of the requests to run again (needs the inputs)."""
         if self.inputs is None:
             raise ValueError("the input file is not available, so the failed requests cannot be rebuilt")
@@ -896,7 +896,9 @@ class BatchResults:
     def usage(self) -> tuple[int, int, int]:
         """Summed ``(input, output, cached)`` tokens over all result lines."""
         frame = self.to_dataframe(include_inputs=False)
-        return tuple(int(frame[c].sum(skipna=True)) for c in ("input_tokens", "output_tokens", "cached_tokens"))
+        input_tokens, output_tokens, cached = (int(frame[c].sum(skipna=True))
+                                               for c in ("input_tokens", "output_tokens", "cached_tokens"))
+        return input_tokens, output_tokens, cached
 
     def cost(self, pricing: Optional["Pricing"] = None) -> tuple[Optional[float], str]:
         """``(USD, source)`` from the results' token counts at batch prices (source "results" or "unknown")."""
