@@ -23,7 +23,6 @@ a :class:`~batch_widgets.client.BatchClient`, ``AsyncJob`` awaits them with an `
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import shutil
@@ -223,7 +222,7 @@ def _run_sync(client: Any, gen: _Gen) -> Any:
         value, error = None, None
         try:
             if op.name == "sleep":
-                time.sleep(*op.args)
+                client.sleep(*op.args)  # the client's sleep, as in wait() (tests inject theirs)
             elif op.name == "all_batches":
                 value = list(client.iter_batches(**op.kwargs))
             else:
@@ -243,7 +242,7 @@ async def _run_async(client: Any, gen: _Gen) -> Any:
         value, error = None, None
         try:
             if op.name == "sleep":
-                await asyncio.sleep(*op.args)
+                await client.sleep(*op.args)
             elif op.name == "all_batches":
                 value = [b async for b in client.iter_batches(**op.kwargs)]
             else:
@@ -654,7 +653,8 @@ def _wait_gen(job: "_JobBase", *, poll_interval: float, max_poll_interval: float
               on_update: Optional[Callable[[Any], Any]], progress: bool) -> _Gen:
     state = job._state
     state.driven = True
-    deadline = None if timeout is None else time.monotonic() + timeout
+    clock = job._client.clock  # the client's clock, as in wait()
+    deadline = None if timeout is None else clock() + timeout
     reporter = make_progress(state.job_id) if progress else None
     interval, last = poll_interval, None
     try:
@@ -674,7 +674,7 @@ def _wait_gen(job: "_JobBase", *, poll_interval: float, max_poll_interval: float
             if job.status != "in_progress" and not (job.status == "incomplete" and not state.cancelled
                                                     and _can_progress(state)):
                 return job
-            now = time.monotonic()
+            now = clock()
             if deadline is not None and now >= deadline:
                 counts = job.request_counts
                 raise TimeoutError(f"job {state.job_id} is still {job.status} ({counts.done:,}/{counts.total:,} "

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import time
 
 import pytest
 
@@ -245,3 +246,22 @@ def test_token_limit_refusal_waits_and_submits_again(tmp_path):
         frame = job.results().to_dataframe()
         assert frame["ok"].all() and (frame["attempts"] == 1).all() and len(frame) == 90
         assert not set(frame["batch_id"]) & {b.id for b in refused}
+
+
+@pytest.mark.timeout(60)  # on the real clock this wait would take 600 s
+def test_job_wait_runs_on_the_clients_clock_and_sleep(tmp_path):
+    """A slow job and a 600 s timeout: the client's injected clock and sleep carry the whole wait, no real time."""
+    now, sleeps = [0.0], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    with LocalBatchServer(tmp_path, api_key=KEY, rate=0.001, poll_interval=3600) as slow:
+        with BatchClient(api_key=KEY, base_url=slow.base_url, clock=lambda: now[0], sleep=sleep) as client:
+            job = client.submit_job(prompts(3), description="slow")
+            started = time.monotonic()
+            with pytest.raises(TimeoutError, match="after 600 s"):
+                job.wait(timeout=600, poll_interval=1, max_poll_interval=60, progress=False)
+    assert now[0] == 600 and sleeps[:4] == [1, 2, 4, 8]
+    assert time.monotonic() - started < 30
