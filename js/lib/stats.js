@@ -25,8 +25,13 @@ export function fsum(values) {
   const partials = [];
   for (let x of values) {
     let i = 0;
-    for (let y of partials) {
-      if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+    for (let j = 0; j < partials.length; j++) {
+      let y = partials[j];
+      if (Math.abs(x) < Math.abs(y)) {
+        const t = x; // no [x, y] = [y, x]: that allocates an array per addition
+        x = y;
+        y = t;
+      }
       const hi = x + y;
       const lo = y - (hi - x);
       if (lo) partials[i++] = lo;
