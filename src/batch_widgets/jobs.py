@@ -982,7 +982,7 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
     if build_options:  # rows or prompts with build_requests' options (model=, prompt_column=, ...)
         from .jsonl import build_requests
 
-        requests = build_requests(requests, **({"endpoint": endpoint} if endpoint else {}), **build_options)
+        requests = build_requests(requests, endpoint=endpoint or DEFAULT_ENDPOINT, **build_options)
     lines, source = request_lines(requests, endpoint)
     if not lines:
         raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)

@@ -130,7 +130,7 @@ def request_lines(requests: Requests, endpoint: Optional[str] = None,
     """The encoded input lines ``submit`` would send, and where they came from (for error messages): a path,
     JSONL bytes, a DataFrame, rows or prompts (built with ``build_requests`` and its keywords, ``model=``...),
     or input lines. The same inputs as ``validation.validate_requests``."""
-    from .jsonl import build_requests, builds_rows, encode_line
+    from .jsonl import DEFAULT_ENDPOINT, build_requests, builds_rows, encode_line
 
     if not isinstance(requests, (str, os.PathLike, bytes, bytearray)) and not hasattr(requests, "columns"):
         requests = list(requests)  # looked at twice: lines or rows?
@@ -148,13 +148,13 @@ def request_lines(requests: Requests, endpoint: Optional[str] = None,
     if isinstance(requests, (bytes, bytearray)):
         return [line.rstrip(b"\r") for line in bytes(requests).split(b"\n") if line.strip()], "the requests"
     if hasattr(requests, "columns"):  # a DataFrame of prompts/messages/bodies
-        requests = build_requests(requests, **({"endpoint": endpoint} if endpoint else {}))
+        requests = build_requests(requests, endpoint=endpoint or DEFAULT_ENDPOINT)
     items = list(requests)
     if all(isinstance(i, bytes) for i in items):
         return items, "the requests"
     # Input lines (even broken ones: the validator will say what is wrong) or rows/prompts to build them from.
     if not any(isinstance(i, Mapping) and ("body" in i or "url" in i) for i in items):
-        items = build_requests(items, **({"endpoint": endpoint} if endpoint else {}))
+        items = build_requests(items, endpoint=endpoint or DEFAULT_ENDPOINT)
     return [encode_line(item) if isinstance(item, Mapping) else json.dumps(item).encode() for item in items], \
         "the requests"
 
@@ -224,6 +224,11 @@ def _check_inputs_returned(client: Any) -> None:
             "the failed requests from your own input: client.submit([lines whose custom_id failed])")
 
 
+def _batch_id(batch: Any) -> str:
+    """The id of a batch given as its id or as an object with an ``id`` (ours, or an SDK's)."""
+    return getattr(batch, "id", batch)
+
+
 class _Waiter:
     """wait()'s decisions, shared by the sync and async workflow: what each poll means and how long to sleep.
     Time comes from the client's clock, so tests run a long wait without real time passing."""
@@ -267,6 +272,13 @@ class _Waiter:
         return (self.interval if self.deadline is None else max(0.0, min(self.interval, self.deadline - now))), \
             changed
 
+    @property
+    def ended(self) -> "Batch":
+        """The terminal batch: step() returns no delay only once it has seen one."""
+        if self.last is None:
+            raise RuntimeError(f"wait({self.batch_id}) ended without a batch")
+        return self.last
+
     def close(self) -> None:
         if self.reporter:
             self.reporter.close()
@@ -282,7 +294,7 @@ def _check_retryable(parent: "Batch") -> None:
         raise ValueError(f"batch {parent.id} is still {parent.status}; wait for it to end before retrying")
 
 
-def _failed_lines(parent: "Batch", results: "BatchResults") -> list[dict]:
+def _failed_lines(parent: "Batch", results: "BatchResults") -> list[Mapping[str, Any]]:
     try:
         lines = results.failed_requests()
     finally:
@@ -355,12 +367,15 @@ class Workflow:
         Connection errors, rate limits and server errors are waited out for up to ``max_outage`` seconds.
         Time is the client's: its ``clock`` and ``sleep``.
         """
-        options = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout,
-                       progress=progress, max_outage=max_outage)
+        options: dict[str, Any] = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval,
+                                       timeout=timeout, progress=progress, max_outage=max_outage)
         if isinstance(batch_id, (list, tuple)):
-            return [self.wait(b, on_update=on_update, **options) for b in batch_id]  # type: ignore[arg-type]
-        batch_id = getattr(batch_id, "id", batch_id)
-        waiter = _Waiter(batch_id, self.client.clock, **options)  # type: ignore[arg-type]
+            return [self._wait_one(_batch_id(b), on_update, options) for b in batch_id]
+        return self._wait_one(_batch_id(batch_id), on_update, options)
+
+    def _wait_one(self, batch_id: str, on_update: Optional[Callable[["Batch"], Any]],
+                  options: dict[str, Any]) -> "Batch":
+        waiter = _Waiter(batch_id, self.client.clock, **options)
         try:
             while True:
                 try:
@@ -371,7 +386,7 @@ class Workflow:
                 if changed is not None and on_update is not None:
                     on_update(changed)
                 if delay is None:
-                    return waiter.last  # type: ignore[return-value]
+                    return waiter.ended
                 self.client.sleep(delay)
         finally:
             waiter.close()
@@ -452,12 +467,15 @@ class AsyncWorkflow:
         progress: bool = True,
         max_outage: float = 600.0,
     ) -> Union["Batch", list["Batch"]]:
-        options = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout,
-                       progress=progress, max_outage=max_outage)
+        options: dict[str, Any] = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval,
+                                       timeout=timeout, progress=progress, max_outage=max_outage)
         if isinstance(batch_id, (list, tuple)):
-            return [await self.wait(b, on_update=on_update, **options) for b in batch_id]  # type: ignore[arg-type]
-        batch_id = getattr(batch_id, "id", batch_id)
-        waiter = _Waiter(batch_id, self.client.clock, **options)  # type: ignore[arg-type]
+            return [await self._wait_one(_batch_id(b), on_update, options) for b in batch_id]
+        return await self._wait_one(_batch_id(batch_id), on_update, options)
+
+    async def _wait_one(self, batch_id: str, on_update: Optional[Callable[["Batch"], Any]],
+                        options: dict[str, Any]) -> "Batch":
+        waiter = _Waiter(batch_id, self.client.clock, **options)
         try:
             while True:
                 try:
@@ -470,7 +488,7 @@ class AsyncWorkflow:
                     if inspect.isawaitable(outcome):  # an async on_update is awaited
                         await outcome
                 if delay is None:
-                    return waiter.last  # type: ignore[return-value]
+                    return waiter.ended
                 await self.client.sleep(delay)
         finally:
             waiter.close()
