@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union, cast
 
 import pandas as pd
 
@@ -95,7 +95,8 @@ class BatchHistory:
             from .client import BatchClient
 
             client = BatchClient()
-        self.client = client
+        # The duck-typed check above left a client or None (mypy cannot narrow on hasattr).
+        self.client = cast(Optional["BatchClient"], client)
         self.index = index if index is not None else BatchIndex()
         self.pricing = pricing
         self.filters = {k: v for k, v in (filters or {}).items() if v is not None}

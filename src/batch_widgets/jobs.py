@@ -32,7 +32,8 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Mapping, Optional, Sequence, Union
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping, Optional,
+                    Protocol, Sequence, Union)
 
 from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
@@ -914,7 +915,8 @@ class JobResults:
             for attempt, results in enumerate(chain, start=1):
                 frame = _with_batch_errors(results.to_dataframe(), results.batch)
                 frame["attempts"] = attempt
-                frame["batch_id"] = pd.array([results.batch.id] * len(frame), dtype=pd.StringDtype("pyarrow"))
+                batch_id = results.batch.id if results.batch is not None else None  # None: results read from files
+                frame["batch_id"] = pd.array([batch_id] * len(frame), dtype=pd.StringDtype("pyarrow"))
                 rounds.append(frame)
             if len(rounds) == 1:
                 frames.append(rounds[0])
@@ -1035,11 +1037,27 @@ def _jobs_from(batches: Iterable[Batch]) -> list[_State]:
     return [_state_from(job_id, found) for job_id, found in groups.items()]
 
 
+class _SyncClientParts(Protocol):
+    """What JobsMixin reads from the client it is mixed into (BatchClient)."""
+
+    @property
+    def accepted_endpoints(self) -> Optional[tuple[str, ...]]: ...
+    def iter_batches(self) -> Iterator[Batch]: ...
+
+
+class _AsyncClientParts(Protocol):
+    """What AsyncJobsMixin reads from the client it is mixed into (AsyncBatchClient)."""
+
+    @property
+    def accepted_endpoints(self) -> Optional[tuple[str, ...]]: ...
+    def iter_batches(self) -> AsyncIterator[Batch]: ...
+
+
 class JobsMixin:
     """``submit_job`` / ``job`` / ``jobs`` on the synchronous client."""
 
     def submit_job(
-        self,
+        self: _SyncClientParts,
         requests: Requests,
         *,
         endpoint: Optional[str] = None,
@@ -1078,9 +1096,9 @@ class JobsMixin:
         job = Job(self, state)
         return job.refresh()
 
-    def jobs(self) -> list[Job]:
+    def jobs(self: _SyncClientParts) -> list[Job]:
         """Every job found in the batch list, newest first (their statuses as listed: call ``refresh()``)."""
-        states = _jobs_from(self.iter_batches())  # type: ignore[attr-defined]
+        states = _jobs_from(self.iter_batches())
         return [Job(self, s) for s in states]
 
 
@@ -1088,7 +1106,7 @@ class AsyncJobsMixin:
     """``submit_job`` / ``job`` / ``jobs`` on the async client (awaitable, returning :class:`AsyncJob`)."""
 
     async def submit_job(
-        self,
+        self: _AsyncClientParts,
         requests: Requests,
         *,
         endpoint: Optional[str] = None,
@@ -1114,6 +1132,6 @@ class AsyncJobsMixin:
         state = await _run_async(self, _load_gen(job_id))
         return await AsyncJob(self, state).refresh()
 
-    async def jobs(self) -> list[AsyncJob]:
-        batches = [b async for b in self.iter_batches()]  # type: ignore[attr-defined]
+    async def jobs(self: _AsyncClientParts) -> list[AsyncJob]:
+        batches = [b async for b in self.iter_batches()]
         return [AsyncJob(self, s) for s in _jobs_from(batches)]

@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence, TextIO, Union
 
 from .errors import (
     APIConnectionError,
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 _TRANSIENT = (APIConnectionError, RateLimitError, ServerError)
 
 if TYPE_CHECKING:
-    from .models import Batch
+    from .models import Batch, RequestCounts
     from .results import BatchResults
     from .transport import AsyncBatchTransport, BatchTransport
 
@@ -535,7 +535,20 @@ def in_kernel() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def _summary(batch: "Batch") -> str:
+class Progressing(Protocol):
+    """What a progress display reads: a batch, or a job of several batches."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def is_terminal(self) -> bool: ...
+    @property
+    def request_counts(self) -> "RequestCounts": ...
+
+
+def _summary(batch: Progressing) -> str:
     counts = batch.request_counts
     failed = f", {counts.failed:,} failed" if counts.failed else ""
     return f"{batch.id}: {batch.status} {counts.done:,}/{counts.total:,}{failed}"
@@ -547,7 +560,7 @@ class TerminalProgress:
     def __init__(self, stream: TextIO) -> None:
         self.stream, self._width, self._started = stream, 0, time.monotonic()
 
-    def update(self, batch: "Batch") -> None:
+    def update(self, batch: Progressing) -> None:
         counts = batch.request_counts
         percent = f" ({100 * counts.done / counts.total:.0f}%)" if counts.total else ""
         text = f"{_summary(batch)}{percent}  {time.monotonic() - self._started:.0f}s"
@@ -573,7 +586,7 @@ class NotebookProgress:
         self.box = w.HBox([self.bar, self.label])
         display(self.box)
 
-    def update(self, batch: "Batch") -> None:
+    def update(self, batch: Progressing) -> None:
         counts = batch.request_counts
         self.bar.max = max(counts.total, 1)
         self.bar.value = min(counts.done, self.bar.max)
