@@ -109,7 +109,7 @@ def error_from_response(response: httpx.Response, redact: Callable[[str], str] =
         request_id=scrub(response.headers.get("x-request-id")),
         hint=hint,
     )
-    error._wrong_base_url = wrong_url  # type: ignore[attr-defined]
+    error._wrong_base_url = wrong_url
     return error
 
 

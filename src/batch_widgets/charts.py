@@ -12,7 +12,7 @@ wins. Everything else is plain Altair: ``.properties()``, ``.save("c.png")``, ``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import numpy as np
@@ -26,18 +26,24 @@ __all__ = ["cost_chart", "processing_time_chart", "status_chart", "success_failu
            "StaticChart", "StaticLayerChart"]
 
 
-class _InlineSVG:
+if TYPE_CHECKING:  # _InlineSVG is always combined with an Altair chart: type-check it as one
+    _AltairChart = alt.TopLevelMixin
+else:
+    _AltairChart = object
+
+
+class _InlineSVG(_AltairChart):
     """Display as an inline SVG (vl-convert) unless the user chose an Altair renderer other than the default."""
 
     def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> Any:
         if alt.renderers.active != "default":
-            return super()._repr_mimebundle_(*args, **kwargs)  # type: ignore[misc]
+            return super()._repr_mimebundle_(*args, **kwargs)
         from altair.utils.mimebundle import spec_to_mimebundle
 
         try:
-            spec = self.to_dict(context={"pre_transform": False})  # type: ignore[attr-defined]
+            spec = self.to_dict(context={"pre_transform": False})
         except Exception:  # what Altair does: show the error, not an empty output
-            return super()._repr_mimebundle_(*args, **kwargs)  # type: ignore[misc]
+            return super()._repr_mimebundle_(*args, **kwargs)
         bundle = spec_to_mimebundle(spec, format="svg", mode="vega-lite", vegalite_version=alt.VEGALITE_VERSION,
                                     engine="vl-convert")
         title = spec.get("title")

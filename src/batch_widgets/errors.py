@@ -20,6 +20,9 @@ class LocalServerWarning(UserWarning):
 class APIError(BatchWidgetsError):
     """The API answered with an error status, or could not be reached."""
 
+    #: Set when the answer shows the base URL has no Batch API (see ``_responses``).
+    _wrong_base_url: bool = False
+
     def __init__(
         self,
         message: str,
@@ -55,7 +58,7 @@ class APIError(BatchWidgetsError):
 
     @property
     def wrong_base_url(self) -> bool:
-        return bool(getattr(self, "_wrong_base_url", False))
+        return bool(self._wrong_base_url)
 
 
 class BadRequestError(APIError):

@@ -554,7 +554,8 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 def _skip(text: str, at: int) -> int:
     """The first position at or after ``at`` that is not JSON whitespace."""
-    return _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]  # matches the empty string
+    match = _WHITESPACE.match(text, at)
+    return match.end() if match is not None else at  # never None: the pattern matches the empty string
 
 
 def _value_span(text: str, name: str) -> Optional[tuple[int, int]]:
@@ -565,9 +566,9 @@ def _value_span(text: str, name: str) -> Optional[tuple[int, int]]:
     if text[at] == "}":
         return None
     while True:
-        key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+        key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]  # typeshed omits it
         at = _skip(text, _skip(text, at) + 1)  # past ":"
-        _, value_end = _DECODER.scan_once(text, at)  # type: ignore[attr-defined]
+        _, value_end = _DECODER.scan_once(text, at)  # type: ignore[attr-defined]  # typeshed omits it
         if key == name:
             found = (at, value_end)
         at = _skip(text, value_end)
@@ -692,8 +693,10 @@ class _Downloads:
             log.warning("batch_widgets: %s is still %s; its results are incomplete (requests not yet run read "
                         "status 'pending')", batch.id, batch.status)
         self.batch, self.include_inputs = batch, include_inputs
-        self.tempdir = tempfile.mkdtemp(prefix=f"{batch.id}_") if directory is None else None
-        self.folder = pathlib.Path(directory if directory is not None else self.tempdir)  # type: ignore[arg-type]
+        self.tempdir: Optional[str] = None
+        if directory is None:
+            directory = self.tempdir = tempfile.mkdtemp(prefix=f"{batch.id}_")
+        self.folder = pathlib.Path(directory)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._paths: dict[str, Optional[pathlib.Path]] = {}
 

@@ -12,7 +12,7 @@ from typing import Optional
 try:
     from python_multipart.multipart import MultipartParser, parse_options_header
 except ImportError:  # python-multipart < 0.0.13 named its module "multipart"
-    from multipart.multipart import MultipartParser, parse_options_header  # type: ignore[no-redef]
+    from multipart.multipart import MultipartParser, parse_options_header  # type: ignore[no-redef]  # the same names, old home
 from starlette.requests import Request
 
 __all__ = ["UploadTooLarge", "BadUpload", "Upload", "receive_upload"]
