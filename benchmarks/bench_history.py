@@ -14,14 +14,13 @@ import statistics
 import time
 
 import httpx
-
 from _table import Row, report
 
 from batch_widgets.analytics import batches_frame, filter_frame, summary_stats
 from batch_widgets.client import BatchClient
 from batch_widgets.history import BatchHistory
-from batch_widgets.models import Batch
 from batch_widgets.index import BatchIndex
+from batch_widgets.models import Batch
 
 T0 = 1_764_400_000
 STATUSES = ["completed"] * 14 + ["failed", "expired", "cancelled", "in_progress", "validating", "finalizing"]

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "unit"))
 
 from _table import Row, report  # noqa: E402

@@ -21,8 +21,8 @@ import functools
 import inspect
 from typing import Any, Callable
 
-from .transport import MAX_PAGES, AsyncBatchTransport, BatchTransport  # noqa: F401 - MAX_PAGES: where users found it
 from .jobs import AsyncJobsMixin, JobsMixin
+from .transport import MAX_PAGES, AsyncBatchTransport, BatchTransport  # noqa: F401 - MAX_PAGES: where users found it
 from .workflow import AsyncWorkflow, Workflow
 
 __all__ = ["AsyncBatchClient", "BatchClient"]

@@ -32,8 +32,20 @@ import uuid
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import (TYPE_CHECKING, Any, AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping, Optional,
-                    Protocol, Sequence, Union)
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Union,
+)
 
 from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem

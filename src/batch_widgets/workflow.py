@@ -44,7 +44,6 @@ from .facts import (
     TAGS_SEPARATOR,
 )
 
-
 log = logging.getLogger(__name__)
 #: Failures wait() rides out: the request may work again in a moment.
 _TRANSIENT = (APIConnectionError, RateLimitError, ServerError)

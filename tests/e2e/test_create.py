@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import json
 
+from conftest import SCREENSHOTS
+from labkit import FRESH_SERVER, append_and_run, open_notebook, output, run_all
 from playwright.sync_api import expect
 
 from batch_widgets.demo import demo_requests, to_jsonl
-from conftest import SCREENSHOTS
-from labkit import FRESH_SERVER, append_and_run, open_notebook, output, run_all
 
 CELLS = [
     FRESH_SERVER,

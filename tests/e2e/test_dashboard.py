@@ -6,10 +6,9 @@ import json
 import re
 import time
 
-from playwright.sync_api import expect
-
 from conftest import SCREENSHOTS
 from labkit import FRESH_SERVER, append_and_run, luminance, open_notebook, output, printed_ids, run_all, set_theme
+from playwright.sync_api import expect
 
 CELLS = [
     FRESH_SERVER,

@@ -3,10 +3,9 @@ fix it, never spins, and prints nothing under the cells that run after it."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from conftest import SCREENSHOTS
 from labkit import FRESH_SERVER, open_notebook, output, run_all
+from playwright.sync_api import expect
 
 CELLS = [
     FRESH_SERVER,

@@ -3,10 +3,9 @@ which the quickstart's batch appears and completes, with no key and no internet.
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from conftest import SCREENSHOTS
 from labkit import open_notebook, run_all
+from playwright.sync_api import expect
 
 
 def test_quickstart_notebook_runs_and_its_batch_completes_in_the_dashboard(page, lab_server):

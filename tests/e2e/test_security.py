@@ -3,9 +3,8 @@ that markup literally in the list, the details and the history, and none of it r
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from labkit import FRESH_SERVER, open_notebook, output, printed_ids, run_all
+from playwright.sync_api import expect
 
 IMG = "<img src=x onerror=window.__pwned=1>"
 SCRIPT = "<script>window.__pwned=1</script>"

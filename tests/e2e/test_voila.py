@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
-
 from conftest import SCREENSHOTS
+from playwright.sync_api import expect
 
 
 def test_voila_dashboard_shows_live_rows(page, voila_server):

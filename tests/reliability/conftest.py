@@ -6,7 +6,6 @@ import threading
 
 import httpx
 import pytest
-
 from faults import SECRET, FakeClock, FaultTransport
 
 

@@ -20,7 +20,6 @@ from typing import Callable, Iterator, Optional
 
 import httpx
 
-
 #: Distinctive enough that finding it anywhere (a repr, a log, a trait) can only mean a leak.
 SECRET = "sk-reliability-SECRET-7f3a9c2e51d04b8a"
 ENDPOINT = "/v1/chat/completions"

@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
+from faults import ENDPOINT, request_lines
 
 from batch_widgets import errors
-from faults import ENDPOINT, request_lines
 
 THREADS = 10
 PER_THREAD = 5

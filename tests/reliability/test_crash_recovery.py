@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from faults import ENDPOINT, SECRET, request_lines
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,10 @@ import socket
 import time
 
 import pytest
+from faults import ENDPOINT, SECRET, FakeClock, RawFaultServer, request_lines
 
 from batch_widgets import errors
 from batch_widgets.client import AsyncBatchClient, BatchClient
-from faults import ENDPOINT, SECRET, FakeClock, RawFaultServer, request_lines
 
 TIMEOUT = 0.3
 WIRE_FAULTS = ["hang", "close_before_reply", "proxy_then_close", "proxy_half_body", "garbage"]

@@ -3,11 +3,10 @@ and recovers by itself once the faults stop; no exception ever escapes its threa
 
 from __future__ import annotations
 
-
 import pytest
+from faults import ENDPOINT, FAULTS, SECRET, FakeClock, FaultTransport, request_lines, wait_until
 
 from batch_widgets.store import BatchStore
-from faults import ENDPOINT, FAULTS, SECRET, FakeClock, FaultTransport, request_lines, wait_until
 
 #: Faults a list refresh cannot get past (the others are absorbed by the paging guards).
 FAILING = sorted(set(FAULTS) - {"stuck_cursor", "empty_page_has_more"})

@@ -3,12 +3,10 @@ polling, and clear the banner by themselves once the API answers again. Nothing 
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines, wait_until
 
 from batch_widgets.store import clear_stores
-from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines, wait_until
 
 #: A rotation of faults the widgets meet while loading and polling.
 WIDGET_FAULTS = ["server_error", "connect_error", "drop_mid_body", "malformed_json", "rate_limited", "read_timeout"]

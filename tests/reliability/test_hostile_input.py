@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from faults import ENDPOINT, SECRET, request_lines
 
 from batch_widgets import errors
-from faults import ENDPOINT, SECRET, request_lines
 
 LIMIT = 1024 * 1024  # a 1 MiB upload limit for the test server
 AUTH = {"Authorization": f"Bearer {SECRET}"}

@@ -12,10 +12,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 import schemathesis
+from faults import ENDPOINT, SECRET, request_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from faults import ENDPOINT, SECRET, request_lines
 
 AUTH = {"Authorization": f"Bearer {SECRET}"}
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)

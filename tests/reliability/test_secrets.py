@@ -9,10 +9,10 @@ import traceback
 
 import httpx
 import pytest
+from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines
 
 from batch_widgets import errors
 from batch_widgets.store import clear_stores
-from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines
 
 #: Pieces of the key that would also betray it (a truncated message, a "sk-...last4" style hint is fine).
 PIECES = [SECRET, SECRET[3:], SECRET[:-4], SECRET[8:28]]
@@ -158,11 +158,11 @@ def _widgets(client, batch_id):
 
 def test_every_widget_class_is_covered():
     """A new widget class must be added to _widgets() above."""
-    import batch_widgets.widgets as pkg
-    from batch_widgets.widgets.base import BatchWidgetBase
-
     import importlib
     import pkgutil
+
+    import batch_widgets.widgets as pkg
+    from batch_widgets.widgets.base import BatchWidgetBase
 
     classes = set()
     for info in pkgutil.iter_modules(pkg.__path__):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from server_helpers import API_KEY, make_client
 
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import API_KEY, make_client
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from server_helpers import CHAT, jsonl, request_line, upload, wait_for
 
 

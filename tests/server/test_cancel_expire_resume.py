@@ -9,10 +9,10 @@ from collections import Counter
 
 import openai
 import pytest
+from server_helpers import make_client, read_lines, submit, wait_for
 
 from batch_widgets.server.local import LocalBatchServer
 from batch_widgets.server.storage import Storage
-from server_helpers import make_client, read_lines, submit, wait_for
 
 
 def outcome_ids(client, batch):

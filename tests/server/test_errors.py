@@ -3,9 +3,9 @@
 import httpx
 import openai
 import pytest
+from server_helpers import API_KEY, CHAT, jsonl, make_client, request_line, upload
 
 from batch_widgets.server.local import LocalBatchServer
-from server_helpers import API_KEY, CHAT, jsonl, make_client, request_line, upload
 
 
 def assert_error_shape(response, status, code=None, param=None):

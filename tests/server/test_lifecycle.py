@@ -9,9 +9,9 @@ from openai.types import CreateEmbeddingResponse, Moderation
 from openai.types.chat import ChatCompletion
 from openai.types.completion import Completion
 from openai.types.responses import Response
+from server_helpers import CHAT, jsonl, make_client, read_lines, request_line, submit, upload, wait_for
 
 from batch_widgets.models import Batch
-from server_helpers import CHAT, jsonl, make_client, read_lines, request_line, submit, upload, wait_for
 
 
 def test_upload_create_poll_download(client):

@@ -4,10 +4,10 @@ import threading
 
 import httpx
 import pytest
+from server_helpers import make_client, submit, wait_for
 
 from batch_widgets.server import cli, local
 from batch_widgets.server.local import LocalBatchServer, shared_server
-from server_helpers import make_client, submit, wait_for
 
 
 def test_local_server_binds_loopback_on_a_free_port(tmp_path):

@@ -8,10 +8,10 @@ import types
 
 import httpx
 import pytest
+from fake_batch_api import FakeBatchAPI
 
 from batch_widgets.client import BatchClient
 from batch_widgets.errors import APIConnectionError, AuthenticationError, BatchWidgetsError
-from fake_batch_api import FakeBatchAPI
 
 KEY = "sk-proj-very-secret-key-42"
 

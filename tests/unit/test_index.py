@@ -1,8 +1,8 @@
 """BatchIndex: incremental refresh spends few requests and reports only what changed."""
 
 from batch_widgets.errors import NotFoundError
-from batch_widgets.models import Batch, BatchPage
 from batch_widgets.index import BatchIndex
+from batch_widgets.models import Batch, BatchPage
 
 
 def make_batch(i: int, status: str = "completed", completed: int = 10) -> Batch:
