@@ -25,12 +25,12 @@ def report(suite: str, rows: list[Row]) -> None:
     widths = [44, 16, 22, 8, 14, 6]
     header = ("what", "measured", "baseline", "ratio", "target", "")
     print(f"\n== {suite} ==")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
         verdict = "-" if row.ok is None else ("pass" if row.ok else "SHORT")
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
         cells = (row.what, row.measured, row.baseline, ratio, row.target, verdict)
-        print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths)))
+        print("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
     OUT.mkdir(exist_ok=True)
     with open(OUT / "results.jsonl", "a") as fh:
         for row in rows:

@@ -133,7 +133,7 @@ def main() -> int:
                     break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the local server did not start")
+                        raise SystemExit("the local server did not start") from None
                     time.sleep(0.2)
             env = {**os.environ, "KEY": key, "URL": url}
             run = subprocess.run([python, "-c", KERNEL, str(data)], capture_output=True, text=True, env=env,

@@ -208,7 +208,7 @@ def main() -> int:
 
                         page.route(f"{ORIGIN}/**", serve)
                         errors: list[str] = []
-                        page.on("pageerror", lambda exc: errors.append(str(exc)))
+                        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
                         page.goto(f"{ORIGIN}/")
                         page.wait_for_function("window.benchReady === true", timeout=30_000)
                         res = page.evaluate("(o) => window.bench(o)", {

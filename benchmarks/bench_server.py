@@ -64,7 +64,8 @@ def bench_throughput(n: int = 50_000) -> dict:
         with LocalBatchServer(Path(tmp) / "data", rate=0, latency=0, failure_rate=0, poll_interval=0.05) as srv, \
                 httpx.Client(base_url=srv.base_url, timeout=120) as client:
             with open(src, "rb") as fh:
-                file_id = client.post("/files", files={"file": ("input.jsonl", fh)}, data={"purpose": "batch"}).json()["id"]
+                file_id = client.post("/files", files={"file": ("input.jsonl", fh)},
+                                      data={"purpose": "batch"}).json()["id"]
             start = time.perf_counter()
             batch = client.post("/batches", json={"input_file_id": file_id, "endpoint": CHAT,
                                                   "completion_window": "24h"}).json()

@@ -5,7 +5,8 @@
 One client, one store (one poller thread for the connection), three ``BatchDashboard``s subscribed to it. The
 benchmark runs the ticks itself (``store.poll_once()``, the poller's own tick) so it can tell unchanged ticks
 from moving ones: every other tick, five running batches advance. The real poller thread runs too (every 5 s
-while something is active); what it sends is its own tick's, not counted against the benchmark's ticks. Targets (the issue's):
+while something is active); what it sends is its own tick's, not counted against the benchmark's ticks.
+Targets (the issue's):
 
 - kernel RSS grows at most 5 MB from the end of warm-up (the first 500 ticks) to the last tick;
 - the thread count is back to its baseline once the dashboards are closed (poller, history loaders, workers);

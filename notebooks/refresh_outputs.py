@@ -3,8 +3,9 @@
     .venv/bin/python notebooks/refresh_outputs.py [notebooks/NAME.ipynb ...]   (default: all)
 
 Runs each notebook in a clean environment (no OPENAI_*/AZURE_OPENAI_*/ANTHROPIC_*/MISTRAL_* variables, a fresh
-BATCH_WIDGETS_HOME, so the embedded local server starts empty), then keeps outputs only for cells tagged ``nbval-check-output`` (what
-``make test-notebooks`` compares) and drops every other output, execution count and the saved widget state.
+BATCH_WIDGETS_HOME, so the embedded local server starts empty), then keeps outputs only for cells tagged
+``nbval-check-output`` (what ``make test-notebooks`` compares) and drops every other output, execution count
+and the saved widget state.
 """
 
 from __future__ import annotations

@@ -80,9 +80,9 @@ def batches_frame(
     metas = [b.metadata or {} for b in batches]
     counts = [b.request_counts for b in batches]
     usages: list[Optional[Usage]] = [batch_usage(b) for b in batches]
-    from_results = [result_usage.get(b.id) if u is None else None for b, u in zip(batches, usages)]
-    tokens = [u or r for u, r in zip(usages, from_results)]
-    costs = [batch_cost(b, pricing=pricing, result_usage=r) for b, r in zip(batches, from_results)]
+    from_results = [result_usage.get(b.id) if u is None else None for b, u in zip(batches, usages, strict=True)]
+    tokens = [u or r for u, r in zip(usages, from_results, strict=True)]
+    costs = [batch_cost(b, pricing=pricing, result_usage=r) for b, r in zip(batches, from_results, strict=True)]
     # Column by column: a comprehension per field is several times faster than a row dict per batch.
     cols: dict[str, list] = {
         "id": [b.id for b in batches],

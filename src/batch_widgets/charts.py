@@ -61,7 +61,7 @@ class StaticLayerChart(_InlineSVG, alt.LayerChart):
 
 #: One colour per status, in facts.STATUSES (lifecycle) order.
 STATUS_COLORS = dict(zip(facts.STATUSES, (
-    "#8c8c8c", "#1f77b4", "#17becf", "#2ca02c", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd")))
+    "#8c8c8c", "#1f77b4", "#17becf", "#2ca02c", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd"), strict=True))
 _OUTCOME_COLORS = alt.Scale(domain=["succeeded", "failed"], range=["#2ca02c", "#d62728"])
 MAX_POINTS = 5_000  # per-batch charts show the newest this many batches
 

@@ -59,7 +59,6 @@ class MultiStore:
         self.stores: dict[str, BatchStore] = {label: get_store(client) for label, client in clients.items()}
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
-        first = next(iter(self.stores.values()))
         self.client = next(iter(self.clients.values()))  # the Create panel submits through the first connection
         self.max_backoff = max(s.max_backoff for s in self.stores.values())
 

@@ -42,7 +42,8 @@ class ModelPrice:
                     f"a model price needs 'input' (and optionally 'output', 'cached_input'), got keys {sorted(value)}"
                 )
             cached = value.get("cached_input")
-            return cls(float(value["input"]), float(value.get("output") or 0.0), None if cached is None else float(cached))
+            return cls(float(value["input"]), float(value.get("output") or 0.0),
+                       None if cached is None else float(cached))
         raise TypeError(f"a model price must be a ModelPrice or a dict, not {type(value).__name__}")
 
 

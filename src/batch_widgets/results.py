@@ -247,7 +247,8 @@ def _text_of(body: Any) -> Optional[str]:
     output = _get(body, "output")
     if isinstance(output, list):
         parts = [part.get("text") or "" for item in output if isinstance(item, dict)
-                 for part in (item.get("content") or []) if isinstance(part, dict) and part.get("type") == "output_text"]
+                 for part in (item.get("content") or [])
+                 if isinstance(part, dict) and part.get("type") == "output_text"]
         if parts:
             return "".join(parts)
     return None

@@ -294,7 +294,8 @@ class _DialectCore(_Core):
         return _Call(**self.dialect.cancel_batch(_nonempty(batch_id, "batch_id")))
 
     def create_batch(self, input_file_id: str, endpoint: str, completion_window: str,
-                     metadata: Optional[dict[str, str]], output_expires_after: Union[int, dict[str, Any], None]) -> _Call:
+                     metadata: Optional[dict[str, str]],
+                     output_expires_after: Union[int, dict[str, Any], None]) -> _Call:
         _segment(input_file_id, "input_file_id")
         metadata = dict(metadata or {})
         metadata.pop(REQUEST_TAG_KEY, None)

@@ -116,7 +116,7 @@ def printed_ids(page: Page, cell_index: int, marker: str = "IDS") -> list[str]:
     """Batch ids a cell printed as ``IDS id1 id2 ...``."""
     out = output(page, cell_index)
     expect(out).to_contain_text(marker, timeout=60_000)
-    line = next(l for l in out.inner_text().splitlines() if l.startswith(marker))
+    line = next(text for text in out.inner_text().splitlines() if text.startswith(marker))
     return line.split()[1:]
 
 

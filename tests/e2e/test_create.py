@@ -63,7 +63,8 @@ def test_create_rejects_bad_file_and_creates_from_dropped_file(page, lab_server,
     expect(problems.nth(2)).to_contain_text("url_mismatch")
     expect(create.get_by_role("button", name="Create batch")).to_be_disabled()
     dash.screenshot(path=SCREENSHOTS / "create-problems.png")
-    out = append_and_run(page, "print('FILES', len(client.list_files().data), 'BATCHES', len(client.list_batches().data))")
+    out = append_and_run(page,
+                         "print('FILES', len(client.list_files().data), 'BATCHES', len(client.list_batches().data))")
     expect(out).to_contain_text("FILES 0 BATCHES 0", timeout=30_000)  # nothing reached the server
 
     # A valid file, dropped: described and tagged, created, then its details open; back shows it in the list.

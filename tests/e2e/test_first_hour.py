@@ -17,7 +17,8 @@ server = LocalBatchServer(api_key="the-right-key")
 dashboard = BatchDashboard(client=BatchClient(api_key="sk-wrong", base_url=server.base_url, max_retries=0))
 dashboard
 """,
-    "import time\ntime.sleep(4)  # the old poller retried a 401 every 10/20/40 s and logged it here\nprint('later cell')",
+    "import time\ntime.sleep(4)  # the old poller retried a 401 every 10/20/40 s and logged it here\n"
+    "print('later cell')",
 ]
 
 

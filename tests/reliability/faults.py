@@ -285,7 +285,8 @@ class RawFaultServer:
 
     def requests(self, method: Optional[str] = None, path: Optional[str] = None) -> list[tuple[str, str, str]]:
         with self._lock:
-            return [e for e in self.log if (method is None or e[1] == method) and (path is None or re.search(path, e[2]))]
+            return [e for e in self.log
+                    if (method is None or e[1] == method) and (path is None or re.search(path, e[2]))]
 
     def _serve(self, sock) -> None:
         head, body = _read_request(sock)

@@ -107,7 +107,7 @@ def test_poller_thread_keeps_running_through_faults_and_recovers(store_client, t
         for fault in ("server_error", "connect_error", "drop_mid_body", "malformed_json", "rate_limited"):
             transport.inject(fault, times=None)
             start = store.failures
-            assert wait_until(lambda: store.failures >= start + 2), fault
+            assert wait_until(lambda start=start: store.failures >= start + 2), fault
             assert store.polling
             transport.clear()
             assert wait_until(lambda: store.failures == 0 and store.last_error is None), fault

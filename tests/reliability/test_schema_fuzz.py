@@ -72,7 +72,8 @@ def test_no_server_error_on_any_generated_request(api_schema, root, mode):
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=20)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
@@ -116,7 +117,8 @@ def test_ids_near_real_ones(http, real):
     def run(suffix, op):
         batch, file = real["batch"] + suffix, real["file"] + suffix
         url = {"get": f"/v1/batches/{batch}", "cancel": f"/v1/batches/{batch}/cancel",
-               "content": f"/v1/files/{file}/content", "delete": f"/v1/files/{file}", "get_file": f"/v1/files/{file}"}[op]
+               "content": f"/v1/files/{file}/content", "delete": f"/v1/files/{file}",
+               "get_file": f"/v1/files/{file}"}[op]
         if not suffix:  # never delete the real file: other examples use it
             op = "get" if op == "delete" else op
         method = {"cancel": "POST", "delete": "DELETE"}.get(op, "GET")

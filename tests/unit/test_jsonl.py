@@ -12,7 +12,7 @@ def test_prompts_from_dataframe_with_template_and_system_prompt():
     df = pd.DataFrame({"question": ["What is 2+2?", "Capital of France?"]})
     lines = build_requests(df, model="gpt-4o-mini", prompt_column="question",
                            body_template={"temperature": 0, "max_tokens": 50}, system_prompt="Be brief.")
-    assert [l["custom_id"] for l in lines] == ["request-0", "request-1"]
+    assert [x["custom_id"] for x in lines] == ["request-0", "request-1"]
     first = lines[0]
     assert first["method"] == "POST" and first["url"] == "/v1/chat/completions"
     assert first["body"] == {"temperature": 0, "max_tokens": 50, "model": "gpt-4o-mini", "messages": [
@@ -24,7 +24,7 @@ def test_ids_are_stable_and_custom_id_column_is_used():
     rows = [{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"}]
     assert build_requests(rows, model="m") == build_requests(rows, model="m")
     lines = build_requests(rows, model="m", custom_id_column="id")
-    assert [l["custom_id"] for l in lines] == ["a", "b"]
+    assert [x["custom_id"] for x in lines] == ["a", "b"]
 
 
 def test_messages_column_accepts_lists_and_json_text():
@@ -72,7 +72,7 @@ def test_write_and_read_round_trip_and_paths(tmp_path):
         path.unlink()
     csv = tmp_path / "prompts.csv"
     pd.DataFrame({"prompt": ["p0", "p1"]}).to_csv(csv, index=False)
-    assert [l["body"]["messages"][0]["content"] for l in build_requests(csv, model="m")] == ["p0", "p1"]
+    assert [x["body"]["messages"][0]["content"] for x in build_requests(csv, model="m")] == ["p0", "p1"]
 
 
 def test_validation_uses_the_shared_validator_with_line_numbers(tmp_path):

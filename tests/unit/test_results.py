@@ -40,8 +40,8 @@ def input_line(cid, prompt):
 
 @pytest.fixture
 def files(tmp_path):
-    out = write(tmp_path / "out.jsonl", [chat_line("c", "third 😀", cached=4), chat_line("a", "first", finish="length")],
-                trailing="\n\n\n")
+    out = write(tmp_path / "out.jsonl",
+                [chat_line("c", "third 😀", cached=4), chat_line("a", "first", finish="length")], trailing="\n\n\n")
     err = write(tmp_path / "err.jsonl", [http_error_line("b"), expired_line("d")])
     inp = write(tmp_path / "in.jsonl", [input_line(c, f"prompt {c}") for c in "abcde"])
     return out, err, inp
@@ -68,7 +68,7 @@ def test_joined_frame_has_one_row_per_input_in_input_order(files, fast):
 def test_failed_ids_and_failed_requests_for_retry(files):
     results = BatchResults(*files)
     assert results.failed_custom_ids() == ["b", "d", "e"]
-    assert [l["custom_id"] for l in results.failed_requests()] == ["b", "d", "e"]
+    assert [x["custom_id"] for x in results.failed_requests()] == ["b", "d", "e"]
     assert results.failed_requests()[0]["body"]["messages"][0]["content"] == "prompt b"
 
 
@@ -214,7 +214,8 @@ def test_missing_result_file_gives_a_clear_error_and_missing_inputs_a_warning(tm
 
     api = FakeBatchAPI()
     out = write(tmp_path / "o.jsonl", [chat_line("a")])
-    api.files["file-out"] = {"id": "file-out", "object": "file", "created_at": 1, "filename": "o", "purpose": "batch_output"}
+    api.files["file-out"] = {"id": "file-out", "object": "file", "created_at": 1, "filename": "o",
+                             "purpose": "batch_output"}
     api.contents["file-out"] = out.read_bytes()
     gone = api.add_batch(status="completed", output_file_id="file-expired", request_counts={"total": 1, "completed": 1})
     kept = api.add_batch(status="completed", output_file_id="file-out", input_file_id="file-in-gone",

@@ -47,7 +47,7 @@ def test_valid_file_reports_model_endpoint_and_size(tmp_path):
 
 def test_bytes_and_str_lines_are_equivalent():
     lines = jl(req(1), req(2))
-    assert validate_lines([l.encode() for l in lines]).line_count == validate_lines(lines).line_count == 2
+    assert validate_lines([x.encode() for x in lines]).line_count == validate_lines(lines).line_count == 2
 
 
 def test_each_problem_has_code_and_line():

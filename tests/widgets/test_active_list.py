@@ -91,7 +91,8 @@ def test_several_finishing_name_each_batch_by_description_or_id():
     c = running(api)  # no description: its id stands in
     w, store = _list(api)
     for raw in (a, b, c):
-        raw.update(status="completed", completed_at=T0 + 100, request_counts={"total": 10, "completed": 10, "failed": 0})
+        raw.update(status="completed", completed_at=T0 + 100,
+                   request_counts={"total": 10, "completed": 10, "failed": 0})
     store.poll_once()
     prefix, _, names = w._notice["text"].partition(": ")
     assert prefix == "3 batches finished"

@@ -61,8 +61,9 @@ def send_file(w, data: bytes, *, order=None, chunk: int = CHUNK_BYTES, upload_id
 
 def test_limits_and_endpoints_come_from_the_validator(client):
     w = CreateBatch(client)
-    assert w._create_limits == {"max_bytes": facts.MAX_FILE_BYTES, "max_requests": facts.MAX_REQUESTS, "max_job_bytes": 2 * 1024**3,
-                                "chunk_bytes": 4 * 1024 * 1024, "max_shown_problems": MAX_SHOWN_PROBLEMS}
+    assert w._create_limits == {"max_bytes": facts.MAX_FILE_BYTES, "max_requests": facts.MAX_REQUESTS,
+                                "max_job_bytes": 2 * 1024**3, "chunk_bytes": 4 * 1024 * 1024,
+                                "max_shown_problems": MAX_SHOWN_PROBLEMS}
     assert w._create_endpoints == list(facts.ENDPOINTS)
     assert w._view == "create"
 

@@ -181,10 +181,11 @@ process.stdin.on("end", () => {
   console.log(JSON.stringify(cases.map((c) => filterRows(decoded, { ...emptyFilters(), ...c }).map((r) => r.id))));
 });
 """
-    run = subprocess.run(["node", "--input-type=module", "-e", script], input=json.dumps({"rows": rows, "cases": cases}),
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    run = subprocess.run(["node", "--input-type=module", "-e", script],
+                         input=json.dumps({"rows": rows, "cases": cases}), capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
     assert run.returncode == 0, run.stderr
-    for case, js_ids in zip(cases, json.loads(run.stdout)):
+    for case, js_ids in zip(cases, json.loads(run.stdout), strict=True):
         expected = ids(history.filter(**history_filter_args(normalize_filters(case))).to_dataframe())
         assert expected == js_ids, case
         assert js_ids or case == {"until": "2026-03-01"} or case.get("search") == "batch_00"

@@ -78,7 +78,7 @@ def _setup(n_batches: int):
 def _check(raws, widget, patches, guard, counts):
     assert guard.overlaps == 0
     assert len(patches) == sum(counts)  # one patch per update: none merged away, none lost
-    for raw, count in zip(raws, counts):
+    for raw, count in zip(raws, counts, strict=True):
         assert widget._rows[raw["id"]]["completed"] == count  # every batch ends at its newest state
     assert [p["version"] for p in patches] == sorted(p["version"] for p in patches)
 

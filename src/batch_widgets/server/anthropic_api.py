@@ -222,7 +222,8 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         paths = [storage.file_path(doc[k]) for k in ("output_file_id", "error_file_id") if doc.get(k)]
         return StreamingResponse(_result_lines(paths), media_type="application/x-jsonl")
 
-    @router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"], include_in_schema=False)
+    @router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"],
+                      include_in_schema=False)
     def unknown(request: Request, rest: str) -> Any:
         raise AnthropicFailure(404, f"Unknown request URL: {request.method} {request.url.path}.")
 

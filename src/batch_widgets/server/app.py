@@ -118,9 +118,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         try:
             purpose = upload.fields.get("purpose")
             if upload.filename is None:
-                raise APIFailure(400, "Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+                raise APIFailure(400, "Missing required parameter: 'file'.", param="file",
+                                 code="missing_required_parameter")
             if purpose is None:
-                raise APIFailure(400, "Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter")
+                raise APIFailure(400, "Missing required parameter: 'purpose'.", param="purpose",
+                                 code="missing_required_parameter")
             if purpose != "batch":
                 raise APIFailure(400, f"Invalid value for 'purpose': {purpose[:40]!r}. The local batch server only "
                                  "accepts purpose 'batch'.", param="purpose", code="invalid_value")

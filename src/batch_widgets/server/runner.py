@@ -228,7 +228,7 @@ class Runner:
         salt = str(self.storage.batch_seq(doc["id"]))
         outcomes = self.executor.run(doc["endpoint"], [(cid, body) for _, cid, body in chunk], salt=salt)
         rows, ok_count, failed, tokens = [], 0, 0, [0, 0, 0, 0]
-        for (idx, cid, _), outcome in zip(chunk, outcomes):
+        for (idx, cid, _), outcome in zip(chunk, outcomes, strict=False):  # fewer outcomes: stopped, run later
             if outcome is None:
                 continue
             status, body = outcome

@@ -67,7 +67,7 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         "cached_tokens", "meta", "job", "part",
         "round")}
     times = [cols[name] for name in TIME_FIELDS]
-    for b, job in zip(batches, job_ids):
+    for b, job in zip(batches, job_ids, strict=True):
         meta = b.metadata or {}
         counts = b.request_counts
         cost, source = batch_cost(b)
@@ -81,7 +81,7 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         cols["total"].append(counts.total)
         cols["completed"].append(counts.completed)
         cols["failed"].append(counts.failed)
-        for column, name in zip(times, TIME_FIELDS):
+        for column, name in zip(times, TIME_FIELDS, strict=True):
             column.append(getattr(b, name))
         cols["cost"].append(cost)
         cols["cost_source"].append(src_code.get(source, src_code["unknown"]))
@@ -90,7 +90,7 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         cols["output_file"].append(b.output_file_id or "")
         cols["error_file"].append(b.error_file_id or "")
         tokens = batch_usage(b) or (None, None, None)
-        for name, value in zip(("input_tokens", "output_tokens", "cached_tokens"), tokens):
+        for name, value in zip(("input_tokens", "output_tokens", "cached_tokens"), tokens, strict=True):
             cols[name].append(value)
         # The metadata cell of the export, as Python writes it (key order and JSON spacing included).
         cols["meta"].append(json.dumps(shown, ensure_ascii=False) if shown else "")
