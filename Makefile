@@ -45,6 +45,7 @@ check:
 	$(BIN)/ruff format --check src tests benchmarks notebooks
 	$(BIN)/mypy
 	npx --no-install tsc -p tsconfig.json
+	npx --no-install tsc -p tsconfig.tests.json
 
 test-unit:
 	$(BIN)/python -m pytest -q tests --ignore=tests/e2e

@@ -8,7 +8,7 @@ export function installDom() {
     "DocumentFragment", "SVGElement", "Element", "getComputedStyle"]) {
     globalThis[name] = name === "getComputedStyle" ? window.getComputedStyle.bind(window) : window[name];
   }
-  globalThis.window = window;
+  globalThis.window = /** @type {any} */ (window); // happy-dom's Window stands in for the browser's
   return window;
 }
 

@@ -78,9 +78,10 @@ test("select several and cancel them together; finished rows cannot be selected"
   const { model, el, cleanup } = mount({ a: row("a"), b: row("b"), d: row("d", { status: "completed", ended: NOW }) });
   const all = el.querySelector(".bw-toolbar input[type=checkbox]");
   all.click();
-  const bulk = [...el.querySelectorAll(".bw-toolbar button")].find((b) => b.textContent.startsWith("Cancel"));
+  const bulk = /** @type {HTMLButtonElement} */ (
+    [...el.querySelectorAll(".bw-toolbar button")].find((b) => b.textContent.startsWith("Cancel")));
   assert.equal(bulk.textContent, "Cancel 2 batches");
-  assert.equal(el.querySelector('tr[data-id="d"] input').disabled, true);
+  assert.equal(/** @type {HTMLInputElement} */ (el.querySelector('tr[data-id="d"] input')).disabled, true);
   bulk.click();
   await answerDialog(el, true);
   assert.deepEqual(model.sent[0].msg.action, "cancel");

@@ -65,7 +65,7 @@ test("a valid dropped file is sent in acknowledged chunks of the limit size, the
   const submit = q(".bw-create__submit");
   assert.equal(submit.disabled, false);
   q(".bw-create__form input[type=text]").value = "nightly eval";
-  el.querySelectorAll(".bw-create__form input[type=text]")[1].value = "eval, nightly";
+  /** @type {HTMLInputElement} */ (el.querySelectorAll(".bw-create__form input[type=text]")[1]).value = "eval, nightly";
   submit.click();
   await settle();
   const begin = model.sent.find((s) => s.msg.action === "create_begin").msg;

@@ -119,7 +119,7 @@ test("a download message becomes a browser download of exactly those bytes", asy
   const orig = URL.createObjectURL;
   URL.createObjectURL = (b) => (blobs.push(b), "blob:x");
   let name = null;
-  document.addEventListener("click", (ev) => (name = ev.target.getAttribute("download")), { once: true });
+  document.addEventListener("click", (ev) => (name = /** @type {Element} */ (ev.target).getAttribute("download")), { once: true });
   const bytes = new TextEncoder().encode('{"custom_id":"r1"}\n');
   model.emitCustom({ type: "download", filename: "batch_1_output.jsonl", mime: "application/jsonl" },
     [new DataView(bytes.buffer)]);

@@ -10,7 +10,7 @@ const charts = await import("../lib/charts.js");
 const fmt = await import("../lib/format.js");
 
 const { STATUSES, COST_SOURCES } = await import("../lib/facts.js");
-const code = (/** @type {string} */ s) => STATUSES.indexOf(s);
+const code = (/** @type {string} */ s) => /** @type {readonly string[]} */ (STATUSES).indexOf(s);
 const T0 = Date.parse("2026-01-01T00:00:00Z") / 1000;
 /** The timestamp columns encode_rows sends (history_view.TIME_FIELDS). */
 const TIME_FIELDS = ["created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
@@ -106,13 +106,13 @@ test("status chips (several at once), search, endpoint and dates filter; the cou
   assert.equal(count(), "10 of 10,000 batches match"); // batch_09990 .. batch_09999
 
   q(".bw-history__clear").click();
-  const sel = el.querySelector("select");
+  const sel = /** @type {HTMLSelectElement} */ (el.querySelector("select"));
   sel.value = "/v1/embeddings";
   sel.dispatchEvent(new Event("change"));
   assert.equal(count(), "2,000 of 10,000 batches match");
 
   q(".bw-history__clear").click();
-  const [since, until] = el.querySelectorAll('input[type="date"]');
+  const [since, until] = /** @type {NodeListOf<HTMLInputElement>} */ (el.querySelectorAll('input[type="date"]'));
   // created = T0 + (n - i) h: 2026-01-02 (UTC) holds 24 batches
   since.value = "2026-01-02";
   since.dispatchEvent(new Event("change"));
@@ -174,7 +174,8 @@ test("pure helpers: decode, filter, sort, CSV", () => {
   assert.equal(rows.length, 20);
   assert.equal(rows[0].status, "failed");
   assert.equal(rows[2].rate, 0.95);
-  const only = filterRows(rows, { statuses: ["completed"], search: "", endpoint: "", since: "", until: "" });
+  const only = filterRows(rows, { statuses: ["completed"], search: "", endpoint: "", since: "", until: "",
+    connection: "" });
   assert.equal(only.length, 10);
   sortRows(only, "id", 1);
   // by description (else id), as text: "job 11" < "job 14" < ... < "job 2" < "nightly eval 10"
@@ -231,7 +232,9 @@ test("patches from the kernel update and add rows without a full reload", () => 
 
 test("a view drawn late shows the rows as they are now: patches are followed from the model's start", () => {
   // The page loads with the current snapshot and the last patch (older: skipped; newer: applied).
+  /** @type {Record<string, any>} */
   const rows = { version: 3, ...makeRows(10) };
+  /** @type {Record<string, any>} */
   const late = { version: 4, base: 3, drop: [], ...makeRows(2) };
   late.id = ["batch_00001", "batch_late"];
   late.status = [code("cancelled"), code("completed")];
@@ -309,8 +312,8 @@ test("bar charts name their bars and show their scale", () => {
   const titles = [...t.querySelectorAll("rect.bw-chart-bar > title")].map((n) => n.textContent);
   assert.deepEqual(titles, ["Nightly eval: 30s", "Support ticket triage: 120s"]); // hover says which and how much
   const ticks = [...t.querySelectorAll("text.bw-chart-tick")].map((n) => n.firstChild.nodeValue);
-  assert.ok(ticks.includes("120s") && ticks.includes("0"), ticks); // y scale: its maximum and zero
-  assert.ok(ticks.includes("Nightly eval") && ticks.some((x) => x.startsWith("Support")), ticks); // x names
+  assert.ok(ticks.includes("120s") && ticks.includes("0"), ticks.join()); // y scale: its maximum and zero
+  assert.ok(ticks.includes("Nightly eval") && ticks.some((x) => x.startsWith("Support")), ticks.join()); // x names
   // Ten bars in a narrow chart: no room for columns, so they fold into rows, each one named and valued.
   const many = Array.from({ length: 10 }, (_, i) => ({ label: `batch ${i}`, cost: (i + 1) * 3.1e-7 }));
   const c = charts.costOverview({ total: 1, perBatch: 0.1, perRequest: 3.1e-7, priced: 10, batches: 10,

@@ -70,12 +70,13 @@ test("a badge for each of the 8 statuses, with colour class and text", () => {
 
 test("progress bar: success and failure segments, aria values", () => {
   const bar = dom.progressBar({ total: 200, completed: 100, failed: 50 }, { label: "p" });
-  assert.equal(bar.children[0].style.width, "50.00%");
-  assert.equal(bar.children[1].style.width, "25.00%");
+  const [ok, failed] = /** @type {HTMLElement[]} */ ([...bar.children]);
+  assert.equal(ok.style.width, "50.00%");
+  assert.equal(failed.style.width, "25.00%");
   assert.equal(bar.getAttribute("aria-valuenow"), "150");
   assert.equal(bar.getAttribute("aria-valuemax"), "200");
   dom.updateProgressBar(bar, { total: 0 });
-  assert.equal(bar.children[0].style.width, "0.00%");
+  assert.equal(ok.style.width, "0.00%");
   assert.match(bar.getAttribute("aria-valuetext"), /no requests/);
 });
 
@@ -122,8 +123,8 @@ test("downloadBytes saves a Blob through a clicked <a download>", async () => {
   const created = [];
   const origCreate = URL.createObjectURL;
   URL.createObjectURL = (blob) => (created.push(blob), "blob:test");
-  let clicked = null;
-  document.addEventListener("click", (ev) => (clicked = ev.target), { once: true });
+  let clicked = /** @type {Element | null} */ (null);
+  document.addEventListener("click", (ev) => (clicked = /** @type {Element} */ (ev.target)), { once: true });
   const blob = dom.downloadBytes("out.jsonl", new TextEncoder().encode('{"a":1}\n'), "application/jsonl");
   URL.createObjectURL = origCreate;
   assert.equal(await created[0].text(), '{"a":1}\n');
