@@ -34,8 +34,8 @@ from _table import Row, report
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from batch_widgets.models import Batch  # noqa: E402
-from batch_widgets.widgets.history_view import encode_history, encode_rows  # noqa: E402
+from batch_widgets.models import Batch  # noqa: E402 - after the sys.path insert above
+from batch_widgets.widgets.history_view import encode_history, encode_rows  # noqa: E402 - after the sys.path insert above
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",

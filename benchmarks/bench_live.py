@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "unit"))
 
-from _table import Row, report  # noqa: E402
-from fake_batch_api import FakeBatchAPI  # noqa: E402
+from _table import Row, report  # noqa: E402 - after the sys.path insert above
+from fake_batch_api import FakeBatchAPI  # noqa: E402 - after the sys.path insert above
 
-from batch_widgets import store as store_module  # noqa: E402
-from batch_widgets.client import BatchClient  # noqa: E402
-from batch_widgets.store import BatchStore  # noqa: E402
-from batch_widgets.widgets._rows import batch_row  # noqa: E402
-from batch_widgets.widgets.dashboard import BatchDashboard  # noqa: E402
+from batch_widgets import store as store_module  # noqa: E402 - after the sys.path insert above
+from batch_widgets.client import BatchClient  # noqa: E402 - after the sys.path insert above
+from batch_widgets.store import BatchStore  # noqa: E402 - after the sys.path insert above
+from batch_widgets.widgets._rows import batch_row  # noqa: E402 - after the sys.path insert above
+from batch_widgets.widgets.dashboard import BatchDashboard  # noqa: E402 - after the sys.path insert above
 
 T0 = 1_764_400_000
 
@@ -63,7 +63,8 @@ def main() -> None:
     store = TickStore(client)
     store_module._stores[client.connection_key] = store
     dash = BatchDashboard(client)
-    dash._history_loader and dash._history_loader.join()  # type: ignore[func-returns-value]
+    if dash._history_loader:
+        dash._history_loader.join()
     sent: list[int] = []
     original = dash.comm.send
 

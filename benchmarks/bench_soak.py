@@ -28,13 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "unit"))
 
-from _table import Row, report  # noqa: E402
-from fake_batch_api import FakeBatchAPI  # noqa: E402
+from _table import Row, report  # noqa: E402 - after the sys.path insert above
+from fake_batch_api import FakeBatchAPI  # noqa: E402 - after the sys.path insert above
 
-from batch_widgets.client import BatchClient  # noqa: E402
-from batch_widgets.store import clear_stores, get_store  # noqa: E402
-from batch_widgets.widgets._rows import batch_row  # noqa: E402
-from batch_widgets.widgets.dashboard import BatchDashboard  # noqa: E402
+from batch_widgets.client import BatchClient  # noqa: E402 - after the sys.path insert above
+from batch_widgets.store import clear_stores, get_store  # noqa: E402 - after the sys.path insert above
+from batch_widgets.widgets._rows import batch_row  # noqa: E402 - after the sys.path insert above
+from batch_widgets.widgets.dashboard import BatchDashboard  # noqa: E402 - after the sys.path insert above
 
 T0 = 1_764_400_000
 WARMUP = 500

@@ -17,7 +17,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-from batch_widgets.server.local import SHARED_DEFAULTS, LocalBatchServer  # noqa: E402
+from batch_widgets.server.local import SHARED_DEFAULTS, LocalBatchServer  # noqa: E402 - after the importorskip above
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 KEY = "sk-sentinel-" + secrets.token_hex(12)

@@ -283,7 +283,7 @@ def _row(obj: Any, number: int, path: PathLike) -> dict:
     line_code = _str(_get(line_error, "code"))
     embedding = _get(body, "data", 0, "embedding")
     usage = _get(body, "usage")
-    first = lambda *alternatives: next((v for v in alternatives if v is not None), None)  # noqa: E731
+    first = lambda *alternatives: next((v for v in alternatives if v is not None), None)  # noqa: E731 - a one-line local helper
     return {
         "custom_id": _str(obj.get("custom_id")),
         "status": "ok" if ok else ("not_executed" if line_code in NOT_EXECUTED_CODES else "error"),

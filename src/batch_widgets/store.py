@@ -281,7 +281,7 @@ class BatchStore:
         for sub in subs:
             try:
                 interval = sub.wants()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - one subscriber's failure must not stop the poll
                 log.exception("batch_widgets: subscriber wants() failed")
                 continue
             if interval is not None:

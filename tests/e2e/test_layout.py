@@ -62,7 +62,7 @@ def test_every_panel_fits_from_360_to_1200_px(page, voila_server, artifacts):
     expect(chart).to_be_visible(timeout=30_000)
     assert chart.bounding_box()["width"] > 200
     expect(page.locator("body")).not_to_contain_text("Error loading script")
-    tab = lambda key: dash.locator(f"[role=tab][data-tab={key}]")  # noqa: E731
+    tab = lambda key: dash.locator(f"[role=tab][data-tab={key}]")  # noqa: E731 - a one-line local helper
     problems: dict[str, list[str]] = {}
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})

@@ -33,7 +33,7 @@ def test_notebook7_dashboard_live_details_cancel_chart_themes(page, notebook_ser
     first, _, slow = printed_ids(page, 1)
     dash = output(page, 2).locator(".bw-dashboard")
     expect(dash).to_be_visible(timeout=30_000)
-    row = lambda batch_id: dash.locator(f"tr.bw-row[data-id='{batch_id}']")  # noqa: E731
+    row = lambda batch_id: dash.locator(f"tr.bw-row[data-id='{batch_id}']")  # noqa: E731 - a one-line local helper
     expect(dash.locator(".bw-badge", has_text="Completed")).to_have_count(2, timeout=90_000)  # live, no re-run
     expect(row(slow).locator(".bw-badge")).to_have_text("In progress")
     assert not layout_problems(dash), layout_problems(dash)

@@ -175,7 +175,7 @@ def test_kill9_early_then_resume(tmp_path, input_bytes):
 
 def test_kill9_late_in_progress_then_resume(tmp_path, input_bytes):
     """Killed when about 70 % of the requests were answered."""
-    late = lambda b: b["status"] != "validating" and _progress(b) >= 0.7 * N_REQUESTS  # noqa: E731
+    late = lambda b: b["status"] != "validating" and _progress(b) >= 0.7 * N_REQUESTS  # noqa: E731 - a one-line local helper
     result = _run_with_crashes(tmp_path, input_bytes, [("late", late)])
     assert result["seen"][0]["status"] in ("in_progress", "finalizing")
     assert _progress(result["seen"][0]) > 0
@@ -184,8 +184,8 @@ def test_kill9_late_in_progress_then_resume(tmp_path, input_bytes):
 
 def test_kill9_twice_in_one_batch(tmp_path, input_bytes):
     """Killed at ~20 %, restarted, killed again at ~60 % of the remaining run, restarted."""
-    first = lambda b: _progress(b) >= 0.2 * N_REQUESTS  # noqa: E731
-    second = lambda b: _progress(b) >= 0.6 * N_REQUESTS  # noqa: E731
+    first = lambda b: _progress(b) >= 0.2 * N_REQUESTS  # noqa: E731 - a one-line local helper
+    second = lambda b: _progress(b) >= 0.6 * N_REQUESTS  # noqa: E731 - a one-line local helper
     result = _run_with_crashes(tmp_path, input_bytes, [("twice-1", first), ("twice-2", second)])
     assert [s["status"] for s in result["seen"]] == ["in_progress", "in_progress"]
     _check_nothing_lost(result)

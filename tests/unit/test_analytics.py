@@ -112,7 +112,7 @@ def test_filters():
         batch(2, "failed", created=T0 + 86_400, model="gpt-4.1"),
         batch(3, "expired", created=T0 + 2 * 86_400, metadata={"tags": "adhoc"}),
     ])
-    ids = lambda f: f["id"].tolist()  # noqa: E731
+    ids = lambda f: f["id"].tolist()  # noqa: E731 - a one-line local helper
     assert ids(filter_frame(frame, status=["FAILED", "expired"])) == ["batch_2", "batch_3"]
     assert ids(filter_frame(frame, status="completed")) == ["batch_1"]
     assert ids(filter_frame(frame, search="NIGHTLY")) == ["batch_1"]

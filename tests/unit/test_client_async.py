@@ -33,7 +33,7 @@ def run(coro):
 
 
 def test_same_public_methods_and_arguments_as_sync_client():
-    public = lambda cls: {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}  # noqa: E731
+    public = lambda cls: {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}  # noqa: E731 - a one-line local helper
     assert public(BatchClient) == public(AsyncBatchClient)
     assert {"submit", "wait", "results", "retry_failed"} <= public(AsyncBatchClient)
     for name in public(BatchClient):

@@ -15,7 +15,7 @@ from batch_widgets.jsonl import build_requests
 from batch_widgets.server.local import LocalBatchServer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fake_batch_api import FakeBatchAPI  # noqa: E402
+from fake_batch_api import FakeBatchAPI  # noqa: E402 - after the sys.path insert above
 
 T0 = 1_764_400_000
 

@@ -8,10 +8,10 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "unit"))
 
-from fake_batch_api import FakeBatchAPI  # noqa: E402
+from fake_batch_api import FakeBatchAPI  # noqa: E402 - after the sys.path insert above
 
-from batch_widgets.client import BatchClient  # noqa: E402
-from batch_widgets.store import BatchStore  # noqa: E402
+from batch_widgets.client import BatchClient  # noqa: E402 - after the sys.path insert above
+from batch_widgets.store import BatchStore  # noqa: E402 - after the sys.path insert above
 
 T0 = 1_700_000_000
 

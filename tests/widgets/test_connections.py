@@ -39,7 +39,7 @@ def _three():
     outage = Outage(apis["Claude"])
     clients = {
         "OpenAI": make_client(apis["OpenAI"], key="k-openai"),
-        "Claude": make_client(outage, key="k-claude"),  # type: ignore[arg-type]
+        "Claude": make_client(outage, key="k-claude"),  # type: ignore[arg-type]  # Outage wraps a FakeBatchAPI: same transport()
         "Local": make_client(apis["Local"], key="k-local"),
     }
     stores = {name: install_store(c) for name, c in clients.items()}

@@ -197,7 +197,7 @@ def test_a_wrong_key_stops_polling_with_one_banner_and_retry_recovers(caplog):
 
     api = FakeBatchAPI()
     raw = running(api)
-    refuse = lambda r: httpx.Response(401, json={"error": {"message": "Incorrect API key provided.",  # noqa: E731
+    refuse = lambda r: httpx.Response(401, json={"error": {"message": "Incorrect API key provided.",  # noqa: E731 - a local helper
                                                            "code": "invalid_api_key"}})
     api.faults = [refuse] * 5
     with caplog.at_level("WARNING", logger="batch_widgets"):
