@@ -250,13 +250,15 @@ export function sortRows(rows, key, dir) {
 }
 
 /**
- * The `k` rows with the largest `key`, oldest first, in one pass (no sort of the whole list per keystroke).
- * @param {Row[]} rows @param {number} k @param {(r: Row) => number} key
+ * The `k` rows with the largest `key` among those `keep` takes, oldest first, in one pass (no sort of the whole
+ * list and no filtered copy of it per keystroke).
+ * @param {Row[]} rows @param {number} k @param {(r: Row) => number} key @param {(r: Row) => boolean} keep
  */
-function latest(rows, k, key) {
+function latest(rows, k, key, keep) {
   /** @type {Row[]} kept ascending by key */
   const top = [];
   for (const r of rows) {
+    if (!keep(r)) continue;
     const v = key(r);
     if (top.length === k && v <= key(top[0])) continue;
     let i = top.length;
@@ -275,8 +277,8 @@ function latest(rows, k, key) {
 export function summarize(rows) {
   return {
     ...summaryStats(rows),
-    recentTimes: latest(rows.filter((r) => r.ended !== null), 10, (r) => /** @type {number} */ (r.ended)),
-    recentCost: latest(rows.filter((r) => r.cost !== null), 10, (r) => r.created),
+    recentTimes: latest(rows, 10, (r) => /** @type {number} */ (r.ended), (r) => r.ended !== null),
+    recentCost: latest(rows, 10, (r) => r.created, (r) => r.cost !== null),
   };
 }
 
