@@ -37,7 +37,7 @@ demo: setup
 	cd $(TMPDIR)/demo && $(abspath $(BIN))/jupyter lab $(ROOT_FLAG) 01_quickstart.ipynb
 
 ## Every tier: JS build check + JS unit, Python unit/server/widgets, notebooks (nbval), real browser.
-test: setup js-check test-js test-unit test-notebooks test-e2e
+test: setup js-check check test-js test-unit test-notebooks test-e2e
 
 # Static checks: lint and format (ruff), types of the package (mypy), types of the JS (tsc --checkJs).
 check:

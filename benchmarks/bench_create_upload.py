@@ -60,14 +60,21 @@ def write_input(path: pathlib.Path, mb: int) -> int:
     with open(path, "w") as fh:
         i = 0
         while fh.tell() < mb * 1024 * 1024:
-            fh.write(json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
-                                 "body": body}) + "\n")
+            fh.write(
+                json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}) + "\n"
+            )
             i += 1
     return i
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
 PAGE = """<!doctype html><script type="module">
 import { validateFile } from "/validate.js";
 window.check = async (mb) => {
@@ -93,15 +100,22 @@ def browser_check(mb: int) -> dict:
     """Time js/lib/validate.js on a file of the same lines in chromium (served through page.route)."""
     from playwright.sync_api import sync_playwright
 
-    files = {"/": (PAGE.encode(), "text/html"),
-             "/validate.js": ((ROOT / "js/lib/validate.js").read_bytes(), "text/javascript")}
+    files = {
+        "/": (PAGE.encode(), "text/html"),
+        "/validate.js": ((ROOT / "js/lib/validate.js").read_bytes(), "text/javascript"),
+    }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.route("http://bench.local/**", lambda route, req: route.fulfill(
-                status=200, body=files[req.url[len("http://bench.local"):]][0],
-                content_type=files[req.url[len("http://bench.local"):]][1]))
+            page.route(
+                "http://bench.local/**",
+                lambda route, req: route.fulfill(
+                    status=200,
+                    body=files[req.url[len("http://bench.local") :]][0],
+                    content_type=files[req.url[len("http://bench.local") :]][1],
+                ),
+            )
             page.goto("http://bench.local/")
             page.wait_for_function("window.ready === true")
             return page.evaluate("(mb) => window.check(mb)", mb)
@@ -121,9 +135,22 @@ def main() -> int:
             raise SystemExit(f"{lines} lines: more than one batch holds; lower --mb")
         port, key = free_port(), "sk-bench-create"
         server = subprocess.Popen(
-            [python, "-m", "batch_widgets.server.cli", "serve", "--port", str(port), "--data-dir", tmp + "/srv",
-             "--api-key", key],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+            [
+                python,
+                "-m",
+                "batch_widgets.server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                tmp + "/srv",
+                "--api-key",
+                key,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
         try:
             url = f"http://127.0.0.1:{port}/v1"
             deadline = time.monotonic() + 30
@@ -136,8 +163,9 @@ def main() -> int:
                         raise SystemExit("the local server did not start") from None
                     time.sleep(0.2)
             env = {**os.environ, "KEY": key, "URL": url}
-            run = subprocess.run([python, "-c", KERNEL, str(data)], capture_output=True, text=True, env=env,
-                                 cwd=ROOT, timeout=900)
+            run = subprocess.run(
+                [python, "-c", KERNEL, str(data)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=900
+            )
             if run.returncode != 0:
                 raise SystemExit(run.stderr[-3000:])
             out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -150,12 +178,24 @@ def main() -> int:
         raise SystemExit(f"create failed: {out['error']}")
     peak = out["after_mb"] - out["before_mb"]
     rows = [
-        Row(f"kernel peak RSS above baseline ({size_mb} MB file)", f"{peak:.0f} MB", f"{size_mb} MB file",
-            peak / size_mb, "< 25% of file", peak < 0.25 * size_mb),
+        Row(
+            f"kernel peak RSS above baseline ({size_mb} MB file)",
+            f"{peak:.0f} MB",
+            f"{size_mb} MB file",
+            peak / size_mb,
+            "< 25% of file",
+            peak < 0.25 * size_mb,
+        ),
         Row(f"receive {lines:,} lines in 4 MiB chunks", f"{out['receive_s']:.2f} s", "", None, "info", None),
         Row("validate + upload + create", f"{out['create_s']:.2f} s", "", None, "info", None),
-        Row(f"browser check, {check['bytes'] / 2**20:.0f} MB ({check['lines']:,} lines)", f"{check['ms'] / 1000:.2f} s",
-            "", None, "info", None),
+        Row(
+            f"browser check, {check['bytes'] / 2**20:.0f} MB ({check['lines']:,} lines)",
+            f"{check['ms'] / 1000:.2f} s",
+            "",
+            None,
+            "info",
+            None,
+        ),
     ]
     if not check["ok"] or not check["lines"]:
         raise SystemExit(f"the browser check found problems in a valid file: {check}")

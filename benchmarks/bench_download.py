@@ -55,9 +55,20 @@ def main() -> None:
                 fh.write(line)
         port, key = free_port(), "bench-key"
         server = subprocess.Popen(
-            [sys.executable, "-m", "batch_widgets.server.cli", "serve", "--port", str(port),
-             "--data-dir", str(tmp / "data"), "--api-key", key],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "batch_widgets.server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp / "data"),
+                "--api-key",
+                key,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         env = {**os.environ, "KEY": key, "URL": f"http://127.0.0.1:{port}/v1"}
         try:
@@ -77,8 +88,16 @@ def main() -> None:
     rows = []
     for name, phase in (("upload", up), ("download", down)):
         extra = phase["after_mb"] - phase["before_mb"]
-        rows.append(Row(f"{name} of a {size} MB file: peak above baseline", f"{extra:.1f} MB",
-                        f"{phase['before_mb']:.0f} MB", extra / source_size_mb, "< 50 MB", extra < 50))
+        rows.append(
+            Row(
+                f"{name} of a {size} MB file: peak above baseline",
+                f"{extra:.1f} MB",
+                f"{phase['before_mb']:.0f} MB",
+                extra / source_size_mb,
+                "< 50 MB",
+                extra < 50,
+            )
+        )
     rows.append(Row("downloaded file identical in size", str(same), "-", None, "True", same))
     report("download", rows)
 

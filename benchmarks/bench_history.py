@@ -35,13 +35,26 @@ def synthetic(n: int, seed: int = 3) -> list[dict]:
         status = rng.choice(STATUSES)
         total = rng.randint(1, 50_000)
         failed = int(total * rng.random() * 0.1)
-        d = {"id": f"batch_{i:08d}", "object": "batch", "endpoint": "/v1/chat/completions",
-             "input_file_id": f"file-{i}", "completion_window": "24h", "status": status, "created_at": created,
-             "model": rng.choice(MODELS), "expires_at": created + 86_400,
-             "request_counts": {"total": total, "completed": total - failed if status == "completed" else 0,
-                                "failed": failed if status == "completed" else 0},
-             "metadata": {"description": f"job {i} {rng.choice(['eval', 'backfill', 'nightly'])}",
-                          "tags": rng.choice(["a,b", "prod", "", "eval,prod"])}}
+        d = {
+            "id": f"batch_{i:08d}",
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "input_file_id": f"file-{i}",
+            "completion_window": "24h",
+            "status": status,
+            "created_at": created,
+            "model": rng.choice(MODELS),
+            "expires_at": created + 86_400,
+            "request_counts": {
+                "total": total,
+                "completed": total - failed if status == "completed" else 0,
+                "failed": failed if status == "completed" else 0,
+            },
+            "metadata": {
+                "description": f"job {i} {rng.choice(['eval', 'backfill', 'nightly'])}",
+                "tags": rng.choice(["a,b", "prod", "", "eval,prod"]),
+            },
+        }
         if status not in ("validating", "failed"):
             d["in_progress_at"] = created + rng.randint(5, 600)
         if status == "completed":
@@ -49,8 +62,7 @@ def synthetic(n: int, seed: int = 3) -> list[dict]:
             d["completed_at"] = d["finalizing_at"] + rng.randint(1, 300)
             d["output_file_id"] = f"file-out-{i}"
             if rng.random() < 0.5:
-                d["usage"] = {"input_tokens": total * 300, "output_tokens": total * 150,
-                              "total_tokens": total * 450}
+                d["usage"] = {"input_tokens": total * 300, "output_tokens": total * 150, "total_tokens": total * 450}
         elif status == "failed":
             d["failed_at"] = created + 30
         elif status == "expired":
@@ -85,10 +97,17 @@ def refresh_requests(known: int) -> tuple[int, int, int, float]:
         limit = int(request.url.params.get("limit", 20))
         after = request.url.params.get("after")
         start = 0 if not after else next(i for i, d in enumerate(data) if d["id"] == after) + 1
-        page = data[start:start + limit]
-        return httpx.Response(200, json={"object": "list", "data": page, "has_more": start + limit < len(data),
-                                         "first_id": page[0]["id"] if page else None,
-                                         "last_id": page[-1]["id"] if page else None})
+        page = data[start : start + limit]
+        return httpx.Response(
+            200,
+            json={
+                "object": "list",
+                "data": page,
+                "has_more": start + limit < len(data),
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            },
+        )
 
     client = BatchClient(api_key="k", base_url="http://bench/v1", transport=httpx.MockTransport(handle))
     history = BatchHistory(client)
@@ -127,33 +146,66 @@ def main() -> None:
 
     rows = [
         ("stats()", median_ms(history.stats, args.repeat)),
-        ("filter(status=[failed, expired])", median_ms(lambda: len(history.filter(status=["failed", "expired"])),
-                                                       args.repeat)),
+        (
+            "filter(status=[failed, expired])",
+            median_ms(lambda: len(history.filter(status=["failed", "expired"])), args.repeat),
+        ),
         ("filter(search='nightly')", median_ms(lambda: len(history.filter(search="nightly")), args.repeat)),
-        ("filter(since, until, model, search)", median_ms(lambda: len(history.filter(
-            since=T0 - 200 * 86_400, until=T0 - 100 * 86_400, model=["gpt-4.1", "o4-mini"], search="eval")),
-            args.repeat)),
-        ("summary_stats(filter_frame()) (cards)", median_ms(
-            lambda: summary_stats(filter_frame(frame, status="completed")), args.repeat)),
+        (
+            "filter(since, until, model, search)",
+            median_ms(
+                lambda: len(
+                    history.filter(
+                        since=T0 - 200 * 86_400, until=T0 - 100 * 86_400, model=["gpt-4.1", "o4-mini"], search="eval"
+                    )
+                ),
+                args.repeat,
+            ),
+        ),
+        (
+            "summary_stats(filter_frame()) (cards)",
+            median_ms(lambda: summary_stats(filter_frame(frame, status="completed")), args.repeat),
+        ),
     ]
-    print(f"{args.batches:,} synthetic batches (pydantic validation {validate_s:.2f} s, "
-          f"frame build {frame_s:.2f} s, not targets)\n")
+    print(
+        f"{args.batches:,} synthetic batches (pydantic validation {validate_s:.2f} s, "
+        f"frame build {frame_s:.2f} s, not targets)\n"
+    )
     print(f"{'operation':<50}{'median ms':>11}{'target':>9}{'':>6}")
     for name, ms in rows:
         print(f"{name:<50}{ms:>11.1f}{'100':>9}{'ok' if ms <= 100 else 'SLOW':>6}")
     first, unchanged, after_new, update_ms = refresh_requests(args.known)
-    report("history", [
-        *(Row(name, f"{ms:.1f} ms", f"{args.batches:,} batches", None, "<= 100 ms", ms <= 100)
-          for name, ms in rows),
-        Row(f"refresh, {args.known:,} known unchanged", f"{unchanged} request(s)",
-            f"first load {first}", None, "<= 2 requests", unchanged <= 2),
-        Row("refresh after 3 new (+ frame update)", f"{update_ms:.0f} ms", f"{after_new} request(s)", None,
-            "info", None),
-    ])
+    report(
+        "history",
+        [
+            *(
+                Row(name, f"{ms:.1f} ms", f"{args.batches:,} batches", None, "<= 100 ms", ms <= 100)
+                for name, ms in rows
+            ),
+            Row(
+                f"refresh, {args.known:,} known unchanged",
+                f"{unchanged} request(s)",
+                f"first load {first}",
+                None,
+                "<= 2 requests",
+                unchanged <= 2,
+            ),
+            Row(
+                "refresh after 3 new (+ frame update)",
+                f"{update_ms:.0f} ms",
+                f"{after_new} request(s)",
+                None,
+                "info",
+                None,
+            ),
+        ],
+    )
     print(f"\nbatch_history over {args.known:,} known batches (BatchIndex, MockTransport, pages of 100):")
-    print(f"  first load: {first} requests; refresh, nothing changed: {unchanged} request(s) (target <= 2: "
-          f"{'met' if unchanged <= 2 else 'NOT met'}); refresh after 3 new batches: {after_new} request(s), "
-          f"{update_ms:.0f} ms including the frame update")
+    print(
+        f"  first load: {first} requests; refresh, nothing changed: {unchanged} request(s) (target <= 2: "
+        f"{'met' if unchanged <= 2 else 'NOT met'}); refresh after 3 new batches: {after_new} request(s), "
+        f"{update_ms:.0f} ms including the frame update"
+    )
 
 
 if __name__ == "__main__":

@@ -37,9 +37,17 @@ sys.path.insert(0, str(ROOT / "src"))
 from batch_widgets.models import Batch  # noqa: E402 - after the sys.path insert above
 from batch_widgets.widgets.history_view import encode_history, encode_rows  # noqa: E402 - after the sys.path insert above
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
 ORIGIN = "http://bench.local"
 FIRST_RENDER_MS = 1000.0
 SIZE_RATIO = 0.40
@@ -135,22 +143,30 @@ def synthetic_batches(n: int, seed: int = 7) -> list[Batch]:
         total = rng.randint(10, 50_000)
         failed = rng.randint(0, total // 20)
         done = status in ("completed", "failed", "expired", "cancelled")
-        end_field = {"completed": "completed_at", "failed": "failed_at", "expired": "expired_at",
-                     "cancelled": "cancelled_at"}.get(status)
+        end_field = {
+            "completed": "completed_at",
+            "failed": "failed_at",
+            "expired": "expired_at",
+            "cancelled": "cancelled_at",
+        }.get(status)
         batch = {
             "id": f"batch_{i:06x}{rng.getrandbits(40):010x}",
-            "status": status, "endpoint": rng.choice(endpoints), "input_file_id": f"file-{i}",
-            "created_at": created, "in_progress_at": created + 30, "model": "gpt-4o-mini",
-            "request_counts": {"total": total, "completed": total - failed if done else total // 2,
-                               "failed": failed},
-            "metadata": {"description": f"{rng.choice(words)} {rng.choice(words)} run {i}",
-                         "tags": ",".join(rng.sample(words, 2))},
+            "status": status,
+            "endpoint": rng.choice(endpoints),
+            "input_file_id": f"file-{i}",
+            "created_at": created,
+            "in_progress_at": created + 30,
+            "model": "gpt-4o-mini",
+            "request_counts": {"total": total, "completed": total - failed if done else total // 2, "failed": failed},
+            "metadata": {
+                "description": f"{rng.choice(words)} {rng.choice(words)} run {i}",
+                "tags": ",".join(rng.sample(words, 2)),
+            },
         }
         if end_field:
             batch[end_field] = created + rng.randint(120, 86_000)
         if rng.random() < 0.5:
-            batch["usage"] = {"input_tokens": total * 120, "output_tokens": total * 40,
-                              "total_tokens": total * 160}
+            batch["usage"] = {"input_tokens": total * 120, "output_tokens": total * 40, "total_tokens": total * 160}
         out.append(Batch.model_validate(batch))
     out.reverse()  # newest first, as the store gives them
     return out
@@ -159,10 +175,21 @@ def synthetic_batches(n: int, seed: int = 7) -> list[Batch]:
 def build_bundle(out_dir: pathlib.Path) -> None:
     esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
     common = ["--bundle", "--minify", "--log-level=warning"]
-    subprocess.run([str(esbuild), "js/widget.js", *common, "--format=esm", "--target=es2020",
-                    f"--outfile={out_dir / 'widget.js'}"], cwd=ROOT, check=True)
-    subprocess.run([str(esbuild), "js/styles.css", *common, f"--outfile={out_dir / 'widget.css'}"],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            str(esbuild),
+            "js/widget.js",
+            *common,
+            "--format=esm",
+            "--target=es2020",
+            f"--outfile={out_dir / 'widget.js'}",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    subprocess.run(
+        [str(esbuild), "js/styles.css", *common, f"--outfile={out_dir / 'widget.css'}"], cwd=ROOT, check=True
+    )
 
 
 def main() -> int:
@@ -186,10 +213,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp)
         build_bundle(out)
-        files = {"/": (HARNESS.encode(), "text/html"), "/rows.json": (header.encode(), "application/json"),
-                 "/rows.bin": (buffer, "application/octet-stream"),
-                 "/widget.js": ((out / "widget.js").read_bytes(), "text/javascript"),
-                 "/widget.css": ((out / "widget.css").read_bytes(), "text/css")}
+        files = {
+            "/": (HARNESS.encode(), "text/html"),
+            "/rows.json": (header.encode(), "application/json"),
+            "/rows.bin": (buffer, "application/octet-stream"),
+            "/widget.js": ((out / "widget.js").read_bytes(), "text/javascript"),
+            "/widget.css": ((out / "widget.css").read_bytes(), "text/css"),
+        }
         results: dict[str, list[dict]] = {"table": [], "analytics": []}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -199,7 +229,7 @@ def main() -> int:
                         page = browser.new_page(viewport={"width": 1280, "height": 900})
 
                         def serve(route, request):
-                            path = request.url[len(ORIGIN):].split("?")[0] or "/"
+                            path = request.url[len(ORIGIN) :].split("?")[0] or "/"
                             if path in files:
                                 body, mime = files[path]
                                 route.fulfill(status=200, body=body, content_type=mime)
@@ -211,9 +241,14 @@ def main() -> int:
                         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
                         page.goto(f"{ORIGIN}/")
                         page.wait_for_function("window.benchReady === true", timeout=30_000)
-                        res = page.evaluate("(o) => window.bench(o)", {
-                            "analytics": mode == "analytics", "text": "eval nightly",
-                            "chips": ["completed", "failed"]})
+                        res = page.evaluate(
+                            "(o) => window.bench(o)",
+                            {
+                                "analytics": mode == "analytics",
+                                "text": "eval nightly",
+                                "chips": ["completed", "failed"],
+                            },
+                        )
                         if errors:
                             raise RuntimeError(f"page errors: {errors}")
                         results[mode].append(res)
@@ -222,22 +257,42 @@ def main() -> int:
                 browser.close()
 
     table: list[Row] = [
-        Row(f"rows sent ({args.rows:,}): header + binary buffer", f"{sent / 1e6:.2f} MB",
-            f"JSON {json_size / 1e6:.2f} MB", sent / json_size, f"<= {SIZE_RATIO:.0%} of JSON",
-            sent <= SIZE_RATIO * json_size),
-        Row(f"kernel: encode {args.rows:,} rows, packed (once)", f"{encode_ms:.0f} ms",
-            f"as JSON {json_ms:.0f} ms", encode_ms / json_ms, "info", None),
+        Row(
+            f"rows sent ({args.rows:,}): header + binary buffer",
+            f"{sent / 1e6:.2f} MB",
+            f"JSON {json_size / 1e6:.2f} MB",
+            sent / json_size,
+            f"<= {SIZE_RATIO:.0%} of JSON",
+            sent <= SIZE_RATIO * json_size,
+        ),
+        Row(
+            f"kernel: encode {args.rows:,} rows, packed (once)",
+            f"{encode_ms:.0f} ms",
+            f"as JSON {json_ms:.0f} ms",
+            encode_ms / json_ms,
+            "info",
+            None,
+        ),
     ]
-    print(f"rows sent: {args.rows:,} ({sent / 1e6:.2f} MB: JSON header {len(header) / 1e6:.2f} MB + buffer "
-          f"{len(buffer) / 1e6:.2f} MB; as JSON {json_size / 1e6:.2f} MB)")
+    print(
+        f"rows sent: {args.rows:,} ({sent / 1e6:.2f} MB: JSON header {len(header) / 1e6:.2f} MB + buffer "
+        f"{len(buffer) / 1e6:.2f} MB; as JSON {json_size / 1e6:.2f} MB)"
+    )
     for mode, runs in results.items():
         runs.sort(key=lambda r: r["first"]["frame"])
         mid = runs[len(runs) // 2]
         first = mid["first"]
         assert first["rows"] > 0, "no table rows drawn"
-        table.append(Row(f"first render, {mode} ({first['count']})", f"{first['frame']:.0f} ms",
-                         f"sync {first['sync']:.0f} ms", first["frame"] / FIRST_RENDER_MS,
-                         f"<= {FIRST_RENDER_MS:.0f} ms", first["frame"] <= FIRST_RENDER_MS))
+        table.append(
+            Row(
+                f"first render, {mode} ({first['count']})",
+                f"{first['frame']:.0f} ms",
+                f"sync {first['sync']:.0f} ms",
+                first["frame"] / FIRST_RENDER_MS,
+                f"<= {FIRST_RENDER_MS:.0f} ms",
+                first["frame"] <= FIRST_RENDER_MS,
+            )
+        )
         keys = [k for run in runs for k in run["keys"]]
         frames = sorted(k["frame"] for k in keys)
         p95 = frames[min(len(frames) - 1, int(len(frames) * 0.95))]
@@ -246,14 +301,31 @@ def main() -> int:
         per_key = [statistics.median(run["keys"][i]["frame"] for run in runs) for i in range(len(runs[0]["keys"]))]
         slowest = max(range(len(per_key)), key=per_key.__getitem__)
         worst = max(keys, key=lambda k: k["frame"])
-        table.append(Row(f"slowest keystroke, {mode} (median of {len(runs)})", f"{per_key[slowest]:.0f} ms",
-                         f"step {runs[0]['keys'][slowest]['key']!r}", per_key[slowest] / KEYSTROKE_MS,
-                         f"<= {KEYSTROKE_MS:.0f} ms", per_key[slowest] <= KEYSTROKE_MS))
-        table.append(Row(f"keystrokes, {mode}: p95 / max (n={len(keys)})", f"{p95:.0f} / {frames[-1]:.0f} ms",
-                         f"median {statistics.median(frames):.0f} ms", None, "info", None))
+        table.append(
+            Row(
+                f"slowest keystroke, {mode} (median of {len(runs)})",
+                f"{per_key[slowest]:.0f} ms",
+                f"step {runs[0]['keys'][slowest]['key']!r}",
+                per_key[slowest] / KEYSTROKE_MS,
+                f"<= {KEYSTROKE_MS:.0f} ms",
+                per_key[slowest] <= KEYSTROKE_MS,
+            )
+        )
+        table.append(
+            Row(
+                f"keystrokes, {mode}: p95 / max (n={len(keys)})",
+                f"{p95:.0f} / {frames[-1]:.0f} ms",
+                f"median {statistics.median(frames):.0f} ms",
+                None,
+                "info",
+                None,
+            )
+        )
         print(f"{mode}: slowest step {worst['key']!r} -> {worst['count']}")
-    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(other work on the machine shows up as outliers in the max)")
+    print(
+        f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine shows up as outliers in the max)"
+    )
     report("history panel in chromium", table)
     return 0 if all(r.ok is not False for r in table) else 1
 

@@ -29,17 +29,35 @@ def main() -> None:
     ours = fresh_import_seconds("import batch_widgets") - empty
     stack = fresh_import_seconds("import anywidget, httpx, pydantic") - empty
     widgets = fresh_import_seconds("from batch_widgets import BatchDashboard") - empty
-    heavy = fresh_import_seconds(
-        "import batch_widgets, sys; assert 'pandas' not in sys.modules and 'altair' not in sys.modules"
-    ) - empty
-    report("import", [
-        Row("import batch_widgets", f"{ours * 1000:.0f} ms", f"stack {stack * 1000:.0f} ms",
-            ours / stack, "<= 1.2x", ours / stack <= 1.2),
-        # Informational: the widget classes also build pydantic models and load the client, store and panels.
-        Row("from batch_widgets import BatchDashboard", f"{widgets * 1000:.0f} ms", f"stack {stack * 1000:.0f} ms",
-            widgets / stack, "info", None),
-        Row("pandas/altair not loaded by the import", f"{heavy * 1000:.0f} ms", "-", None, "asserted", True),
-    ])
+    heavy = (
+        fresh_import_seconds(
+            "import batch_widgets, sys; assert 'pandas' not in sys.modules and 'altair' not in sys.modules"
+        )
+        - empty
+    )
+    report(
+        "import",
+        [
+            Row(
+                "import batch_widgets",
+                f"{ours * 1000:.0f} ms",
+                f"stack {stack * 1000:.0f} ms",
+                ours / stack,
+                "<= 1.2x",
+                ours / stack <= 1.2,
+            ),
+            # Informational: the widget classes also build pydantic models and load the client, store and panels.
+            Row(
+                "from batch_widgets import BatchDashboard",
+                f"{widgets * 1000:.0f} ms",
+                f"stack {stack * 1000:.0f} ms",
+                widgets / stack,
+                "info",
+                None,
+            ),
+            Row("pandas/altair not loaded by the import", f"{heavy * 1000:.0f} ms", "-", None, "asserted", True),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,7 @@ print(json.dumps({"rows": len(frame), "seconds": end - rebuilt, "rebuild": rebui
 
 
 def harvest(base_url: str, key: str, kind: str, ident: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", HARVEST, base_url, key, kind, ident], capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-c", HARVEST, base_url, key, kind, ident], capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"the {kind} harvest failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -70,9 +69,11 @@ def main() -> None:
 
     key = "bench-jobs"
     n = args.lines
-    with tempfile.TemporaryDirectory() as data, \
-            LocalBatchServer(data, api_key=key, rate=0, failure_rate=0.03, seed=5, poll_interval=0.05) as server, \
-            BatchClient(api_key=key, base_url=server.base_url) as client:
+    with (
+        tempfile.TemporaryDirectory() as data,
+        LocalBatchServer(data, api_key=key, rate=0, failure_rate=0.03, seed=5, poll_interval=0.05) as server,
+        BatchClient(api_key=key, base_url=server.base_url) as client,
+    ):
         prompts = [f"ticket {i:06d}: my order arrived late and the box was damaged, what now?" for i in range(2 * n)]
         requests = build_requests(prompts, model="gpt-4o-mini")
         single = client.wait(client.submit(requests[:n]), poll_interval=0.1, progress=False)
@@ -91,13 +92,28 @@ def main() -> None:
     rows_job = runs["job"][0]["rows"]
     rounds = len(job.batches) - job.parts
     rebuild = statistics.median(r["rebuild"] for r in runs["job"])
-    report("jobs", [
-        Row(f"job frame time per line ({rows_job:,} rows, {job.parts} parts + {rounds} retries)",
-            f"{t_job:.1f} µs", f"{t_single:.1f} µs (1 batch)", t_job / t_single, "<= 1.25x", t_job / t_single <= 1.25),
-        Row("job frame peak memory per line", f"{m_job:.0f} B", f"{m_single:.0f} B (1 batch)", m_job / m_single,
-            "<= 1.25x", m_job / m_single <= 1.25),
-        Row("client.job(id): rebuilt from the API", f"{rebuild * 1000:.0f} ms", "", None, "", None),
-    ])
+    report(
+        "jobs",
+        [
+            Row(
+                f"job frame time per line ({rows_job:,} rows, {job.parts} parts + {rounds} retries)",
+                f"{t_job:.1f} µs",
+                f"{t_single:.1f} µs (1 batch)",
+                t_job / t_single,
+                "<= 1.25x",
+                t_job / t_single <= 1.25,
+            ),
+            Row(
+                "job frame peak memory per line",
+                f"{m_job:.0f} B",
+                f"{m_single:.0f} B (1 batch)",
+                m_job / m_single,
+                "<= 1.25x",
+                m_job / m_single <= 1.25,
+            ),
+            Row("client.job(id): rebuilt from the API", f"{rebuild * 1000:.0f} ms", "", None, "", None),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,11 @@ def write_input(path: Path, n: int, pad: int = 0, invalid_every: int = 0) -> int
     filler = ("lorem ipsum dolor sit amet " * (pad // 27 + 1))[:pad]
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
-            body = {"model": "gpt-4o-mini", "max_tokens": 200,
-                    "messages": [{"role": "user", "content": f"Question {i}: summarise this. {filler}"}]}
+            body = {
+                "model": "gpt-4o-mini",
+                "max_tokens": 200,
+                "messages": [{"role": "user", "content": f"Question {i}: summarise this. {filler}"}],
+            }
             if invalid_every and i % invalid_every == 0:
                 del body["messages"]
             fh.write(json.dumps({"custom_id": f"req-{i}", "method": "POST", "url": CHAT, "body": body}) + "\n")
@@ -61,14 +64,18 @@ def bench_throughput(n: int = 50_000) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "input.jsonl"
         write_input(src, n, invalid_every=100)  # 1 % invalid bodies: the body checks run on every request
-        with LocalBatchServer(Path(tmp) / "data", rate=0, latency=0, failure_rate=0, poll_interval=0.05) as srv, \
-                httpx.Client(base_url=srv.base_url, timeout=120) as client:
+        with (
+            LocalBatchServer(Path(tmp) / "data", rate=0, latency=0, failure_rate=0, poll_interval=0.05) as srv,
+            httpx.Client(base_url=srv.base_url, timeout=120) as client,
+        ):
             with open(src, "rb") as fh:
-                file_id = client.post("/files", files={"file": ("input.jsonl", fh)},
-                                      data={"purpose": "batch"}).json()["id"]
+                file_id = client.post("/files", files={"file": ("input.jsonl", fh)}, data={"purpose": "batch"}).json()[
+                    "id"
+                ]
             start = time.perf_counter()
-            batch = client.post("/batches", json={"input_file_id": file_id, "endpoint": CHAT,
-                                                  "completion_window": "24h"}).json()
+            batch = client.post(
+                "/batches", json={"input_file_id": file_id, "endpoint": CHAT, "completion_window": "24h"}
+            ).json()
             running = _wait(client, batch["id"], ("in_progress", "finalizing", "completed", "failed"))
             t_running = time.perf_counter()
             done = _wait(client, batch["id"], ("completed", "failed"))
@@ -80,8 +87,13 @@ def bench_throughput(n: int = 50_000) -> dict:
     assert done["status"] == "completed" and counts["failed"] == len(invalid), done
     assert counts["completed"] + counts["failed"] == n, done
     assert {e["custom_id"] for e in errors} == invalid and {e["response"]["status_code"] for e in errors} == {400}
-    return {"requests": n, "seconds": elapsed, "rps": n / elapsed, "validation_s": t_running - start,
-            "status_after_validation": running["status"]}
+    return {
+        "requests": n,
+        "seconds": elapsed,
+        "rps": n / elapsed,
+        "validation_s": t_running - start,
+        "status_after_validation": running["status"],
+    }
 
 
 _CHILD = r"""
@@ -108,8 +120,9 @@ print(json.dumps({"peak_mb": peak, "bytes": f["bytes"],
 
 
 def _child_peak(src: Path, data: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(src), str(data)], capture_output=True, text=True,
-                         timeout=900, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(src), str(data)], capture_output=True, text=True, timeout=900, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -124,32 +137,49 @@ def bench_upload_memory(target_bytes: int = 205_000_000, n: int = 50_000) -> dic
         size = write_input(big, n, pad=max(0, target_bytes // n - per_line))
         big_run = _child_peak(big, tmp / "data-big")
     assert big_run["status"] == "in_progress" and big_run["bytes"] == size, big_run
-    return {"file_mb": size / 1e6, "peak_mb": big_run["peak_mb"], "baseline_mb": baseline["peak_mb"],
-            "upload_s": big_run["upload_s"], "validate_s": big_run["validate_s"]}
+    return {
+        "file_mb": size / 1e6,
+        "peak_mb": big_run["peak_mb"],
+        "baseline_mb": baseline["peak_mb"],
+        "upload_s": big_run["upload_s"],
+        "validate_s": big_run["validate_s"],
+    }
 
 
 def run(quick: bool = False) -> list[dict]:
     t = bench_throughput(5_000 if quick else 50_000)
     m = bench_upload_memory(20_000_000 if quick else 205_000_000, 5_000 if quick else 50_000)
     return [
-        {"name": f"simulated batch, {t['requests']:,} requests (1 % invalid bodies), rate=0 (requests/s)",
-         "measured": t["rps"],
-         "baseline": FAKEAI_RPS, "ratio": t["rps"] / FAKEAI_RPS, "target": f">= {TARGET_RPS:,}",
-         "ok": t["rps"] >= TARGET_RPS,
-         "note": f"{t['seconds']:.1f} s end to end, validation {t['validation_s']:.1f} s; baseline = the seed's "
-                 "fakeai engine as measured in performance-anchors.md (not re-run: it sleeps 50 ms per request)"},
-        {"name": f"upload + validation of {m['file_mb']:.0f} MB (peak RSS, MB)", "measured": m["peak_mb"],
-         "baseline": m["baseline_mb"], "ratio": m["peak_mb"] / m["baseline_mb"], "target": f"< {TARGET_PEAK_MB}",
-         "ok": m["peak_mb"] < TARGET_PEAK_MB,
-         "note": f"upload {m['upload_s']:.1f} s, validation {m['validate_s']:.1f} s; baseline = same, 10 lines"},
+        {
+            "name": f"simulated batch, {t['requests']:,} requests (1 % invalid bodies), rate=0 (requests/s)",
+            "measured": t["rps"],
+            "baseline": FAKEAI_RPS,
+            "ratio": t["rps"] / FAKEAI_RPS,
+            "target": f">= {TARGET_RPS:,}",
+            "ok": t["rps"] >= TARGET_RPS,
+            "note": f"{t['seconds']:.1f} s end to end, validation {t['validation_s']:.1f} s; baseline = the seed's "
+            "fakeai engine as measured in performance-anchors.md (not re-run: it sleeps 50 ms per request)",
+        },
+        {
+            "name": f"upload + validation of {m['file_mb']:.0f} MB (peak RSS, MB)",
+            "measured": m["peak_mb"],
+            "baseline": m["baseline_mb"],
+            "ratio": m["peak_mb"] / m["baseline_mb"],
+            "target": f"< {TARGET_PEAK_MB}",
+            "ok": m["peak_mb"] < TARGET_PEAK_MB,
+            "note": f"upload {m['upload_s']:.1f} s, validation {m['validate_s']:.1f} s; baseline = same, 10 lines",
+        },
     ]
 
 
 def print_table(rows: list[dict]) -> None:
-    report("server", [
-        Row(r["name"], f"{r['measured']:,.0f}", f"{r['baseline']:,.0f}", r["ratio"], r["target"], r["ok"])
-        for r in rows
-    ])
+    report(
+        "server",
+        [
+            Row(r["name"], f"{r['measured']:,.0f}", f"{r['baseline']:,.0f}", r["ratio"], r["target"], r["ok"])
+            for r in rows
+        ],
+    )
     for r in rows:
         print(f"    {r['name']}: {r['note']}")
 

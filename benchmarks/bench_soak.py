@@ -51,8 +51,10 @@ def build(known: int, active: int) -> FakeBatchAPI:
     for i in range(known):
         running = i >= known - active  # the newest ones run
         api.add_batch(
-            created_at=T0 + i, status="in_progress" if running else "completed",
-            in_progress_at=T0 + i + 5, completed_at=None if running else T0 + i + 600,
+            created_at=T0 + i,
+            status="in_progress" if running else "completed",
+            in_progress_at=T0 + i + 5,
+            completed_at=None if running else T0 + i + 600,
             request_counts={"total": 10**9 if running else 1000, "completed": 0 if running else 1000, "failed": 0},
             metadata={"description": f"job {i}", "tags": "soak"},
         )
@@ -95,9 +97,10 @@ def main() -> None:
                 return original(data=data, metadata=metadata, buffers=buffers)
             tick_bytes[0] += len(json.dumps(data, default=str)) + sum(len(b) for b in buffers or [])
             if not moving_now[0]:
-                for key in ((data or {}).get("state") or {"<message>": None}):
+                for key in (data or {}).get("state") or {"<message>": None}:
                     idle_traits[key] = idle_traits.get(key, 0) + 1
             return original(data=data, metadata=metadata, buffers=buffers)
+
         return send
 
     for dash in dashboards:
@@ -143,19 +146,45 @@ def main() -> None:
 
     if idle_traits:
         print(f"sent on unchanged ticks: {idle_traits}")
-    report("soak", [
-        Row(f"RSS growth over {args.ticks - WARMUP:,} ticks (3 dashboards)", f"{growth / 2**20:.2f} MB",
-            f"{rss_warm / 2**20:.0f} MB after warm-up", None, "<= 5 MB", growth <= 5 * 2**20),
-        Row("threads after the dashboards close", f"{threads_after}",
-            f"{threads_before} before ({threads_open} open)", None, "= baseline", threads_after <= threads_before),
-        Row("bytes sent per unchanged tick (3 dashboards)", f"{unchanged_bytes / max(1, unchanged_ticks):.0f} B",
-            f"{naive} B (all rows x3)", unchanged_bytes / max(1, unchanged_ticks) / naive, "0 B",
-            unchanged_bytes == 0),
-        Row(f"bytes per moving tick ({MOVING} batches moved)", f"{moving_bytes / max(1, moving_ticks):.0f} B",
-            f"{naive} B (all rows x3)", moving_bytes / max(1, moving_ticks) / naive, "-", None),
-        Row("kernel ms per tick (mean)", f"{1000 * elapsed / args.ticks:.2f} ms", "-", None, "-", None),
-        Row("ticks the real poller thread ran meanwhile", f"{poller_ticks}", "-", None, "-", None),
-    ])
+    report(
+        "soak",
+        [
+            Row(
+                f"RSS growth over {args.ticks - WARMUP:,} ticks (3 dashboards)",
+                f"{growth / 2**20:.2f} MB",
+                f"{rss_warm / 2**20:.0f} MB after warm-up",
+                None,
+                "<= 5 MB",
+                growth <= 5 * 2**20,
+            ),
+            Row(
+                "threads after the dashboards close",
+                f"{threads_after}",
+                f"{threads_before} before ({threads_open} open)",
+                None,
+                "= baseline",
+                threads_after <= threads_before,
+            ),
+            Row(
+                "bytes sent per unchanged tick (3 dashboards)",
+                f"{unchanged_bytes / max(1, unchanged_ticks):.0f} B",
+                f"{naive} B (all rows x3)",
+                unchanged_bytes / max(1, unchanged_ticks) / naive,
+                "0 B",
+                unchanged_bytes == 0,
+            ),
+            Row(
+                f"bytes per moving tick ({MOVING} batches moved)",
+                f"{moving_bytes / max(1, moving_ticks):.0f} B",
+                f"{naive} B (all rows x3)",
+                moving_bytes / max(1, moving_ticks) / naive,
+                "-",
+                None,
+            ),
+            Row("kernel ms per tick (mean)", f"{1000 * elapsed / args.ticks:.2f} ms", "-", None, "-", None),
+            Row("ticks the real poller thread ran meanwhile", f"{poller_ticks}", "-", None, "-", None),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ def _():
     client = BatchClient()
     if runs_locally(client) and os.environ.get("BATCH_WIDGETS_DEMO", "1") != "0":
         start_demo_batches(client, n_batches=2, requests_per_batch=40)
-        start_demo_batches(client, n_batches=1, requests_per_batch=5000,
-                           metadata={"description": "Long evaluation run"})
+        start_demo_batches(
+            client, n_batches=1, requests_per_batch=5000, metadata={"description": "Long evaluation run"}
+        )
     dashboard = mo.ui.anywidget(BatchDashboard(client=client))
     dashboard  # noqa: B018  (a cell shows its last expression)
     return (client, dashboard, mo)

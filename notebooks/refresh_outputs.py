@@ -29,8 +29,13 @@ def refresh(path: pathlib.Path) -> None:
         del os.environ[key]
     os.environ["BATCH_WIDGETS_HOME"] = tempfile.mkdtemp(prefix="bw-refresh-")
     try:
-        nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=False,
-                                resources={"metadata": {"path": tempfile.mkdtemp()}}).execute()
+        nbclient.NotebookClient(
+            nb,
+            timeout=180,
+            kernel_name="python3",
+            store_widget_state=False,
+            resources={"metadata": {"path": tempfile.mkdtemp()}},
+        ).execute()
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -45,4 +45,5 @@ def _user_data_dir_untouched():
     assert written is None, (
         f"the test session wrote to the platform's user data directory (here the trap {fell_back}), which outside "
         f"the suite is the user's ~/.local/share/batch_widgets: {written}. Tests must use BATCH_WIDGETS_HOME or a "
-        "tmp_path.")
+        "tmp_path."
+    )

@@ -19,8 +19,9 @@ def test_notebook_is_stripped(path):
             continue
         checked = "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
         if not checked:
-            assert not cell["outputs"] and cell["execution_count"] is None, \
+            assert not cell["outputs"] and cell["execution_count"] is None, (
                 f"{path.name} cell {number}: outputs are kept only for cells tagged nbval-check-output"
+            )
         for output in cell["outputs"]:
             data = output.get("data", {})
             assert "application/vnd.jupyter.widget-view+json" not in data, f"{path.name} cell {number}: a widget"
@@ -29,5 +30,11 @@ def test_notebook_is_stripped(path):
 
 def test_every_example_is_there():
     names = {p.stem for p in NOTEBOOKS}
-    assert {"01_quickstart", "02_from_dataframe", "03_history_analytics", "04_providers", "05_gateway",
-            "dashboard"} <= names
+    assert {
+        "01_quickstart",
+        "02_from_dataframe",
+        "03_history_analytics",
+        "04_providers",
+        "05_gateway",
+        "dashboard",
+    } <= names

@@ -133,8 +133,13 @@ def resolve_config(
     )
 
 
-def warn_local_fallback(server_url: str, looked_for: Sequence[str] = OPENAI_ENV, *,
-                        how: str = 'BatchClient(api_key="sk-...")', key_var: str = "OPENAI_API_KEY") -> None:
+def warn_local_fallback(
+    server_url: str,
+    looked_for: Sequence[str] = OPENAI_ENV,
+    *,
+    how: str = 'BatchClient(api_key="sk-...")',
+    key_var: str = "OPENAI_API_KEY",
+) -> None:
     """Say once per process (a notebook kernel), where the user sees it, that answers will be simulated.
 
     A ``LocalServerWarning``: shown under the cell that made the client; ``warnings.filterwarnings("ignore",

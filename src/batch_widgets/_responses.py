@@ -37,7 +37,6 @@ _STATUS_ERRORS: dict[int, type[APIError]] = {
 }
 
 
-
 def model_parser(model: type[BaseModel]) -> Callable[[httpx.Response], Any]:
     def parse(response: httpx.Response) -> Any:
         try:

@@ -42,18 +42,57 @@ __all__ = [
     "to_timestamp",
 ]
 
-TIMESTAMP_COLUMNS = ("created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
-                     "cancelling_at", "cancelled_at", "expires_at", "ended_at")
+TIMESTAMP_COLUMNS = (
+    "created_at",
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+    "expires_at",
+    "ended_at",
+)
 DURATION_COLUMNS = ("queue_seconds", "run_seconds", "finalize_seconds", "total_seconds")
-_STRING_COLUMNS = ("id", "status", "endpoint", "model", "description", "input_file_id", "output_file_id",
-                   "error_file_id", GROUP_ID_KEY, PARENT_KEY, "cost_source", "connection")
+_STRING_COLUMNS = (
+    "id",
+    "status",
+    "endpoint",
+    "model",
+    "description",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    GROUP_ID_KEY,
+    PARENT_KEY,
+    "cost_source",
+    "connection",
+)
 FRAME_COLUMNS = (
-    "id", "status", "endpoint", "model", "description", "tags",
-    *TIMESTAMP_COLUMNS, *DURATION_COLUMNS,
-    "total_requests", "completed_requests", "failed_requests", "success_rate",
-    "input_file_id", "output_file_id", "error_file_id",
-    "input_tokens", "output_tokens", "cached_tokens", "cost", "cost_source",
-    GROUP_ID_KEY, PARENT_KEY, "metadata",
+    "id",
+    "status",
+    "endpoint",
+    "model",
+    "description",
+    "tags",
+    *TIMESTAMP_COLUMNS,
+    *DURATION_COLUMNS,
+    "total_requests",
+    "completed_requests",
+    "failed_requests",
+    "success_rate",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost",
+    "cost_source",
+    GROUP_ID_KEY,
+    PARENT_KEY,
+    "metadata",
     "connection",  # the label of the batch's connection when a view watches several (clients={...}), else None
 )
 _STRING = pd.StringDtype("pyarrow")
@@ -134,9 +173,11 @@ def _typed(cols: dict[str, list]) -> pd.DataFrame:
     data["tags"] = pd.array(cols["tags"], dtype=_TAGS) if n else pd.array([], dtype=_TAGS)
     for name in TIMESTAMP_COLUMNS:
         data[name] = pd.to_datetime(raw[name], unit="s", utc=True)
-    run_end = np.where(np.isnan(raw["finalizing_at"]),
-                       np.where(np.isnan(raw["cancelling_at"]), raw["ended_at"], raw["cancelling_at"]),
-                       raw["finalizing_at"])
+    run_end = np.where(
+        np.isnan(raw["finalizing_at"]),
+        np.where(np.isnan(raw["cancelling_at"]), raw["ended_at"], raw["cancelling_at"]),
+        raw["finalizing_at"],
+    )
     data["queue_seconds"] = raw["in_progress_at"] - raw["created_at"]
     data["run_seconds"] = run_end - raw["in_progress_at"]
     data["finalize_seconds"] = raw["completed_at"] - raw["finalizing_at"]
@@ -154,6 +195,7 @@ def _typed(cols: dict[str, list]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------- filters
+
 
 def to_timestamp(value: Union[str, int, float, datetime, date, pd.Timestamp]) -> pd.Timestamp:
     """A tz-aware UTC timestamp from Unix seconds, an ISO string, a date or a datetime (naive = UTC)."""
@@ -202,8 +244,9 @@ def filter_frame(
         mask &= (frame["created_at"] < to_timestamp(until)).to_numpy(dtype=bool, na_value=False)
     if tags is not None:
         wanted_tags = set(_as_list(tags))
-        mask &= np.fromiter((t is not None and wanted_tags.issubset(t) for t in frame["tags"]), dtype=bool,
-                            count=len(frame))
+        mask &= np.fromiter(
+            (t is not None and wanted_tags.issubset(t) for t in frame["tags"]), dtype=bool, count=len(frame)
+        )
     if search:
         mask &= _search_mask(frame, search)
     return frame[mask]
@@ -221,6 +264,7 @@ def _search_mask(frame: pd.DataFrame, text: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- stats
+
 
 def _num(value: Any) -> Optional[float]:
     value = float(value)
@@ -280,7 +324,8 @@ def summary_stats(frame: pd.DataFrame) -> dict[str, Any]:
         "mean_processing_seconds": float(times.sum()) / n if n else None,
         "median_processing_seconds": median,
         "throughput_rps": int((succeeded_per_batch + failed_per_batch)[busy].sum()) / float(seconds[busy].sum())
-        if busy.any() else None,
+        if busy.any()
+        else None,
         "priced_batches": int(priced.sum()),
         "total_cost": total_cost,
         "cost_per_batch": total_cost / int(priced.sum()) if total_cost is not None else None,
@@ -291,8 +336,22 @@ def summary_stats(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 #: Text columns of the CSV export whose cells are defused when they start like a spreadsheet formula.
-_TEXT_COLUMNS = ("id", "status", "endpoint", "model", "description", "tags", "input_file_id", "output_file_id",
-                 "error_file_id", GROUP_ID_KEY, PARENT_KEY, "cost_source", "metadata", "connection")
+_TEXT_COLUMNS = (
+    "id",
+    "status",
+    "endpoint",
+    "model",
+    "description",
+    "tags",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    GROUP_ID_KEY,
+    PARENT_KEY,
+    "cost_source",
+    "metadata",
+    "connection",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

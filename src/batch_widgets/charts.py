@@ -22,8 +22,15 @@ import vl_convert  # noqa: F401  (the display below needs it: fail here, with th
 from . import facts
 from .models import BatchStatus
 
-__all__ = ["cost_chart", "processing_time_chart", "status_chart", "success_failure_chart", "throughput_chart",
-           "StaticChart", "StaticLayerChart"]
+__all__ = [
+    "cost_chart",
+    "processing_time_chart",
+    "status_chart",
+    "success_failure_chart",
+    "throughput_chart",
+    "StaticChart",
+    "StaticLayerChart",
+]
 
 
 if TYPE_CHECKING:  # _InlineSVG is always combined with an Altair chart: type-check it as one
@@ -44,8 +51,9 @@ class _InlineSVG(_AltairChart):
             spec = self.to_dict(context={"pre_transform": False})
         except Exception:  # what Altair does: show the error, not an empty output
             return super()._repr_mimebundle_(*args, **kwargs)
-        bundle = spec_to_mimebundle(spec, format="svg", mode="vega-lite", vegalite_version=alt.VEGALITE_VERSION,
-                                    engine="vl-convert")
+        bundle = spec_to_mimebundle(
+            spec, format="svg", mode="vega-lite", vegalite_version=alt.VEGALITE_VERSION, engine="vl-convert"
+        )
         title = spec.get("title")
         text = title.get("text") if isinstance(title, dict) else title
         return {**bundle, "text/plain": f"<Altair chart{': ' + str(text) if text else ''}>"}
@@ -60,8 +68,13 @@ class StaticLayerChart(_InlineSVG, alt.LayerChart):
 
 
 #: One colour per status, in facts.STATUSES (lifecycle) order.
-STATUS_COLORS = dict(zip(facts.STATUSES, (
-    "#8c8c8c", "#1f77b4", "#17becf", "#2ca02c", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd"), strict=True))
+STATUS_COLORS = dict(
+    zip(
+        facts.STATUSES,
+        ("#8c8c8c", "#1f77b4", "#17becf", "#2ca02c", "#d62728", "#ff7f0e", "#bcbd22", "#9467bd"),
+        strict=True,
+    )
+)
 _OUTCOME_COLORS = alt.Scale(domain=["succeeded", "failed"], range=["#2ca02c", "#d62728"])
 MAX_POINTS = 5_000  # per-batch charts show the newest this many batches
 
@@ -72,38 +85,59 @@ def _day(frame: pd.DataFrame) -> pd.Series:
 
 def success_failure_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.Chart:
     """Requests that succeeded and failed per day (stacked bars)."""
-    daily = (frame.assign(day=_day(frame))
-             .groupby("day", as_index=False)[["completed_requests", "failed_requests"]].sum()
-             .rename(columns={"completed_requests": "succeeded", "failed_requests": "failed"})
-             .melt(id_vars="day", var_name="outcome", value_name="requests"))
-    return StaticChart(daily, title="Requests: success vs failure").mark_bar().encode(
-        x=alt.X("day:T", title="Day (UTC)"),
-        y=alt.Y("requests:Q", title="Requests", stack="zero"),
-        color=alt.Color("outcome:N", scale=_OUTCOME_COLORS, title=None),
-        tooltip=[alt.Tooltip("day:T", title="Day"), "outcome:N", alt.Tooltip("requests:Q", format=",")],
-    ).properties(width=width, height=height)
+    daily = (
+        frame.assign(day=_day(frame))
+        .groupby("day", as_index=False)[["completed_requests", "failed_requests"]]
+        .sum()
+        .rename(columns={"completed_requests": "succeeded", "failed_requests": "failed"})
+        .melt(id_vars="day", var_name="outcome", value_name="requests")
+    )
+    return (
+        StaticChart(daily, title="Requests: success vs failure")
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("requests:Q", title="Requests", stack="zero"),
+            color=alt.Color("outcome:N", scale=_OUTCOME_COLORS, title=None),
+            tooltip=[alt.Tooltip("day:T", title="Day"), "outcome:N", alt.Tooltip("requests:Q", format=",")],
+        )
+        .properties(width=width, height=height)
+    )
 
 
 def status_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.Chart:
     """Number of batches per status."""
     counts = frame["status"].astype(str).value_counts()
-    data = pd.DataFrame({"status": [s.value for s in BatchStatus],
-                         "batches": [int(counts.get(s.value, 0)) for s in BatchStatus]})
+    data = pd.DataFrame(
+        {"status": [s.value for s in BatchStatus], "batches": [int(counts.get(s.value, 0)) for s in BatchStatus]}
+    )
     data = data[data["batches"] > 0]
-    return StaticChart(data, title="Batches by status").mark_bar().encode(
-        x=alt.X("batches:Q", title="Batches"),
-        y=alt.Y("status:N", sort="-x", title=None),
-        color=alt.Color("status:N", legend=None, scale=alt.Scale(domain=list(STATUS_COLORS),
-                                                                 range=list(STATUS_COLORS.values()))),
-        tooltip=["status:N", alt.Tooltip("batches:Q", format=",")],
-    ).properties(width=width, height=height)
+    return (
+        StaticChart(data, title="Batches by status")
+        .mark_bar()
+        .encode(
+            x=alt.X("batches:Q", title="Batches"),
+            y=alt.Y("status:N", sort="-x", title=None),
+            color=alt.Color(
+                "status:N", legend=None, scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))
+            ),
+            tooltip=["status:N", alt.Tooltip("batches:Q", format=",")],
+        )
+        .properties(width=width, height=height)
+    )
 
 
 def processing_time_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.LayerChart:
     """Minutes from creation to the end state, per finished batch over time, with the average as a rule."""
     done = frame[frame["total_seconds"].notna()].nlargest(MAX_POINTS, "created_at")
-    data = pd.DataFrame({"created_at": done["created_at"].dt.tz_localize(None), "id": done["id"].astype(str),
-                         "status": done["status"].astype(str), "minutes": done["total_seconds"] / 60.0})
+    data = pd.DataFrame(
+        {
+            "created_at": done["created_at"].dt.tz_localize(None),
+            "id": done["id"].astype(str),
+            "status": done["status"].astype(str),
+            "minutes": done["total_seconds"] / 60.0,
+        }
+    )
     base = alt.Chart(data)
     points = base.mark_circle(size=40, opacity=0.7).encode(
         x=alt.X("created_at:T", title="Created (UTC)"),
@@ -112,9 +146,11 @@ def processing_time_chart(frame: pd.DataFrame, *, width: int = 480, height: int 
         tooltip=["id:N", "status:N", alt.Tooltip("minutes:Q", format=".1f"), alt.Tooltip("created_at:T")],
     )
     average = base.mark_rule(strokeDash=[6, 4], color="#555").encode(
-        y="mean(minutes):Q", tooltip=[alt.Tooltip("mean(minutes):Q", title="Average minutes", format=".1f")])
+        y="mean(minutes):Q", tooltip=[alt.Tooltip("mean(minutes):Q", title="Average minutes", format=".1f")]
+    )
     return StaticLayerChart(layer=[points, average], title="Processing time per batch").properties(
-        width=width, height=height)
+        width=width, height=height
+    )
 
 
 def cost_chart(frame: pd.DataFrame, *, by: str = "day", width: int = 480, height: int = 220) -> alt.Chart:
@@ -125,36 +161,70 @@ def cost_chart(frame: pd.DataFrame, *, by: str = "day", width: int = 480, height
     suffix = f" ({unknown} batch{'es' if unknown != 1 else ''} of unknown cost left out)" if unknown else ""
     source = known["cost_source"].astype(str)
     if by == "day":
-        data = (pd.DataFrame({"key": _day(known), "source": source, "cost": known["cost"]})
-                .groupby(["key", "source"], as_index=False)["cost"].sum())
+        data = (
+            pd.DataFrame({"key": _day(known), "source": source, "cost": known["cost"]})
+            .groupby(["key", "source"], as_index=False)["cost"]
+            .sum()
+        )
         x = alt.X("key:T", title="Day (UTC)")
     elif by == "model":
-        data = (pd.DataFrame({"key": known["model"].astype(object).fillna("(no model)").astype(str),
-                              "source": source, "cost": known["cost"]})
-                .groupby(["key", "source"], as_index=False)["cost"].sum())
+        data = (
+            pd.DataFrame(
+                {
+                    "key": known["model"].astype(object).fillna("(no model)").astype(str),
+                    "source": source,
+                    "cost": known["cost"],
+                }
+            )
+            .groupby(["key", "source"], as_index=False)["cost"]
+            .sum()
+        )
         x = alt.X("key:N", title="Model", sort="-y")
     else:
         raise ValueError(f"by must be 'day' or 'model', not {by!r}")
-    return StaticChart(data, title=f"Cost (USD) by {by}{suffix}").mark_bar().encode(
-        x=x,
-        y=alt.Y("cost:Q", title="USD", stack="zero"),
-        color=alt.Color("source:N", title="Cost from",
-                        scale=alt.Scale(domain=["usage", "results", "estimate"],
-                                        range=["#1f77b4", "#17becf", "#c7c7c7"])),
-        tooltip=[alt.Tooltip("key", title=by), "source:N", alt.Tooltip("cost:Q", format="$,.4f")],
-    ).properties(width=width, height=height)
+    return (
+        StaticChart(data, title=f"Cost (USD) by {by}{suffix}")
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("cost:Q", title="USD", stack="zero"),
+            color=alt.Color(
+                "source:N",
+                title="Cost from",
+                scale=alt.Scale(domain=["usage", "results", "estimate"], range=["#1f77b4", "#17becf", "#c7c7c7"]),
+            ),
+            tooltip=[alt.Tooltip("key", title=by), "source:N", alt.Tooltip("cost:Q", format="$,.4f")],
+        )
+        .properties(width=width, height=height)
+    )
 
 
 def throughput_chart(frame: pd.DataFrame, *, width: int = 480, height: int = 220) -> alt.Chart:
     """Requests finished per second of processing, per day (finished batches only)."""
     done = frame[(frame["total_seconds"] > 0).fillna(False)]
-    data = (pd.DataFrame({"day": _day(done), "requests": done["completed_requests"] + done["failed_requests"],
-                          "seconds": done["total_seconds"]})
-            .groupby("day", as_index=False)[["requests", "seconds"]].sum())
+    data = (
+        pd.DataFrame(
+            {
+                "day": _day(done),
+                "requests": done["completed_requests"] + done["failed_requests"],
+                "seconds": done["total_seconds"],
+            }
+        )
+        .groupby("day", as_index=False)[["requests", "seconds"]]
+        .sum()
+    )
     data["rps"] = np.where(data["seconds"] > 0, data["requests"] / data["seconds"].where(data["seconds"] > 0, 1), 0.0)
-    return StaticChart(data, title="Throughput").mark_line(point=True).encode(
-        x=alt.X("day:T", title="Day (UTC)"),
-        y=alt.Y("rps:Q", title="Requests per second"),
-        tooltip=[alt.Tooltip("day:T"), alt.Tooltip("rps:Q", format=".2f", title="req/s"),
-                 alt.Tooltip("requests:Q", format=",")],
-    ).properties(width=width, height=height)
+    return (
+        StaticChart(data, title="Throughput")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="Day (UTC)"),
+            y=alt.Y("rps:Q", title="Requests per second"),
+            tooltip=[
+                alt.Tooltip("day:T"),
+                alt.Tooltip("rps:Q", format=".2f", title="req/s"),
+                alt.Tooltip("requests:Q", format=","),
+            ],
+        )
+        .properties(width=width, height=height)
+    )

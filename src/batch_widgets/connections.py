@@ -120,8 +120,9 @@ class MultiStore:
         return max(s.failures for s in self.stores.values())
 
     # -- subscribers: one subscription per connection, each event relabelled
-    def subscribe(self, callback: Callable[[StoreEvent], None], *,
-                  wants: Optional[Callable[[], Optional[float]]] = None) -> _MultiSubscription:
+    def subscribe(
+        self, callback: Callable[[StoreEvent], None], *, wants: Optional[Callable[[], Optional[float]]] = None
+    ) -> _MultiSubscription:
         subs = {}
         for label, store in self.stores.items():
             subs[label] = store.subscribe(self._relay(label, callback), wants=wants)
@@ -138,8 +139,13 @@ class MultiStore:
                 else:
                     self._errors.pop(label, None)
                 error = self.banner()
-            callback(StoreEvent(changed=tuple(labelled(b, label) for b in event.changed),
-                                finished=tuple(labelled(b, label) for b in event.finished), error=error))
+            callback(
+                StoreEvent(
+                    changed=tuple(labelled(b, label) for b in event.changed),
+                    finished=tuple(labelled(b, label) for b in event.finished),
+                    error=error,
+                )
+            )
 
         return relay
 

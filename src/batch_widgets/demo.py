@@ -233,19 +233,46 @@ def seed_demo_history(
                 failed = int(total * rng.choice([0, 0, 0, 0.002, 0.01, 0.03, 0.12]))
                 doc: dict[str, Any] = {
                     "id": "batch_" + f"{created * 1000 + rng.randrange(1000):012x}" + f"{rng.getrandbits(48):012x}",
-                    "object": "batch", "endpoint": endpoint, "model": model, "errors": None,
-                    "input_file_id": f"file-{rng.getrandbits(64):016x}", "completion_window": DEFAULT_COMPLETION_WINDOW,
-                    "status": "completed", "output_file_id": None, "error_file_id": None, "created_at": created,
-                    "in_progress_at": in_progress, "expires_at": created + 86_400, "finalizing_at": None,
-                    "completed_at": None, "failed_at": None, "expired_at": None, "cancelling_at": None,
-                    "cancelled_at": None, "request_counts": {"total": total, "completed": 0, "failed": 0},
-                    "metadata": {DESCRIPTION_KEY: desc, TAGS_KEY: tags}, "usage": None,
+                    "object": "batch",
+                    "endpoint": endpoint,
+                    "model": model,
+                    "errors": None,
+                    "input_file_id": f"file-{rng.getrandbits(64):016x}",
+                    "completion_window": DEFAULT_COMPLETION_WINDOW,
+                    "status": "completed",
+                    "output_file_id": None,
+                    "error_file_id": None,
+                    "created_at": created,
+                    "in_progress_at": in_progress,
+                    "expires_at": created + 86_400,
+                    "finalizing_at": None,
+                    "completed_at": None,
+                    "failed_at": None,
+                    "expired_at": None,
+                    "cancelling_at": None,
+                    "cancelled_at": None,
+                    "request_counts": {"total": total, "completed": 0, "failed": 0},
+                    "metadata": {DESCRIPTION_KEY: desc, TAGS_KEY: tags},
+                    "usage": None,
                 }
                 if fate < 0.04:  # the input file did not validate: nothing ran
-                    doc.update(status="failed", in_progress_at=None, failed_at=created + rng.randrange(5, 60),
-                               request_counts={"total": 0, "completed": 0, "failed": 0},
-                               errors={"object": "list", "data": [{"code": "invalid_request", "line": rng.randrange(
-                                   1, total), "param": "body.model", "message": "Unknown model in this line."}]})
+                    doc.update(
+                        status="failed",
+                        in_progress_at=None,
+                        failed_at=created + rng.randrange(5, 60),
+                        request_counts={"total": 0, "completed": 0, "failed": 0},
+                        errors={
+                            "object": "list",
+                            "data": [
+                                {
+                                    "code": "invalid_request",
+                                    "line": rng.randrange(1, total),
+                                    "param": "body.model",
+                                    "message": "Unknown model in this line.",
+                                }
+                            ],
+                        },
+                    )
                     docs.append(doc)
                     continue
                 if fate < 0.12:  # cancelled part-way
@@ -257,16 +284,23 @@ def seed_demo_history(
                     doc.update(status="expired", expired_at=created + 86_400)
                 else:
                     ran = total
-                    doc.update(status="completed", finalizing_at=in_progress + run,
-                               completed_at=in_progress + run + rng.randrange(10, 300))
+                    doc.update(
+                        status="completed",
+                        finalizing_at=in_progress + run,
+                        completed_at=in_progress + run + rng.randrange(10, 300),
+                    )
                 bad = min(failed, ran)
                 doc["request_counts"] = {"total": total, "completed": ran - bad, "failed": bad}
                 if ran:
                     tin = int((ran - bad) * tok_in * rng.uniform(0.8, 1.2))
                     tout = int((ran - bad) * tok_out * rng.uniform(0.7, 1.3))
-                    doc["usage"] = {"input_tokens": tin, "input_tokens_details": {"cached_tokens": int(tin * 0.1)},
-                                    "output_tokens": tout, "output_tokens_details": {"reasoning_tokens": 0},
-                                    "total_tokens": tin + tout}
+                    doc["usage"] = {
+                        "input_tokens": tin,
+                        "input_tokens_details": {"cached_tokens": int(tin * 0.1)},
+                        "output_tokens": tout,
+                        "output_tokens_details": {"reasoning_tokens": 0},
+                        "total_tokens": tin + tout,
+                    }
                 docs.append(doc)
         docs.sort(key=lambda d: d["created_at"])  # the server lists by insertion order: oldest first
         for doc in docs:

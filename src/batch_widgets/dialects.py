@@ -64,9 +64,18 @@ ANTHROPIC_ERROR_TYPES = {
 # -- Mistral batch jobs ------------------------------------------------------------------------------------------
 #: Mistral's routes collide with OpenAI's (/v1/files), so the local server serves them under this prefix.
 MISTRAL_PREFIX = "/mistral"
-MISTRAL_ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/fim/completions", "/v1/moderations",
-                     "/v1/chat/moderations", "/v1/ocr", "/v1/classifications", "/v1/chat/classifications",
-                     "/v1/conversations", "/v1/audio/transcriptions")
+MISTRAL_ENDPOINTS = (
+    "/v1/chat/completions",
+    "/v1/embeddings",
+    "/v1/fim/completions",
+    "/v1/moderations",
+    "/v1/chat/moderations",
+    "/v1/ocr",
+    "/v1/classifications",
+    "/v1/chat/classifications",
+    "/v1/conversations",
+    "/v1/audio/transcriptions",
+)
 
 #: Our status -> Mistral job status (the reverse is in ``models.BatchStatus.parse``'s synonyms).
 MISTRAL_STATUS = {

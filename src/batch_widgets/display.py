@@ -42,7 +42,8 @@ def fields_html(title: str, fields: Sequence[tuple[str, str]]) -> str:
     rows = "".join(
         f'<tr><th style="text-align:left;padding-right:1em;vertical-align:top">{html.escape(label)}</th>'
         f'<td style="text-align:left;white-space:pre-wrap">{html.escape(value)}</td></tr>'
-        for label, value in fields if value
+        for label, value in fields
+        if value
     )
     return f"<div><strong>{html.escape(title)}</strong><table>{rows}</table></div>"
 

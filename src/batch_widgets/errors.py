@@ -53,8 +53,9 @@ class APIError(BatchWidgetsError):
     @property
     def fatal(self) -> bool:
         """No retry can help: the key is refused, or the base URL has no Batch API. Polling stops on these."""
-        return isinstance(self, (AuthenticationError, PermissionDeniedError)) or \
-            (isinstance(self, NotFoundError) and self.wrong_base_url)
+        return isinstance(self, (AuthenticationError, PermissionDeniedError)) or (
+            isinstance(self, NotFoundError) and self.wrong_base_url
+        )
 
     @property
     def wrong_base_url(self) -> bool:

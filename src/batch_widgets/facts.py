@@ -26,8 +26,7 @@ CANCELLING = "cancelling"
 CANCELLED = "cancelled"
 
 #: Every batch status, in lifecycle (display) order.
-STATUSES: tuple[str, ...] = (VALIDATING, IN_PROGRESS, FINALIZING, COMPLETED, FAILED, EXPIRED, CANCELLING,
-                             CANCELLED)
+STATUSES: tuple[str, ...] = (VALIDATING, IN_PROGRESS, FINALIZING, COMPLETED, FAILED, EXPIRED, CANCELLING, CANCELLED)
 #: A batch in one of these can still change.
 ACTIVE_STATUSES: tuple[str, ...] = (VALIDATING, IN_PROGRESS, FINALIZING, CANCELLING)
 #: A batch in one of these never changes again.
@@ -116,14 +115,30 @@ JOB_ROUND_KEY = "job_round"
 JOB_SPEC_KEY = "job_spec"
 JOB_TOKENS_KEY = "job_tokens"
 #: Every key the library writes into batch metadata.
-LIBRARY_KEYS: tuple[str, ...] = (REQUEST_TAG_KEY, DESCRIPTION_KEY, TAGS_KEY, GROUP_ID_KEY, GROUP_PART_KEY,
-                                 PARENT_KEY, JOB_ROUND_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY)
+LIBRARY_KEYS: tuple[str, ...] = (
+    REQUEST_TAG_KEY,
+    DESCRIPTION_KEY,
+    TAGS_KEY,
+    GROUP_ID_KEY,
+    GROUP_PART_KEY,
+    PARENT_KEY,
+    JOB_ROUND_KEY,
+    JOB_SPEC_KEY,
+    JOB_TOKENS_KEY,
+)
 #: Keys for the library's own bookkeeping: never shown in a view, never exported.
 HIDDEN_KEYS: tuple[str, ...] = (REQUEST_TAG_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY)
 #: Keys that belong to one batch only: a retry does not copy them from its parent (a retried part of a job is
 #: not part of the job).
-PER_BATCH_KEYS: tuple[str, ...] = (REQUEST_TAG_KEY, GROUP_ID_KEY, GROUP_PART_KEY, PARENT_KEY, JOB_ROUND_KEY,
-                                   JOB_SPEC_KEY, JOB_TOKENS_KEY)
+PER_BATCH_KEYS: tuple[str, ...] = (
+    REQUEST_TAG_KEY,
+    GROUP_ID_KEY,
+    GROUP_PART_KEY,
+    PARENT_KEY,
+    JOB_ROUND_KEY,
+    JOB_SPEC_KEY,
+    JOB_TOKENS_KEY,
+)
 
 
 def visible_metadata(metadata: Any) -> dict[str, str]:
@@ -143,11 +158,31 @@ SIMULATED_FIELD = "simulated"
 # --------------------------------------------------------------------------------------------- JS module
 #: The facts the browser gets, in this order.
 _JS_NAMES = (
-    "STATUSES", "ACTIVE_STATUSES", "TERMINAL_STATUSES", "CUT_SHORT_STATUSES", "ENDED_AT_FIELDS", "STATUS_LABELS",
-    "MAX_REQUESTS", "MAX_FILE_BYTES", "METADATA_MAX_KEYS", "METADATA_MAX_KEY_CHARS", "METADATA_MAX_VALUE_CHARS",
-    "COMPLETION_WINDOWS", "ENDPOINTS", "VALIDATION_CODES", "REQUEST_TAG_KEY", "DESCRIPTION_KEY", "TAGS_KEY",
-    "TAGS_SEPARATOR", "GROUP_ID_KEY", "GROUP_PART_KEY", "PARENT_KEY", "JOB_ROUND_KEY", "LIBRARY_KEYS",
-    "HIDDEN_KEYS", "COST_SOURCES",
+    "STATUSES",
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "CUT_SHORT_STATUSES",
+    "ENDED_AT_FIELDS",
+    "STATUS_LABELS",
+    "MAX_REQUESTS",
+    "MAX_FILE_BYTES",
+    "METADATA_MAX_KEYS",
+    "METADATA_MAX_KEY_CHARS",
+    "METADATA_MAX_VALUE_CHARS",
+    "COMPLETION_WINDOWS",
+    "ENDPOINTS",
+    "VALIDATION_CODES",
+    "REQUEST_TAG_KEY",
+    "DESCRIPTION_KEY",
+    "TAGS_KEY",
+    "TAGS_SEPARATOR",
+    "GROUP_ID_KEY",
+    "GROUP_PART_KEY",
+    "PARENT_KEY",
+    "JOB_ROUND_KEY",
+    "LIBRARY_KEYS",
+    "HIDDEN_KEYS",
+    "COST_SOURCES",
 )
 
 

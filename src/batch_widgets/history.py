@@ -33,8 +33,13 @@ __all__ = ["BatchHistory", "batch_history"]
 _FILTER_KEYS = ("status", "search", "endpoint", "model", "since", "until", "tags", "connection")
 
 
-def batch_history(client: Optional["BatchClient"] = None, *, clients: Optional[Mapping[str, Any]] = None,
-                  since: Any = None, pricing: Optional["Pricing"] = None) -> "BatchHistory":
+def batch_history(
+    client: Optional["BatchClient"] = None,
+    *,
+    clients: Optional[Mapping[str, Any]] = None,
+    since: Any = None,
+    pricing: Optional["Pricing"] = None,
+) -> "BatchHistory":
     """Fetch the batch list (every page, once) and return it as a :class:`BatchHistory`.
 
     ``client`` defaults to ``BatchClient()`` (the configured provider, else the embedded local server);
@@ -59,15 +64,17 @@ def batch_history(client: Optional["BatchClient"] = None, *, clients: Optional[M
     return history.filter(since=since) if since is not None else history
 
 
-
 def _charts() -> Any:
     """The chart builders; Altair and vl-convert come with the ``charts`` extra."""
     try:
         from . import charts
     except ImportError as exc:
-        raise ImportError(f"history charts need Altair and vl-convert ({exc.name} is not installed): "
-                          "pip install 'batch_widgets[charts]'") from exc
+        raise ImportError(
+            f"history charts need Altair and vl-convert ({exc.name} is not installed): "
+            "pip install 'batch_widgets[charts]'"
+        ) from exc
     return charts
+
 
 class BatchHistory:
     """A snapshot of batches as one typed row each; ``filter`` returns a new history, ``refresh`` updates.
@@ -137,7 +144,8 @@ class BatchHistory:
     def _full_frame(self) -> pd.DataFrame:
         if self._shared["frame"] is None:
             self._shared["frame"] = analytics.batches_frame(
-                self.index.batches(), pricing=self.pricing, result_usage=self._shared["result_usage"])
+                self.index.batches(), pricing=self.pricing, result_usage=self._shared["result_usage"]
+            )
         return self._shared["frame"]
 
     def _view(self) -> pd.DataFrame:
@@ -173,11 +181,18 @@ class BatchHistory:
         """A new history narrowed further: conditions add to this one's (a condition given again replaces
         the old one); refreshing it re-applies them. A list of statuses, endpoints or models matches any of
         them; ``tags`` matches batches carrying every tag given."""
-        new = {"status": status, "search": search, "endpoint": endpoint, "model": model, "since": since,
-               "until": until, "tags": tags, "connection": connection}
+        new = {
+            "status": status,
+            "search": search,
+            "endpoint": endpoint,
+            "model": model,
+            "since": since,
+            "until": until,
+            "tags": tags,
+            "connection": connection,
+        }
         merged = {**self.filters, **{k: v for k, v in new.items() if v is not None}}
-        view = BatchHistory(self.client, index=self.index, pricing=self.pricing, filters=merged,
-                            _shared=self._shared)
+        view = BatchHistory(self.client, index=self.index, pricing=self.pricing, filters=merged, _shared=self._shared)
         overlap = set(self.filters) & {k for k, v in new.items() if v is not None}
         if self._frame is not None and self._version == self._shared["version"] and not overlap:
             # Narrow this view rather than the full frame: same answer, less work.

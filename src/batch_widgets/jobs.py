@@ -113,6 +113,7 @@ class JobError(BatchWidgetsError):
 
 # --------------------------------------------------------------------------------------------- settings
 
+
 @dataclass(frozen=True)
 class JobSpec:
     """What a job was asked to do; travels in every batch's ``job_spec`` metadata."""
@@ -124,8 +125,10 @@ class JobSpec:
 
     def encode(self) -> str:
         tokens = "" if self.max_enqueued_tokens is None else str(self.max_enqueued_tokens)
-        return (f"requests={self.requests};max_attempts={self.max_attempts};retry_on={','.join(self.retry_on)};"
-                f"max_enqueued_tokens={tokens}")
+        return (
+            f"requests={self.requests};max_attempts={self.max_attempts};retry_on={','.join(self.retry_on)};"
+            f"max_enqueued_tokens={tokens}"
+        )
 
     @classmethod
     def decode(cls, text: Optional[str], requests: int = 0) -> "JobSpec":
@@ -134,10 +137,12 @@ class JobSpec:
             return cls(requests=requests, max_attempts=1)
         fields = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
         tokens = fields.get("max_enqueued_tokens") or None
-        return cls(requests=int(fields.get("requests") or requests),
-                   max_attempts=int(fields.get("max_attempts") or 1),
-                   retry_on=tuple(c for c in (fields.get("retry_on") or "").split(",") if c),
-                   max_enqueued_tokens=int(tokens) if tokens else None)
+        return cls(
+            requests=int(fields.get("requests") or requests),
+            max_attempts=int(fields.get("max_attempts") or 1),
+            retry_on=tuple(c for c in (fields.get("retry_on") or "").split(",") if c),
+            max_enqueued_tokens=int(tokens) if tokens else None,
+        )
 
 
 def _retry_codes(retry_on: Iterable[Union[int, str]]) -> tuple[str, ...]:
@@ -145,8 +150,10 @@ def _retry_codes(retry_on: Iterable[Union[int, str]]) -> tuple[str, ...]:
     for code in retry_on:
         text = str(code).strip().lower()
         if not _RETRY_CODE.match(text):
-            raise ValueError(f"retry_on: {code!r} is neither an HTTP status (429), a class ('5xx') nor an error "
-                             "code ('batch_expired', 'not_executed')")
+            raise ValueError(
+                f"retry_on: {code!r} is neither an HTTP status (429), a class ('5xx') nor an error "
+                "code ('batch_expired', 'not_executed')"
+            )
         codes.append(text)
     return tuple(dict.fromkeys(codes))
 
@@ -166,14 +173,19 @@ def retryable_mask(frame: "pd.DataFrame", retry_on: Sequence[str]) -> "pd.Series
 
 # --------------------------------------------------------------------------------------------- planning
 
-def split_parts(lines: Sequence[bytes], tokens: Sequence[int], *, max_requests: int, max_bytes: int,
-                max_tokens: Optional[int]) -> list[tuple[int, int]]:
+
+def split_parts(
+    lines: Sequence[bytes], tokens: Sequence[int], *, max_requests: int, max_bytes: int, max_tokens: Optional[int]
+) -> list[tuple[int, int]]:
     """``[start, end)`` ranges of at most ``max_requests`` lines, ``max_bytes`` bytes and ``max_tokens``."""
     ranges, start, size, used = [], 0, 0, 0
     for index, line in enumerate(lines):
         length, cost = len(line) + 1, tokens[index]
-        if index > start and (index - start >= max_requests or size + length > max_bytes
-                              or (max_tokens is not None and used + cost > max_tokens)):
+        if index > start and (
+            index - start >= max_requests
+            or size + length > max_bytes
+            or (max_tokens is not None and used + cost > max_tokens)
+        ):
             ranges.append((start, index))
             start, size, used = index, 0, 0
         size += length
@@ -183,14 +195,16 @@ def split_parts(lines: Sequence[bytes], tokens: Sequence[int], *, max_requests: 
     return ranges
 
 
-def _validate_all(lines: Sequence[bytes], endpoint: Optional[str], source: str,
-                  endpoints: Optional[Sequence[str]] = None) -> str:
+def _validate_all(
+    lines: Sequence[bytes], endpoint: Optional[str], source: str, endpoints: Optional[Sequence[str]] = None
+) -> str:
     """Check the whole input at once (line numbers, duplicate ids and one model across every part); ``endpoints``
     are the urls the target accepts (``client.accepted_endpoints``)."""
     from .validation import LineValidator
 
-    checker = LineValidator(endpoint, source=source, max_requests=len(lines) + 1, max_bytes=1 << 62,
-                            endpoints=endpoints)
+    checker = LineValidator(
+        endpoint, source=source, max_requests=len(lines) + 1, max_bytes=1 << 62, endpoints=endpoints
+    )
     for raw in lines:
         checker.feed(raw)
     report = checker.finish()
@@ -211,6 +225,7 @@ def _job_time(job_id: str) -> Optional[int]:
 
 
 # --------------------------------------------------------------------------------------------- operations
+
 
 @dataclass
 class _Op:
@@ -266,6 +281,7 @@ async def _run_async(client: Any, gen: _Gen) -> Any:
 
 # --------------------------------------------------------------------------------------------- state
 
+
 def _meta(batch: Batch) -> dict[str, str]:
     return batch.metadata or {}
 
@@ -299,8 +315,16 @@ class _PartFile:
 class _State:
     """Everything known about one job; rebuilt from batches and files alone."""
 
-    def __init__(self, job_id: str, spec: JobSpec, parts: int, *, endpoint: str, completion_window: str = "24h",
-                 metadata: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        spec: JobSpec,
+        parts: int,
+        *,
+        endpoint: str,
+        completion_window: str = "24h",
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self.job_id, self.spec, self.parts = job_id, spec, parts
         self.endpoint, self.completion_window = endpoint, completion_window
         self.metadata = dict(metadata or {})  # description, tags, the user's keys: copied to every batch
@@ -333,8 +357,7 @@ class _State:
         return [by_round[r] for r in sorted(by_round)]
 
     def voids(self, part: int, round_: int) -> list[Batch]:
-        return [b for b in self.batches.values()
-                if _part_of(b)[0] == part and _round_of(b) == round_ and _is_void(b)]
+        return [b for b in self.batches.values() if _part_of(b)[0] == part and _round_of(b) == round_ and _is_void(b)]
 
     def in_flight_tokens(self) -> int:
         return sum(_tokens_of(b) for b in self.batches.values() if b.is_active)
@@ -348,8 +371,13 @@ class _State:
         return any(b.is_active for b in self.batches.values())
 
     def batch_metadata(self, part: int, round_: int, tokens: int, parent: Optional[str]) -> dict[str, str]:
-        meta = {**self.metadata, JOB_ID_KEY: self.job_id, JOB_PART_KEY: f"{part}/{self.parts}",
-                JOB_ROUND_KEY: str(round_), JOB_SPEC_KEY: self.spec.encode()}
+        meta = {
+            **self.metadata,
+            JOB_ID_KEY: self.job_id,
+            JOB_PART_KEY: f"{part}/{self.parts}",
+            JOB_ROUND_KEY: str(round_),
+            JOB_SPEC_KEY: self.spec.encode(),
+        }
         if self.spec.max_enqueued_tokens is not None:
             meta[JOB_TOKENS_KEY] = str(tokens)
         if parent:
@@ -421,8 +449,8 @@ class _State:
 
 # --------------------------------------------------------------------------------------------- the logic
 
-def _create_gen(state: _State, lines: list[bytes], tokens: list[int],
-                ranges: list[tuple[int, int]]) -> _Gen:
+
+def _create_gen(state: _State, lines: list[bytes], tokens: list[int], ranges: list[tuple[int, int]]) -> _Gen:
     """Upload every part's input (named so it can be found again), then create what may start now."""
     from .jsonl import write_jsonl
 
@@ -449,8 +477,10 @@ def _load_gen(job_id: str) -> _Gen:
         if _meta(batch).get(JOB_ID_KEY) == job_id:
             found.append(batch)
     if not found:
-        raise JobError(f"no batch of job {job_id!r} was found (was it created with this provider and key?)"
-                       + ("" if started else "; job ids look like 'job_…'"))
+        raise JobError(
+            f"no batch of job {job_id!r} was found (was it created with this provider and key?)"
+            + ("" if started else "; job ids look like 'job_…'")
+        )
     return _state_from(job_id, found)
 
 
@@ -458,11 +488,14 @@ def _state_from(job_id: str, batches: list[Batch]) -> _State:
     first = min(batches, key=lambda b: (_round_of(b), b.created_at))
     meta = _meta(first)
     parts = max(_part_of(b)[1] for b in batches)
-    spec = JobSpec.decode(meta.get(JOB_SPEC_KEY), requests=sum(
-        b.request_counts.total for b in batches if _round_of(b) == 0 and not _is_void(b)))
+    spec = JobSpec.decode(
+        meta.get(JOB_SPEC_KEY),
+        requests=sum(b.request_counts.total for b in batches if _round_of(b) == 0 and not _is_void(b)),
+    )
     user = {k: v for k, v in meta.items() if k not in JOB_KEYS}
-    state = _State(job_id, spec, parts, endpoint=first.endpoint or "", completion_window=first.completion_window,
-                   metadata=user)
+    state = _State(
+        job_id, spec, parts, endpoint=first.endpoint or "", completion_window=first.completion_window, metadata=user
+    )
     for batch in batches:
         state.add(batch)
     return state
@@ -512,8 +545,7 @@ def _results_gen(state: _State, batch: Batch, include_inputs: bool = True) -> _G
         try:
             inputs = yield from _download_gen(state, batch.input_file_id, "input")
         except NotFoundError:
-            log.warning("input file %s of %s is gone; its rows are not joined to inputs", batch.input_file_id,
-                        batch.id)
+            log.warning("input file %s of %s is gone; its rows are not joined to inputs", batch.input_file_id, batch.id)
     return BatchResults(output, errors, inputs, batch=batch)
 
 
@@ -537,18 +569,17 @@ def _classify_gen(state: _State, batch: Batch) -> _Gen:
     return ids
 
 
-def _create_batch_gen(state: _State, file_id: str, part: int, round_: int, tokens: int,
-                      parent: Optional[str]) -> _Gen:
+def _create_batch_gen(state: _State, file_id: str, part: int, round_: int, tokens: int, parent: Optional[str]) -> _Gen:
     """Create one batch of the job; a create refused for the token limit (Azure answers 400) holds the job."""
     meta = state.batch_metadata(part, round_, tokens, parent)
     try:
-        batch = yield _Op("create_batch", (file_id, state.endpoint),
-                          {"completion_window": state.completion_window, "metadata": meta})
+        batch = yield _Op(
+            "create_batch", (file_id, state.endpoint), {"completion_window": state.completion_window, "metadata": meta}
+        )
     except BadRequestError as exc:
         if exc.code != TOKEN_LIMIT_CODE:
             raise
-        log.info("job %s: part %d round %d refused for the enqueued-token limit; holding", state.job_id, part,
-                 round_)
+        log.info("job %s: part %d round %d refused for the enqueued-token limit; holding", state.job_id, part, round_)
         state.token_hold_until = time.monotonic() + _TOKEN_HOLD
         return None
     state.add(batch)
@@ -564,7 +595,9 @@ def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
     # Cancelled here, or elsewhere (a dashboard's Cancel on the job): submit nothing more until resume().
     halted = state.cancelled or any(
         chain[-1].status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED)
-        for chain in (state.chain(k) for k in range(1, state.parts + 1)) if chain)
+        for chain in (state.chain(k) for k in range(1, state.parts + 1))
+        if chain
+    )
     if halted and not include_cancelled:
         return
     for part in range(1, state.parts + 1):
@@ -586,8 +619,9 @@ def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
             if state.any_active() or time.monotonic() < state.token_hold_until or _holding(state, voids[-1]):
                 continue
             tokens = _tokens_of(voids[0])
-            yield from _create_batch_gen(state, voids[0].input_file_id, part, round_, tokens,
-                                         _meta(voids[0]).get(PARENT_KEY))
+            yield from _create_batch_gen(
+                state, voids[0].input_file_id, part, round_, tokens, _meta(voids[0]).get(PARENT_KEY)
+            )
             continue
         if time.monotonic() < state.token_hold_until:
             continue
@@ -596,8 +630,7 @@ def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
                 yield from _list_part_files_gen(state)
             source = state.part_files.get(part)
             if source is None:
-                log.warning("job %s: the input of part %d was never uploaded; it cannot be created", state.job_id,
-                            part)
+                log.warning("job %s: the input of part %d was never uploaded; it cannot be created", state.job_id, part)
                 continue
             if state.fits(source.tokens):
                 yield from _create_batch_gen(state, source.file_id, part, 0, source.tokens, None)
@@ -613,8 +646,11 @@ def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
 
         path = write_jsonl(lines)
         try:
-            uploaded = yield _Op("upload_file", (path,), {
-                "purpose": "batch", "filename": f"{state.job_id}.part{part}of{state.parts}.round{round_}.jsonl"})
+            uploaded = yield _Op(
+                "upload_file",
+                (path,),
+                {"purpose": "batch", "filename": f"{state.job_id}.part{part}of{state.parts}.round{round_}.jsonl"},
+            )
         finally:
             path.unlink(missing_ok=True)
         yield from _create_batch_gen(state, uploaded.id, part, round_, tokens, last.id)
@@ -623,8 +659,13 @@ def _advance_gen(state: _State, *, include_cancelled: bool) -> _Gen:
 def _holding(state: _State, void: Batch) -> bool:
     """A batch refused while none of the job's own was running was refused for other work at the provider:
     wait a while before trying again (when the job's own parts were running, their end was the wait)."""
-    alone = not any(b.id != void.id and not _is_void(b) and b.created_at <= void.created_at
-                    and (b.ended_at or void.created_at) >= void.created_at for b in state.batches.values())
+    alone = not any(
+        b.id != void.id
+        and not _is_void(b)
+        and b.created_at <= void.created_at
+        and (b.ended_at or void.created_at) >= void.created_at
+        for b in state.batches.values()
+    )
     return alone and time.time() < (void.failed_at or void.created_at) + _TOKEN_HOLD
 
 
@@ -662,8 +703,15 @@ def _settle_gen(state: _State) -> _Gen:
             yield from _classify_gen(state, chain[-1])
 
 
-def _wait_gen(job: "_JobBase", *, poll_interval: float, max_poll_interval: float, timeout: Optional[float],
-              on_update: Optional[Callable[[Any], Any]], progress: bool) -> _Gen:
+def _wait_gen(
+    job: "_JobBase",
+    *,
+    poll_interval: float,
+    max_poll_interval: float,
+    timeout: Optional[float],
+    on_update: Optional[Callable[[Any], Any]],
+    progress: bool,
+) -> _Gen:
     state = job._state
     state.driven = True
     clock = job._client.clock  # the client's clock, as in wait()
@@ -684,14 +732,17 @@ def _wait_gen(job: "_JobBase", *, poll_interval: float, max_poll_interval: float
                     on_update(job)
             else:
                 interval = min(interval * 2, max_poll_interval)
-            if job.status != "in_progress" and not (job.status == "incomplete" and not state.cancelled
-                                                    and _can_progress(state)):
+            if job.status != "in_progress" and not (
+                job.status == "incomplete" and not state.cancelled and _can_progress(state)
+            ):
                 return job
             now = clock()
             if deadline is not None and now >= deadline:
                 counts = job.request_counts
-                raise TimeoutError(f"job {state.job_id} is still {job.status} ({counts.done:,}/{counts.total:,} "
-                                   f"requests settled) after {timeout:g} s")
+                raise TimeoutError(
+                    f"job {state.job_id} is still {job.status} ({counts.done:,}/{counts.total:,} "
+                    f"requests settled) after {timeout:g} s"
+                )
             pause = interval if deadline is None else max(0.0, min(interval, deadline - now))
             yield _Op("sleep", (pause,))
     finally:
@@ -710,6 +761,7 @@ def _can_progress(state: _State) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- Job
+
 
 class _JobBase(RichDisplay):
     """What Job and AsyncJob share: the state and everything read from it without I/O."""
@@ -758,8 +810,9 @@ class _JobBase(RichDisplay):
     def spec(self) -> JobSpec:
         return self._state.spec
 
-    def _cost_of(self, results_usage: Mapping[str, tuple[int, int, int]],
-                 pricing: Optional["Pricing"]) -> tuple[Optional[float], str]:
+    def _cost_of(
+        self, results_usage: Mapping[str, tuple[int, int, int]], pricing: Optional["Pricing"]
+    ) -> tuple[Optional[float], str]:
         from .pricing import get_pricing
 
         pricing = pricing or get_pricing()
@@ -767,10 +820,17 @@ class _JobBase(RichDisplay):
         for batch in self.batches:
             if _is_void(batch):
                 continue
-            usage = None if batch.usage is None else (batch.usage.input_tokens, batch.usage.output_tokens,
-                                                      batch.usage.cached_tokens)
-            value, source = pricing.cost(batch.model, usage=usage, result_usage=results_usage.get(batch.id),
-                                         completed_requests=batch.request_counts.completed)
+            usage = (
+                None
+                if batch.usage is None
+                else (batch.usage.input_tokens, batch.usage.output_tokens, batch.usage.cached_tokens)
+            )
+            value, source = pricing.cost(
+                batch.model,
+                usage=usage,
+                result_usage=results_usage.get(batch.id),
+                completed_requests=batch.request_counts.completed,
+            )
             if value is None:
                 return None, "unknown"
             total += value
@@ -783,8 +843,10 @@ class _JobBase(RichDisplay):
     def __repr__(self) -> str:
         counts = self.request_counts
         name = f" {self.description!r}" if self.description else ""
-        return (f"<{type(self).__name__} {self.id}{name}: {self.status}, {self.parts} part(s), round {self.round}, "
-                f"{counts.done:,}/{counts.total:,} settled, {counts.failed:,} failed>")
+        return (
+            f"<{type(self).__name__} {self.id}{name}: {self.status}, {self.parts} part(s), round {self.round}, "
+            f"{counts.done:,}/{counts.total:,} settled, {counts.failed:,} failed>"
+        )
 
     def _display_fields(self) -> Fields:
         counts = self.request_counts
@@ -816,14 +878,29 @@ class Job(_JobBase):
         _run_sync(self._client, _settle_gen(self._state))
         return self
 
-    def wait(self, *, poll_interval: float = 1.0, max_poll_interval: float = 30.0, timeout: Optional[float] = None,
-             on_update: Optional[Callable[["Job"], Any]] = None, progress: bool = True) -> "Job":
+    def wait(
+        self,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+        timeout: Optional[float] = None,
+        on_update: Optional[Callable[["Job"], Any]] = None,
+        progress: bool = True,
+    ) -> "Job":
         """Drive the job to its end: submit held-back parts and retries as they become due, and show one
         progress bar over every request. ``on_update(job)`` is called on each change; ``timeout`` (seconds)
         raises TimeoutError (the job goes on; call ``wait`` again). Returns the job."""
-        return _run_sync(self._client, _wait_gen(self, poll_interval=poll_interval,
-                                                 max_poll_interval=max_poll_interval, timeout=timeout,
-                                                 on_update=on_update, progress=progress))
+        return _run_sync(
+            self._client,
+            _wait_gen(
+                self,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                timeout=timeout,
+                on_update=on_update,
+                progress=progress,
+            ),
+        )
 
     def resume(self) -> "Job":
         """Submit what is missing (parts never created, retries due, parts of a cancelled job); a part or round
@@ -857,12 +934,26 @@ class AsyncJob(_JobBase):
         await _run_async(self._client, _settle_gen(self._state))
         return self
 
-    async def wait(self, *, poll_interval: float = 1.0, max_poll_interval: float = 30.0,
-                   timeout: Optional[float] = None, on_update: Optional[Callable[["AsyncJob"], Any]] = None,
-                   progress: bool = True) -> "AsyncJob":
-        return await _run_async(self._client, _wait_gen(self, poll_interval=poll_interval,
-                                                        max_poll_interval=max_poll_interval, timeout=timeout,
-                                                        on_update=on_update, progress=progress))
+    async def wait(
+        self,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+        timeout: Optional[float] = None,
+        on_update: Optional[Callable[["AsyncJob"], Any]] = None,
+        progress: bool = True,
+    ) -> "AsyncJob":
+        return await _run_async(
+            self._client,
+            _wait_gen(
+                self,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                timeout=timeout,
+                on_update=on_update,
+                progress=progress,
+            ),
+        )
 
     async def resume(self) -> "AsyncJob":
         self._state.cancelled, self._state.driven = False, True
@@ -893,6 +984,7 @@ def _result_usage_gen(state: _State, batches: list[Batch]) -> _Gen:
 
 # --------------------------------------------------------------------------------------------- results
 
+
 def _job_results_gen(state: _State) -> _Gen:
     chains = []
     for part in range(1, state.parts + 1):
@@ -906,8 +998,7 @@ def _job_results_gen(state: _State) -> _Gen:
 class JobResults:
     """The merged outcome of a job: per part, the results of each round (round 0 first)."""
 
-    def __init__(self, chains: list[list["BatchResults"]], *, job_id: Optional[str] = None,
-                 files: Any = None) -> None:
+    def __init__(self, chains: list[list["BatchResults"]], *, job_id: Optional[str] = None, files: Any = None) -> None:
         self.chains, self.job_id = chains, job_id
         # The job's downloaded files live as long as their owner: keep it while these results are in use
         # (``client.job(id).results()`` drops the Job at once).
@@ -976,12 +1067,22 @@ def _with_batch_errors(frame: "pd.DataFrame", batch: Optional[Batch]) -> "pd.Dat
 
 # --------------------------------------------------------------------------------------------- entry points
 
-def _prepare(requests: Requests, *, endpoint: Optional[str], description: Optional[str],
-             tags: Optional[Sequence[str]], metadata: Optional[Mapping[str, Any]], completion_window: str,
-             max_attempts: int, retry_on: Iterable[Union[int, str]], max_enqueued_tokens: Optional[int],
-             max_part_requests: Optional[int], build_options: Mapping[str, Any],
-             endpoints: Optional[Sequence[str]] = None,
-             ) -> tuple[_State, list[bytes], list[int], list[tuple[int, int]]]:
+
+def _prepare(
+    requests: Requests,
+    *,
+    endpoint: Optional[str],
+    description: Optional[str],
+    tags: Optional[Sequence[str]],
+    metadata: Optional[Mapping[str, Any]],
+    completion_window: str,
+    max_attempts: int,
+    retry_on: Iterable[Union[int, str]],
+    max_enqueued_tokens: Optional[int],
+    max_part_requests: Optional[int],
+    build_options: Mapping[str, Any],
+    endpoints: Optional[Sequence[str]] = None,
+) -> tuple[_State, list[bytes], list[int], list[tuple[int, int]]]:
     """Everything checked before anything is uploaded: the lines, the metadata, the split."""
     from .jsonl import DEFAULT_ENDPOINT
     from .validation import MAX_FILE_BYTES, MAX_REQUESTS
@@ -1007,18 +1108,33 @@ def _prepare(requests: Requests, *, endpoint: Optional[str], description: Option
     if max_enqueued_tokens is not None:
         big = [i for i, t in enumerate(tokens) if t > max_enqueued_tokens]
         if big:
-            raise InvalidRequestsError([LineProblem(i + 1, TOKEN_LIMIT_CODE,
-                                                    f"~{tokens[i]:,} tokens alone exceed max_enqueued_tokens="
-                                                    f"{max_enqueued_tokens:,}") for i in big], source)
-    ranges = split_parts(lines, tokens, max_requests=max_part_requests or MAX_REQUESTS, max_bytes=MAX_FILE_BYTES,
-                         max_tokens=max_enqueued_tokens)
+            raise InvalidRequestsError(
+                [
+                    LineProblem(
+                        i + 1,
+                        TOKEN_LIMIT_CODE,
+                        f"~{tokens[i]:,} tokens alone exceed max_enqueued_tokens={max_enqueued_tokens:,}",
+                    )
+                    for i in big
+                ],
+                source,
+            )
+    ranges = split_parts(
+        lines,
+        tokens,
+        max_requests=max_part_requests or MAX_REQUESTS,
+        max_bytes=MAX_FILE_BYTES,
+        max_tokens=max_enqueued_tokens,
+    )
     user = build_metadata(metadata, description=description, tags=tags)
     for key in JOB_KEYS:
         user.pop(key, None)
-    spec = JobSpec(requests=len(lines), max_attempts=max_attempts, retry_on=codes,
-                   max_enqueued_tokens=max_enqueued_tokens)
-    state = _State(new_job_id(), spec, len(ranges), endpoint=endpoint, completion_window=completion_window,
-                   metadata=user)
+    spec = JobSpec(
+        requests=len(lines), max_attempts=max_attempts, retry_on=codes, max_enqueued_tokens=max_enqueued_tokens
+    )
+    state = _State(
+        new_job_id(), spec, len(ranges), endpoint=endpoint, completion_window=completion_window, metadata=user
+    )
     state.batch_metadata(len(ranges), max_attempts - 1, sum(tokens), "batch_" + "x" * 40)  # fits the limits
     return state, lines, tokens, ranges
 
@@ -1095,10 +1211,19 @@ class JobsMixin:
         ...) go to :func:`~batch_widgets.jsonl.build_requests` to build the lines from rows or prompts.
         """
         state, lines, tokens, ranges = _prepare(
-            requests, endpoint=endpoint, description=description, tags=tags, metadata=metadata,
-            completion_window=completion_window, max_attempts=max_attempts, retry_on=retry_on,
-            max_enqueued_tokens=max_enqueued_tokens, max_part_requests=max_part_requests,
-            build_options=build_options, endpoints=self.accepted_endpoints)
+            requests,
+            endpoint=endpoint,
+            description=description,
+            tags=tags,
+            metadata=metadata,
+            completion_window=completion_window,
+            max_attempts=max_attempts,
+            retry_on=retry_on,
+            max_enqueued_tokens=max_enqueued_tokens,
+            max_part_requests=max_part_requests,
+            build_options=build_options,
+            endpoints=self.accepted_endpoints,
+        )
         _run_sync(self, _create_gen(state, lines, tokens, ranges))
         return Job(self, state)
 
@@ -1133,10 +1258,19 @@ class AsyncJobsMixin:
         **build_options: Any,
     ) -> AsyncJob:
         state, lines, tokens, ranges = _prepare(
-            requests, endpoint=endpoint, description=description, tags=tags, metadata=metadata,
-            completion_window=completion_window, max_attempts=max_attempts, retry_on=retry_on,
-            max_enqueued_tokens=max_enqueued_tokens, max_part_requests=max_part_requests,
-            build_options=build_options, endpoints=self.accepted_endpoints)
+            requests,
+            endpoint=endpoint,
+            description=description,
+            tags=tags,
+            metadata=metadata,
+            completion_window=completion_window,
+            max_attempts=max_attempts,
+            retry_on=retry_on,
+            max_enqueued_tokens=max_enqueued_tokens,
+            max_part_requests=max_part_requests,
+            build_options=build_options,
+            endpoints=self.accepted_endpoints,
+        )
         await _run_async(self, _create_gen(state, lines, tokens, ranges))
         return AsyncJob(self, state)
 

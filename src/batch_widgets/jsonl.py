@@ -44,8 +44,13 @@ _PROMPT_FIELD = {
 }
 _TABLE_SUFFIXES = (".csv", ".parquet", ".json")
 # Columns tried, in order, when none is named.
-_AUTO_COLUMNS = (("body", "body"), ("messages", "messages"), ("prompt", "prompt"), ("input", "prompt"),
-                 ("text", "prompt"))
+_AUTO_COLUMNS = (
+    ("body", "body"),
+    ("messages", "messages"),
+    ("prompt", "prompt"),
+    ("input", "prompt"),
+    ("text", "prompt"),
+)
 
 
 def build_requests(
@@ -125,8 +130,14 @@ def custom_id_of(value: Any) -> str:
     return str(value)
 
 
-def upload_filename(path: Optional[PathLike] = None, *, description: Optional[str] = None, part: int = 1,
-                    parts: int = 1, now: Optional[float] = None) -> str:
+def upload_filename(
+    path: Optional[PathLike] = None,
+    *,
+    description: Optional[str] = None,
+    part: int = 1,
+    parts: int = 1,
+    now: Optional[float] = None,
+) -> str:
     """The name an input file gets in the provider's file list, saying what it is: the user's own file name,
     else the batch description, else ``requests``; then the UTC time and, for a split input, the part.
 
@@ -175,8 +186,11 @@ def _rows(source: Any) -> list[dict]:
 def _choose_column(
     first: dict, prompt_column: Optional[str], messages_column: Optional[str], body_column: Optional[str]
 ) -> tuple[str, str]:
-    named = [(k, c) for k, c in (("body", body_column), ("messages", messages_column), ("prompt", prompt_column))
-             if c is not None]
+    named = [
+        (k, c)
+        for k, c in (("body", body_column), ("messages", messages_column), ("prompt", prompt_column))
+        if c is not None
+    ]
     if len(named) > 1:
         raise ValueError("name only one of body_column, messages_column and prompt_column")
     if named:
@@ -221,8 +235,9 @@ def _body(
         messages = _as_json(value, where, column)
         if not isinstance(messages, list):
             raise ValueError(f"{where}: column {column!r} must hold a list of chat messages")
-        if system_prompt is not None and not (messages and isinstance(messages[0], Mapping)
-                                              and messages[0].get("role") in ("system", "developer")):
+        if system_prompt is not None and not (
+            messages and isinstance(messages[0], Mapping) and messages[0].get("role") in ("system", "developer")
+        ):
             messages = [{"role": "system", "content": system_prompt}, *messages]
         body["messages"] = messages
         return body

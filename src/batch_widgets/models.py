@@ -37,6 +37,7 @@ __all__ = [
     "to_unix_seconds",
 ]
 
+
 class BatchStatus(str, enum.Enum):
     """The statuses of :data:`facts.STATUSES`, in that (lifecycle) order."""
 
@@ -69,8 +70,9 @@ class BatchStatus(str, enum.Enum):
             valid = [s.value for s in cls]
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"{str(value)[:60]!r} is not a batch status; use one of {', '.join(valid)}{hint}") \
-                from None
+            raise ValueError(
+                f"{str(value)[:60]!r} is not a batch status; use one of {', '.join(valid)}{hint}"
+            ) from None
 
     def __str__(self) -> str:  # f-strings show "completed", not "BatchStatus.COMPLETED"
         return self.value
@@ -322,32 +324,37 @@ class Batch(RichDisplay, _Open):
         progress = f"{counts.completed:,} of {counts.total:,} requests succeeded"
         if counts.failed:
             progress += f", {counts.failed:,} failed"
-        errors = (self.errors.data if self.errors else [])
+        errors = self.errors.data if self.errors else []
         if self.failed_validation:
             progress = "the input failed validation; no request ran"
         error_text = "\n".join(
             f"{'line ' + str(e.line) + ': ' if e.line is not None else ''}{e.message or ''}"
-            f"{' (' + e.code + ')' if e.code else ''}" for e in errors[:5])
+            f"{' (' + e.code + ')' if e.code else ''}"
+            for e in errors[:5]
+        )
         if len(errors) > 5:
             error_text += f"\n… and {len(errors) - 5:,} more (batch.errors)"
         meta = {k: v for k, v in (self.metadata or {}).items() if k not in ("description", "tags")}
         ended = self.ended_at
-        return (self.label, [
-            ("id", self.id if self.description else ""),
-            ("status", f"{self.status.value}: {progress}"),
-            ("errors", error_text),
-            ("endpoint", self.endpoint or ""),
-            ("model", self.model or ""),
-            ("tags", ", ".join(self.tags)),
-            ("created", when(self.created_at)),
-            (f"{self.status.value}", when(ended) if ended else ""),
-            ("took", duration(ended - self.created_at) if ended else ""),
-            ("expires", when(self.expires_at) if self.is_active else ""),
-            ("input file", self.input_file_id),
-            ("output file", self.output_file_id or ""),
-            ("error file", self.error_file_id or ""),
-            ("metadata", ", ".join(f"{k}={v}" for k, v in meta.items())),
-        ])
+        return (
+            self.label,
+            [
+                ("id", self.id if self.description else ""),
+                ("status", f"{self.status.value}: {progress}"),
+                ("errors", error_text),
+                ("endpoint", self.endpoint or ""),
+                ("model", self.model or ""),
+                ("tags", ", ".join(self.tags)),
+                ("created", when(self.created_at)),
+                (f"{self.status.value}", when(ended) if ended else ""),
+                ("took", duration(ended - self.created_at) if ended else ""),
+                ("expires", when(self.expires_at) if self.is_active else ""),
+                ("input file", self.input_file_id),
+                ("output file", self.output_file_id or ""),
+                ("error file", self.error_file_id or ""),
+                ("metadata", ", ".join(f"{k}={v}" for k, v in meta.items())),
+            ],
+        )
 
 
 class BatchPage(_Open):
@@ -408,6 +415,7 @@ class Model(_Open):
 class ModelPage(_Open):
     object: str = "list"
     data: list[Model] = Field(default_factory=list)
+
 
 class BatchResponse(_Open):
     status_code: int

@@ -42,8 +42,9 @@ class ModelPrice:
                     f"a model price needs 'input' (and optionally 'output', 'cached_input'), got keys {sorted(value)}"
                 )
             cached = value.get("cached_input")
-            return cls(float(value["input"]), float(value.get("output") or 0.0),
-                       None if cached is None else float(cached))
+            return cls(
+                float(value["input"]), float(value.get("output") or 0.0), None if cached is None else float(cached)
+            )
         raise TypeError(f"a model price must be a ModelPrice or a dict, not {type(value).__name__}")
 
 
@@ -117,8 +118,11 @@ class Pricing:
             return None
         cached = min(max(int(cached_tokens or 0), 0), int(input_tokens or 0))
         cached_rate = price.input if price.cached_input is None else price.cached_input
-        dollars = ((int(input_tokens or 0) - cached) * price.input + cached * cached_rate
-                   + int(output_tokens or 0) * price.output) / 1_000_000
+        dollars = (
+            (int(input_tokens or 0) - cached) * price.input
+            + cached * cached_rate
+            + int(output_tokens or 0) * price.output
+        ) / 1_000_000
         return dollars * (self.batch_discount if batch else 1.0)
 
     def cost(
@@ -170,8 +174,11 @@ def batch_cost(
     """
     usage = batch_usage(batch)
     usd, source = (pricing or get_pricing()).cost(
-        batch.model, usage=usage, result_usage=result_usage if usage is None else None,
-        completed_requests=batch.request_counts.completed)
+        batch.model,
+        usage=usage,
+        result_usage=result_usage if usage is None else None,
+        completed_requests=batch.request_counts.completed,
+    )
     if usd is not None and getattr(batch, "simulated", False):
         return usd, "simulated"  # what it would cost; the simulator's answers cost nothing
     return usd, source
@@ -199,8 +206,11 @@ def set_prices(
     """Override prices for this process, e.g. ``set_prices({"my-model": {"input": 1, "output": 2}})``."""
     global _current
     _current = get_pricing().with_prices(
-        models, replace=replace, batch_discount=batch_discount,
-        per_request_estimate=per_request_estimate, as_of=as_of,
+        models,
+        replace=replace,
+        batch_discount=batch_discount,
+        per_request_estimate=per_request_estimate,
+        as_of=as_of,
     )
     return _current
 

@@ -44,8 +44,20 @@ PathLike = Union[str, os.PathLike]
 
 #: Columns of every results frame, in order.
 RESULT_COLUMNS = (
-    "custom_id", "status", "status_code", "ok", "text", "embedding", "finish_reason", "model",
-    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "error_code", "error_message",
+    "custom_id",
+    "status",
+    "status_code",
+    "ok",
+    "text",
+    "embedding",
+    "finish_reason",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "error_code",
+    "error_message",
 )
 #: Line-level error codes that mean "never run" rather than "ran and failed".
 NOT_EXECUTED_CODES = frozenset(_NOT_EXECUTED.values())
@@ -53,51 +65,87 @@ NOT_EXECUTED_CODES = frozenset(_NOT_EXECUTED.values())
 _S = pa.string()
 _I = pa.int64()
 _ERROR = pa.struct([("code", _S), ("message", _S)])
-_USAGE = pa.struct([
-    ("prompt_tokens", _I), ("completion_tokens", _I), ("input_tokens", _I), ("output_tokens", _I),
-    ("prompt_tokens_details", pa.struct([("cached_tokens", _I)])),
-    ("input_tokens_details", pa.struct([("cached_tokens", _I)])),
-    ("completion_tokens_details", pa.struct([("reasoning_tokens", _I)])),
-    ("output_tokens_details", pa.struct([("reasoning_tokens", _I)])),
-])
-_BODY = pa.struct([
-    ("model", _S),
-    ("status", _S),  # responses
-    ("choices", pa.list_(pa.struct([  # chat + completions
-        ("finish_reason", _S),
-        ("text", _S),
-        ("message", pa.struct([("content", _S), ("refusal", _S)])),
-    ]))),
-    ("output", pa.list_(pa.struct([  # responses
-        ("type", _S),
-        ("content", pa.list_(pa.struct([("type", _S), ("text", _S)]))),
-    ]))),
-    ("incomplete_details", pa.struct([("reason", _S)])),
-    ("data", pa.list_(pa.struct([("embedding", pa.list_(pa.float64()))]))),  # embeddings
-    ("usage", _USAGE),
-    ("error", _ERROR),  # executed but rejected: the endpoint's own error body
-])
+_USAGE = pa.struct(
+    [
+        ("prompt_tokens", _I),
+        ("completion_tokens", _I),
+        ("input_tokens", _I),
+        ("output_tokens", _I),
+        ("prompt_tokens_details", pa.struct([("cached_tokens", _I)])),
+        ("input_tokens_details", pa.struct([("cached_tokens", _I)])),
+        ("completion_tokens_details", pa.struct([("reasoning_tokens", _I)])),
+        ("output_tokens_details", pa.struct([("reasoning_tokens", _I)])),
+    ]
+)
+_BODY = pa.struct(
+    [
+        ("model", _S),
+        ("status", _S),  # responses
+        (
+            "choices",
+            pa.list_(
+                pa.struct(
+                    [  # chat + completions
+                        ("finish_reason", _S),
+                        ("text", _S),
+                        ("message", pa.struct([("content", _S), ("refusal", _S)])),
+                    ]
+                )
+            ),
+        ),
+        (
+            "output",
+            pa.list_(
+                pa.struct(
+                    [  # responses
+                        ("type", _S),
+                        ("content", pa.list_(pa.struct([("type", _S), ("text", _S)]))),
+                    ]
+                )
+            ),
+        ),
+        ("incomplete_details", pa.struct([("reason", _S)])),
+        ("data", pa.list_(pa.struct([("embedding", pa.list_(pa.float64()))]))),  # embeddings
+        ("usage", _USAGE),
+        ("error", _ERROR),  # executed but rejected: the endpoint's own error body
+    ]
+)
 #: What we read of an output/error line; everything else is skipped by the reader.
-LINE_SCHEMA = pa.schema([
-    ("custom_id", _S),
-    ("response", pa.struct([("status_code", _I), ("body", _BODY)])),
-    ("error", _ERROR),
-])
+LINE_SCHEMA = pa.schema(
+    [
+        ("custom_id", _S),
+        ("response", pa.struct([("status_code", _I), ("body", _BODY)])),
+        ("error", _ERROR),
+    ]
+)
 _BLANKS = b" \t\r\f\v"
 # Several blocks, so both cores parse; small, as the reader holds a few blocks and their parse at once (4 MiB: ~30 %
 # less peak memory than 16 MiB, as fast). One line must fit in a block...
 _BLOCK_SIZE = 4 << 20
 _MAX_BLOCK_SIZE = 1 << 30  # ...else we retry with this
 
-_RESULT_SCHEMA = pa.schema([
-    ("custom_id", _S), ("status", _S), ("status_code", _I), ("ok", pa.bool_()), ("text", _S),
-    ("embedding", pa.list_(pa.float64())), ("finish_reason", _S), ("model", _S), ("input_tokens", _I),
-    ("output_tokens", _I), ("cached_tokens", _I), ("reasoning_tokens", _I), ("error_code", _S),
-    ("error_message", _S),
-])
+_RESULT_SCHEMA = pa.schema(
+    [
+        ("custom_id", _S),
+        ("status", _S),
+        ("status_code", _I),
+        ("ok", pa.bool_()),
+        ("text", _S),
+        ("embedding", pa.list_(pa.float64())),
+        ("finish_reason", _S),
+        ("model", _S),
+        ("input_tokens", _I),
+        ("output_tokens", _I),
+        ("cached_tokens", _I),
+        ("reasoning_tokens", _I),
+        ("error_code", _S),
+        ("error_message", _S),
+    ]
+)
 
 
 # --------------------------------------------------------------------------------------------- fast path
+
 
 def _f(values: pa.Array, *names: str) -> pa.Array:
     """A nested struct field; unlike ``StructArray.field`` it keeps the parents' nulls."""
@@ -118,8 +166,13 @@ def _first(lists: pa.Array, *path: str) -> pa.Array:
     if len(values) == len(lists) and pc.all(pc.equal(lengths, 1)).as_py() and starts[0].as_py() == 0:
         return values  # one element per row: already aligned, nothing to copy
     has = pc.greater(lengths, 0)
-    if (pa.types.is_string(values.type) and len(lists) and pc.max(lengths).as_py() == 1
-            and starts[0].as_py() == 0 and pc.sum(lengths).as_py() == lists.offsets[-1].as_py()):
+    if (
+        pa.types.is_string(values.type)
+        and len(lists)
+        and pc.max(lengths).as_py() == 1
+        and starts[0].as_py() == 0
+        and pc.sum(lengths).as_py() == lists.offsets[-1].as_py()
+    ):
         return _spread_strings(values, has)  # at most one element per row, none hidden under a null list
     return pc.take(values, pc.if_else(has, starts, pa.scalar(None, starts.type)))
 
@@ -171,11 +224,14 @@ def _columns(batch: pa.RecordBatch) -> pa.RecordBatch:
     usage = _f(body, "usage")
     input_tokens = pc.coalesce(_f(usage, "prompt_tokens"), _f(usage, "input_tokens"))
     output_tokens = pc.coalesce(_f(usage, "completion_tokens"), _f(usage, "output_tokens"))
-    cached = pc.coalesce(_f(usage, "prompt_tokens_details", "cached_tokens"),
-                         _f(usage, "input_tokens_details", "cached_tokens"))
+    cached = pc.coalesce(
+        _f(usage, "prompt_tokens_details", "cached_tokens"), _f(usage, "input_tokens_details", "cached_tokens")
+    )
     # Reasoning tokens are part of the output tokens (and billed as output); this says how many.
-    reasoning = pc.coalesce(_f(usage, "completion_tokens_details", "reasoning_tokens"),
-                            _f(usage, "output_tokens_details", "reasoning_tokens"))
+    reasoning = pc.coalesce(
+        _f(usage, "completion_tokens_details", "reasoning_tokens"),
+        _f(usage, "output_tokens_details", "reasoning_tokens"),
+    )
     body_error = _f(body, "error")
     line_code = _f(line_error, "code")
     error_code = pc.coalesce(line_code, _f(body_error, "code"))
@@ -184,28 +240,30 @@ def _columns(batch: pa.RecordBatch) -> pa.RecordBatch:
     ok = pc.fill_null(pc.and_kleene(success, pc.and_(pc.is_null(line_error), pc.is_null(body_error))), False)
     not_executed = pc.fill_null(pc.is_in(line_code, pa.array(sorted(NOT_EXECUTED_CODES), _S)), False)
     status = pc.if_else(ok, "ok", pc.if_else(not_executed, "not_executed", "error"))
-    return pa.RecordBatch.from_pydict({
-        "custom_id": batch.column("custom_id"),
-        "status": status,
-        "status_code": status_code,
-        "ok": ok,
-        "text": text,
-        "embedding": embedding,
-        "finish_reason": finish,
-        "model": _f(body, "model"),
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cached_tokens": cached,
-        "reasoning_tokens": reasoning,
-        "error_code": error_code,
-        "error_message": error_message,
-    }, schema=_RESULT_SCHEMA)
+    return pa.RecordBatch.from_pydict(
+        {
+            "custom_id": batch.column("custom_id"),
+            "status": status,
+            "status_code": status_code,
+            "ok": ok,
+            "text": text,
+            "embedding": embedding,
+            "finish_reason": finish,
+            "model": _f(body, "model"),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_tokens": cached,
+            "reasoning_tokens": reasoning,
+            "error_code": error_code,
+            "error_message": error_message,
+        },
+        schema=_RESULT_SCHEMA,
+    )
 
 
 def _read_fast(path: PathLike, block_size: int = _BLOCK_SIZE) -> pa.Table:
     options = paj.ReadOptions(block_size=block_size, use_threads=True)
-    parse = paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore",
-                             newlines_in_values=False)
+    parse = paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False)
     try:
         table = paj.read_json(path, read_options=options, parse_options=parse)
     except pa.ArrowInvalid as exc:
@@ -246,9 +304,13 @@ def _text_of(body: Any) -> Optional[str]:
             return value
     output = _get(body, "output")
     if isinstance(output, list):
-        parts = [part.get("text") or "" for item in output if isinstance(item, dict)
-                 for part in (item.get("content") or [])
-                 if isinstance(part, dict) and part.get("type") == "output_text"]
+        parts = [
+            part.get("text") or ""
+            for item in output
+            if isinstance(item, dict)
+            for part in (item.get("content") or [])
+            if isinstance(part, dict) and part.get("type") == "output_text"
+        ]
         if parts:
             return "".join(parts)
     return None
@@ -291,15 +353,28 @@ def _row(obj: Any, number: int, path: PathLike) -> dict:
         "ok": ok,
         "text": _text_of(body),
         "embedding": [float(x) for x in embedding] if isinstance(embedding, list) else None,
-        "finish_reason": _str(first(_get(body, "choices", 0, "finish_reason"),
-                                    _get(body, "incomplete_details", "reason"), _get(body, "status"))),
+        "finish_reason": _str(
+            first(
+                _get(body, "choices", 0, "finish_reason"),
+                _get(body, "incomplete_details", "reason"),
+                _get(body, "status"),
+            )
+        ),
         "model": _str(_get(body, "model")),
         "input_tokens": _int(first(_get(usage, "prompt_tokens"), _get(usage, "input_tokens"))),
         "output_tokens": _int(first(_get(usage, "completion_tokens"), _get(usage, "output_tokens"))),
-        "cached_tokens": _int(first(_get(usage, "prompt_tokens_details", "cached_tokens"),
-                                    _get(usage, "input_tokens_details", "cached_tokens"))),
-        "reasoning_tokens": _int(first(_get(usage, "completion_tokens_details", "reasoning_tokens"),
-                                       _get(usage, "output_tokens_details", "reasoning_tokens"))),
+        "cached_tokens": _int(
+            first(
+                _get(usage, "prompt_tokens_details", "cached_tokens"),
+                _get(usage, "input_tokens_details", "cached_tokens"),
+            )
+        ),
+        "reasoning_tokens": _int(
+            first(
+                _get(usage, "completion_tokens_details", "reasoning_tokens"),
+                _get(usage, "output_tokens_details", "reasoning_tokens"),
+            )
+        ),
         "error_code": first(line_code, _str(_get(body_error, "code"))),
         "error_message": _str(first(_get(line_error, "message"), _get(body_error, "message"))),
     }
@@ -372,8 +447,11 @@ def _to_pandas(table: pa.Table) -> "pd.DataFrame":
 
     # Arrow-backed strings (not Python objects): half the time and memory of object columns.
     # Integer columns as nullable Int64 (rows without a response have no status code or tokens).
-    mapping = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
-               pa.int64(): pd.Int64Dtype()}
+    mapping = {
+        pa.string(): pd.StringDtype("pyarrow"),
+        pa.large_string(): pd.StringDtype("pyarrow"),
+        pa.int64(): pd.Int64Dtype(),
+    }
     return table.to_pandas(types_mapper=mapping.get, self_destruct=True, split_blocks=True)
 
 
@@ -386,11 +464,13 @@ def read_result_file(path: PathLike, *, fast: bool = True) -> "pd.DataFrame":
 
 _INPUT_SCHEMA = pa.schema([("custom_id", _S), ("input", _S), ("body", _S)])
 #: What we read of a request body: only what the ``input`` column shows (see :func:`_prompt_of`).
-_BODY_PROMPT = pa.schema([
-    ("messages", pa.list_(pa.struct([("content", _S)]))),
-    ("input", _S),
-    ("prompt", _S),
-])
+_BODY_PROMPT = pa.schema(
+    [
+        ("messages", pa.list_(pa.struct([("content", _S)]))),
+        ("input", _S),
+        ("prompt", _S),
+    ]
+)
 _BODY_KEY = b'"body":'
 _SPACES = b" " * 4096
 
@@ -437,8 +517,7 @@ def _spans(data: Any, start: Any, end: Any) -> pa.StringArray:
     offsets[-1] = end[-1] if len(end) else 0
     if offsets[-1] >= 1 << 31:
         raise pa.ArrowInvalid("input file too large for the fast path")
-    views = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)),
-                                        pa.py_buffer(data))
+    views = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
     return pc.take(views, pa.array(np.arange(0, len(views), 2)))
 
 
@@ -470,8 +549,9 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
     # Where '"body":' is in each line, looked for in a zero-copy view of the lines (each with what follows it).
     if len(data) >= 1 << 31:
         return None
-    views = pa.StringArray.from_buffers(len(start), pa.py_buffer(np.append(start, len(data)).astype(np.int32)),
-                                        pa.py_buffer(data))
+    views = pa.StringArray.from_buffers(
+        len(start), pa.py_buffer(np.append(start, len(data)).astype(np.int32)), pa.py_buffer(data)
+    )
     key = pc.find_substring(views, _BODY_KEY.decode()).to_numpy()
     del views
     keep = end > start
@@ -491,20 +571,25 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
         return None
     # The heads, closed as '... "body":null}', one per line: their custom_id.
     heads = pc.binary_join_element_wise(_spans(data, start, body_start), "}\n", "null")
-    offsets = np.frombuffer(heads.buffers()[1], dtype=np.int32)[heads.offset:heads.offset + len(heads) + 1]
-    ids = paj.read_json(pa.BufferReader(heads.buffers()[2][offsets[0]:offsets[-1]]),
-                        parse_options=paj.ParseOptions(explicit_schema=pa.schema([("custom_id", _S)]),
-                                                       unexpected_field_behavior="ignore"))["custom_id"]
+    offsets = np.frombuffer(heads.buffers()[1], dtype=np.int32)[heads.offset : heads.offset + len(heads) + 1]
+    ids = paj.read_json(
+        pa.BufferReader(heads.buffers()[2][offsets[0] : offsets[-1]]),
+        parse_options=paj.ParseOptions(
+            explicit_schema=pa.schema([("custom_id", _S)]), unexpected_field_behavior="ignore"
+        ),
+    )["custom_id"]
     if len(ids) != len(start) or ids.null_count:
         return None
     # Blank everything but the bodies, so the buffer is a JSON-lines file of bodies, and parse it in place.
     del raw
     view = memoryview(data)
-    for lo, hi, end_lo, end_hi in zip(start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist(),
-                                      strict=True):
-        view[lo:hi] = _SPACES[:hi - lo] if hi - lo <= len(_SPACES) else b" " * (hi - lo)
-        view[end_lo:end_hi] = _SPACES[:end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else \
-            b" " * (end_hi - end_lo)
+    for lo, hi, end_lo, end_hi in zip(
+        start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist(), strict=True
+    ):
+        view[lo:hi] = _SPACES[: hi - lo] if hi - lo <= len(_SPACES) else b" " * (hi - lo)
+        view[end_lo:end_hi] = (
+            _SPACES[: end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else b" " * (end_hi - end_lo)
+        )
     prompts = _read_json_lines(pa.py_buffer(data), _BODY_PROMPT, len(start))
     prompt = _prompt_column(prompts)
     del prompts
@@ -512,13 +597,12 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
     # second copy of the file (memmove in place; fresh memory costs page faults on these machines).
     at = 0
     for lo, hi in zip(body_start.tolist(), body_end.tolist(), strict=True):
-        view[at:at + hi - lo] = view[lo:hi]
+        view[at : at + hi - lo] = view[lo:hi]
         at += hi - lo
     view.release()
     offsets = np.zeros(len(start) + 1, dtype=np.int64)
     np.cumsum(body_end - body_start, out=offsets[1:])
-    body = pa.StringArray.from_buffers(len(start), pa.py_buffer(offsets.astype(np.int32)),
-                                       pa.py_buffer(data)[:at])
+    body = pa.StringArray.from_buffers(len(start), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)[:at])
     body.validate(full=True)  # UTF-8
     return pa.table({"custom_id": ids.combine_chunks(), "input": prompt, "body": body}, schema=_INPUT_SCHEMA)
 
@@ -606,7 +690,7 @@ def _read_inputs_slow(path: PathLike) -> pa.Table:
             span = _value_span(text, "body")
             ids.append(str(obj.get("custom_id")))
             prompts.append(_prompt_of(obj.get("body")))
-            bodies.append(text[span[0]:span[1]] if span else None)
+            bodies.append(text[span[0] : span[1]] if span else None)
     return pa.table({"custom_id": ids, "input": prompts, "body": bodies}, schema=_INPUT_SCHEMA)
 
 
@@ -648,12 +732,21 @@ def _join(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
     input_take = np.repeat(np.arange(len(keys)), repeat)
     slot = np.arange(len(input_take)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
     has = np.repeat(per_input > 0, repeat)
-    result_take = np.where(has, by_code[np.minimum(np.repeat(first[input_code], repeat) + slot,
-                                                   max(len(by_code) - 1, 0))] if len(by_code) else 0, -1)
+    result_take = np.where(
+        has,
+        by_code[np.minimum(np.repeat(first[input_code], repeat) + slot, max(len(by_code) - 1, 0))]
+        if len(by_code)
+        else 0,
+        -1,
+    )
     extra = np.flatnonzero(~matched)
     inputs_in_place = len(input_take) == len(keys)  # no input repeated: input rows stay as they are
-    in_order = not len(extra) and len(input_take) == len(results) and bool(has.all()) and \
-        bool((result_take == np.arange(len(result_take))).all())
+    in_order = (
+        not len(extra)
+        and len(input_take) == len(results)
+        and bool(has.all())
+        and bool((result_take == np.arange(len(result_take))).all())
+    )
     take = pa.array(np.where(has, result_take, 0), mask=~has)
     columns = {name: results[name] for name in _RESULT_SCHEMA.names}
     joined, rest = {}, {}
@@ -700,8 +793,12 @@ class _Downloads:
         if batch.status == "failed" and not batch.output_file_id and not batch.error_file_id:
             raise _failed(batch)  # its input file may not even parse: say why the batch failed instead
         if batch.is_active:
-            log.warning("batch_widgets: %s is still %s; its results are incomplete (requests not yet run read "
-                        "status 'pending')", batch.id, batch.status)
+            log.warning(
+                "batch_widgets: %s is still %s; its results are incomplete (requests not yet run read "
+                "status 'pending')",
+                batch.id,
+                batch.status,
+            )
         self.batch, self.include_inputs = batch, include_inputs
         self.tempdir: Optional[str] = None
         if directory is None:
@@ -712,8 +809,11 @@ class _Downloads:
 
     def wanted(self) -> list[tuple[str, str, pathlib.Path]]:
         kinds = ("output", "errors", "input") if self.include_inputs else ("output", "errors")
-        return [(kind, file_id, self.folder / f"{self.batch.id}_{kind}.jsonl")
-                for kind in kinds if (file_id := getattr(self.batch, self._FIELDS[kind]))]
+        return [
+            (kind, file_id, self.folder / f"{self.batch.id}_{kind}.jsonl")
+            for kind in kinds
+            if (file_id := getattr(self.batch, self._FIELDS[kind]))
+        ]
 
     def got(self, kind: str, path: pathlib.Path) -> None:
         self._paths[kind] = path
@@ -721,21 +821,29 @@ class _Downloads:
     def gone(self, kind: str, exc: NotFoundError) -> None:
         batch = self.batch
         if kind == "input":  # input files expire; results still stand without them
-            log.warning("batch_widgets: input file %s of %s is gone; results are not joined to inputs",
-                        batch.input_file_id, batch.id)
+            log.warning(
+                "batch_widgets: input file %s of %s is gone; results are not joined to inputs",
+                batch.input_file_id,
+                batch.id,
+            )
             return
         if self.tempdir:
             shutil.rmtree(self.tempdir, ignore_errors=True)
         raise NotFoundError(
             f"a result file of batch {batch.id} is gone ({exc.message}); providers delete output and error "
             "files some days after the batch ends (OpenAI: 30 days, or output_expires_after)",
-            status=exc.status, code=exc.code, type=exc.type, request_id=exc.request_id) from exc
+            status=exc.status,
+            code=exc.code,
+            type=exc.type,
+            request_id=exc.request_id,
+        ) from exc
 
     def paths(self) -> tuple[Optional[pathlib.Path], Optional[pathlib.Path], Optional[pathlib.Path]]:
         return self._paths.get("output"), self._paths.get("errors"), self._paths.get("input")
 
 
 # --------------------------------------------------------------------------------------------- BatchResults
+
 
 class BatchResults:
     """The outcome of one batch: output + error file, joined to the input lines by ``custom_id``."""
@@ -878,12 +986,18 @@ class BatchResults:
         position = pd.Index(results["custom_id"]).get_indexer(keys)
         if on is not None and len(frame) and (position < 0).all():
             sample = ", ".join(repr(k) for k in keys[:3])
-            raise ValueError(f"join(on={on!r}): none of the values ({sample}, ...) is a custom id of these results "
-                             f"(which look like {results['custom_id'].iloc[0]!r}); was {on!r} the custom_id_column?"
-                             if len(results) else f"join(on={on!r}): these results have no rows")
+            raise ValueError(
+                f"join(on={on!r}): none of the values ({sample}, ...) is a custom id of these results "
+                f"(which look like {results['custom_id'].iloc[0]!r}); was {on!r} the custom_id_column?"
+                if len(results)
+                else f"join(on={on!r}): these results have no rows"
+            )
         found = position >= 0
-        picked = results.drop(columns=["custom_id", "input", "body"], errors="ignore").iloc[
-            position.clip(0)].reset_index(drop=True)
+        picked = (
+            results.drop(columns=["custom_id", "input", "body"], errors="ignore")
+            .iloc[position.clip(0)]
+            .reset_index(drop=True)
+        )
         picked = picked.where(pd.Series(found), other=None) if not found.all() else picked
         missing = "pending" if self.batch is not None and self.batch.is_active else "not_executed"
         if not found.all():
@@ -909,8 +1023,9 @@ class BatchResults:
     def usage(self) -> tuple[int, int, int]:
         """Summed ``(input, output, cached)`` tokens over all result lines."""
         frame = self.to_dataframe(include_inputs=False)
-        input_tokens, output_tokens, cached = (int(frame[c].sum(skipna=True))
-                                               for c in ("input_tokens", "output_tokens", "cached_tokens"))
+        input_tokens, output_tokens, cached = (
+            int(frame[c].sum(skipna=True)) for c in ("input_tokens", "output_tokens", "cached_tokens")
+        )
         return input_tokens, output_tokens, cached
 
     def cost(self, pricing: Optional["Pricing"] = None) -> tuple[Optional[float], str]:
@@ -940,8 +1055,9 @@ def _failed(batch: "Batch") -> Exception:
     from .errors import BatchFailedError, LineProblem
 
     errors = batch.errors.data if batch.errors is not None else []
-    return BatchFailedError(batch.id, [LineProblem(e.line, e.code or "error", e.message or "", e.param)
-                                       for e in errors])
+    return BatchFailedError(
+        batch.id, [LineProblem(e.line, e.code or "error", e.message or "", e.param) for e in errors]
+    )
 
 
 def _prompt_of(body: Any) -> Optional[str]:

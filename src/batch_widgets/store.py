@@ -290,7 +290,7 @@ class BatchStore:
             return None
         if self.failures:
             base = min(wanted) if wanted else LIST_INTERVAL
-            return min(self.max_backoff, base * 2 ** self.failures)
+            return min(self.max_backoff, base * 2**self.failures)
         return min(wanted) if wanted else None
 
     def poll_once(self) -> StoreEvent:
@@ -307,8 +307,7 @@ class BatchStore:
                 event = StoreEvent(fatal=self.fatal)
             else:
                 delay = self.poll_interval()
-                self.last_error = f"Refresh failed: {_short(exc)}" + (
-                    f" (retrying in {delay:.0f} s)" if delay else "")
+                self.last_error = f"Refresh failed: {_short(exc)}" + (f" (retrying in {delay:.0f} s)" if delay else "")
                 event = StoreEvent(error=self.last_error)
             # INFO, not WARNING: a warning from this thread would print under whichever cell runs now; the
             # subscribers' banner is where the user reads it.
@@ -385,8 +384,11 @@ def fatal_info(exc: BaseException) -> dict:
     else:
         title = "No Batch API at this base URL"
     hint = getattr(exc, "hint", None) or "check the connection settings"
-    detail = ": ".join(str(p) for p in (f"HTTP {status}" if status else None, getattr(exc, "code", None),
-                                        getattr(exc, "message", None)) if p)
+    detail = ": ".join(
+        str(p)
+        for p in (f"HTTP {status}" if status else None, getattr(exc, "code", None), getattr(exc, "message", None))
+        if p
+    )
     return {
         "title": f"{title} (HTTP {status})" if status else title,
         "fix": f"To fix: {hint}; then press Retry (updates are paused until then).",

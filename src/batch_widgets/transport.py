@@ -238,7 +238,8 @@ class _Core:
 
     def create_inline(self, requests: list[dict], metadata: Optional[dict[str, str]]) -> _Call:
         raise UnsupportedByProviderError(
-            f"{self.config.provider} batches are made from an uploaded input file (create_batch), not inline")
+            f"{self.config.provider} batches are made from an uploaded input file (create_batch), not inline"
+        )
 
     # -- failures ------------------------------------------------------------------------------------------
     def error_from_exception(self, call: _Call, exc: httpx.TransportError) -> APIError:
@@ -272,8 +273,9 @@ class _DialectCore(_Core):
     """A core whose request descriptions come from a provider dialect (``batch_widgets.providers``): the same
     retries, errors and pager, other paths and shapes, translated into our vocabulary on the way in."""
 
-    def __init__(self, dialect: Any, config: ClientConfig, max_retries: int,
-                 timeout: Union[float, httpx.Timeout, None]) -> None:
+    def __init__(
+        self, dialect: Any, config: ClientConfig, max_retries: int, timeout: Union[float, httpx.Timeout, None]
+    ) -> None:
         super().__init__(config.api_key, config.base_url, None, None, None, max_retries, timeout, config=config)
         self.dialect = dialect
 
@@ -281,8 +283,11 @@ class _DialectCore(_Core):
         if "://" not in call.path:
             return super().request(http, call)
         return http.build_request(  # an absolute URL the provider gave (Anthropic's results_url)
-            call.method, call.path, params=self.config.params(call.params),
-            headers={**(call.headers or {}), **(call.download.headers() if call.download else {})})
+            call.method,
+            call.path,
+            params=self.config.params(call.params),
+            headers={**(call.headers or {}), **(call.download.headers() if call.download else {})},
+        )
 
     def list_batches(self, limit: int, after: Optional[str]) -> _Call:
         return _Call(**self.dialect.list_batches(limit, after))
@@ -293,17 +298,25 @@ class _DialectCore(_Core):
     def cancel_batch(self, batch_id: str) -> _Call:
         return _Call(**self.dialect.cancel_batch(_nonempty(batch_id, "batch_id")))
 
-    def create_batch(self, input_file_id: str, endpoint: str, completion_window: str,
-                     metadata: Optional[dict[str, str]],
-                     output_expires_after: Union[int, dict[str, Any], None]) -> _Call:
+    def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str,
+        metadata: Optional[dict[str, str]],
+        output_expires_after: Union[int, dict[str, Any], None],
+    ) -> _Call:
         _segment(input_file_id, "input_file_id")
         metadata = dict(metadata or {})
         metadata.pop(REQUEST_TAG_KEY, None)
         tag = uuid.uuid4().hex if self.dialect.supports_metadata and len(metadata) < METADATA_MAX_KEYS else None
         if tag:
             metadata[REQUEST_TAG_KEY] = tag
-        return _Call(**self.dialect.create_batch(input_file_id, endpoint, completion_window, metadata or None,
-                                                 output_expires_after, tag))
+        return _Call(
+            **self.dialect.create_batch(
+                input_file_id, endpoint, completion_window, metadata or None, output_expires_after, tag
+            )
+        )
 
     def create_inline(self, requests: list[dict], metadata: Optional[dict[str, str]]) -> _Call:
         return _Call(**self.dialect.create_inline(requests, metadata))
@@ -323,8 +336,9 @@ class _DialectCore(_Core):
     def list_files(self, purpose: Optional[str], limit: int, after: Optional[str], order: str) -> _Call:
         return _Call(**self.dialect.list_files(purpose, limit, after, order))
 
-    def after_failure(self, call: _Call, attempt: int, response: Optional[httpx.Response],
-                      exc: Optional[httpx.TransportError]) -> _Plan:
+    def after_failure(
+        self, call: _Call, attempt: int, response: Optional[httpx.Response], exc: Optional[httpx.TransportError]
+    ) -> _Plan:
         plan = super().after_failure(call, attempt, response, exc)
         if plan.lookup is not None and call.create_tag:  # look for the tagged create in this dialect's list
             spec = self.dialect.lookup_tagged(call.create_tag)
@@ -332,9 +346,16 @@ class _DialectCore(_Core):
         return plan
 
 
-def _make_core(api_key: Optional[str], base_url: Optional[str], organization: Optional[str],
-               project: Optional[str], api_version: Optional[str], max_retries: int,
-               timeout: Union[float, httpx.Timeout, None], provider: Optional[str]) -> _Core:
+def _make_core(
+    api_key: Optional[str],
+    base_url: Optional[str],
+    organization: Optional[str],
+    project: Optional[str],
+    api_version: Optional[str],
+    max_retries: int,
+    timeout: Union[float, httpx.Timeout, None],
+    provider: Optional[str],
+) -> _Core:
     """The core for a provider: given, or detected from the base URL (see ``batch_widgets.providers``)."""
     from . import providers
 
@@ -396,8 +417,11 @@ class _ClientCommon:
     @property
     def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
         """The live hook lists, as httpx's ``client.event_hooks``: ``client.event_hooks["batch"].append(fn)``."""
-        return {"request": self._http.event_hooks["request"], "response": self._http.event_hooks["response"],
-                "batch": self._batch_hooks}
+        return {
+            "request": self._http.event_hooks["request"],
+            "response": self._http.event_hooks["response"],
+            "batch": self._batch_hooks,
+        }
 
     @property
     def connection_key(self) -> tuple[str, str, str, str]:
@@ -456,7 +480,12 @@ class _ClientCommon:
     def _log_retry(self, call: _Call, plan: _Plan, attempt: int) -> None:
         logger.info(
             "%s %s failed (%s); retry %d of %d in %.2f s",
-            call.method, call.path, plan.error, attempt + 1, self.max_retries, plan.delay,
+            call.method,
+            call.path,
+            plan.error,
+            attempt + 1,
+            self.max_retries,
+            plan.delay,
         )
 
 
@@ -482,8 +511,7 @@ class BatchTransport(_ClientCommon):
         provider: Optional[str] = None,
     ) -> None:
         http_hooks, self._batch_hooks = _split_hooks(event_hooks)
-        self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout,
-                                provider)
+        self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout, provider)
         self._http = httpx.Client(**self._core.http_options(transport), event_hooks=http_hooks)
         self.sleep = sleep
         self.clock = clock
@@ -636,8 +664,7 @@ class AsyncBatchTransport(_ClientCommon):
         provider: Optional[str] = None,
     ) -> None:
         http_hooks, self._batch_hooks = _split_hooks(event_hooks)
-        self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout,
-                                provider)
+        self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout, provider)
         self._http = httpx.AsyncClient(**self._core.http_options(transport), event_hooks=http_hooks)
         self.sleep = sleep
         self.clock = clock
@@ -715,8 +742,7 @@ class AsyncBatchTransport(_ClientCommon):
         call = self._core.create_batch(input_file_id, endpoint, completion_window, metadata, output_expires_after)
         return await self._emit(await self._send(call))
 
-    async def create_inline_batch(self, requests: list[dict], *,
-                                  metadata: Optional[dict[str, str]] = None) -> Batch:
+    async def create_inline_batch(self, requests: list[dict], *, metadata: Optional[dict[str, str]] = None) -> Batch:
         return await self._emit(await self._send(self._core.create_inline(requests, metadata)))
 
     async def cancel_batch(self, batch_id: str) -> Batch:

@@ -61,9 +61,16 @@ class ValidationReport:
 class LineValidator:
     """Incremental validator: ``feed`` lines one by one, then ``finish``. Holds only the set of custom ids."""
 
-    def __init__(self, endpoint: Optional[str] = None, *, source: Optional[str] = None,
-                 max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_FILE_BYTES,
-                 max_problems: int = MAX_PROBLEMS, endpoints: Optional[Collection[str]] = None) -> None:
+    def __init__(
+        self,
+        endpoint: Optional[str] = None,
+        *,
+        source: Optional[str] = None,
+        max_requests: int = MAX_REQUESTS,
+        max_bytes: int = MAX_FILE_BYTES,
+        max_problems: int = MAX_PROBLEMS,
+        endpoints: Optional[Collection[str]] = None,
+    ) -> None:
         self.report = ValidationReport(endpoint=endpoint, source=source)
         # The endpoints the target accepts (None: any); the batch's endpoint is checked once, on its first line.
         self._endpoints = None if endpoints is None else tuple(endpoints)
@@ -125,9 +132,11 @@ class LineValidator:
         self.report.size_bytes += size
         if self.report.size_bytes <= self._max_bytes:
             return True
-        self._problem(None, "file_too_large",
-                      f"the input is larger than {self._max_bytes:,} bytes; validation stopped at line "
-                      f"{self._line_no}")
+        self._problem(
+            None,
+            "file_too_large",
+            f"the input is larger than {self._max_bytes:,} bytes; validation stopped at line {self._line_no}",
+        )
         self.stopped = True
         return False
 
@@ -150,9 +159,11 @@ class LineValidator:
     def _count_request(self) -> None:
         self.report.line_count += 1
         if self.report.line_count == self._max_requests + 1:
-            self._problem(self._line_no, "too_many_tasks",
-                          f"a batch holds at most {self._max_requests:,} requests; this is request "
-                          f"{self._max_requests + 1:,}")
+            self._problem(
+                self._line_no,
+                "too_many_tasks",
+                f"a batch holds at most {self._max_requests:,} requests; this is request {self._max_requests + 1:,}",
+            )
 
     def _flush_blanks(self) -> None:
         # Blank lines are only tolerated at the end of the file.
@@ -168,8 +179,9 @@ class LineValidator:
         elif not isinstance(cid, str):
             self._problem(n, "invalid_line", f"must be a string, not {_json_type(cid)}", "custom_id")
         elif cid in self._seen:
-            self._problem(n, "duplicate_custom_id",
-                          f"{_clip(cid)!r} was already used on line {self._seen[cid]}", "custom_id")
+            self._problem(
+                n, "duplicate_custom_id", f"{_clip(cid)!r} was already used on line {self._seen[cid]}", "custom_id"
+            )
         else:
             self._seen[cid] = n
 
@@ -183,8 +195,12 @@ class LineValidator:
         if url == rep.endpoint and not self._endpoint_checked:
             self._endpoint_checked = True
             if self._endpoints is not None and url not in self._endpoints:
-                self._problem(n, "unsupported_endpoint", f"{_clip(url)!r} is not a batch endpoint of this server; "
-                              f"it accepts {', '.join(self._endpoints)}", "url")
+                self._problem(
+                    n,
+                    "unsupported_endpoint",
+                    f"{_clip(url)!r} is not a batch endpoint of this server; it accepts {', '.join(self._endpoints)}",
+                    "url",
+                )
         elif url != rep.endpoint:
             against = "the batch endpoint" if self._fixed_endpoint else "the first line's url"
             self._problem(n, "url_mismatch", f"{_clip(url)!r} differs from {against} {_clip(rep.endpoint)!r}", "url")
@@ -200,9 +216,12 @@ class LineValidator:
         elif self.report.model is None:
             self.report.model = model
         elif model != self.report.model:
-            self._problem(n, "model_mismatch",
-                          f"{_clip(model)!r} differs from the first model {_clip(self.report.model)!r}; "
-                          "a batch uses one model", "body.model")
+            self._problem(
+                n,
+                "model_mismatch",
+                f"{_clip(model)!r} differs from the first model {_clip(self.report.model)!r}; a batch uses one model",
+                "body.model",
+            )
         if body.get("stream") is True:
             self._problem(n, "stream_not_supported", "true is not supported in a batch", "body.stream")
 
@@ -212,8 +231,13 @@ class LineValidator:
         return self.report
 
 
-def validate_lines(lines: Iterable[Line], *, endpoint: Optional[str] = None,
-                   source: Optional[str] = None, endpoints: Optional[Collection[str]] = None) -> ValidationReport:
+def validate_lines(
+    lines: Iterable[Line],
+    *,
+    endpoint: Optional[str] = None,
+    source: Optional[str] = None,
+    endpoints: Optional[Collection[str]] = None,
+) -> ValidationReport:
     """Validate JSONL lines (bytes or str, one request each) as they are iterated; ``endpoints``, when given,
     are the only urls the target accepts."""
     checker = LineValidator(endpoint, source=source, endpoints=endpoints)
@@ -248,8 +272,10 @@ def validate_requests(requests: Any, *, endpoint: Optional[str] = None, **build_
         options: dict[str, Any] = {**build_options, **({"endpoint": endpoint} if endpoint else {})}
         requests = build_requests(requests, **options)
     elif build_options:
-        raise TypeError(f"{', '.join(sorted(build_options))}: only used when building requests from rows "
-                        "(a DataFrame, a table file, or dicts/prompts)")
+        raise TypeError(
+            f"{', '.join(sorted(build_options))}: only used when building requests from rows "
+            "(a DataFrame, a table file, or dicts/prompts)"
+        )
     elif isinstance(requests, (str, os.PathLike)):
         return validate_file(requests, endpoint=endpoint)
     elif isinstance(requests, (bytes, bytearray)):

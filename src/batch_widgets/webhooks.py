@@ -39,7 +39,7 @@ def webhook_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_<base64>`` secret (any other string is used as UTF-8 bytes, as the SDK does)."""
     if secret.startswith("whsec_"):
         try:
-            return base64.b64decode(secret[len("whsec_"):], validate=True)
+            return base64.b64decode(secret[len("whsec_") :], validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("a webhook secret 'whsec_…' must continue with base64") from None
     return secret.encode()
@@ -52,8 +52,14 @@ def sign_webhook(secret: str, webhook_id: str, timestamp: int, body: Union[bytes
     return "v1," + base64.b64encode(digest).decode()
 
 
-def verify_webhook(payload: Union[bytes, str], headers: Mapping[str, str], secret: str, *,
-                   tolerance: int = DEFAULT_TOLERANCE, now: Optional[float] = None) -> dict[str, Any]:
+def verify_webhook(
+    payload: Union[bytes, str],
+    headers: Mapping[str, str],
+    secret: str,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: Optional[float] = None,
+) -> dict[str, Any]:
     """Check a webhook delivery's signature and age; return the parsed event.
 
     ``payload`` is the raw request body (exactly as received), ``headers`` the request headers (any case).

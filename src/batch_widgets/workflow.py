@@ -124,8 +124,7 @@ def split_lines(lines: Sequence[bytes], *, max_requests: int, max_bytes: int) ->
     return ranges
 
 
-def request_lines(requests: Requests, endpoint: Optional[str] = None,
-                  **build_options: Any) -> tuple[list[bytes], str]:
+def request_lines(requests: Requests, endpoint: Optional[str] = None, **build_options: Any) -> tuple[list[bytes], str]:
     """The encoded input lines ``submit`` would send, and where they came from (for error messages): a path,
     JSONL bytes, a DataFrame, rows or prompts (built with ``build_requests`` and its keywords, ``model=``...),
     or input lines. The same inputs as ``validation.validate_requests``."""
@@ -139,8 +138,10 @@ def request_lines(requests: Requests, endpoint: Optional[str] = None,
         source = os.fspath(requests) if isinstance(requests, (str, os.PathLike)) else "the requests"
         return [encode_line(item) for item in built], source
     if build_options:
-        raise TypeError(f"{', '.join(sorted(build_options))}: only used when building requests from rows "
-                        "(a DataFrame, a table file, or dicts/prompts), not with ready input lines")
+        raise TypeError(
+            f"{', '.join(sorted(build_options))}: only used when building requests from rows "
+            "(a DataFrame, a table file, or dicts/prompts), not with ready input lines"
+        )
     if isinstance(requests, (str, os.PathLike)):
         with open(requests, "rb") as handle:
             return [line.rstrip(b"\r\n") for line in handle if line.strip()], os.fspath(requests)
@@ -154,8 +155,9 @@ def request_lines(requests: Requests, endpoint: Optional[str] = None,
     # Input lines (even broken ones: the validator will say what is wrong) or rows/prompts to build them from.
     if not any(isinstance(i, Mapping) and ("body" in i or "url" in i) for i in items):
         items = build_requests(items, endpoint=endpoint or DEFAULT_ENDPOINT)
-    return [encode_line(item) if isinstance(item, Mapping) else json.dumps(item).encode() for item in items], \
-        "the requests"
+    return [
+        encode_line(item) if isinstance(item, Mapping) else json.dumps(item).encode() for item in items
+    ], "the requests"
 
 
 def endpoint_of(first_line: bytes) -> Optional[str]:
@@ -187,8 +189,9 @@ class _SubmitPlan:
 
         lines, source = request_lines(requests, endpoint, **(build_options or {}))
         # The uploaded file's name says what it is: the user's file, else the description, else "requests".
-        self.filename = upload_filename(requests if isinstance(requests, (str, os.PathLike)) else None,
-                                        description=description)
+        self.filename = upload_filename(
+            requests if isinstance(requests, (str, os.PathLike)) else None, description=description
+        )
         if not lines:
             raise InvalidRequestsError([LineProblem(None, "empty_file", "the input holds no requests")], source)
         self.endpoint = endpoint or endpoint_of(lines[0]) or DEFAULT_ENDPOINT
@@ -208,7 +211,8 @@ class _SubmitPlan:
                 f"{source} holds {len(lines):,} requests ({size / 2**20:,.1f} MiB); one batch takes at most "
                 f"{MAX_REQUESTS:,} requests and {MAX_FILE_BYTES // 2**20} MiB, so it needs {len(ranges)} batches. "
                 "Use client.submit_job(...) with the same arguments: it splits the input into parts, retries "
-                "failures and merges the results as one job. Nothing was uploaded.")
+                "failures and merges the results as one job. Nothing was uploaded."
+            )
         report = validate_lines(lines, endpoint=self.endpoint, source=source, endpoints=accepted)
         if not report.ok:
             raise InvalidRequestsError(report.problems, source)
@@ -220,7 +224,8 @@ def _check_inputs_returned(client: Any) -> None:
     if not getattr(client, "supports_files", True):
         raise UnsupportedByProviderError(
             f"retry_failed needs the batch's input lines and {client.provider} does not return them; resubmit "
-            "the failed requests from your own input: client.submit([lines whose custom_id failed])")
+            "the failed requests from your own input: client.submit([lines whose custom_id failed])"
+        )
 
 
 def _batch_id(batch: Any) -> str:
@@ -232,8 +237,17 @@ class _Waiter:
     """wait()'s decisions, shared by the sync and async workflow: what each poll means and how long to sleep.
     Time comes from the client's clock, so tests run a long wait without real time passing."""
 
-    def __init__(self, batch_id: str, clock: Callable[[], float], *, poll_interval: float,
-                 max_poll_interval: float, timeout: Optional[float], progress: bool, max_outage: float) -> None:
+    def __init__(
+        self,
+        batch_id: str,
+        clock: Callable[[], float],
+        *,
+        poll_interval: float,
+        max_poll_interval: float,
+        timeout: Optional[float],
+        progress: bool,
+        max_outage: float,
+    ) -> None:
         self.batch_id, self.clock, self.timeout = batch_id, clock, timeout
         self.poll_interval, self.max_poll_interval, self.max_outage = poll_interval, max_poll_interval, max_outage
         self.deadline = None if timeout is None else clock() + timeout
@@ -265,11 +279,13 @@ class _Waiter:
         if batch is not None and batch.is_terminal:
             return None, changed
         if self.deadline is not None and now >= self.deadline:
-            state = f"still {batch.status} ({batch.request_counts.done}/{batch.request_counts.total} " \
-                    "requests done)" if batch is not None else "unreachable"
+            state = (
+                f"still {batch.status} ({batch.request_counts.done}/{batch.request_counts.total} requests done)"
+                if batch is not None
+                else "unreachable"
+            )
             raise TimeoutError(f"batch {self.batch_id} is {state} after {self.timeout:g} s")
-        return (self.interval if self.deadline is None else max(0.0, min(self.interval, self.deadline - now))), \
-            changed
+        return (self.interval if self.deadline is None else max(0.0, min(self.interval, self.deadline - now))), changed
 
     @property
     def ended(self) -> "Batch":
@@ -333,9 +349,16 @@ class Workflow:
         """
         from .jsonl import write_jsonl
 
-        plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
-                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options,
-                           inline=not getattr(self.client, "supports_files", True))
+        plan = _SubmitPlan(
+            requests,
+            endpoint,
+            description,
+            tags,
+            metadata,
+            accepted=getattr(self.client, "accepted_endpoints", None),
+            build_options=build_options,
+            inline=not getattr(self.client, "supports_files", True),
+        )
         if plan.inline is not None:  # Anthropic: no upload, the requests go in the create call
             return self.client.create_inline_batch(plan.inline, metadata=plan.metadata)
         path = write_jsonl(plan.lines)
@@ -343,8 +366,9 @@ class Workflow:
             uploaded = self.client.upload_file(path, purpose="batch", filename=plan.filename)
         finally:
             path.unlink(missing_ok=True)
-        return self.client.create_batch(uploaded.id, plan.endpoint, completion_window=completion_window,
-                                        metadata=plan.metadata)
+        return self.client.create_batch(
+            uploaded.id, plan.endpoint, completion_window=completion_window, metadata=plan.metadata
+        )
 
     # -- wait --------------------------------------------------------------------------------------------
     def wait(
@@ -366,14 +390,20 @@ class Workflow:
         Connection errors, rate limits and server errors are waited out for up to ``max_outage`` seconds.
         Time is the client's: its ``clock`` and ``sleep``.
         """
-        options: dict[str, Any] = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval,
-                                       timeout=timeout, progress=progress, max_outage=max_outage)
+        options: dict[str, Any] = dict(
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            progress=progress,
+            max_outage=max_outage,
+        )
         if isinstance(batch_id, (list, tuple)):
             return [self._wait_one(_batch_id(b), on_update, options) for b in batch_id]
         return self._wait_one(_batch_id(batch_id), on_update, options)
 
-    def _wait_one(self, batch_id: str, on_update: Optional[Callable[["Batch"], Any]],
-                  options: dict[str, Any]) -> "Batch":
+    def _wait_one(
+        self, batch_id: str, on_update: Optional[Callable[["Batch"], Any]], options: dict[str, Any]
+    ) -> "Batch":
         waiter = _Waiter(batch_id, self.client.clock, **options)
         try:
             while True:
@@ -392,7 +422,10 @@ class Workflow:
 
     # -- results -----------------------------------------------------------------------------------------
     def results(
-        self, batch_id: Union[str, "Batch"], *, directory: Optional[Union[str, "os.PathLike[str]"]] = None,
+        self,
+        batch_id: Union[str, "Batch"],
+        *,
+        directory: Optional[Union[str, "os.PathLike[str]"]] = None,
         include_inputs: bool = True,
     ) -> "BatchResults":
         """The batch's output and error files (streamed to ``directory`` or a temporary one), joined to its
@@ -416,8 +449,13 @@ class Workflow:
         parent = batch_id if not isinstance(batch_id, str) else self.client.retrieve_batch(batch_id)
         _check_retryable(parent)
         lines = _failed_lines(parent, self.results(parent))
-        return self.submit(lines, endpoint=parent.endpoint, description=description, tags=tags,
-                           metadata=_retry_metadata(parent, metadata))
+        return self.submit(
+            lines,
+            endpoint=parent.endpoint,
+            description=description,
+            tags=tags,
+            metadata=_retry_metadata(parent, metadata),
+        )
 
 
 class AsyncWorkflow:
@@ -440,9 +478,16 @@ class AsyncWorkflow:
     ) -> "Batch":
         from .jsonl import write_jsonl
 
-        plan = _SubmitPlan(requests, endpoint, description, tags, metadata,
-                           accepted=getattr(self.client, "accepted_endpoints", None), build_options=build_options,
-                           inline=not getattr(self.client, "supports_files", True))
+        plan = _SubmitPlan(
+            requests,
+            endpoint,
+            description,
+            tags,
+            metadata,
+            accepted=getattr(self.client, "accepted_endpoints", None),
+            build_options=build_options,
+            inline=not getattr(self.client, "supports_files", True),
+        )
         if plan.inline is not None:
             return await self.client.create_inline_batch(plan.inline, metadata=plan.metadata)
         path = write_jsonl(plan.lines)
@@ -450,8 +495,9 @@ class AsyncWorkflow:
             uploaded = await self.client.upload_file(path, purpose="batch", filename=plan.filename)
         finally:
             path.unlink(missing_ok=True)
-        return await self.client.create_batch(uploaded.id, plan.endpoint, completion_window=completion_window,
-                                              metadata=plan.metadata)
+        return await self.client.create_batch(
+            uploaded.id, plan.endpoint, completion_window=completion_window, metadata=plan.metadata
+        )
 
     submit.__doc__ = Workflow.submit.__doc__
 
@@ -466,14 +512,20 @@ class AsyncWorkflow:
         progress: bool = True,
         max_outage: float = 600.0,
     ) -> Union["Batch", list["Batch"]]:
-        options: dict[str, Any] = dict(poll_interval=poll_interval, max_poll_interval=max_poll_interval,
-                                       timeout=timeout, progress=progress, max_outage=max_outage)
+        options: dict[str, Any] = dict(
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            progress=progress,
+            max_outage=max_outage,
+        )
         if isinstance(batch_id, (list, tuple)):
             return [await self._wait_one(_batch_id(b), on_update, options) for b in batch_id]
         return await self._wait_one(_batch_id(batch_id), on_update, options)
 
-    async def _wait_one(self, batch_id: str, on_update: Optional[Callable[["Batch"], Any]],
-                        options: dict[str, Any]) -> "Batch":
+    async def _wait_one(
+        self, batch_id: str, on_update: Optional[Callable[["Batch"], Any]], options: dict[str, Any]
+    ) -> "Batch":
         waiter = _Waiter(batch_id, self.client.clock, **options)
         try:
             while True:
@@ -495,13 +547,15 @@ class AsyncWorkflow:
     wait.__doc__ = (Workflow.wait.__doc__ or "") + "\n        ``on_update`` may be a coroutine function.\n"
 
     async def results(
-        self, batch_id: Union[str, "Batch"], *, directory: Optional[Union[str, "os.PathLike[str]"]] = None,
+        self,
+        batch_id: Union[str, "Batch"],
+        *,
+        directory: Optional[Union[str, "os.PathLike[str]"]] = None,
         include_inputs: bool = True,
     ) -> "BatchResults":
         from .results import BatchResults
 
-        return await BatchResults.afrom_batch(self.client, batch_id, directory=directory,
-                                              include_inputs=include_inputs)
+        return await BatchResults.afrom_batch(self.client, batch_id, directory=directory, include_inputs=include_inputs)
 
     results.__doc__ = Workflow.results.__doc__
 
@@ -517,13 +571,19 @@ class AsyncWorkflow:
         parent = batch_id if not isinstance(batch_id, str) else await self.client.retrieve_batch(batch_id)
         _check_retryable(parent)
         lines = _failed_lines(parent, await self.results(parent))
-        return await self.submit(lines, endpoint=parent.endpoint, description=description,
-                                 tags=tags, metadata=_retry_metadata(parent, metadata))
+        return await self.submit(
+            lines,
+            endpoint=parent.endpoint,
+            description=description,
+            tags=tags,
+            metadata=_retry_metadata(parent, metadata),
+        )
 
     retry_failed.__doc__ = Workflow.retry_failed.__doc__
 
 
 # --------------------------------------------------------------------------------------------- progress
+
 
 def in_kernel() -> bool:
     """True inside a Jupyter kernel (where a widget progress bar can be shown)."""

@@ -33,8 +33,14 @@ SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Every host but loopback fails DNS inside the browser: a green test cannot depend on a CDN.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
 # User settings for an isolated JupyterLab: no news or update toasts; every cell stays in the DOM.
@@ -124,14 +130,26 @@ def lab_server(tmp_path_factory):
     _fill_root(root)
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         *ROOT_FLAG,
     ]
     t0 = time.perf_counter()
     proc = _start(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", home / "lab.log", _environment(home))
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", token=token, root=root, log=home / "lab.log",
-                          startup_s=round(time.perf_counter() - t0, 2))
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{port}",
+        token=token,
+        root=root,
+        log=home / "lab.log",
+        startup_s=round(time.perf_counter() - t0, 2),
+    )
     _stop(proc)
 
 
@@ -142,13 +160,20 @@ def voila_server(tmp_path_factory):
     port = _free_port()
     # No notebook argument: tree mode, pages at /voila/render/<name>. Voila runs as root without a flag.
     cmd = [
-        sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-        "--Voila.port_retries=0", f"--Voila.root_dir={root}",
+        sys.executable,
+        "-m",
+        "voila",
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        f"--Voila.root_dir={root}",
     ]
     t0 = time.perf_counter()
     proc = _start(cmd, f"http://127.0.0.1:{port}/", home / "voila.log", _environment(home))
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", root=root, log=home / "voila.log",
-                          startup_s=round(time.perf_counter() - t0, 2))
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{port}", root=root, log=home / "voila.log", startup_s=round(time.perf_counter() - t0, 2)
+    )
     _stop(proc)
 
 
@@ -159,13 +184,29 @@ def marimo_server(tmp_path_factory):
     root, home = tmp_path_factory.mktemp("marimo_root"), tmp_path_factory.mktemp("marimo_home")
     shutil.copy(REPO / "notebooks" / "marimo_dashboard.py", root / "marimo_dashboard.py")
     port = _free_port()
-    cmd = [sys.executable, "-m", "marimo", "run", str(root / "marimo_dashboard.py"), "--headless", "--host",
-           "127.0.0.1", "--port", str(port), "--no-token"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "marimo",
+        "run",
+        str(root / "marimo_dashboard.py"),
+        "--headless",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-token",
+    ]
     env = _environment(home)
     t0 = time.perf_counter()
     proc = _start(cmd, f"http://127.0.0.1:{port}/health", home / "marimo.log", env)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", root=root, data=pathlib.Path(env["BATCH_WIDGETS_HOME"]),
-                          log=home / "marimo.log", startup_s=round(time.perf_counter() - t0, 2))
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{port}",
+        root=root,
+        data=pathlib.Path(env["BATCH_WIDGETS_HOME"]),
+        log=home / "marimo.log",
+        startup_s=round(time.perf_counter() - t0, 2),
+    )
     _stop(proc)
 
 
@@ -176,14 +217,26 @@ def notebook_server(tmp_path_factory):
     _fill_root(root)
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
-        sys.executable, "-m", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "notebook",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         *ROOT_FLAG,
     ]
     t0 = time.perf_counter()
     proc = _start(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", home / "nb7.log", _environment(home))
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", token=token, root=root, log=home / "nb7.log",
-                          startup_s=round(time.perf_counter() - t0, 2))
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{port}",
+        token=token,
+        root=root,
+        log=home / "nb7.log",
+        startup_s=round(time.perf_counter() - t0, 2),
+    )
     _stop(proc)
 
 

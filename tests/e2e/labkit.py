@@ -16,7 +16,8 @@ def write_notebook(path, cells: list[str]) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
-        nbformat.v4.new_markdown_cell(c.removeprefix("# md").strip()) if c.startswith("# md")
+        nbformat.v4.new_markdown_cell(c.removeprefix("# md").strip())
+        if c.startswith("# md")
         else nbformat.v4.new_code_cell(c.strip())
         for c in cells
     ]

@@ -6,8 +6,10 @@ Run in the page on the widget's own element, so it works inside a shadow root (m
 from __future__ import annotations
 
 # Text that may end in an ellipsis (its title holds the whole of it): names, ids, tags. Never a number.
-ELLIPSIS_OK = (".bw-row__name, .bw-row__sub, .bw-history__desc, .bw-history__id, .bw-history__tags, .bw-tags .bw-chip, "
-               ".bw-sr-only, .bw-history__name")
+ELLIPSIS_OK = (
+    ".bw-row__name, .bw-row__sub, .bw-history__desc, .bw-history__id, .bw-history__tags, .bw-tags .bw-chip, "
+    ".bw-sr-only, .bw-history__name"
+)
 
 CHECK_JS = """
 ([root, ellipsisOk]) => {

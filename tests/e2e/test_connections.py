@@ -62,14 +62,17 @@ def test_three_connections_in_one_dashboard(page, lab_server, artifacts):
     dash.screenshot(path=artifacts / "history-three-connections.png")
 
     # One connection fails: its own banner, the others go on (a new OpenAI batch still appears).
-    append_and_run(page, """
+    append_and_run(
+        page,
+        """
 claude_store = dashboard._store.stores["Claude"]
 claude_store.client._core.config = type(claude_store.client._core.config)(
     base_url="http://127.0.0.1:9", api_key="x", provider="anthropic")
 claude_store.poll_once()
 late = clients["OpenAI"].submit(chat("gpt-4o-mini", 2), description="after the outage")
 print("LATE", late.id)
-""")
+""",
+    )
     dash.get_by_role("tab", name="Active").click()
     banner = dash.locator(".bw-banner", has_text="Claude:")
     expect(banner).to_have_count(1, timeout=30_000)

@@ -26,8 +26,12 @@ dashboard
 
 def _bad_jsonl() -> bytes:
     good = demo_requests(4)
-    lines = [json.dumps(good[0]), "{not json", json.dumps({**good[2], "custom_id": good[0]["custom_id"]}),
-             json.dumps({**good[3], "url": "/v1/embeddings"})]
+    lines = [
+        json.dumps(good[0]),
+        "{not json",
+        json.dumps({**good[2], "custom_id": good[0]["custom_id"]}),
+        json.dumps({**good[3], "url": "/v1/embeddings"}),
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -52,7 +56,8 @@ def test_create_rejects_bad_file_and_creates_from_dropped_file(page, lab_server,
 
     # A bad file (picked with the file input): every problem with its line, and the Create button stays off.
     create.locator("input[type=file]").set_input_files(
-        {"name": "bad.jsonl", "mimeType": "application/jsonl", "buffer": _bad_jsonl()})
+        {"name": "bad.jsonl", "mimeType": "application/jsonl", "buffer": _bad_jsonl()}
+    )
     problems = create.locator(".bw-create__problem")
     expect(problems).to_have_count(3, timeout=15_000)
     expect(problems.nth(0)).to_contain_text("Line 2")
@@ -63,8 +68,9 @@ def test_create_rejects_bad_file_and_creates_from_dropped_file(page, lab_server,
     expect(problems.nth(2)).to_contain_text("url_mismatch")
     expect(create.get_by_role("button", name="Create batch")).to_be_disabled()
     dash.screenshot(path=SCREENSHOTS / "create-problems.png")
-    out = append_and_run(page,
-                         "print('FILES', len(client.list_files().data), 'BATCHES', len(client.list_batches().data))")
+    out = append_and_run(
+        page, "print('FILES', len(client.list_files().data), 'BATCHES', len(client.list_batches().data))"
+    )
     expect(out).to_contain_text("FILES 0 BATCHES 0", timeout=30_000)  # nothing reached the server
 
     # A valid file, dropped: described and tagged, created, then its details open; back shows it in the list.

@@ -42,7 +42,8 @@ def test_history_filters_count_and_offline_analytics(page, lab_server, artifacts
     open_notebook(page, lab_server, "e2e_history.ipynb", cells=CELLS)
     run_all(page)
     expect(output(page, 1)).to_contain_text(
-        "STATUSES ['cancelled', 'completed', 'completed', 'completed', 'failed']", timeout=60_000)
+        "STATUSES ['cancelled', 'completed', 'completed', 'completed', 'failed']", timeout=60_000
+    )
     dash = output(page, 2).locator(".bw-dashboard")
     expect(dash).to_be_visible(timeout=30_000)
     dash.locator("[role=tab][data-tab=history]").click()
@@ -90,9 +91,12 @@ def test_history_filters_count_and_offline_analytics(page, lab_server, artifacts
     cancelled = rows.filter(has_text="Huge backfill")
     expect(cancelled.locator(".bw-rate--cut")).to_have_count(1)  # ended early: never the healthy bar
     shown = analytics.evaluate(SHOWN_NUMBERS)
-    out = append_and_run(page, "import json\nfrom batch_widgets import batch_history\n"
-                         "s = batch_history(client).filter(status=['completed', 'cancelled']).stats()\n"
-                         "print('PYSTATS', json.dumps(s))")
+    out = append_and_run(
+        page,
+        "import json\nfrom batch_widgets import batch_history\n"
+        "s = batch_history(client).filter(status=['completed', 'cancelled']).stats()\n"
+        "print('PYSTATS', json.dumps(s))",
+    )
     expect(out).to_contain_text("PYSTATS", timeout=30_000)
     stats = json.loads(out.inner_text().split("PYSTATS", 1)[1].strip().splitlines()[0])
     assert stats["batches"] == 4
@@ -121,15 +125,19 @@ def _close_at_shown_precision(shown: str, value: float) -> bool:
     """The shown figure is the value rounded to the digits it shows (the last digit within a half unit)."""
     digits = shown.replace(",", "").replace("$", "").replace("%", "")
     decimals = len(digits.split(".")[1]) if "." in digits else 0
-    return abs(_number(digits) - value) <= 0.5 * 10 ** -decimals + 1e-12
+    return abs(_number(digits) - value) <= 0.5 * 10**-decimals + 1e-12
 
 
 def assert_shown_equals_stats(shown: dict, stats: dict) -> None:
     done = stats["completed_requests"] + stats["failed_requests"]
     assert _close_at_shown_precision(shown["rate"], 100 * stats["success_rate"]), (shown["rate"], stats)
     succeeded, failed, of_done, batches = (int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", shown["success"]))
-    assert (succeeded, failed, of_done, batches) == (stats["completed_requests"], stats["failed_requests"], done,
-                                                      stats["batches"]), shown["success"]
+    assert (succeeded, failed, of_done, batches) == (
+        stats["completed_requests"],
+        stats["failed_requests"],
+        done,
+        stats["batches"],
+    ), shown["success"]
     mean, median = (_seconds(t) for t in re.findall(r"(?:average|median) ([\dhms ]+?)(?:,|$)", shown["time"]))
     finished = int(re.search(r"over ([\d,]+) finished", shown["time"]).group(1))
     assert finished == stats["finished_batches"], shown["time"]

@@ -95,8 +95,7 @@ def test_every_panel_fits_from_360_to_1200_px(page, voila_server, artifacts):
         _check(dash, f"analytics-{width}", problems, artifacts)
         if width == 1200:  # the README's picture: the seeded 30-day history with its charts
             box = dash.bounding_box()  # the charts and the first rows of the table
-            page.screenshot(path=SCREENSHOTS / "history-analytics.png",
-                            clip={**box, "height": min(box["height"], 760)})
+            page.screenshot(path=SCREENSHOTS / "history-analytics.png", clip={**box, "height": min(box["height"], 760)})
         toggle.click()
     assert not problems, "\n".join(f"{k}: {p}" for k, v in problems.items() for p in v)
 

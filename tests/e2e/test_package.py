@@ -23,15 +23,32 @@ from layout import layout_problems
 from playwright.sync_api import expect
 
 # Never in a user's install: the tools of our own test suite.
-TEST_TOOLS = ("pytest", "_pytest", "hypothesis", "playwright", "nbval", "nbclient", "schemathesis", "jupyterlab",
-              "voila", "marimo", "openai", "mypy", "ruff")
+TEST_TOOLS = (
+    "pytest",
+    "_pytest",
+    "hypothesis",
+    "playwright",
+    "nbval",
+    "nbclient",
+    "schemathesis",
+    "jupyterlab",
+    "voila",
+    "marimo",
+    "openai",
+    "mypy",
+    "ruff",
+)
 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,), (sdist,) = out.glob("*.whl"), out.glob("*.tar.gz")
     return wheel, sdist
 
@@ -43,8 +60,18 @@ def test_sdist_holds_sources_and_nothing_generated(dist):
     tops = {n.split("/")[0] for n in names}
     assert {"src", "js", "tests", "notebooks", "README.md", "LICENSE", "pyproject.toml", "package.json"} <= tops, tops
     assert "src/batch_widgets/static/widget.js" in names and "src/batch_widgets/static/widget.css" in names
-    generated = ("node_modules", "tmp", "test-artifacts", ".venv", ".hypothesis", "__pycache__", ".git", "dist",
-                 ".ipynb_checkpoints", ".pytest_cache")
+    generated = (
+        "node_modules",
+        "tmp",
+        "test-artifacts",
+        ".venv",
+        ".hypothesis",
+        "__pycache__",
+        ".git",
+        "dist",
+        ".ipynb_checkpoints",
+        ".pytest_cache",
+    )
     assert not [n for n in names if set(n.split("/")) & set(generated)], "generated files in the sdist"
     assert sdist.stat().st_size < 5_000_000, sdist.stat().st_size  # node_modules alone made it 21 MB
 
@@ -53,15 +80,24 @@ def test_wheel_holds_the_package_and_the_bundle(dist):
     wheel, _ = dist
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"batch_widgets", "batch_widgets-0.1.0.dist-info"}, names
-    for needed in ("batch_widgets/static/widget.js", "batch_widgets/static/widget.css", "batch_widgets/prices.json",
-                   "batch_widgets/server/cli.py", "batch_widgets-0.1.0.dist-info/licenses/LICENSE"):
+    for needed in (
+        "batch_widgets/static/widget.js",
+        "batch_widgets/static/widget.css",
+        "batch_widgets/prices.json",
+        "batch_widgets/server/cli.py",
+        "batch_widgets-0.1.0.dist-info/licenses/LICENSE",
+    ):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
 def test_twine_check_passes(dist):
-    result = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, dist)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, dist)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -72,8 +108,12 @@ def fresh(dist, tmp_path_factory):
     venv = tmp_path_factory.mktemp("fresh-venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", str(wheel)], check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return python
 
 
@@ -96,13 +136,19 @@ def test_installed_without_dev_extra(fresh, artifacts):
     cli = fresh.parent / "batch-widgets"
     result = subprocess.run([str(cli), "serve", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "usage" in result.stdout.lower(), result.stdout + result.stderr
-    probe = ("import sys, batch_widgets; from batch_widgets import BatchDashboard, BatchClient, batch_history; "
-             "print(sorted({m.split('.')[0] for m in sys.modules}))")
-    loaded = json.loads(subprocess.run([str(fresh), "-c", probe], capture_output=True, text=True, check=True,
-                                       timeout=120).stdout.replace("'", '"'))
+    probe = (
+        "import sys, batch_widgets; from batch_widgets import BatchDashboard, BatchClient, batch_history; "
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    loaded = json.loads(
+        subprocess.run(
+            [str(fresh), "-c", probe], capture_output=True, text=True, check=True, timeout=120
+        ).stdout.replace("'", '"')
+    )
     assert not set(loaded) & set(TEST_TOOLS), set(loaded) & set(TEST_TOOLS)
-    sizes = json.loads(subprocess.run([str(fresh), "-c", SIZES], capture_output=True, text=True, check=True,
-                                      timeout=120).stdout)
+    sizes = json.loads(
+        subprocess.run([str(fresh), "-c", SIZES], capture_output=True, text=True, check=True, timeout=120).stdout
+    )
     assert not set(sizes) & {t.replace("_", "-") for t in TEST_TOOLS} - {"-pytest"}, sorted(sizes)
     assert "altair" not in sizes and "vl-convert-python" not in sizes  # the "charts" extra
     report = "\n".join(f"{name:28s} {size / 1e6:8.1f} MB" for name, size in sorted(sizes.items(), key=lambda x: -x[1]))
@@ -156,14 +202,22 @@ widget.render({ model, el: document.getElementById("host") });
 
 def test_dashboard_from_the_installed_wheel_renders(fresh, browser, artifacts):
     # The bundle as installed: the file inside the fresh venv's site-packages, not the repo's.
-    site = subprocess.run([str(fresh), "-c", "import batch_widgets, pathlib; print(pathlib.Path(batch_widgets.__file__)"
-                           ".parent)"], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    site = subprocess.run(
+        [str(fresh), "-c", "import batch_widgets, pathlib; print(pathlib.Path(batch_widgets.__file__).parent)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
     assert "site-packages" in site and not site.startswith(str(REPO / "src")), site
     state = subprocess.run([str(fresh), "-c", STATE], capture_output=True, text=True, timeout=180)
     assert state.returncode == 0, state.stderr[-3000:]
     esm = (pathlib.Path(site) / "static" / "widget.js").read_text()
-    routes = {"/": ("text/html", HARNESS), "/state.json": ("application/json", state.stdout),
-              "/widget.js": ("text/javascript", esm)}
+    routes = {
+        "/": ("text/html", HARNESS),
+        "/state.json": ("application/json", state.stdout),
+        "/widget.js": ("text/javascript", esm),
+    }
     ctx = browser.new_context(viewport={"width": 680, "height": 900})
     page = ctx.new_page()
     errors = []
@@ -179,8 +233,10 @@ def test_dashboard_from_the_installed_wheel_renders(fresh, browser, artifacts):
         dash = page.locator(".bw-dashboard")
         expect(dash).to_be_visible(timeout=30_000)
         expect(dash.locator("tr.bw-row")).to_have_count(2)
-        assert sorted(dash.locator(".bw-row__name").all_inner_texts()) == ["Support ticket triage",
-                                                                            "Weekly report summaries"]
+        assert sorted(dash.locator(".bw-row__name").all_inner_texts()) == [
+            "Support ticket triage",
+            "Weekly report summaries",
+        ]
         assert not layout_problems(dash), layout_problems(dash)
         dash.screenshot(path=artifacts / "wheel-dashboard-680.png")
         assert not errors, errors

@@ -31,8 +31,9 @@ def faulty(server, clock):
     from batch_widgets.client import BatchClient
 
     transport = FaultTransport(httpx.HTTPTransport())
-    client = BatchClient(api_key=SECRET, base_url=server.base_url, transport=transport, sleep=clock.sleep,
-                         max_retries=2, timeout=10.0)
+    client = BatchClient(
+        api_key=SECRET, base_url=server.base_url, transport=transport, sleep=clock.sleep, max_retries=2, timeout=10.0
+    )
     try:
         yield client, transport
     finally:

@@ -28,23 +28,43 @@ ENDPOINT = "/v1/chat/completions"
 def request_lines(n: int, prefix: str = "req", model: str = "gpt-4o-mini") -> bytes:
     """A valid chat-completions input file of ``n`` requests."""
     return b"".join(
-        json.dumps({"custom_id": f"{prefix}-{i}", "method": "POST", "url": ENDPOINT,
-                    "body": {"model": model, "messages": [{"role": "user", "content": f"say {i}"}]}},
-                   separators=(",", ":")).encode() + b"\n"
+        json.dumps(
+            {
+                "custom_id": f"{prefix}-{i}",
+                "method": "POST",
+                "url": ENDPOINT,
+                "body": {"model": model, "messages": [{"role": "user", "content": f"say {i}"}]},
+            },
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
         for i in range(n)
     )
 
 
 def error_body(status: int, message: str, code: Optional[str] = None) -> dict:
-    return {"error": {"message": message, "type": "server_error" if status >= 500 else "invalid_request_error",
-                      "param": None, "code": code}}
+    return {
+        "error": {
+            "message": message,
+            "type": "server_error" if status >= 500 else "invalid_request_error",
+            "param": None,
+            "code": code,
+        }
+    }
 
 
 def batch_json(batch_id: str, created_at: int = 1_700_000_000, status: str = "completed") -> dict:
     """A minimal valid batch as a provider would send it (for synthetic list pages)."""
-    return {"id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-x",
-            "completion_window": "24h", "status": status, "created_at": created_at,
-            "request_counts": {"total": 1, "completed": 1, "failed": 0}}
+    return {
+        "id": batch_id,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-x",
+        "completion_window": "24h",
+        "status": status,
+        "created_at": created_at,
+        "request_counts": {"total": 1, "completed": 1, "failed": 0},
+    }
 
 
 class _BrokenStream(httpx.SyncByteStream):
@@ -68,10 +88,11 @@ def _forward(transport: "FaultTransport", request: httpx.Request) -> httpx.Respo
 def _status(status: int, headers: Optional[dict] = None, html: bool = False):
     def fault(_t: "FaultTransport", request: httpx.Request) -> httpx.Response:
         if html:  # what a proxy in front of the API sends
-            return httpx.Response(status, headers=headers, html=f"<html><body>{status} from the proxy</body></html>",
-                                  request=request)
-        return httpx.Response(status, headers=headers, json=error_body(status, f"injected {status}"),
-                              request=request)
+            return httpx.Response(
+                status, headers=headers, html=f"<html><body>{status} from the proxy</body></html>", request=request
+            )
+        return httpx.Response(status, headers=headers, json=error_body(status, f"injected {status}"), request=request)
+
     return fault
 
 
@@ -97,26 +118,35 @@ def _drop_mid_body(t, request):
     response = _forward(t, request)
     body = response.content
     headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")]
-    return httpx.Response(response.status_code, headers=headers, stream=_BrokenStream(body[: max(1, len(body) // 2)]),
-                          request=request)
+    return httpx.Response(
+        response.status_code, headers=headers, stream=_BrokenStream(body[: max(1, len(body) // 2)]), request=request
+    )
 
 
 def _malformed_json(t, request):
     # A 200 whose JSON is cut off, as a misbehaving gateway sends it.
-    return httpx.Response(200, headers={"content-type": "application/json"},
-                          content=b'{"object": "list", "data": [{"id": "batch_', request=request)
+    return httpx.Response(
+        200,
+        headers={"content-type": "application/json"},
+        content=b'{"object": "list", "data": [{"id": "batch_',
+        request=request,
+    )
 
 
 def _stuck_cursor(t, request):
     # Every page is the same page, whatever ``after`` says, and claims there is more.
     data = [batch_json("batch_stuck_1", 1_700_000_002), batch_json("batch_stuck_2", 1_700_000_001)]
-    return httpx.Response(200, json={"object": "list", "data": data, "first_id": data[0]["id"],
-                                     "last_id": data[-1]["id"], "has_more": True}, request=request)
+    return httpx.Response(
+        200,
+        json={"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"], "has_more": True},
+        request=request,
+    )
 
 
 def _empty_page_has_more(t, request):
-    return httpx.Response(200, json={"object": "list", "data": [], "first_id": None, "last_id": None,
-                                     "has_more": True}, request=request)
+    return httpx.Response(
+        200, json={"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": True}, request=request
+    )
 
 
 #: name -> (what it does, how). Retryable ones are those the SDK rules retry.
@@ -139,9 +169,21 @@ FAULTS: dict[str, Callable[["FaultTransport", httpx.Request], httpx.Response]] =
     "empty_page_has_more": _empty_page_has_more,
 }
 #: Faults the retry rules retry (every one of them, on an idempotent request).
-RETRYABLE = ["rate_limited", "rate_limited_ms", "rate_limited_date", "server_error", "bad_gateway_html",
-             "unavailable", "gateway_timeout", "request_timeout", "connect_error", "connect_timeout",
-             "drop_after_send", "drop_mid_body", "read_timeout"]
+RETRYABLE = [
+    "rate_limited",
+    "rate_limited_ms",
+    "rate_limited_date",
+    "server_error",
+    "bad_gateway_html",
+    "unavailable",
+    "gateway_timeout",
+    "request_timeout",
+    "connect_error",
+    "connect_timeout",
+    "drop_after_send",
+    "drop_mid_body",
+    "read_timeout",
+]
 #: Faults where the server may have acted although the client saw a failure.
 AMBIGUOUS = ["drop_after_send", "drop_mid_body", "read_timeout"]
 
@@ -177,8 +219,9 @@ class FaultTransport(httpx.BaseTransport):
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
 
-    def inject(self, fault: str, *, times: Optional[int] = 1, method: Optional[str] = None,
-               path: Optional[str] = None) -> "FaultTransport":
+    def inject(
+        self, fault: str, *, times: Optional[int] = 1, method: Optional[str] = None, path: Optional[str] = None
+    ) -> "FaultTransport":
         """Make the next ``times`` matching requests fail with ``fault`` (``times=None``: until ``clear()``).
 
         ``path`` is a regular expression searched in the URL path. The pseudo-fault ``"pass"`` lets a matching
@@ -197,8 +240,11 @@ class FaultTransport(httpx.BaseTransport):
     def calls(self, method: Optional[str] = None, path: Optional[str] = None) -> list[Attempt]:
         """Attempts made so far, optionally only those matching ``method`` and the ``path`` regex."""
         with self._lock:
-            return [a for a in self.attempts if (method is None or a.method == method)
-                    and (path is None or re.search(path, a.path))]
+            return [
+                a
+                for a in self.attempts
+                if (method is None or a.method == method) and (path is None or re.search(path, a.path))
+            ]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
@@ -267,8 +313,7 @@ class RawFaultServer:
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     @property
@@ -285,8 +330,9 @@ class RawFaultServer:
 
     def requests(self, method: Optional[str] = None, path: Optional[str] = None) -> list[tuple[str, str, str]]:
         with self._lock:
-            return [e for e in self.log
-                    if (method is None or e[1] == method) and (path is None or re.search(path, e[2]))]
+            return [
+                e for e in self.log if (method is None or e[1] == method) and (path is None or re.search(path, e[2]))
+            ]
 
     def _serve(self, sock) -> None:
         head, body = _read_request(sock)
@@ -305,16 +351,23 @@ class RawFaultServer:
         if behaviour == "garbage":
             sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
             return
-        response = self._http.request(method, self.upstream + target, content=body,
-                                      headers={k: v for k, v in headers.items()
-                                               if k not in ("host", "content-length", "connection",
-                                                            "accept-encoding")})
+        response = self._http.request(
+            method,
+            self.upstream + target,
+            content=body,
+            headers={
+                k: v for k, v in headers.items() if k not in ("host", "content-length", "connection", "accept-encoding")
+            },
+        )
         if behaviour == "proxy_then_close":
             return
         payload = response.content
         lines = [f"HTTP/1.1 {response.status_code} {response.reason_phrase}"]
-        lines += [f"{k}: {v}" for k, v in response.headers.items()
-                  if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")]
+        lines += [
+            f"{k}: {v}"
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")
+        ]
         lines += [f"Content-Length: {len(payload)}", "Connection: close", "", ""]
         raw = "\r\n".join(lines).encode("latin-1")
         if behaviour == "proxy_half_body":

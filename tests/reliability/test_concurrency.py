@@ -25,8 +25,9 @@ def busy_server(tmp_path_factory):
     """Slow enough (20 requests/s per batch: 2 s for 40) that batches are still running when the cancels arrive."""
     from batch_widgets.server.local import LocalBatchServer
 
-    with LocalBatchServer(tmp_path_factory.mktemp("conc"), api_key="conc-key", rate=20,
-                          failure_rate=0.1, poll_interval=0.05) as srv:
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("conc"), api_key="conc-key", rate=20, failure_rate=0.1, poll_interval=0.05
+    ) as srv:
         yield srv
 
 

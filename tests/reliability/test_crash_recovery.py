@@ -43,12 +43,25 @@ class ServeProcess:
     def __init__(self, data_dir: Path, log: Path) -> None:
         self.port = _free_port()
         self.log = log.open("ab")
-        cmd = [sys.executable, "-m", "batch_widgets.server.cli", "serve", "--data-dir", str(data_dir),
-               "--port", str(self.port), "--rate", str(RATE), "--failure-rate", str(FAILURE_RATE)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "batch_widgets.server.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(self.port),
+            "--rate",
+            str(RATE),
+            "--failure-rate",
+            str(FAILURE_RATE),
+        ]
         env = {**os.environ, "BATCH_WIDGETS_LOCAL_API_KEY": SECRET}  # the key stays off the command line
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}/v1",
-                                 headers={"Authorization": f"Bearer {SECRET}"}, timeout=10)
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}/v1", headers={"Authorization": f"Bearer {SECRET}"}, timeout=10
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, log.read_text()
@@ -111,12 +124,14 @@ def _run_with_crashes(tmp_path: Path, input_bytes: bytes, kill_points: list) -> 
     digest = hashlib.sha256(input_bytes).hexdigest()
     server = ServeProcess(data_dir, log)
     try:
-        upload = server.http.post("/files", data={"purpose": "batch"},
-                                  files={"file": ("crash.jsonl", input_bytes, "application/jsonl")})
+        upload = server.http.post(
+            "/files", data={"purpose": "batch"}, files={"file": ("crash.jsonl", input_bytes, "application/jsonl")}
+        )
         assert upload.status_code == 200, upload.text
         file_id = upload.json()["id"]
-        created = server.http.post("/batches", json={"input_file_id": file_id, "endpoint": ENDPOINT,
-                                                     "metadata": {"description": "crash test"}})
+        created = server.http.post(
+            "/batches", json={"input_file_id": file_id, "endpoint": ENDPOINT, "metadata": {"description": "crash test"}}
+        )
         assert created.status_code == 200, created.text
         batch_id = created.json()["id"]
         seen_states = []
@@ -131,18 +146,22 @@ def _run_with_crashes(tmp_path: Path, input_bytes: bytes, kill_points: list) -> 
             assert _progress(after) >= _progress(before), (before["request_counts"], after["request_counts"])
         final = _wait(server, batch_id, lambda b: b["status"] == "completed")
         output = server.http.get(f"/files/{final['output_file_id']}/content").content
-        errors = server.http.get(f"/files/{final['error_file_id']}/content").content if final["error_file_id"] \
-            else b""
+        errors = server.http.get(f"/files/{final['error_file_id']}/content").content if final["error_file_id"] else b""
         stored_input = server.http.get(f"/files/{file_id}/content").content
         on_disk = (data_dir / "files" / file_id).read_bytes()
         known = {f["id"] for f in server.http.get("/files").json()["data"]}
         # A crash can leave a tmp-*.part (the server sweeps those an hour later, when no other process
         # sharing the data dir can still be writing it); a finished file-* must always belong to an object.
         stored = {p.name for p in (data_dir / "files").iterdir() if not p.name.endswith(".part")}
-        return {"final": final, "output": output, "errors": errors, "seen": seen_states,
-                "orphans": sorted(stored - known),
-                "input_ok": hashlib.sha256(stored_input).hexdigest() == digest == hashlib.sha256(on_disk).hexdigest(),
-                "data_dir": data_dir}
+        return {
+            "final": final,
+            "output": output,
+            "errors": errors,
+            "seen": seen_states,
+            "orphans": sorted(stored - known),
+            "input_ok": hashlib.sha256(stored_input).hexdigest() == digest == hashlib.sha256(on_disk).hexdigest(),
+            "data_dir": data_dir,
+        }
     finally:
         server.stop()
 
@@ -221,8 +240,11 @@ def test_kill9_during_an_upload_keeps_what_was_uploaded(tmp_path, input_bytes):
 
         def upload():
             try:
-                server.http.post("/files", content=slow_body(),
-                                 headers={"content-type": "multipart/form-data; boundary=crashboundary"})
+                server.http.post(
+                    "/files",
+                    content=slow_body(),
+                    headers={"content-type": "multipart/form-data; boundary=crashboundary"},
+                )
             except httpx.TransportError:
                 pass  # the server died under it
 
@@ -265,8 +287,9 @@ def test_two_servers_on_one_data_dir_survive_losing_the_runner(tmp_path, input_b
     try:
         owner = _runner_owner(data_dir, servers)
         other = servers[1 - servers.index(owner)]
-        file_id = other.http.post("/files", data={"purpose": "batch"},
-                                  files={"file": ("c.jsonl", input_bytes)}).json()["id"]
+        file_id = other.http.post("/files", data={"purpose": "batch"}, files={"file": ("c.jsonl", input_bytes)}).json()[
+            "id"
+        ]
         batch_id = other.http.post("/batches", json={"input_file_id": file_id, "endpoint": ENDPOINT}).json()["id"]
         before = _wait(other, batch_id, lambda b: _progress(b) >= 0.3 * N_REQUESTS)
         owner.kill9()
@@ -275,15 +298,21 @@ def test_two_servers_on_one_data_dir_survive_losing_the_runner(tmp_path, input_b
         assert _runner_owner(data_dir, servers) is other
         final = _wait(other, batch_id, lambda b: b["status"] == "completed")
         output = other.http.get(f"/files/{final['output_file_id']}/content").content
-        errors = other.http.get(f"/files/{final['error_file_id']}/content").content if final["error_file_id"] \
-            else b""
+        errors = other.http.get(f"/files/{final['error_file_id']}/content").content if final["error_file_id"] else b""
         stored = other.http.get(f"/files/{file_id}/content").content
         known = {f["id"] for f in other.http.get("/files").json()["data"]}
     finally:
         for server in servers:
             server.stop()
-    _check_nothing_lost({"final": final, "output": output, "errors": errors, "orphans": [],
-                         "input_ok": hashlib.sha256(stored).digest() == hashlib.sha256(input_bytes).digest()})
+    _check_nothing_lost(
+        {
+            "final": final,
+            "output": output,
+            "errors": errors,
+            "orphans": [],
+            "input_ok": hashlib.sha256(stored).digest() == hashlib.sha256(input_bytes).digest(),
+        }
+    )
     assert {final["output_file_id"], file_id} <= known
 
 

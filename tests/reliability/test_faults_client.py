@@ -21,12 +21,19 @@ ONE_BATCH = r"/batches/batch_[^/]+$"
 REQUESTED_WAIT = {"rate_limited": 7.0, "rate_limited_ms": 1.5, "unavailable": 2.0}
 #: What the caller sees when the faults outlast the retries.
 FINAL_ERROR = {
-    "rate_limited": errors.RateLimitError, "rate_limited_ms": errors.RateLimitError,
-    "rate_limited_date": errors.RateLimitError, "server_error": errors.ServerError,
-    "bad_gateway_html": errors.ServerError, "unavailable": errors.ServerError, "gateway_timeout": errors.ServerError,
-    "request_timeout": errors.APIError, "connect_error": errors.APIConnectionError,
-    "connect_timeout": errors.APITimeoutError, "drop_after_send": errors.APIConnectionError,
-    "drop_mid_body": errors.APIConnectionError, "read_timeout": errors.APITimeoutError,
+    "rate_limited": errors.RateLimitError,
+    "rate_limited_ms": errors.RateLimitError,
+    "rate_limited_date": errors.RateLimitError,
+    "server_error": errors.ServerError,
+    "bad_gateway_html": errors.ServerError,
+    "unavailable": errors.ServerError,
+    "gateway_timeout": errors.ServerError,
+    "request_timeout": errors.APIError,
+    "connect_error": errors.APIConnectionError,
+    "connect_timeout": errors.APITimeoutError,
+    "drop_after_send": errors.APIConnectionError,
+    "drop_mid_body": errors.APIConnectionError,
+    "read_timeout": errors.APITimeoutError,
 }
 
 
@@ -94,8 +101,9 @@ def test_no_retry_budget_means_one_attempt(server, clock, status_fault):
     from batch_widgets.client import BatchClient
 
     transport = FaultTransport().inject(status_fault, times=None)
-    with BatchClient(api_key=SECRET, base_url=server.base_url, transport=transport, sleep=clock.sleep,
-                     max_retries=0) as client:
+    with BatchClient(
+        api_key=SECRET, base_url=server.base_url, transport=transport, sleep=clock.sleep, max_retries=0
+    ) as client:
         with pytest.raises(errors.ServerError):
             client.list_batches()
     assert len(transport.attempts) == 1 and clock.sleeps == []
@@ -229,8 +237,9 @@ def test_page_that_never_ends_is_capped(server, clock):
         data = [batch_json(f"batch_endless{n}", 1_700_000_000 - n)]
         return httpx.Response(200, json={"object": "list", "data": data, "has_more": True})
 
-    with BatchClient(api_key="k", base_url="http://127.0.0.1:9/v1", transport=httpx.MockTransport(endless),
-                     sleep=clock.sleep) as client:
+    with BatchClient(
+        api_key="k", base_url="http://127.0.0.1:9/v1", transport=httpx.MockTransport(endless), sleep=clock.sleep
+    ) as client:
         batches = list(client.iter_batches(page_size=1, max_pages=50))
     assert len(batches) == 50
 

@@ -84,8 +84,9 @@ def test_nothing_listening_is_a_connection_error():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again before use: nothing listens there
     clock = FakeClock()
-    with BatchClient(api_key=SECRET, base_url=f"http://127.0.0.1:{port}/v1", timeout=TIMEOUT,
-                     sleep=clock.sleep) as client:
+    with BatchClient(
+        api_key=SECRET, base_url=f"http://127.0.0.1:{port}/v1", timeout=TIMEOUT, sleep=clock.sleep
+    ) as client:
         with pytest.raises(errors.APIConnectionError):
             client.list_batches()
     assert len(clock.sleeps) == 2

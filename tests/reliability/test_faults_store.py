@@ -18,8 +18,14 @@ def store_client(server):
     from batch_widgets.client import BatchClient
 
     transport = FaultTransport()
-    client = BatchClient(api_key=SECRET, base_url=server.base_url, transport=transport, sleep=FakeClock().sleep,
-                         max_retries=0, timeout=5.0)
+    client = BatchClient(
+        api_key=SECRET,
+        base_url=server.base_url,
+        transport=transport,
+        sleep=FakeClock().sleep,
+        max_retries=0,
+        timeout=5.0,
+    )
     yield client, transport
     client.close()
 

@@ -18,8 +18,14 @@ def fault_client(server):
 
     clear_stores()
     transport = FaultTransport()
-    client = BatchClient(api_key=SECRET, base_url=server.base_url, transport=transport, sleep=FakeClock().sleep,
-                         max_retries=0, timeout=5.0)
+    client = BatchClient(
+        api_key=SECRET,
+        base_url=server.base_url,
+        transport=transport,
+        sleep=FakeClock().sleep,
+        max_retries=0,
+        timeout=5.0,
+    )
     yield client, transport
     clear_stores()
     client.close()
@@ -58,8 +64,9 @@ def _make(kind, client, batch_id):
 
 @pytest.mark.parametrize("fault", WIDGET_FAULTS)
 @pytest.mark.parametrize("kind", ["list", "dashboard"])
-def test_widget_built_during_an_outage_shows_a_banner_and_recovers(fault_client, running_batch, thread_errors,
-                                                                    kind, fault):
+def test_widget_built_during_an_outage_shows_a_banner_and_recovers(
+    fault_client, running_batch, thread_errors, kind, fault
+):
     client, transport = fault_client
     transport.inject(fault, times=None)
     widget = _make(kind, client, running_batch.id)  # must not raise
@@ -125,9 +132,10 @@ def test_a_failing_action_becomes_a_banner_not_an_exception(fault_client, runnin
         shown: list[str] = []  # every banner (the poller's own refresh failures may replace an action's)
         widget.observe(lambda change: shown.append(change["new"]), "_banner")
         transport.inject("server_error", times=None)
-        for action, says in (({"action": "refresh"}, "refresh failed: HTTP 500"),
-                             ({"action": "cancel", "ids": [running_batch.id]},
-                              f"Could not cancel {running_batch.id}: HTTP 500")):
+        for action, says in (
+            ({"action": "refresh"}, "refresh failed: HTTP 500"),
+            ({"action": "cancel", "ids": [running_batch.id]}, f"Could not cancel {running_batch.id}: HTTP 500"),
+        ):
             shown.clear()
             widget._dispatch_action(widget, action, [])
             widget.wait_idle(30)
@@ -143,8 +151,9 @@ def test_a_failing_action_becomes_a_banner_not_an_exception(fault_client, runnin
         widget.close()
 
 
-def test_history_built_during_an_outage_loads_everything_once_the_api_answers(fault_client, running_batch,
-                                                                                thread_errors):
+def test_history_built_during_an_outage_loads_everything_once_the_api_answers(
+    fault_client, running_batch, thread_errors
+):
     from batch_widgets.widgets.history_view import BatchHistoryView
 
     client, transport = fault_client

@@ -95,9 +95,11 @@ def test_streamed_oversized_upload_never_fills_the_disk(small_server):
             yield chunk
 
     boundary = "bwtestboundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jsonl\"\r\n"
-            "Content-Type: application/jsonl\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\n'
+        "Content-Type: application/jsonl\r\n\r\n"
+    ).encode()
 
     def multipart():
         yield head
@@ -108,8 +110,11 @@ def test_streamed_oversized_upload_never_fills_the_disk(small_server):
     watcher.start()
     try:
         with httpx.Client(timeout=30) as http:
-            response = http.post(f"{small_server.base_url}/files", content=multipart(),
-                                 headers={**AUTH, "content-type": f"multipart/form-data; boundary={boundary}"})
+            response = http.post(
+                f"{small_server.base_url}/files",
+                content=multipart(),
+                headers={**AUTH, "content-type": f"multipart/form-data; boundary={boundary}"},
+            )
         status = response.status_code
     except httpx.TransportError:  # the server may close the connection once it has refused
         status = None
@@ -124,29 +129,50 @@ def test_streamed_oversized_upload_never_fills_the_disk(small_server):
 
 def test_declared_huge_content_length_is_refused_without_reading(small_server):
     with socket.create_connection((small_server.host, small_server.port), timeout=10) as sock:
-        sock.sendall(("POST /v1/files HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {SECRET}\r\n"
-                      "Content-Type: multipart/form-data; boundary=b\r\n"
-                      f"Content-Length: {50 * 1024**3}\r\n\r\n").encode())
+        sock.sendall(
+            (
+                "POST /v1/files HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {SECRET}\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n"
+                f"Content-Length: {50 * 1024**3}\r\n\r\n"
+            ).encode()
+        )
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
 
 
 # -- paths ---------------------------------------------------------------------------------------------------
 TRAVERSALS = [
-    "../../sentinel.txt", "..%2F..%2Fsentinel.txt", "%2e%2e%2f%2e%2e%2fsentinel.txt", "%2e%2e", "..",
-    "..%2fbatches.sqlite3", "file-abc%2F..%2F..%2Fsentinel.txt", "file-abc/../../sentinel.txt",
-    "..%5C..%5Csentinel.txt", "%252e%252e%252fsentinel.txt", "file-%00", "file-" + "a" * 65,
-    "%2Fetc%2Fpasswd", "....//....//sentinel.txt", "batches.sqlite3", "runner.lock", "files",
+    "../../sentinel.txt",
+    "..%2F..%2Fsentinel.txt",
+    "%2e%2e%2f%2e%2e%2fsentinel.txt",
+    "%2e%2e",
+    "..",
+    "..%2fbatches.sqlite3",
+    "file-abc%2F..%2F..%2Fsentinel.txt",
+    "file-abc/../../sentinel.txt",
+    "..%5C..%5Csentinel.txt",
+    "%252e%252e%252fsentinel.txt",
+    "file-%00",
+    "file-" + "a" * 65,
+    "%2Fetc%2Fpasswd",
+    "....//....//sentinel.txt",
+    "batches.sqlite3",
+    "runner.lock",
+    "files",
 ]
 
 
 @pytest.mark.parametrize("file_id", TRAVERSALS)
 def test_file_ids_cannot_leave_the_data_dir(small_server, file_id):
     db = small_server.data_dir / "batches.sqlite3"
-    for method, path in (("GET", f"/v1/files/{file_id}"), ("GET", f"/v1/files/{file_id}/content"),
-                         ("DELETE", f"/v1/files/{file_id}"), ("GET", f"/v1/batches/{file_id}"),
-                         ("POST", f"/v1/batches/{file_id}/cancel")):
+    for method, path in (
+        ("GET", f"/v1/files/{file_id}"),
+        ("GET", f"/v1/files/{file_id}/content"),
+        ("DELETE", f"/v1/files/{file_id}"),
+        ("GET", f"/v1/batches/{file_id}"),
+        ("POST", f"/v1/batches/{file_id}/cancel"),
+    ):
         status, body = _raw(small_server, method, path)
         assert 400 <= status < 500, (method, path, status, body[:200])
         assert SENTINEL not in body and b"SQLite format" not in body and b"root:" not in body
@@ -192,8 +218,7 @@ def test_wrong_purpose_is_refused(client, small_server, purpose):
 
 
 def test_missing_purpose_is_refused(small_server):
-    response = httpx.post(f"{small_server.base_url}/files", headers=AUTH,
-                          files={"file": ("x.jsonl", request_lines(1))})
+    response = httpx.post(f"{small_server.base_url}/files", headers=AUTH, files={"file": ("x.jsonl", request_lines(1))})
     assert response.status_code == 400 and response.json()["error"]["param"] == "purpose"
 
 
@@ -237,12 +262,34 @@ def test_binds_loopback_by_default(tmp_path):
                 socket.create_connection((ip, srv.port), timeout=2).close()
 
 
-ROUTES = [("GET", "/v1/batches"), ("POST", "/v1/batches"), ("GET", "/v1/batches/batch_abc"),
-          ("POST", "/v1/batches/batch_abc/cancel"), ("GET", "/v1/files"), ("POST", "/v1/files"),
-          ("GET", "/v1/files/file-abc"), ("GET", "/v1/files/file-abc/content"), ("DELETE", "/v1/files/file-abc"),
-          ("GET", "/v1/unknown"), ("GET", "/"), ("GET", "/openapi.json"), ("GET", "/docs"), ("OPTIONS", "/v1/files")]
-BAD_AUTH = [None, "", f"Bearer {SECRET}x", f"Bearer {SECRET[:-1]}", f"bearer{SECRET}", SECRET, f"Basic {SECRET}",
-            "Bearer ", f"Bearer  {SECRET}", f"Bearer {SECRET.upper()}"]
+ROUTES = [
+    ("GET", "/v1/batches"),
+    ("POST", "/v1/batches"),
+    ("GET", "/v1/batches/batch_abc"),
+    ("POST", "/v1/batches/batch_abc/cancel"),
+    ("GET", "/v1/files"),
+    ("POST", "/v1/files"),
+    ("GET", "/v1/files/file-abc"),
+    ("GET", "/v1/files/file-abc/content"),
+    ("DELETE", "/v1/files/file-abc"),
+    ("GET", "/v1/unknown"),
+    ("GET", "/"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("OPTIONS", "/v1/files"),
+]
+BAD_AUTH = [
+    None,
+    "",
+    f"Bearer {SECRET}x",
+    f"Bearer {SECRET[:-1]}",
+    f"bearer{SECRET}",
+    SECRET,
+    f"Basic {SECRET}",
+    "Bearer ",
+    f"Bearer  {SECRET}",
+    f"Bearer {SECRET.upper()}",
+]
 
 
 @pytest.mark.parametrize("auth", BAD_AUTH, ids=lambda a: "none" if a is None else f"len{len(a)}")

@@ -24,7 +24,8 @@ N_REQUESTS = 100_200  # three parts: 50,000 + 50,000 + 200
 FAILURE_RATE = 0.03
 MAX_ATTEMPTS = 3
 
-DRIVER = textwrap.dedent("""
+DRIVER = textwrap.dedent(
+    """
     import sys
     from batch_widgets.client import BatchClient
     from batch_widgets.jobs import estimate_tokens
@@ -43,7 +44,9 @@ DRIVER = textwrap.dedent("""
         print(job.id, flush=True)
         job.wait(poll_interval=0.05, max_poll_interval=0.2, progress=False)
         print("finished", flush=True)
-""" % MAX_ATTEMPTS)
+"""
+    % MAX_ATTEMPTS
+)
 
 
 def _job_batches(client, job_id):
@@ -79,10 +82,18 @@ def test_killed_driver_resumed_from_a_new_process(tmp_path):
     from batch_widgets.server.local import LocalBatchServer
 
     out = tmp_path / "frame.parquet"
-    with LocalBatchServer(tmp_path / "srv", api_key=SECRET, rate=0, failure_rate=FAILURE_RATE,
-                          poll_interval=0.05) as server, BatchClient(api_key=SECRET, base_url=server.base_url) as api:
-        driver = subprocess.Popen([sys.executable, "-c", DRIVER, server.base_url, SECRET, str(N_REQUESTS)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with (
+        LocalBatchServer(
+            tmp_path / "srv", api_key=SECRET, rate=0, failure_rate=FAILURE_RATE, poll_interval=0.05
+        ) as server,
+        BatchClient(api_key=SECRET, base_url=server.base_url) as api,
+    ):
+        driver = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, server.base_url, SECRET, str(N_REQUESTS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             job_id = driver.stdout.readline().strip()
             assert job_id.startswith("job_"), driver.stderr.read()
@@ -101,8 +112,12 @@ def test_killed_driver_resumed_from_a_new_process(tmp_path):
         parts_created = {b.metadata[facts.JOB_PART_KEY] for b in _job_batches(api, job_id)}
         assert "2/3" not in parts_created, "the driver was killed too late to leave a part uncreated"
 
-        done = subprocess.run([sys.executable, "-c", RESUME, server.base_url, SECRET, job_id, str(out)],
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-c", RESUME, server.base_url, SECRET, job_id, str(out)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     status_before, status_after, batches_json = done.stdout.strip().splitlines()
     assert (status_before, status_after) == ("incomplete", "completed")

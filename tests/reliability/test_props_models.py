@@ -27,9 +27,29 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 # Everything json.loads can produce (it accepts NaN/Infinity and integers of any size), plus the edge cases
 # random search is slow to reach.
-EDGES = [float("inf"), float("-inf"), float("nan"), 10**400, -(10**400), 1e308, "1e400", "-Infinity", "NaN",
-         "", " ", "0", "-1", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "2024-02-30T00:00:00Z",
-         "1700000000000", "1.7e12", "true", "\x00", "\u202e"]
+EDGES = [
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    10**400,
+    -(10**400),
+    1e308,
+    "1e400",
+    "-Infinity",
+    "NaN",
+    "",
+    " ",
+    "0",
+    "-1",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+14:00",
+    "2024-02-30T00:00:00Z",
+    "1700000000000",
+    "1.7e12",
+    "true",
+    "\x00",
+    "\u202e",
+]
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -39,8 +59,13 @@ scalars = st.one_of(
     st.text(max_size=30),
     st.sampled_from(EDGES),
 )
-finite_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53),
-                           st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30))
+finite_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+)
 json_values = st.recursive(
     scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
@@ -48,14 +73,34 @@ json_values = st.recursive(
 )
 
 STATUS_WORDS = [s.value for s in BatchStatus] + [
-    "running", "progress", "succeeded", "success", "canceled", "canceling", "queued", "pending",
-    "cancellation_requested", "timeout_exceeded", "in-progress", "In Progress", "inprogress",
+    "running",
+    "progress",
+    "succeeded",
+    "success",
+    "canceled",
+    "canceling",
+    "queued",
+    "pending",
+    "cancellation_requested",
+    "timeout_exceeded",
+    "in-progress",
+    "In Progress",
+    "inprogress",
 ]
 status_spellings = st.sampled_from(STATUS_WORDS).flatmap(
     lambda w: st.sampled_from([w, w.upper(), w.title(), f"  {w} ", w.swapcase()])
 )
-TIMESTAMP_KEYS = ["created_at", "in_progress_at", "expires_at", "finalizing_at", "completed_at", "failed_at",
-                  "expired_at", "cancelling_at", "cancelled_at"]
+TIMESTAMP_KEYS = [
+    "created_at",
+    "in_progress_at",
+    "expires_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+]
 # Realistic moments (2001..2096): seconds and milliseconds are then unambiguous.
 seconds = st.integers(min_value=1_000_000_001, max_value=4_000_000_000)
 
@@ -92,13 +137,23 @@ def provider_batches(draw):
         "endpoint": draw(st.sampled_from(["/v1/chat/completions", "/chat/completions", "", None])),
         "status": draw(status_spellings),
         "created_at": draw(seconds),
-        "request_counts": draw(st.one_of(
-            st.none(),
-            st.fixed_dictionaries({}, optional={k: st.one_of(st.none(), st.integers(0, 10**6))
-                                                for k in ("total", "completed", "failed", "succeeded")}),
-        )),
-        "metadata": draw(st.one_of(st.none(), st.dictionaries(st.text(max_size=8),
-                                                              st.one_of(st.none(), st.text(max_size=8)), max_size=3))),
+        "request_counts": draw(
+            st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        k: st.one_of(st.none(), st.integers(0, 10**6))
+                        for k in ("total", "completed", "failed", "succeeded")
+                    },
+                ),
+            )
+        ),
+        "metadata": draw(
+            st.one_of(
+                st.none(), st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.text(max_size=8)), max_size=3)
+            )
+        ),
         "output_file_id": draw(st.sampled_from(["", None, "file-out"])),
         "error_file_id": draw(st.sampled_from(["", None, "file-err"])),
     }
@@ -107,13 +162,18 @@ def provider_batches(draw):
     for ts in draw(st.lists(st.sampled_from(TIMESTAMP_KEYS[1:]), max_size=3, unique=True)):
         data[ts] = draw(st.one_of(st.none(), st.just(""), seconds))
     if draw(st.booleans()):
-        data["errors"] = draw(st.one_of(
-            st.lists(st.fixed_dictionaries({"code": st.text(max_size=5), "line": st.none() | st.integers(1, 9)})),
-            st.none(),
-        ))
+        data["errors"] = draw(
+            st.one_of(
+                st.lists(st.fixed_dictionaries({"code": st.text(max_size=5), "line": st.none() | st.integers(1, 9)})),
+                st.none(),
+            )
+        )
     # Extra provider fields must survive a dump/parse round trip, so they are finite here.
-    extras = st.recursive(finite_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.text(max_size=5), inner, max_size=3), max_leaves=6)
+    extras = st.recursive(
+        finite_scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=6,
+    )
     data.update(draw(st.dictionaries(st.text(max_size=8).filter(lambda k: k not in data), extras, max_size=3)))
     if draw(st.booleans()):  # Together wraps create responses
         data = {"job": data, "warning": "x"}
@@ -128,9 +188,28 @@ def _parse_or_validation_error(model, data):
 
 
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(["id", "status", "created_at", "input_file_id", "input_file", "endpoint",
-                                        "request_counts", "errors", "metadata", "usage", "job", *TIMESTAMP_KEYS]),
-                       json_values, max_size=12))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "id",
+                "status",
+                "created_at",
+                "input_file_id",
+                "input_file",
+                "endpoint",
+                "request_counts",
+                "errors",
+                "metadata",
+                "usage",
+                "job",
+                *TIMESTAMP_KEYS,
+            ]
+        ),
+        json_values,
+        max_size=12,
+    )
+)
 def test_arbitrary_batch_dicts_parse_or_raise_validation_error(data):
     _parse_or_validation_error(Batch, data)
 
@@ -175,10 +254,19 @@ def test_provider_deviations_normalise(data):
 def test_status_any_case_or_synonym(spelling):
     parsed = BatchStatus.parse(spelling)
     key = spelling.strip().lower().replace("-", "_").replace(" ", "_")
-    canonical = {"running": "in_progress", "progress": "in_progress", "inprogress": "in_progress",
-                 "succeeded": "completed", "success": "completed", "canceled": "cancelled",
-                 "canceling": "cancelling", "queued": "validating", "pending": "validating",
-                 "cancellation_requested": "cancelling", "timeout_exceeded": "expired"}.get(key, key)
+    canonical = {
+        "running": "in_progress",
+        "progress": "in_progress",
+        "inprogress": "in_progress",
+        "succeeded": "completed",
+        "success": "completed",
+        "canceled": "cancelled",
+        "canceling": "cancelling",
+        "queued": "validating",
+        "pending": "validating",
+        "cancellation_requested": "cancelling",
+        "timeout_exceeded": "expired",
+    }.get(key, key)
     assert parsed.value == canonical
     assert parsed.is_terminal != parsed.is_active
 
@@ -188,9 +276,19 @@ def test_status_any_case_or_synonym(spelling):
 def test_unknown_status_is_a_validation_error(word):
     base = {"id": "b", "input_file_id": "f", "created_at": 1}
     key = word.strip().lower().replace("-", "_").replace(" ", "_")
-    known = {s.value for s in BatchStatus} | {"running", "progress", "inprogress", "succeeded", "success",
-                                               "canceled", "canceling", "queued", "pending",
-                                               "cancellation_requested", "timeout_exceeded"}
+    known = {s.value for s in BatchStatus} | {
+        "running",
+        "progress",
+        "inprogress",
+        "succeeded",
+        "success",
+        "canceled",
+        "canceling",
+        "queued",
+        "pending",
+        "cancellation_requested",
+        "timeout_exceeded",
+    }
     if key in known:
         return
     with pytest.raises(pydantic.ValidationError):
@@ -202,8 +300,9 @@ def test_unknown_status_is_a_validation_error(word):
 def test_timestamps_int_float_iso_ms_agree(pair):
     t, spelling = pair
     assert to_unix_seconds(spelling) == t
-    batch = Batch.model_validate({"id": "b", "input_file_id": "f", "status": "completed", "created_at": spelling,
-                                  "completed_at": spelling})
+    batch = Batch.model_validate(
+        {"id": "b", "input_file_id": "f", "status": "completed", "created_at": spelling, "completed_at": spelling}
+    )
     assert batch.created_at == batch.completed_at == t
     file = FileObject.model_validate({"id": "f", "created_at": spelling})
     assert file.created_at == t

@@ -15,31 +15,94 @@ results = pytest.importorskip("batch_widgets.results")
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=10))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=10),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 # Shapes close to a real output line, with every field liable to be of the wrong type.
-bodies = st.fixed_dictionaries({}, optional={
-    "choices": st.one_of(st.lists(st.fixed_dictionaries({}, optional={
-        "message": st.fixed_dictionaries({}, optional={"content": values}), "text": values,
-        "finish_reason": values}), max_size=2), values),
-    "output": values, "usage": st.one_of(st.fixed_dictionaries({}, optional={
-        k: values for k in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens",
-                            "prompt_tokens_details")}), values),
-    "data": st.one_of(st.lists(st.fixed_dictionaries({}, optional={"embedding": st.one_of(
-        st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=4), values)}), max_size=2), values),
-    "model": values, "error": values, "status": values,
-})
-lines = st.fixed_dictionaries({}, optional={
-    "id": values, "custom_id": st.one_of(st.text(max_size=8), values),
-    "response": st.one_of(st.fixed_dictionaries({}, optional={
-        "status_code": st.one_of(st.sampled_from([200, 400, 500, 0]), values), "request_id": values,
-        "body": st.one_of(bodies, values)}), values),
-    "error": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"code": values, "message": values}), values),
-})
-files = st.lists(st.one_of(lines.map(json.dumps), values.map(json.dumps), st.just(""), st.text(max_size=20)),
-                 max_size=8)
+bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "choices": st.one_of(
+            st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "message": st.fixed_dictionaries({}, optional={"content": values}),
+                        "text": values,
+                        "finish_reason": values,
+                    },
+                ),
+                max_size=2,
+            ),
+            values,
+        ),
+        "output": values,
+        "usage": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    k: values
+                    for k in (
+                        "prompt_tokens",
+                        "completion_tokens",
+                        "input_tokens",
+                        "output_tokens",
+                        "prompt_tokens_details",
+                    )
+                },
+            ),
+            values,
+        ),
+        "data": st.one_of(
+            st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "embedding": st.one_of(
+                            st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=4), values
+                        )
+                    },
+                ),
+                max_size=2,
+            ),
+            values,
+        ),
+        "model": values,
+        "error": values,
+        "status": values,
+    },
+)
+lines = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": values,
+        "custom_id": st.one_of(st.text(max_size=8), values),
+        "response": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "status_code": st.one_of(st.sampled_from([200, 400, 500, 0]), values),
+                    "request_id": values,
+                    "body": st.one_of(bodies, values),
+                },
+            ),
+            values,
+        ),
+        "error": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"code": values, "message": values}), values),
+    },
+)
+files = st.lists(
+    st.one_of(lines.map(json.dumps), values.map(json.dumps), st.just(""), st.text(max_size=20)), max_size=8
+)
 
 
 def _read(path, fast):

@@ -58,8 +58,14 @@ request_ish = st.fixed_dictionaries(
         "method": st.one_of(st.sampled_from(["POST", "post", "GET", ""]), json_values),
         "url": st.one_of(st.sampled_from([ENDPOINT, "/v1/embeddings", "", "chat"]), json_values),
         "body": st.one_of(
-            st.fixed_dictionaries({}, optional={"model": st.one_of(st.sampled_from(["m1", "m2", ""]), json_values),
-                                                "stream": json_values, "messages": json_values}),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "model": st.one_of(st.sampled_from(["m1", "m2", ""]), json_values),
+                    "stream": json_values,
+                    "messages": json_values,
+                },
+            ),
             json_values,
         ),
     },

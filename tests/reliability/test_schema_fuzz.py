@@ -72,8 +72,9 @@ def test_no_server_error_on_any_generated_request(api_schema, root, mode):
 
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(max_size=20)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)
+    ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
@@ -90,19 +91,26 @@ def test_create_bodies_naming_a_real_file(http, real):
     @FUZZ
     @given(data=st.data())
     def run(data):
-        body = data.draw(st.fixed_dictionaries(
-            {"input_file_id": st.sampled_from([real["file"], real["file"] + "x", "", "../batches.sqlite3"])},
-            optional={
-                "endpoint": st.one_of(st.sampled_from([ENDPOINT, "/v1/embeddings", "/v1/nope", ""]), json_values),
-                "completion_window": st.one_of(st.sampled_from(["24h", "1s", "7d", "0h", "99999999999d", "h"]),
-                                               json_values),
-                "metadata": st.one_of(st.dictionaries(st.text(max_size=70), st.text(max_size=600), max_size=18),
-                                      json_values),
-                "output_expires_after": st.one_of(
-                    st.fixed_dictionaries({"anchor": st.sampled_from(["created_at", "x"]),
-                                           "seconds": st.integers(-10**20, 10**20)}), json_values),
-            },
-        ))
+        body = data.draw(
+            st.fixed_dictionaries(
+                {"input_file_id": st.sampled_from([real["file"], real["file"] + "x", "", "../batches.sqlite3"])},
+                optional={
+                    "endpoint": st.one_of(st.sampled_from([ENDPOINT, "/v1/embeddings", "/v1/nope", ""]), json_values),
+                    "completion_window": st.one_of(
+                        st.sampled_from(["24h", "1s", "7d", "0h", "99999999999d", "h"]), json_values
+                    ),
+                    "metadata": st.one_of(
+                        st.dictionaries(st.text(max_size=70), st.text(max_size=600), max_size=18), json_values
+                    ),
+                    "output_expires_after": st.one_of(
+                        st.fixed_dictionaries(
+                            {"anchor": st.sampled_from(["created_at", "x"]), "seconds": st.integers(-(10**20), 10**20)}
+                        ),
+                        json_values,
+                    ),
+                },
+            )
+        )
         _ok(http.post("/v1/batches", json=body), sent)
 
     run()
@@ -116,9 +124,13 @@ def test_ids_near_real_ones(http, real):
     @given(suffix=st.text(max_size=12), op=st.sampled_from(["get", "cancel", "content", "delete", "get_file"]))
     def run(suffix, op):
         batch, file = real["batch"] + suffix, real["file"] + suffix
-        url = {"get": f"/v1/batches/{batch}", "cancel": f"/v1/batches/{batch}/cancel",
-               "content": f"/v1/files/{file}/content", "delete": f"/v1/files/{file}",
-               "get_file": f"/v1/files/{file}"}[op]
+        url = {
+            "get": f"/v1/batches/{batch}",
+            "cancel": f"/v1/batches/{batch}/cancel",
+            "content": f"/v1/files/{file}/content",
+            "delete": f"/v1/files/{file}",
+            "get_file": f"/v1/files/{file}",
+        }[op]
         if not suffix:  # never delete the real file: other examples use it
             op = "get" if op == "delete" else op
         method = {"cancel": "POST", "delete": "DELETE"}.get(op, "GET")
@@ -133,12 +145,17 @@ def test_multipart_uploads(http, server):
 
     @FUZZ
     @given(
-        filename=st.one_of(st.text(max_size=300), st.sampled_from(["../../evil.jsonl", "..\\..\\evil", "/etc/passwd",
-                                                                   "a\x00b", "", "."])),
+        filename=st.one_of(
+            st.text(max_size=300),
+            st.sampled_from(["../../evil.jsonl", "..\\..\\evil", "/etc/passwd", "a\x00b", "", "."]),
+        ),
         purpose=st.one_of(st.sampled_from(["batch", "fine-tune", "batch_output", ""]), st.text(max_size=20)),
         content=st.one_of(st.binary(max_size=300), st.just(request_lines(2))),
-        extra=st.dictionaries(st.sampled_from(["expires_after[anchor]", "expires_after[seconds]", "x", "purpose2"]),
-                              st.text(max_size=30), max_size=3),
+        extra=st.dictionaries(
+            st.sampled_from(["expires_after[anchor]", "expires_after[seconds]", "x", "purpose2"]),
+            st.text(max_size=30),
+            max_size=3,
+        ),
     )
     def run(filename, purpose, content, extra):
         before = {p.name for p in server.data_dir.parent.iterdir()}
@@ -159,9 +176,18 @@ def test_raw_garbage_upload_bodies(http):
     sent: list = []
 
     @FUZZ
-    @given(body=st.binary(max_size=400), ctype=st.sampled_from(["multipart/form-data; boundary=x",
-                                                                 "multipart/form-data", "application/json", "",
-                                                                 "multipart/form-data; boundary="]))
+    @given(
+        body=st.binary(max_size=400),
+        ctype=st.sampled_from(
+            [
+                "multipart/form-data; boundary=x",
+                "multipart/form-data",
+                "application/json",
+                "",
+                "multipart/form-data; boundary=",
+            ]
+        ),
+    )
     def run(body, ctype):
         _ok(http.post("/v1/files", content=body, headers={"content-type": ctype}), sent)
 

@@ -31,10 +31,17 @@ class EchoTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         echoed = {k: v for k, v in request.headers.items()}
-        return httpx.Response(self.status, json={"error": {"message": f"bad request, you sent {echoed}",
-                                                           "code": request.headers.get("authorization"),
-                                                           "param": request.headers.get("authorization")}},
-                              headers={"x-request-id": "req_echo"})
+        return httpx.Response(
+            self.status,
+            json={
+                "error": {
+                    "message": f"bad request, you sent {echoed}",
+                    "code": request.headers.get("authorization"),
+                    "param": request.headers.get("authorization"),
+                }
+            },
+            headers={"x-request-id": "req_echo"},
+        )
 
 
 def _all_error_text(exc: BaseException) -> str:
@@ -82,8 +89,9 @@ def test_errors_from_a_server_that_echoes_the_key(status):
     assert "<redacted>" in str(caught.value)
 
 
-@pytest.mark.parametrize("fault", ["connect_error", "connect_timeout", "read_timeout", "drop_mid_body",
-                                   "malformed_json", "server_error"])
+@pytest.mark.parametrize(
+    "fault", ["connect_error", "connect_timeout", "read_timeout", "drop_mid_body", "malformed_json", "server_error"]
+)
 def test_transport_errors_hide_the_key(server, fault):
     transport = FaultTransport().inject(fault, times=None)
     with _client(base_url=server.base_url, transport=transport, max_retries=1) as client:
@@ -148,8 +156,13 @@ def _widgets(client, batch_id):
     from batch_widgets.widgets.details import BatchDetails
     from batch_widgets.widgets.history_view import BatchHistoryView
 
-    widgets = [BatchList(client), BatchDetails(batch_id, client), CreateBatch(client), BatchHistoryView(client),
-               BatchDashboard(client)]
+    widgets = [
+        BatchList(client),
+        BatchDetails(batch_id, client),
+        CreateBatch(client),
+        BatchHistoryView(client),
+        BatchDashboard(client),
+    ]
     for w in widgets:  # the history panels read their pages in a worker: let it finish before the checks
         if hasattr(w, "wait_loaded"):
             w.wait_loaded(10)
@@ -167,10 +180,18 @@ def test_every_widget_class_is_covered():
     classes = set()
     for info in pkgutil.iter_modules(pkg.__path__):
         module = importlib.import_module(f"{pkg.__name__}.{info.name}")
-        classes |= {obj for obj in vars(module).values()
-                    if isinstance(obj, type) and issubclass(obj, BatchWidgetBase) and obj is not BatchWidgetBase}
-    assert {c.__name__ for c in classes} == {"BatchList", "BatchDetails", "CreateBatch", "BatchHistoryView",
-                                             "BatchDashboard"}
+        classes |= {
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, BatchWidgetBase) and obj is not BatchWidgetBase
+        }
+    assert {c.__name__ for c in classes} == {
+        "BatchList",
+        "BatchDetails",
+        "CreateBatch",
+        "BatchHistoryView",
+        "BatchDashboard",
+    }
 
 
 def test_widget_state_never_holds_the_key(widget_client, server):
@@ -204,8 +225,14 @@ def embedded(monkeypatch, tmp_path):
     """A fresh process-wide embedded server (what BatchClient() uses with nothing configured)."""
     from batch_widgets.server import local
 
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
-                 "OPENAI_API_VERSION", "BATCH_WIDGETS_LOCAL_API_KEY"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_OPENAI_API_KEY",
+        "OPENAI_API_VERSION",
+        "BATCH_WIDGETS_LOCAL_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BATCH_WIDGETS_HOME", str(tmp_path))
     monkeypatch.setenv("BATCH_WIDGETS_RATE", "0")

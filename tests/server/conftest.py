@@ -11,8 +11,9 @@ from batch_widgets.server.local import LocalBatchServer
 @pytest.fixture(scope="module")
 def fast_server(tmp_path_factory):
     """As fast as possible, 10 % failures, API key required."""
-    with LocalBatchServer(tmp_path_factory.mktemp("fast"), api_key=API_KEY, rate=0, failure_rate=0.1,
-                          poll_interval=0.1) as server:
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("fast"), api_key=API_KEY, rate=0, failure_rate=0.1, poll_interval=0.1
+    ) as server:
         yield server
 
 

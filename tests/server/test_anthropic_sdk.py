@@ -27,8 +27,9 @@ def _request(i: int, **params):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with LocalBatchServer(tmp_path_factory.mktemp("anthropic"), api_key=API_KEY, failure_rate=0.2,
-                          poll_interval=0.1) as srv:
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("anthropic"), api_key=API_KEY, failure_rate=0.2, poll_interval=0.1
+    ) as srv:
         yield srv
 
 
@@ -86,8 +87,9 @@ def test_max_tokens_cuts_the_answer(client):
     batch = client.messages.batches.create(requests=[_request(i, max_tokens=1) for i in range(5)])
     _wait_ended(client, batch.id)
     results = [r.result for r in client.messages.batches.results(batch.id) if r.result.type == "succeeded"]
-    assert results and all(m.message.stop_reason == "max_tokens" and m.message.usage.output_tokens == 1
-                           for m in results)
+    assert results and all(
+        m.message.stop_reason == "max_tokens" and m.message.usage.output_tokens == 1 for m in results
+    )
 
 
 def test_list_pages_both_ways(client):
@@ -104,8 +106,10 @@ def test_list_pages_both_ways(client):
 
 
 def test_cancel_ends_with_canceled_results(tmp_path):
-    with LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow, \
-            anthropic.Anthropic(base_url=slow.anthropic_base_url, api_key=API_KEY, max_retries=0) as client:
+    with (
+        LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow,
+        anthropic.Anthropic(base_url=slow.anthropic_base_url, api_key=API_KEY, max_retries=0) as client,
+    ):
         batch = client.messages.batches.create(requests=[_request(i) for i in range(200)])
         with pytest.raises(anthropic.AnthropicError, match="results_url"):  # no results before the end
             client.messages.batches.results(batch.id)
@@ -124,9 +128,10 @@ def test_cancel_ends_with_canceled_results(tmp_path):
 def test_errors_come_in_anthropics_shape(client, server):
     with pytest.raises(anthropic.BadRequestError) as info:
         client.messages.batches.create(requests=[_request(0), {"custom_id": "x", "params": {"model": MODEL}}])
-    assert info.value.body["error"] == {"type": "invalid_request_error",
-                                        "message": "requests.1.params.max_tokens: Field required (a positive "
-                                                   "integer)."}
+    assert info.value.body["error"] == {
+        "type": "invalid_request_error",
+        "message": "requests.1.params.max_tokens: Field required (a positive integer).",
+    }
     with pytest.raises(anthropic.BadRequestError, match="unique"):
         client.messages.batches.create(requests=[_request(0), _request(0)])
     with pytest.raises(anthropic.BadRequestError, match="custom_id"):
@@ -141,8 +146,10 @@ def test_errors_come_in_anthropics_shape(client, server):
     raw = httpx.get(f"{server.anthropic_base_url}/v1/messages/batches", headers={"x-api-key": API_KEY})
     assert raw.status_code == 400 and raw.json()["error"]["message"] == "anthropic-version: header is required"
     # An unknown URL under the dialect's prefix still answers in its shape.
-    raw = httpx.get(f"{server.anthropic_base_url}/v1/messages/batches/a/b/c",
-                    headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"})
+    raw = httpx.get(
+        f"{server.anthropic_base_url}/v1/messages/batches/a/b/c",
+        headers={"x-api-key": API_KEY, "anthropic-version": "2023-06-01"},
+    )
     assert raw.status_code == 404 and raw.json()["type"] == "error"
 
 

@@ -48,7 +48,10 @@ def test_every_problem_is_listed(client):
     f = upload(client, data)
     batch = wait_for(client, client.batches.create(input_file_id=f.id, endpoint=CHAT, completion_window="24h").id)
     assert [(e.code, e.line) for e in batch.errors.data] == [
-        ("duplicate_custom_id", 2), ("invalid_json_line", 3), ("model_mismatch", 4)]
+        ("duplicate_custom_id", 2),
+        ("invalid_json_line", 3),
+        ("model_mismatch", 4),
+    ]
 
 
 def test_too_many_tasks(client):

@@ -56,8 +56,10 @@ def test_cancel_running_batch_keeps_partial_output(tmp_path):
 
 
 def test_batch_past_its_window_expires_with_partial_output(tmp_path):
-    with LocalBatchServer(tmp_path, rate=10, window_seconds=2, poll_interval=0.1) as server, \
-            make_client(server) as client:
+    with (
+        LocalBatchServer(tmp_path, rate=10, window_seconds=2, poll_interval=0.1) as server,
+        make_client(server) as client,
+    ):
         batch = submit(client, 100)
         done = wait_for(client, batch.id, timeout=10)
         assert done.status == "expired" and isinstance(done.expired_at, int)
@@ -98,9 +100,25 @@ def test_killed_process_resumes(tmp_path):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "batch_widgets.server.cli", "serve", "--port", str(port),
-                                 "--rate", str(rate), "--failure-rate", "0", "--api-key", "k"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "batch_widgets.server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--rate",
+                str(rate),
+                "--failure-rate",
+                "0",
+                "--api-key",
+                "k",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
         deadline = time.monotonic() + 20
         while True:
@@ -136,8 +154,11 @@ def test_killed_process_resumes(tmp_path):
 
 
 def test_second_server_on_same_dir_serves_but_one_runs(tmp_path):
-    with LocalBatchServer(tmp_path, rate=0, poll_interval=0.1) as owner, \
-            LocalBatchServer(tmp_path, rate=0, poll_interval=0.1) as other, make_client(other) as client:
+    with (
+        LocalBatchServer(tmp_path, rate=0, poll_interval=0.1) as owner,
+        LocalBatchServer(tmp_path, rate=0, poll_interval=0.1) as other,
+        make_client(other) as client,
+    ):
         batch = submit(client, 30)  # created through the second; the first owns the runner lock and runs it
         done = wait_for(client, batch.id)
         _, _, ids = outcome_ids(client, done)

@@ -51,8 +51,9 @@ def test_404_shapes(client, http):
     assert_error_shape(http.get("/no/such/route"), 404, "unknown_url")
 
 
-@pytest.mark.parametrize("file_id", ["..%2F..%2Fbatches.sqlite3", "file-..", "file-a%2F..%2F..%2Fx", "runner.lock",
-                                     "file-%2E%2E"])
+@pytest.mark.parametrize(
+    "file_id", ["..%2F..%2Fbatches.sqlite3", "file-..", "file-a%2F..%2F..%2Fx", "runner.lock", "file-%2E%2E"]
+)
 def test_file_ids_cannot_escape_the_data_dir(http, file_id):
     response = http.get(f"/files/{file_id}/content")
     assert response.status_code == 404
@@ -67,8 +68,12 @@ def test_409_is_not_retried_by_us_and_has_openai_message(client):
     wait_for(client, batch.id)
     with pytest.raises(openai.ConflictError) as info:
         client.batches.cancel(batch.id)
-    assert info.value.body == {"message": "Cannot cancel a batch with status 'completed'.",
-                               "type": "invalid_request_error", "param": None, "code": "batch_not_cancellable"}
+    assert info.value.body == {
+        "message": "Cannot cancel a batch with status 'completed'.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "batch_not_cancellable",
+    }
 
 
 def test_413_before_the_upload_is_stored(tmp_path):
@@ -81,15 +86,18 @@ def test_413_before_the_upload_is_stored(tmp_path):
         with pytest.raises(openai.APIStatusError) as info:
             upload(client, b'{"a": 1}\n' * 400_000)
         assert info.value.status_code == 413
+
         # streamed without a Content-Length: the cap is enforced as bytes arrive
         def body():
-            yield b"--xx\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
-            yield b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jsonl\"\r\n\r\n"
+            yield b'--xx\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+            yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n'
             for _ in range(100):
                 yield b"x" * 100
             yield b"\r\n--xx--\r\n"
-        response = httpx.post(server.base_url + "/files", content=body(),
-                              headers={"Content-Type": "multipart/form-data; boundary=xx"})
+
+        response = httpx.post(
+            server.base_url + "/files", content=body(), headers={"Content-Type": "multipart/form-data; boundary=xx"}
+        )
         assert_error_shape(response, 413, "file_too_large")
         leftovers = [p.name for p in (tmp_path / "files").iterdir()]
         assert leftovers == []  # nothing half-written remains
@@ -107,15 +115,19 @@ def test_400_wrong_purpose_missing_parts_and_bad_create(client, http):
     f = upload(client, jsonl([request_line(0)]))
     base = {"input_file_id": f.id, "endpoint": CHAT, "completion_window": "24h"}
     assert_error_shape(http.post("/batches", json={**base, "endpoint": "/v1/nope"}), 400, "invalid_value", "endpoint")
-    assert_error_shape(http.post("/batches", json={**base, "endpoint": "/v1/videos"}), 400,
-                       "unsupported_endpoint", "endpoint")
-    assert_error_shape(http.post("/batches", json={**base, "completion_window": "soon"}), 400,
-                       "invalid_value", "completion_window")
-    assert_error_shape(http.post("/batches", json={**base, "metadata": {str(i): "v" for i in range(17)}}), 400,
-                       param="metadata")
+    assert_error_shape(
+        http.post("/batches", json={**base, "endpoint": "/v1/videos"}), 400, "unsupported_endpoint", "endpoint"
+    )
+    assert_error_shape(
+        http.post("/batches", json={**base, "completion_window": "soon"}), 400, "invalid_value", "completion_window"
+    )
+    assert_error_shape(
+        http.post("/batches", json={**base, "metadata": {str(i): "v" for i in range(17)}}), 400, param="metadata"
+    )
     assert_error_shape(http.post("/batches", json={**base, "metadata": {"k": "v" * 513}}), 400, param="metadata")
-    assert_error_shape(http.post("/batches", json={**base, "input_file_id": "file-missing"}), 404,
-                       param="input_file_id")
+    assert_error_shape(
+        http.post("/batches", json={**base, "input_file_id": "file-missing"}), 404, param="input_file_id"
+    )
     out_of_window = {**base, "output_expires_after": {"anchor": "created_at", "seconds": 10}}
     assert_error_shape(http.post("/batches", json=out_of_window), 400, param="output_expires_after.seconds")
 
@@ -124,8 +136,9 @@ def test_batch_from_output_file_is_refused(client, http):
     from server_helpers import submit, wait_for
 
     done = wait_for(client, submit(client, 3).id)
-    response = http.post("/batches", json={"input_file_id": done.output_file_id, "endpoint": CHAT,
-                                           "completion_window": "24h"})
+    response = http.post(
+        "/batches", json={"input_file_id": done.output_file_id, "endpoint": CHAT, "completion_window": "24h"}
+    )
     assert_error_shape(response, 400, param="input_file_id")
 
 
@@ -133,8 +146,9 @@ def test_422_fastapi_validation_in_openai_shape(http):
     assert_error_shape(http.get("/batches", params={"limit": 0}), 422, "invalid_value", "limit")
     assert_error_shape(http.get("/batches", params={"limit": 101}), 422, param="limit")
     assert_error_shape(http.get("/batches", params={"limit": "x"}), 422, param="limit")
-    error = assert_error_shape(http.post("/batches", json={"endpoint": CHAT}), 422, "missing_required_parameter",
-                               "input_file_id")
+    error = assert_error_shape(
+        http.post("/batches", json={"endpoint": CHAT}), 422, "missing_required_parameter", "input_file_id"
+    )
     assert "input_file_id" in error["message"]
     assert_error_shape(http.post("/batches", content=b"not json", headers={"Content-Type": "application/json"}), 422)
     assert_error_shape(http.get("/files", params={"order": "sideways"}), 422, param="order")

@@ -28,8 +28,9 @@ def test_simulated_rate_paces_requests():
 
 def test_simulated_failure_rate_and_error_bodies():
     ex = SimulatedExecutor(failure_rate=0.2)
-    out = ex.run(CHAT, [(f"r{i}", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
-                        for i in range(1000)])
+    out = ex.run(
+        CHAT, [(f"r{i}", {"model": "m", "messages": [{"role": "user", "content": "hi"}]}) for i in range(1000)]
+    )
     failures = [(s, b) for s, b in out if s != 200]
     assert 150 <= len(failures) <= 250
     assert {s for s, _ in failures} == {429, 500}  # transient: what a retry can get past
@@ -50,11 +51,27 @@ def test_simulated_close_interrupts_a_slow_chunk():
 
 
 def test_usage_of_each_shape():
-    assert usage_of({"usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12,
-                               "prompt_tokens_details": {"cached_tokens": 2},
-                               "completion_tokens_details": {"reasoning_tokens": 3}}}) == (5, 2, 7, 3)
-    assert usage_of({"usage": {"input_tokens": 4, "output_tokens": 6, "input_tokens_details": {"cached_tokens": 1},
-                               "output_tokens_details": {"reasoning_tokens": 2}}}) == (4, 1, 6, 2)
+    assert usage_of(
+        {
+            "usage": {
+                "prompt_tokens": 5,
+                "completion_tokens": 7,
+                "total_tokens": 12,
+                "prompt_tokens_details": {"cached_tokens": 2},
+                "completion_tokens_details": {"reasoning_tokens": 3},
+            }
+        }
+    ) == (5, 2, 7, 3)
+    assert usage_of(
+        {
+            "usage": {
+                "input_tokens": 4,
+                "output_tokens": 6,
+                "input_tokens_details": {"cached_tokens": 1},
+                "output_tokens_details": {"reasoning_tokens": 2},
+            }
+        }
+    ) == (4, 1, 6, 2)
     assert usage_of({"usage": {"prompt_tokens": 9, "total_tokens": 9}}) == (9, 0, 0, 0)
     assert usage_of({"results": []}) == usage_of(None) == (0, 0, 0, 0)
 
@@ -71,8 +88,9 @@ def test_upstream_forwards_path_body_and_key_and_retries():
             return httpx.Response(400, json={"error": {"message": "bad", "type": "invalid_request_error"}})
         return httpx.Response(200, json={"ok": body["n"]})
 
-    ex = UpstreamExecutor("http://upstream.test/v1", api_key="up-key", concurrency=3, backoff=0,
-                          transport=httpx.MockTransport(handler))
+    ex = UpstreamExecutor(
+        "http://upstream.test/v1", api_key="up-key", concurrency=3, backoff=0, transport=httpx.MockTransport(handler)
+    )
     try:
         out = ex.run(CHAT, [(f"r{i}", {"model": "m", "n": i}) for i in range(4)])
     finally:
@@ -85,10 +103,14 @@ def test_upstream_forwards_path_body_and_key_and_retries():
 
 
 def test_upstream_gives_up_after_retries():
-    ex = UpstreamExecutor("http://upstream.test/v1", max_retries=2, backoff=0,
-                          transport=httpx.MockTransport(lambda r: (_ for _ in ()).throw(httpx.ConnectError("x"))))
+    ex = UpstreamExecutor(
+        "http://upstream.test/v1",
+        max_retries=2,
+        backoff=0,
+        transport=httpx.MockTransport(lambda r: (_ for _ in ()).throw(httpx.ConnectError("x"))),
+    )
     try:
-        (status, body), = ex.run(CHAT, [("r", {"model": "m"})])
+        ((status, body),) = ex.run(CHAT, [("r", {"model": "m"})])
     finally:
         ex.close()
     assert status == 502 and body["error"]["code"] == "upstream_error"
@@ -114,10 +136,18 @@ def test_upstream_batch_end_to_end(tmp_path):
             seen[body["messages"][0]["content"]] += 1
         return simulated.answer(CHAT, body["messages"][0]["content"], body)[1]
 
-    with serve_app(upstream) as up, \
-            LocalBatchServer(tmp_path, executor="upstream", upstream_url=up.url + "/v1",
-                             upstream_api_key="upstream-secret", concurrency=4, poll_interval=0.1) as server, \
-            make_client(server) as client:
+    with (
+        serve_app(upstream) as up,
+        LocalBatchServer(
+            tmp_path,
+            executor="upstream",
+            upstream_url=up.url + "/v1",
+            upstream_api_key="upstream-secret",
+            concurrency=4,
+            poll_interval=0.1,
+        ) as server,
+        make_client(server) as client,
+    ):
         done = wait_for(client, submit(client, 25).id)
         assert done.status == "completed" and done.request_counts.completed == 25
         output = read_lines(client, done.output_file_id)
@@ -148,8 +178,10 @@ def test_upstream_retries_follow_the_one_retry_policy():
 
     answers = {
         "ms": [httpx.Response(429, headers={"retry-after-ms": "1500"}), httpx.Response(200, json={})],
-        "date": [httpx.Response(503, headers={"retry-after": formatdate(time.time() + 30, usegmt=True)}),
-                 httpx.Response(200, json={})],
+        "date": [
+            httpx.Response(503, headers={"retry-after": formatdate(time.time() + 30, usegmt=True)}),
+            httpx.Response(200, json={}),
+        ],
         "no": [httpx.Response(500, headers={"x-should-retry": "false"}, json={"error": {"message": "x"}})],
         "yes": [httpx.Response(400, headers={"x-should-retry": "true"}), httpx.Response(200, json={})],
         "conflict": [httpx.Response(409, json={"error": {"message": "x"}})],

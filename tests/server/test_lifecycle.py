@@ -21,8 +21,9 @@ def test_upload_create_poll_download(client):
     assert client.files.retrieve(f.id).id == f.id
     assert client.files.content(f.id).content == data
 
-    created = client.batches.create(input_file_id=f.id, endpoint=CHAT, completion_window="24h",
-                                    metadata={"project": "demo", "owner": "ana"})
+    created = client.batches.create(
+        input_file_id=f.id, endpoint=CHAT, completion_window="24h", metadata={"project": "demo", "owner": "ana"}
+    )
     assert created.status == "validating"
     assert created.metadata == {"project": "demo", "owner": "ana"}
     assert created.expires_at == created.created_at + 86400
@@ -61,11 +62,14 @@ def test_upload_create_poll_download(client):
     Batch.model_validate(client.batches.retrieve(batch.id).model_dump())
 
 
-@pytest.mark.parametrize("url,model_type", [
-    ("/v1/completions", Completion),
-    ("/v1/responses", Response),
-    ("/v1/embeddings", CreateEmbeddingResponse),
-])
+@pytest.mark.parametrize(
+    "url,model_type",
+    [
+        ("/v1/completions", Completion),
+        ("/v1/responses", Response),
+        ("/v1/embeddings", CreateEmbeddingResponse),
+    ],
+)
 def test_every_simulated_endpoint_returns_sdk_shaped_bodies(client, url, model_type):
     batch = wait_for(client, submit(client, 5, url=url).id)
     assert batch.status == "completed"
@@ -93,8 +97,13 @@ def test_moderations(client):
 def test_simulated_answers_are_deterministic(client):
     first = wait_for(client, submit(client, 8).id)
     second = wait_for(client, submit(client, 8).id)
-    texts = [{x["custom_id"]: x["response"]["body"]["choices"][0]["message"]["content"]
-              for x in read_lines(client, b.output_file_id)} for b in (first, second)]
+    texts = [
+        {
+            x["custom_id"]: x["response"]["body"]["choices"][0]["message"]["content"]
+            for x in read_lines(client, b.output_file_id)
+        }
+        for b in (first, second)
+    ]
     both = texts[0].keys() & texts[1].keys()  # transient failures are drawn per attempt
     assert both and all(texts[0][k] == texts[1][k] for k in both)
 
@@ -157,16 +166,23 @@ def test_sdk_batch_type_accepts_every_state(client):
 
 def test_output_expires_after_sets_the_output_files_expiry(client):
     f = upload(client, jsonl([request_line(i) for i in range(3)]))
-    batch = client.batches.create(input_file_id=f.id, endpoint=CHAT, completion_window="24h",
-                                  output_expires_after={"anchor": "created_at", "seconds": 7200})
+    batch = client.batches.create(
+        input_file_id=f.id,
+        endpoint=CHAT,
+        completion_window="24h",
+        output_expires_after={"anchor": "created_at", "seconds": 7200},
+    )
     done = wait_for(client, batch.id)
     out = client.files.retrieve(done.output_file_id)
     assert out.expires_at == out.created_at + 7200
 
 
 def test_upload_expires_after(client):
-    f = client.files.create(file=("a.jsonl", jsonl([request_line(0)])), purpose="batch",
-                            expires_after={"anchor": "created_at", "seconds": 3600})
+    f = client.files.create(
+        file=("a.jsonl", jsonl([request_line(0)])),
+        purpose="batch",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
     assert f.expires_at == f.created_at + 3600
 
 

@@ -84,8 +84,20 @@ def test_cli_version_and_full_help(capsys):
     with pytest.raises(SystemExit):
         cli.main(["serve", "--help"])
     text = capsys.readouterr().out
-    for option in ("--host", "--api-key", "--insecure-allow-no-api-key", "--executor", "--upstream-url", "--rate",
-                   "--failure-rate", "--seed", "--window-seconds", "--enqueued-token-limit", "--webhook-url",
-                   "--webhook-secret", "examples:"):
+    for option in (
+        "--host",
+        "--api-key",
+        "--insecure-allow-no-api-key",
+        "--executor",
+        "--upstream-url",
+        "--rate",
+        "--failure-rate",
+        "--seed",
+        "--window-seconds",
+        "--enqueued-token-limit",
+        "--webhook-url",
+        "--webhook-secret",
+        "examples:",
+    ):
         assert option in text, option
     assert "'simulated' (default)" in text and "'upstream'" in text  # --executor explains both

@@ -29,8 +29,9 @@ def _lines(n: int, *, with_model: bool = False) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with LocalBatchServer(tmp_path_factory.mktemp("mistral"), api_key=API_KEY, failure_rate=0.2,
-                          poll_interval=0.1) as srv:
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("mistral"), api_key=API_KEY, failure_rate=0.2, poll_interval=0.1
+    ) as srv:
         yield srv
 
 
@@ -59,8 +60,9 @@ def test_lifecycle_upload_create_get_download(client):
     assert uploaded.purpose == "batch" and uploaded.size_bytes == len(_lines(20)) and uploaded.source == "upload"
     assert client.files.retrieve(file_id=uploaded.id).filename == "requests.jsonl"
 
-    job = client.batch.jobs.create(input_files=[uploaded.id], endpoint="/v1/chat/completions", model=MODEL,
-                                   metadata={"description": "weekly eval"})
+    job = client.batch.jobs.create(
+        input_files=[uploaded.id], endpoint="/v1/chat/completions", model=MODEL, metadata={"description": "weekly eval"}
+    )
     assert isinstance(job, BatchJob) and job.status == "QUEUED" and job.input_files == [uploaded.id]
     assert job.metadata == {"description": "weekly eval"} and job.model == MODEL
 
@@ -73,8 +75,7 @@ def test_lifecycle_upload_create_get_download(client):
     output = client.files.download(file_id=done.output_file).read().decode().splitlines()
     lines = [json.loads(line) for line in output]
     assert len(lines) == done.succeeded_requests
-    assert all(line["response"]["status_code"] == 200 and line["response"]["body"]["model"] == MODEL
-               for line in lines)
+    assert all(line["response"]["status_code"] == 200 and line["response"]["body"]["model"] == MODEL for line in lines)
     errors = client.files.download(file_id=done.error_file).read().decode().splitlines()
     assert len(errors) == done.failed_requests
     assert client.files.retrieve(file_id=done.output_file).sample_type == "batch_result"
@@ -86,16 +87,20 @@ def test_lifecycle_upload_create_get_download(client):
 
 
 def test_inline_requests_and_body_models(client):
-    requests = [{"custom_id": f"r{i}", "body": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}}
-                for i in range(3)]
+    requests = [
+        {"custom_id": f"r{i}", "body": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}}
+        for i in range(3)
+    ]
     job = client.batch.jobs.create(requests=requests, endpoint="/v1/chat/completions")
     assert _wait(client, job.id).total_requests == 3
 
 
 def test_list_filters_and_pages(client):
     file_id = _upload(client, _lines(2)).id
-    ids = [client.batch.jobs.create(input_files=[file_id], endpoint="/v1/chat/completions", model=MODEL).id
-           for _ in range(3)]
+    ids = [
+        client.batch.jobs.create(input_files=[file_id], endpoint="/v1/chat/completions", model=MODEL).id
+        for _ in range(3)
+    ]
     page = client.batch.jobs.list(page=0, page_size=2)
     assert page.total >= 3 and [j.id for j in page.data] == ids[::-1][:2]
     second = client.batch.jobs.list(page=1, page_size=2)
@@ -110,10 +115,13 @@ def test_list_filters_and_pages(client):
 
 
 def test_cancel(tmp_path):
-    with LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow, \
-            Mistral(api_key=API_KEY, server_url=slow.mistral_base_url) as client:
-        job = client.batch.jobs.create(input_files=[_upload(client, _lines(200)).id],
-                                       endpoint="/v1/chat/completions", model=MODEL)
+    with (
+        LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow,
+        Mistral(api_key=API_KEY, server_url=slow.mistral_base_url) as client,
+    ):
+        job = client.batch.jobs.create(
+            input_files=[_upload(client, _lines(200)).id], endpoint="/v1/chat/completions", model=MODEL
+        )
         with pytest.raises(SDKError) as info:  # only ended jobs can be deleted
             client.batch.jobs.delete(job_id=job.id)
         assert info.value.status_code == 400
@@ -130,13 +138,13 @@ def test_errors(client, server):
         client.batch.jobs.create(input_files=["file-nothere"], endpoint="/v1/chat/completions", model=MODEL)
     assert info.value.status_code == 404 and "file-nothere" in json.loads(info.value.body)["message"]
     with pytest.raises(SDKError) as info:  # the simulated executor has no fill-in-the-middle model
-        client.batch.jobs.create(input_files=[_upload(client, _lines(1)).id], endpoint="/v1/fim/completions",
-                                 model="codestral-latest")
+        client.batch.jobs.create(
+            input_files=[_upload(client, _lines(1)).id], endpoint="/v1/fim/completions", model="codestral-latest"
+        )
     assert info.value.status_code == 400 and "/v1/fim/completions" in info.value.body
     # A bad line is reported by line number in the job's errors, as the job fails.
     bad = _lines(2) + b"not json\n"
-    job = client.batch.jobs.create(input_files=[_upload(client, bad).id], endpoint="/v1/chat/completions",
-                                   model=MODEL)
+    job = client.batch.jobs.create(input_files=[_upload(client, bad).id], endpoint="/v1/chat/completions", model=MODEL)
     failed = _wait(client, job.id)
     assert failed.status == "FAILED" and failed.errors[0].message.startswith("line 3: ")
     with Mistral(api_key="wrong", server_url=server.mistral_base_url) as other:

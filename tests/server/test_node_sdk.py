@@ -45,10 +45,19 @@ console.log(JSON.stringify(out));
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_sdk_lists_models_and_runs_a_batch(tmp_path):
     with LocalBatchServer(tmp_path, api_key="node-key", rate=0, poll_interval=0.05) as server:
-        run = subprocess.run(["node", "--input-type=module", "-e", SCRIPT], capture_output=True, text=True, cwd=ROOT,
-                             timeout=60, env={"BASE_URL": server.base_url, "API_KEY": "node-key",
-                                              "TERMINAL": json.dumps(facts.TERMINAL_STATUSES),
-                                              "PATH": os.environ.get("PATH", "")})
+        run = subprocess.run(
+            ["node", "--input-type=module", "-e", SCRIPT],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            env={
+                "BASE_URL": server.base_url,
+                "API_KEY": "node-key",
+                "TERMINAL": json.dumps(facts.TERMINAL_STATUSES),
+                "PATH": os.environ.get("PATH", ""),
+            },
+        )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert "gpt-4o-mini" in out["models"] and out["retrieved"] == "gpt-4o-mini"

@@ -19,15 +19,23 @@ CLAUDE = "claude-haiku-4-5"
 
 
 def _chat(i: int, model: str) -> dict:
-    return {"custom_id": f"q-{i}", "method": "POST", "url": "/v1/chat/completions",
-            "body": {"model": model, "max_tokens": 40,
-                     "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"hi {i}"}]}}
+    return {
+        "custom_id": f"q-{i}",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {
+            "model": model,
+            "max_tokens": 40,
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"hi {i}"}],
+        },
+    }
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with LocalBatchServer(tmp_path_factory.mktemp("dialects"), api_key=API_KEY, failure_rate=0.2,
-                          poll_interval=0.1) as srv:
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("dialects"), api_key=API_KEY, failure_rate=0.2, poll_interval=0.1
+    ) as srv:
         yield srv
 
 
@@ -81,8 +89,10 @@ def test_anthropic_rejects_unconvertible_lines_by_number_and_has_no_files(claude
 
 
 def test_anthropic_cancel(tmp_path):
-    with LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow, \
-            BatchClient(provider="anthropic", base_url=slow.anthropic_base_url, api_key=API_KEY) as client:
+    with (
+        LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow,
+        BatchClient(provider="anthropic", base_url=slow.anthropic_base_url, api_key=API_KEY) as client,
+    ):
         batch = client.submit([_chat(i, CLAUDE) for i in range(200)])
         assert client.cancel_batch(batch.id).status.value in ("cancelling", "cancelled")
         done = client.wait(batch.id, poll_interval=0.05, progress=False)
@@ -93,8 +103,7 @@ def test_anthropic_cancel(tmp_path):
 
 def test_mistral_submit_wait_results_history(mistral):
     assert mistral.provider == "mistral"
-    batch = mistral.submit([_chat(i, "mistral-small-latest") for i in range(10)], description="weekly",
-                           tags=["eval"])
+    batch = mistral.submit([_chat(i, "mistral-small-latest") for i in range(10)], description="weekly", tags=["eval"])
     assert batch.status.value == "validating" and batch.description == "weekly" and batch.tags == ["eval"]
     done = mistral.wait(batch.id, poll_interval=0.05, progress=False)
     assert done.status.value == "completed" and done.request_counts.total == 10
@@ -106,8 +115,10 @@ def test_mistral_submit_wait_results_history(mistral):
 
 
 def test_mistral_cancel(tmp_path):
-    with LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow, \
-            BatchClient(provider="mistral", base_url=slow.mistral_base_url, api_key=API_KEY) as client:
+    with (
+        LocalBatchServer(tmp_path, api_key=API_KEY, rate=20, poll_interval=0.1) as slow,
+        BatchClient(provider="mistral", base_url=slow.mistral_base_url, api_key=API_KEY) as client,
+    ):
         batch = client.submit([_chat(i, "mistral-small-latest") for i in range(200)])
         client.cancel_batch(batch.id)
         done = client.wait(batch.id, poll_interval=0.05, progress=False)
@@ -116,8 +127,9 @@ def test_mistral_cancel(tmp_path):
 
 # -- faults, from fakes ----------------------------------------------------------------------------------------
 def _fake(handler) -> BatchClient:
-    return BatchClient(provider="anthropic", api_key="sk-ant-test", transport=httpx.MockTransport(handler),
-                       max_retries=2)
+    return BatchClient(
+        provider="anthropic", api_key="sk-ant-test", transport=httpx.MockTransport(handler), max_retries=2
+    )
 
 
 def test_anthropic_overload_is_retried_and_errors_keep_their_message():
@@ -127,11 +139,14 @@ def test_anthropic_overload_is_retried_and_errors_keep_their_message():
         calls.append(request)
         assert request.headers["x-api-key"] == "sk-ant-test" and request.headers["anthropic-version"]
         if len(calls) == 1:
-            return httpx.Response(529, json={"type": "error", "error": {"type": "overloaded_error",
-                                                                        "message": "Overloaded"}},
-                                  headers={"retry-after": "0"})
-        return httpx.Response(404, json={"type": "error", "error": {"type": "not_found_error",
-                                                                    "message": "no such batch"}})
+            return httpx.Response(
+                529,
+                json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+                headers={"retry-after": "0"},
+            )
+        return httpx.Response(
+            404, json={"type": "error", "error": {"type": "not_found_error", "message": "no such batch"}}
+        )
 
     with _fake(handler) as client:
         assert client.base_url == "https://api.anthropic.com"
@@ -164,18 +179,34 @@ def test_async_client_speaks_the_dialects_too():
 
     from batch_widgets import AsyncBatchClient
 
-    page = {"data": [{"id": "b-1", "object": "batch", "input_files": ["file-1"], "endpoint": "/v1/embeddings",
-                      "errors": [], "status": "RUNNING", "created_at": 1, "total_requests": 4,
-                      "completed_requests": 1, "succeeded_requests": 1, "failed_requests": 0}],
-            "object": "list", "total": 1}
+    page = {
+        "data": [
+            {
+                "id": "b-1",
+                "object": "batch",
+                "input_files": ["file-1"],
+                "endpoint": "/v1/embeddings",
+                "errors": [],
+                "status": "RUNNING",
+                "created_at": 1,
+                "total_requests": 4,
+                "completed_requests": 1,
+                "succeeded_requests": 1,
+                "failed_requests": 0,
+            }
+        ],
+        "object": "list",
+        "total": 1,
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/v1/batch/jobs" and request.headers["authorization"] == "Bearer m-key"
         return httpx.Response(200, json=page)
 
     async def main():
-        async with AsyncBatchClient(base_url="https://api.mistral.ai", api_key="m-key",
-                                    transport=httpx.MockTransport(handler)) as client:
+        async with AsyncBatchClient(
+            base_url="https://api.mistral.ai", api_key="m-key", transport=httpx.MockTransport(handler)
+        ) as client:
             assert client.provider == "mistral"
             return await client.list_batches(limit=10)
 

@@ -50,8 +50,11 @@ def test_upstream_models_are_passed_through(tmp_path):
     def model(model_id: str):
         return listing["data"][0]
 
-    with serve_app(upstream) as up, LocalBatchServer(tmp_path, executor="upstream", upstream_url=up.url + "/v1") \
-            as srv, make_client(srv) as sdk:
+    with (
+        serve_app(upstream) as up,
+        LocalBatchServer(tmp_path, executor="upstream", upstream_url=up.url + "/v1") as srv,
+        make_client(srv) as sdk,
+    ):
         assert [m.id for m in sdk.models.list()] == ["org/llama-3"]
         assert sdk.models.retrieve("org/llama-3").owned_by == "me"
 
@@ -99,14 +102,25 @@ def test_invalid_bodies_fail_with_400_in_the_error_file(sdk, url, body, param, c
 
 
 def test_valid_chat_shapes_pass_the_checks():
-    ok = [{"role": "system", "content": "x"}, {"role": "user", "content": [{"type": "text", "text": "hi"}]},
-          {"role": "assistant", "tool_calls": [{"id": "c", "type": "function"}]}, {"role": "tool", "content": "1"}]
+    ok = [
+        {"role": "system", "content": "x"},
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "assistant", "tool_calls": [{"id": "c", "type": "function"}]},
+        {"role": "tool", "content": "1"},
+    ]
     assert check_body(CHAT, {"model": "m", "messages": ok}) is None
 
 
 def test_images_answer_a_small_valid_png(sdk):
-    lines = [{"custom_id": f"img-{i}", "method": "POST", "url": "/v1/images/generations",
-              "body": {"model": "gpt-image-1", "prompt": "a lighthouse", "n": 2}} for i in range(3)]
+    lines = [
+        {
+            "custom_id": f"img-{i}",
+            "method": "POST",
+            "url": "/v1/images/generations",
+            "body": {"model": "gpt-image-1", "prompt": "a lighthouse", "n": 2},
+        }
+        for i in range(3)
+    ]
     batch = wait_for(sdk, submit(sdk, url="/v1/images/generations", lines=lines).id)
     assert batch.status == "completed" and batch.request_counts.completed == 3
     for line in read_lines(sdk, batch.output_file_id):
@@ -116,15 +130,21 @@ def test_images_answer_a_small_valid_png(sdk):
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", png[16:24])
         idat = png.index(b"IDAT")
-        (size,) = struct.unpack(">I", png[idat - 4:idat])
-        assert len(zlib.decompress(png[idat + 4:idat + 4 + size])) == height * (1 + 3 * width)
+        (size,) = struct.unpack(">I", png[idat - 4 : idat])
+        assert len(zlib.decompress(png[idat + 4 : idat + 4 + size])) == height * (1 + 3 * width)
 
 
-@pytest.mark.parametrize("url,cap_name", [(CHAT, "max_tokens"), (CHAT, "max_completion_tokens"),
-                                          ("/v1/completions", "max_tokens"), ("/v1/responses", "max_output_tokens")])
+@pytest.mark.parametrize(
+    "url,cap_name",
+    [
+        (CHAT, "max_tokens"),
+        (CHAT, "max_completion_tokens"),
+        ("/v1/completions", "max_tokens"),
+        ("/v1/responses", "max_output_tokens"),
+    ],
+)
 def test_output_cap_truncates_with_finish_reason_length(sdk, url, cap_name):
-    batch = wait_for(sdk, submit(sdk, url=url, lines=[request_line(i, url=url, **{cap_name: 5})
-                                                      for i in range(6)]).id)
+    batch = wait_for(sdk, submit(sdk, url=url, lines=[request_line(i, url=url, **{cap_name: 5}) for i in range(6)]).id)
     for line in read_lines(sdk, batch.output_file_id):
         body = line["response"]["body"]
         out = body["usage"].get("completion_tokens", body["usage"].get("output_tokens"))
@@ -134,8 +154,11 @@ def test_output_cap_truncates_with_finish_reason_length(sdk, url, cap_name):
         else:
             assert body["choices"][0]["finish_reason"] == "length"
     uncapped = read_lines(sdk, wait_for(sdk, submit(sdk, 6, url=url).id).output_file_id)
-    assert any(ln["response"]["body"]["usage"].get("completion_tokens", ln["response"]["body"]["usage"].get(
-        "output_tokens")) > 5 for ln in uncapped)
+    assert any(
+        ln["response"]["body"]["usage"].get("completion_tokens", ln["response"]["body"]["usage"].get("output_tokens"))
+        > 5
+        for ln in uncapped
+    )
 
 
 def test_reasoning_models_report_reasoning_tokens_in_output_and_batch_usage(sdk):
@@ -167,8 +190,10 @@ def test_transient_failures_are_drawn_per_attempt_and_seedable():
 
 
 def test_retrying_failed_requests_on_the_server_can_succeed(tmp_path):
-    with LocalBatchServer(tmp_path, rate=0, failure_rate=0.5, seed=3, poll_interval=0.05) as srv, \
-            make_client(srv) as sdk:
+    with (
+        LocalBatchServer(tmp_path, rate=0, failure_rate=0.5, seed=3, poll_interval=0.05) as srv,
+        make_client(srv) as sdk,
+    ):
         first = wait_for(sdk, submit(sdk, 40).id)
         failed = {x["custom_id"] for x in read_lines(sdk, first.error_file_id)}
         assert failed
@@ -198,8 +223,15 @@ def test_client_refuses_an_endpoint_the_target_does_not_accept_before_uploading(
     from batch_widgets.errors import InvalidRequestsError
 
     before = len(sdk.files.list().data)
-    speech = [{"custom_id": f"s{i}", "method": "POST", "url": "/v1/audio/speech",
-               "body": {"model": "tts-1", "input": "hi", "voice": "alloy"}} for i in range(3)]
+    speech = [
+        {
+            "custom_id": f"s{i}",
+            "method": "POST",
+            "url": "/v1/audio/speech",
+            "body": {"model": "tts-1", "input": "hi", "voice": "alloy"},
+        }
+        for i in range(3)
+    ]
     with BatchClient(api_key="none", base_url=server.base_url) as client:
         with pytest.raises(InvalidRequestsError) as info:
             client.submit(speech)
@@ -216,12 +248,21 @@ def test_output_files_are_deleted_when_output_expires_after_says(tmp_path):
     from batch_widgets import BatchClient
     from batch_widgets.errors import NotFoundError
 
-    with LocalBatchServer(tmp_path, rate=0, failure_rate=0.5, seed=1, poll_interval=0.05) as srv, \
-            make_client(srv) as sdk:
+    with (
+        LocalBatchServer(tmp_path, rate=0, failure_rate=0.5, seed=1, poll_interval=0.05) as srv,
+        make_client(srv) as sdk,
+    ):
         f = upload(sdk, jsonl([request_line(i) for i in range(6)]))
         keep = wait_for(sdk, submit(sdk, 2).id)  # no output_expires_after: its files stay
-        batch = wait_for(sdk, sdk.batches.create(input_file_id=f.id, endpoint=CHAT, completion_window="24h",
-                                                 output_expires_after={"anchor": "created_at", "seconds": 3600}).id)
+        batch = wait_for(
+            sdk,
+            sdk.batches.create(
+                input_file_id=f.id,
+                endpoint=CHAT,
+                completion_window="24h",
+                output_expires_after={"anchor": "created_at", "seconds": 3600},
+            ).id,
+        )
         ids = [batch.output_file_id, batch.error_file_id]
         assert all(ids)
         for file_id in ids:
@@ -291,8 +332,15 @@ def test_submit_job_also_refuses_an_endpoint_the_target_does_not_accept(server, 
     from batch_widgets.errors import InvalidRequestsError
 
     before = len(sdk.files.list().data)
-    speech = [{"custom_id": f"s{i}", "method": "POST", "url": "/v1/audio/speech",
-               "body": {"model": "tts-1", "input": "hi", "voice": "alloy"}} for i in range(3)]
+    speech = [
+        {
+            "custom_id": f"s{i}",
+            "method": "POST",
+            "url": "/v1/audio/speech",
+            "body": {"model": "tts-1", "input": "hi", "voice": "alloy"},
+        }
+        for i in range(3)
+    ]
     with BatchClient(api_key="none", base_url=server.base_url) as client, pytest.raises(InvalidRequestsError) as info:
         client.submit_job(speech)
     assert [p.code for p in info.value.problems] == ["unsupported_endpoint"]

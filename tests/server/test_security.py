@@ -56,8 +56,10 @@ def test_keys_are_compared_in_constant_time(tmp_path, monkeypatch):
         calls.clear()
         assert httpx.get(server.base_url + "/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.get(server.base_url + "/models", headers={"Authorization": "Bearer right-key"}).status_code == 200
-    assert [(a, b) for a, b in calls] == [(b"Bearer wrong", b"Bearer right-key"),
-                                          (b"Bearer right-key", b"Bearer right-key")]
+    assert [(a, b) for a, b in calls] == [
+        (b"Bearer wrong", b"Bearer right-key"),
+        (b"Bearer right-key", b"Bearer right-key"),
+    ]
 
 
 def test_no_key_prompt_or_completion_in_the_default_log(tmp_path, caplog):
@@ -72,34 +74,70 @@ def test_no_key_prompt_or_completion_in_the_default_log(tmp_path, caplog):
         hits.append(1)
         if len(hits) == 1:  # one transient failure: the retry path runs too
             return JSONResponse({"error": {"message": "busy"}}, status_code=503, headers={"retry-after-ms": "10"})
-        return {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [{
-            "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "COMPLETION-SECRET"}}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+        return {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "COMPLETION-SECRET"}}
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        }
 
     cli.setup_logging()  # the CLI's default level
     caplog.set_level(logging.INFO)
-    with serve_app(upstream) as up, \
-            LocalBatchServer(tmp_path / "up", api_key="SERVER-KEY-SECRET", executor="upstream",
-                             upstream_url=up.url + "/v1", upstream_api_key="UPSTREAM-KEY-SECRET",
-                             poll_interval=0.05) as server, make_client(server) as client:
+    with (
+        serve_app(upstream) as up,
+        LocalBatchServer(
+            tmp_path / "up",
+            api_key="SERVER-KEY-SECRET",
+            executor="upstream",
+            upstream_url=up.url + "/v1",
+            upstream_api_key="UPSTREAM-KEY-SECRET",
+            poll_interval=0.05,
+        ) as server,
+        make_client(server) as client,
+    ):
         line = request_line(0, messages=[{"role": "user", "content": "PROMPT-SECRET"}])
         done = wait_for(client, submit(client, lines=[line]).id)
         assert "COMPLETION-SECRET" in str(read_lines(client, done.output_file_id))
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=server.base_url, api_key="WRONG-KEY-SECRET", max_retries=0).models.list()
-    with LocalBatchServer(tmp_path / "sim", api_key="SERVER-KEY-SECRET", rate=0, failure_rate=0.5,
-                          poll_interval=0.05) as server, make_client(server) as client:
-        wait_for(client, submit(client, lines=[request_line(i, messages=[{"role": "user", "content": "PROMPT-SECRET"}])
-                                               for i in range(5)]).id)
+    with (
+        LocalBatchServer(
+            tmp_path / "sim", api_key="SERVER-KEY-SECRET", rate=0, failure_rate=0.5, poll_interval=0.05
+        ) as server,
+        make_client(server) as client,
+    ):
+        wait_for(
+            client,
+            submit(
+                client,
+                lines=[request_line(i, messages=[{"role": "user", "content": "PROMPT-SECRET"}]) for i in range(5)],
+            ).id,
+        )
     assert len(hits) == 2
-    for secret in ("SERVER-KEY-SECRET", "UPSTREAM-KEY-SECRET", "WRONG-KEY-SECRET", "PROMPT-SECRET",
-                   "COMPLETION-SECRET"):
+    for secret in (
+        "SERVER-KEY-SECRET",
+        "UPSTREAM-KEY-SECRET",
+        "WRONG-KEY-SECRET",
+        "PROMPT-SECRET",
+        "COMPLETION-SECRET",
+    ):
         assert secret not in caplog.text
 
 
 def test_settings_repr_shows_no_secret(tmp_path):
     from batch_widgets.server.settings import ServerSettings
 
-    text = repr(ServerSettings(tmp_path, api_key="K-SECRET", upstream_api_key="U-SECRET",
-                               webhook_secret="whsec_W-SECRET", webhook_url="http://127.0.0.1:9/hook"))
+    text = repr(
+        ServerSettings(
+            tmp_path,
+            api_key="K-SECRET",
+            upstream_api_key="U-SECRET",
+            webhook_secret="whsec_W-SECRET",
+            webhook_url="http://127.0.0.1:9/hook",
+        )
+    )
     assert "SECRET" not in text and "webhook_url" in text

@@ -64,12 +64,15 @@ def unwrap(headers, body):
 
 
 def test_each_terminal_event_is_sent_signed_as_openai_does(tmp_path, receiver):
-    with LocalBatchServer(tmp_path, rate=0, window_seconds=1, poll_interval=0.05, webhook_url=receiver.url,
-                          webhook_secret=SECRET) as server, make_client(server) as client:
+    with (
+        LocalBatchServer(
+            tmp_path, rate=0, window_seconds=1, poll_interval=0.05, webhook_url=receiver.url, webhook_secret=SECRET
+        ) as server,
+        make_client(server) as client,
+    ):
         completed = wait_for(client, submit(client, 3).id)
         bad = client.files.create(file=("bad.jsonl", b"not json\n"), purpose="batch")
-        failed = client.batches.create(input_file_id=bad.id, endpoint="/v1/chat/completions",
-                                       completion_window="24h")
+        failed = client.batches.create(input_file_id=bad.id, endpoint="/v1/chat/completions", completion_window="24h")
         events = {}
         for headers, body in receiver.wait(2):
             event = unwrap(headers, body)  # raises InvalidWebhookSignatureError if the signature is wrong
@@ -85,8 +88,12 @@ def test_each_terminal_event_is_sent_signed_as_openai_does(tmp_path, receiver):
 
 
 def test_cancelled_and_expired_events(tmp_path, receiver):
-    with LocalBatchServer(tmp_path, rate=20, window_seconds=2, poll_interval=0.05, webhook_url=receiver.url,
-                          webhook_secret=SECRET) as server, make_client(server) as client:
+    with (
+        LocalBatchServer(
+            tmp_path, rate=20, window_seconds=2, poll_interval=0.05, webhook_url=receiver.url, webhook_secret=SECRET
+        ) as server,
+        make_client(server) as client,
+    ):
         cancelled = submit(client, 200)
         wait_for(client, cancelled.id, statuses=("in_progress",))
         client.batches.cancel(cancelled.id)
@@ -101,14 +108,17 @@ def test_cancelled_and_expired_events(tmp_path, receiver):
 def test_failed_deliveries_are_retried_with_the_same_id_across_a_restart(tmp_path):
     receiver = Receiver(fail_first=10**6)  # down: every attempt fails
     try:
-        with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05, webhook_url=receiver.url,
-                              webhook_secret=SECRET) as server, make_client(server) as client:
+        with (
+            LocalBatchServer(
+                tmp_path, rate=0, poll_interval=0.05, webhook_url=receiver.url, webhook_secret=SECRET
+            ) as server,
+            make_client(server) as client,
+        ):
             batch = wait_for(client, submit(client, 2).id)
             first, second = receiver.wait(2, timeout=10)  # retried after ~1 s of backoff
         assert first[0]["webhook-id"] == second[0]["webhook-id"] and first[1] == second[1]
         receiver.fail_first = 0  # back up
-        with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05, webhook_url=receiver.url,
-                              webhook_secret=SECRET):
+        with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05, webhook_url=receiver.url, webhook_secret=SECRET):
             deliveries = receiver.wait(3, timeout=10)
             time.sleep(0.5)
         headers, body = deliveries[2]
@@ -122,8 +132,11 @@ def test_failed_deliveries_are_retried_with_the_same_id_across_a_restart(tmp_pat
 def test_verify_webhook_rejects_tampering_age_and_missing_headers():
     body = b'{"id":"evt_1","object":"event","type":"batch.completed","created_at":1,"data":{"id":"batch_1"}}'
     now = int(time.time())
-    headers = {"webhook-id": "wh_1", "webhook-timestamp": str(now),
-               "webhook-signature": "v1,bogus " + sign_webhook(SECRET, "wh_1", now, body)}
+    headers = {
+        "webhook-id": "wh_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": "v1,bogus " + sign_webhook(SECRET, "wh_1", now, body),
+    }
     assert verify_webhook(body, headers, SECRET)["data"]["id"] == "batch_1"
     unwrap(headers, body)  # the SDK agrees
     for bad_body, bad_headers, why in [

@@ -60,7 +60,7 @@ class FakeBatchAPI:
                 return response
         path = request.url.path
         assert path.startswith(self.prefix), path
-        path = path[len(self.prefix):]
+        path = path[len(self.prefix) :]
         method = request.method
         if method == "GET" and path == "/batches":
             return self._list(request)

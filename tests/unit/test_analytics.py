@@ -10,17 +10,43 @@ from batch_widgets.pricing import Pricing
 T0 = 1_764_400_000  # 2025-11-29 07:06:40 UTC
 
 
-def batch(i, status="completed", *, created=T0, queue=60, run=600, finalize=30, total=100, failed=0,
-          model="gpt-4o-mini", usage=None, metadata=None, **extra):
-    data = {"id": f"batch_{i}", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": f"file-in{i}",
-            "completion_window": "24h", "status": status, "created_at": created, "model": model,
-            "request_counts": {"total": total, "completed": total - failed, "failed": failed},
-            "metadata": metadata, "usage": usage, **extra}
+def batch(
+    i,
+    status="completed",
+    *,
+    created=T0,
+    queue=60,
+    run=600,
+    finalize=30,
+    total=100,
+    failed=0,
+    model="gpt-4o-mini",
+    usage=None,
+    metadata=None,
+    **extra,
+):
+    data = {
+        "id": f"batch_{i}",
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": f"file-in{i}",
+        "completion_window": "24h",
+        "status": status,
+        "created_at": created,
+        "model": model,
+        "request_counts": {"total": total, "completed": total - failed, "failed": failed},
+        "metadata": metadata,
+        "usage": usage,
+        **extra,
+    }
     if status != "validating" and status != "failed":
         data["in_progress_at"] = created + queue
     if status == "completed":
-        data.update(finalizing_at=created + queue + run, completed_at=created + queue + run + finalize,
-                    output_file_id=f"file-out{i}")
+        data.update(
+            finalizing_at=created + queue + run,
+            completed_at=created + queue + run + finalize,
+            output_file_id=f"file-out{i}",
+        )
     if status == "failed":
         data["failed_at"] = created + queue
     if status == "cancelled":
@@ -59,13 +85,16 @@ def test_typed_columns():
 
 def test_success_rate_and_cost_sources():
     usage = {"input_tokens": 1_000_000, "output_tokens": 1_000_000, "total_tokens": 2_000_000}
-    df = batches_frame([
-        batch(1, total=10, failed=2, usage=usage),               # usage, priced model
-        batch(2, total=10, failed=0, model="my-llama", usage=usage),  # usage, unknown model
-        batch(3, total=10, failed=5, model=None),                # no usage: estimate
-        batch(4, total=0, status="validating"),
-        batch(5, model="gpt-4o"),                                # results usage given below
-    ], result_usage={"batch_5": (2_000_000, 0, 0), "batch_1": (1, 1, 1)})
+    df = batches_frame(
+        [
+            batch(1, total=10, failed=2, usage=usage),  # usage, priced model
+            batch(2, total=10, failed=0, model="my-llama", usage=usage),  # usage, unknown model
+            batch(3, total=10, failed=5, model=None),  # no usage: estimate
+            batch(4, total=0, status="validating"),
+            batch(5, model="gpt-4o"),  # results usage given below
+        ],
+        result_usage={"batch_5": (2_000_000, 0, 0), "batch_1": (1, 1, 1)},
+    )
     assert df["success_rate"].tolist()[:3] == [0.8, 1.0, 0.5] and math.isnan(df.loc[3, "success_rate"])
     assert df["cost_source"].tolist() == ["usage", "unknown", "estimate", "estimate", "results"]
     assert df.loc[0, "cost"] == pytest.approx(0.375)  # gpt-4o-mini 1M in + 1M out at batch price
@@ -81,12 +110,14 @@ def test_custom_pricing_changes_estimate():
 
 
 def test_summary_stats_known_values():
-    frame = batches_frame([
-        batch(1, total=100, failed=10, queue=60, run=600, finalize=30),  # 690 s
-        batch(2, total=50, failed=0, queue=10, run=100, finalize=0),     # 110 s
-        batch(3, "failed", total=0),                                     # 60 s (validation failed)
-        batch(4, "in_progress", total=20, failed=0),
-    ])
+    frame = batches_frame(
+        [
+            batch(1, total=100, failed=10, queue=60, run=600, finalize=30),  # 690 s
+            batch(2, total=50, failed=0, queue=10, run=100, finalize=0),  # 110 s
+            batch(3, "failed", total=0),  # 60 s (validation failed)
+            batch(4, "in_progress", total=20, failed=0),
+        ]
+    )
     stats = summary_stats(frame)
     assert stats["batches"] == 4 and stats["active"] == 1
     assert stats["by_status"]["completed"] == 2 and stats["by_status"]["failed"] == 1
@@ -107,11 +138,13 @@ def test_summary_stats_of_nothing():
 
 
 def test_filters():
-    frame = batches_frame([
-        batch(1, created=T0, metadata={"description": "Nightly eval", "tags": "eval,prod"}),
-        batch(2, "failed", created=T0 + 86_400, model="gpt-4.1"),
-        batch(3, "expired", created=T0 + 2 * 86_400, metadata={"tags": "adhoc"}),
-    ])
+    frame = batches_frame(
+        [
+            batch(1, created=T0, metadata={"description": "Nightly eval", "tags": "eval,prod"}),
+            batch(2, "failed", created=T0 + 86_400, model="gpt-4.1"),
+            batch(3, "expired", created=T0 + 2 * 86_400, metadata={"tags": "adhoc"}),
+        ]
+    )
     ids = lambda f: f["id"].tolist()  # noqa: E731 - a one-line local helper
     assert ids(filter_frame(frame, status=["FAILED", "expired"])) == ["batch_2", "batch_3"]
     assert ids(filter_frame(frame, status="completed")) == ["batch_1"]
@@ -122,8 +155,9 @@ def test_filters():
     assert ids(filter_frame(frame, endpoint="/v1/embeddings")) == []
     assert ids(filter_frame(frame, since=T0 + 86_400)) == ["batch_2", "batch_3"]
     assert ids(filter_frame(frame, until="2025-11-30T07:06:40Z")) == ["batch_1"]
-    assert ids(filter_frame(frame, since=pd.Timestamp(T0 + 1, unit="s").to_pydatetime(),
-                            status="failed")) == ["batch_2"]
+    assert ids(filter_frame(frame, since=pd.Timestamp(T0 + 1, unit="s").to_pydatetime(), status="failed")) == [
+        "batch_2"
+    ]
 
 
 def test_to_timestamp_forms():
@@ -132,6 +166,7 @@ def test_to_timestamp_forms():
     assert to_timestamp("2025-11-29 07:06:40") == expected  # naive means UTC
     assert to_timestamp("2025-11-29T08:06:40+01:00") == expected
     import datetime as dt
+
     assert to_timestamp(dt.date(2025, 11, 29)) == pd.Timestamp("2025-11-29", tz="UTC")
 
 
@@ -152,8 +187,12 @@ def test_the_library_bookkeeping_keys_stay_out_of_the_frame_and_the_csv():
     from batch_widgets import facts
     from batch_widgets.history import BatchHistory
 
-    meta = {facts.REQUEST_TAG_KEY: "4cdaef8ef4ad42be", facts.JOB_SPEC_KEY: "requests=3", "owner": "ana",
-            facts.DESCRIPTION_KEY: "=1+1"}
+    meta = {
+        facts.REQUEST_TAG_KEY: "4cdaef8ef4ad42be",
+        facts.JOB_SPEC_KEY: "requests=3",
+        "owner": "ana",
+        facts.DESCRIPTION_KEY: "=1+1",
+    }
     history = BatchHistory.from_batches([batch(1, metadata=meta)])
     assert history.to_dataframe()["metadata"][0] == {"owner": "ana", facts.DESCRIPTION_KEY: "=1+1"}
     csv = history.to_csv()
@@ -162,12 +201,22 @@ def test_the_library_bookkeeping_keys_stay_out_of_the_frame_and_the_csv():
 
 
 def test_statistics_count_what_they_say():
-    stats = summary_stats(batches_frame([
-        batch(1, "completed", total=100, failed=10, queue=10, run=80, finalize=10),  # 100 s
-        batch(2, "cancelled", queue=0, run=20, finalize=10,
-              request_counts={"total": 300, "completed": 23, "failed": 2}),  # 30 s, 275 never ran
-        batch(3, "in_progress", total=50),
-    ]))
+    stats = summary_stats(
+        batches_frame(
+            [
+                batch(1, "completed", total=100, failed=10, queue=10, run=80, finalize=10),  # 100 s
+                batch(
+                    2,
+                    "cancelled",
+                    queue=0,
+                    run=20,
+                    finalize=10,
+                    request_counts={"total": 300, "completed": 23, "failed": 2},
+                ),  # 30 s, 275 never ran
+                batch(3, "in_progress", total=50),
+            ]
+        )
+    )
     assert (stats["completed_requests"], stats["failed_requests"], stats["total_requests"]) == (163, 12, 450)
     assert stats["success_rate"] == 163 / 175  # of the done requests; the unrun ones are in neither
     assert stats["finished_batches"] == 2 and stats["mean_processing_seconds"] == 65.0

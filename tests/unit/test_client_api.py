@@ -102,8 +102,9 @@ def test_retrieve_create_cancel():
     api = FakeBatchAPI(1)
     client = client_for(api)
     assert client.retrieve_batch("batch_0000").status is BatchStatus.VALIDATING
-    created = client.create_batch("file-abc", "/v1/embeddings", metadata={"description": "nightly"},
-                                  output_expires_after=7200)
+    created = client.create_batch(
+        "file-abc", "/v1/embeddings", metadata={"description": "nightly"}, output_expires_after=7200
+    )
     body = json.loads(api.requests[-1].content)
     assert body["input_file_id"] == "file-abc" and body["endpoint"] == "/v1/embeddings"
     assert body["completion_window"] == "24h"
@@ -198,6 +199,7 @@ def test_download_failure_leaves_no_partial_file(tmp_path):
         def body():
             yield b"first part\n"
             raise httpx.ReadError("connection reset mid-body")
+
         return httpx.Response(200, stream=_Stream(body()))
 
     client = BatchClient(KEY, transport=httpx.MockTransport(handler), sleep=lambda s: None)
@@ -212,9 +214,11 @@ def test_download_retry_restarts_cleanly(tmp_path):
     def handler(request):
         calls.append(1)
         if len(calls) == 1:
+
             def broken():
                 yield b"partial"
                 raise httpx.RemoteProtocolError("peer closed connection")
+
             return httpx.Response(200, stream=_Stream(broken()))
         return httpx.Response(200, content=b"whole file\n")
 
@@ -240,9 +244,11 @@ def flaky_file_server(honour_range: bool, drops: int = 1, headers: dict | None =
             extra["content-range"] = f"bytes {start}-{len(CONTENT) - 1}/{len(CONTENT)}"
         body = CONTENT[start:]
         if len(ranges) <= drops:
+
             def broken():
                 yield body[:10_000]
                 raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
             return httpx.Response(status, headers=extra, stream=_Stream(broken()))
         return httpx.Response(status, headers=extra, content=body)
 
@@ -273,9 +279,11 @@ def test_download_of_gzip_content_is_restarted_not_resumed(tmp_path):
         requests.append(request.headers.get("range"))
         packed = gzip.compress(CONTENT)
         if len(requests) == 1:
+
             def broken():
                 yield packed[:2000]
                 raise httpx.ReadError("connection reset")
+
             return httpx.Response(200, headers={"content-encoding": "gzip"}, stream=_Stream(broken()))
         return httpx.Response(200, headers={"content-encoding": "gzip"}, content=packed)
 
@@ -295,9 +303,18 @@ class _Stream(httpx.SyncByteStream):
 # -- errors --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, BadRequestError), (401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError),
-     (409, ConflictError), (422, UnprocessableEntityError), (429, RateLimitError), (500, ServerError),
-     (503, ServerError), (418, APIError)],
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (422, UnprocessableEntityError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (503, ServerError),
+        (418, APIError),
+    ],
 )
 def test_status_maps_to_error_class(status, cls):
     body = {"error": {"message": "nope", "type": "invalid_request_error", "param": "limit", "code": "bad_thing"}}
@@ -310,7 +327,13 @@ def test_status_maps_to_error_class(status, cls):
     err = info.value
     assert type(err) is cls
     assert (err.status, err.code, err.message, err.type, err.param, err.request_id) == (
-        status, "bad_thing", "nope", "invalid_request_error", "limit", "req_123")
+        status,
+        "bad_thing",
+        "nope",
+        "invalid_request_error",
+        "limit",
+        "req_123",
+    )
     assert str(err).startswith(f"HTTP {status}: bad_thing: nope (request id req_123)")
     assert (err.hint is not None) == (status in (401, 403, 404))  # a fix is named when the cause is ours
     assert err.fatal == (status in (401, 403, 404))  # 404 on the list route itself: no Batch API there
@@ -318,10 +341,12 @@ def test_status_maps_to_error_class(status, cls):
 
 @pytest.mark.parametrize(
     ("base_url", "path", "hint"),
-    [("http://gw.test", "/batches", "http://gw.test has no /batches route: the base URL should end in /v1"),
-     ("http://gw.test/api/", "/files", "http://gw.test/api has no /files route: the base URL should end in /v1"),
-     ("http://gw.test/v1", "/batches", "http://gw.test/v1 has no /batches route: does this provider offer"),
-     ("http://gw.test", "/batches/batch_1", None)],  # a missing batch is not a wrong URL
+    [
+        ("http://gw.test", "/batches", "http://gw.test has no /batches route: the base URL should end in /v1"),
+        ("http://gw.test/api/", "/files", "http://gw.test/api has no /files route: the base URL should end in /v1"),
+        ("http://gw.test/v1", "/batches", "http://gw.test/v1 has no /batches route: does this provider offer"),
+        ("http://gw.test", "/batches/batch_1", None),
+    ],  # a missing batch is not a wrong URL
 )
 def test_a_404_on_a_batch_api_route_hints_at_the_base_url(base_url, path, hint):
     def handler(request):
@@ -330,7 +355,8 @@ def test_a_404_on_a_batch_api_route_hints_at_the_base_url(base_url, path, hint):
     client = BatchClient(KEY, base_url=base_url, transport=httpx.MockTransport(handler), max_retries=0)
     with pytest.raises(NotFoundError) as info:
         client.retrieve_batch("batch_1") if path.startswith("/batches/") else (
-            client.list_batches() if path == "/batches" else client.list_files())
+            client.list_batches() if path == "/batches" else client.list_files()
+        )
     err = info.value
     if hint is None:
         assert err.hint is None and not err.fatal
@@ -346,8 +372,10 @@ def test_a_refused_key_names_where_the_key_comes_from():
 
     with pytest.raises(AuthenticationError) as info:
         BatchClient("sk-wrong", transport=httpx.MockTransport(handler), max_retries=0).list_batches()
-    assert str(info.value) == ("HTTP 401: invalid_api_key: Incorrect API key provided. Hint: check api_key= or "
-                               "OPENAI_API_KEY (as the kernel sees it)")
+    assert str(info.value) == (
+        "HTTP 401: invalid_api_key: Incorrect API key provided. Hint: check api_key= or "
+        "OPENAI_API_KEY (as the kernel sees it)"
+    )
     assert info.value.fatal
 
 
@@ -355,10 +383,16 @@ def test_a_refused_key_names_where_the_key_comes_from():
     ("kwargs", "message", "param"),
     [
         ({"json": {"detail": "Batch not found"}}, "Batch not found", None),
-        ({"json": {"detail": [{"loc": ["body", "endpoint"], "msg": "field required", "type": "missing"}]}},
-         "body.endpoint: field required", "body.endpoint"),
-        ({"json": {"detail": [{"loc": ["query", "limit"], "msg": "too big"}, {"loc": ["body"], "msg": "bad"}]}},
-         "query.limit: too big; body: bad", None),
+        (
+            {"json": {"detail": [{"loc": ["body", "endpoint"], "msg": "field required", "type": "missing"}]}},
+            "body.endpoint: field required",
+            "body.endpoint",
+        ),
+        (
+            {"json": {"detail": [{"loc": ["query", "limit"], "msg": "too big"}, {"loc": ["body"], "msg": "bad"}]}},
+            "query.limit: too big; body: bad",
+            None,
+        ),
         ({"json": {"detail": {"error": {"message": "wrapped", "code": "x"}}}}, "wrapped", None),
         ({"json": {"message": "gateway says no"}}, "gateway says no", None),
         ({"text": "upstream exploded"}, "upstream exploded", None),
@@ -392,42 +426,76 @@ def test_cancel_finished_batch_raises_conflict_once():
 
 # -- provider deviations -------------------------------------------------------------------------------------
 AZURE_BATCH = {
-    "id": "batch_6a2f8b1e-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "object": "batch", "endpoint": None, "errors": None,
-    "input_file_id": "file-9f3a", "completion_window": "24h", "status": "Completed",
-    "output_file_id": "file-out", "error_file_id": "", "created_at": 1733350000, "in_progress_at": None,
-    "expires_at": 1733436400, "finalizing_at": 1733351000, "completed_at": 1733351200, "failed_at": None,
-    "expired_at": None, "cancelling_at": None, "cancelled_at": None,
-    "request_counts": {"total": None, "completed": None, "failed": None}, "metadata": None,
+    "id": "batch_6a2f8b1e-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+    "object": "batch",
+    "endpoint": None,
+    "errors": None,
+    "input_file_id": "file-9f3a",
+    "completion_window": "24h",
+    "status": "Completed",
+    "output_file_id": "file-out",
+    "error_file_id": "",
+    "created_at": 1733350000,
+    "in_progress_at": None,
+    "expires_at": 1733436400,
+    "finalizing_at": 1733351000,
+    "completed_at": 1733351200,
+    "failed_at": None,
+    "expired_at": None,
+    "cancelling_at": None,
+    "cancelled_at": None,
+    "request_counts": {"total": None, "completed": None, "failed": None},
+    "metadata": None,
 }
 TOGETHER_CREATE = {
     "job": {
-        "id": "a1b2c3d4-0000-1111-2222-333344445555", "user_id": "u1", "input_file_id": "file-tg",
-        "file_size_bytes": 1024, "status": "VALIDATING", "job_deadline": "2026-11-30T10:00:00Z",
-        "created_at": "2026-11-29T10:00:00Z", "endpoint": "/v1/chat/completions", "progress": 0,
+        "id": "a1b2c3d4-0000-1111-2222-333344445555",
+        "user_id": "u1",
+        "input_file_id": "file-tg",
+        "file_size_bytes": 1024,
+        "status": "VALIDATING",
+        "job_deadline": "2026-11-30T10:00:00Z",
+        "created_at": "2026-11-29T10:00:00Z",
+        "endpoint": "/v1/chat/completions",
+        "progress": 0,
         "model_id": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
     },
     "warning": "batch may take longer than usual",
 }
 NOVITA_BATCH = {
-    "id": "batch_nv1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-nv",
-    "completion_window": "48h", "status": "PROGRESS", "output_file_id": "", "error_file_id": "",
-    "created_at": "2026-11-29T08:30:00+08:00", "in_progress_at": "2026-11-29T08:31:00+08:00",
-    "request_counts": {"total": 10, "completed": 4, "failed": 0}, "version": 2, "created_by": "u-7",
-    "remark": "", "total": 10, "completed": 4, "failed": 0,
+    "id": "batch_nv1",
+    "object": "batch",
+    "endpoint": "/v1/chat/completions",
+    "input_file_id": "file-nv",
+    "completion_window": "48h",
+    "status": "PROGRESS",
+    "output_file_id": "",
+    "error_file_id": "",
+    "created_at": "2026-11-29T08:30:00+08:00",
+    "in_progress_at": "2026-11-29T08:31:00+08:00",
+    "request_counts": {"total": 10, "completed": 4, "failed": 0},
+    "version": 2,
+    "created_by": "u-7",
+    "remark": "",
+    "total": 10,
+    "completed": 4,
+    "failed": 0,
 }
 
 
 def test_azure_batch_shape_parses_clean():
-    b = BatchClient(KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=AZURE_BATCH))) \
-        .retrieve_batch(AZURE_BATCH["id"])
+    b = BatchClient(KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=AZURE_BATCH))).retrieve_batch(
+        AZURE_BATCH["id"]
+    )
     assert b.status is BatchStatus.COMPLETED and b.is_terminal
     assert b.error_file_id is None and b.output_file_id == "file-out" and b.endpoint is None
     assert (b.request_counts.total, b.request_counts.completed, b.request_counts.failed) == (0, 0, 0)
 
 
 def test_together_create_wrapper_parses_clean():
-    b = BatchClient(KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=TOGETHER_CREATE))) \
-        .create_batch("file-tg", "/v1/chat/completions")
+    b = BatchClient(
+        KEY, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=TOGETHER_CREATE))
+    ).create_batch("file-tg", "/v1/chat/completions")
     assert b.id == "a1b2c3d4-0000-1111-2222-333344445555"
     assert b.status is BatchStatus.VALIDATING and b.created_at == unix(2026, 11, 29, 10, 0)
     assert b.model == "meta-llama/Llama-3.3-70B-Instruct-Turbo"

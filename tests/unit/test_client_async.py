@@ -52,10 +52,10 @@ def test_async_workflow_round_trip_on_the_local_server(tmp_path):
     async def main(server):
         async with AsyncBatchClient(api_key=server.api_key, base_url=server.base_url) as client:
             updates = []
-            batch = await client.submit(build_requests([f"q{i}" for i in range(12)], model="gpt-4o-mini"),
-                                        description="async run", tags=["a"])
-            done = await client.wait(batch.id, poll_interval=0.05, timeout=60, on_update=updates.append,
-                                     progress=False)
+            batch = await client.submit(
+                build_requests([f"q{i}" for i in range(12)], model="gpt-4o-mini"), description="async run", tags=["a"]
+            )
+            done = await client.wait(batch.id, poll_interval=0.05, timeout=60, on_update=updates.append, progress=False)
             assert done.status == "completed" and updates[-1] == done
             results = await client.results(done, directory=tmp_path / "r")
             frame = results.to_dataframe()
@@ -180,8 +180,9 @@ def test_async_download_error_leaves_no_file(tmp_path):
             raise httpx.ReadError("reset")
 
     async def main():
-        client = AsyncBatchClient(KEY, max_retries=0,
-                                  transport=httpx.MockTransport(lambda r: httpx.Response(200, stream=Broken())))
+        client = AsyncBatchClient(
+            KEY, max_retries=0, transport=httpx.MockTransport(lambda r: httpx.Response(200, stream=Broken()))
+        )
         await client.download_file("file-1", tmp_path / "out.jsonl")
 
     with pytest.raises(APIConnectionError):

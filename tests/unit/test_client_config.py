@@ -51,8 +51,9 @@ def test_arguments_override_env(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "https://env.example/v1")
     monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
     rec = Recorder()
-    client = BatchClient("sk-arg", "http://127.0.0.1:9/v1", organization="org-arg", project="p",
-                         transport=httpx.MockTransport(rec))
+    client = BatchClient(
+        "sk-arg", "http://127.0.0.1:9/v1", organization="org-arg", project="p", transport=httpx.MockTransport(rec)
+    )
     client.list_batches()
     assert str(rec.last.url).startswith("http://127.0.0.1:9/v1/batches")
     assert rec.last.headers["authorization"] == "Bearer sk-arg"
@@ -75,8 +76,9 @@ def test_base_url_alone_sends_no_authorization():
 
 def test_azure_by_api_version_argument():
     rec = Recorder()
-    client = BatchClient(KEY, "https://res.openai.azure.com/", api_version="2025-04-01-preview",
-                         transport=httpx.MockTransport(rec))
+    client = BatchClient(
+        KEY, "https://res.openai.azure.com/", api_version="2025-04-01-preview", transport=httpx.MockTransport(rec)
+    )
     client.list_batches(limit=5)
     assert rec.last.url.path == "/openai/batches"
     assert dict(rec.last.url.params) == {"limit": "5", "api-version": "2025-04-01-preview"}
@@ -97,8 +99,9 @@ def test_azure_from_env_files_are_not_deployment_scoped(monkeypatch):
 
 def test_azure_endpoint_already_ending_in_openai_is_not_doubled():
     rec = Recorder()
-    BatchClient(KEY, "https://res.openai.azure.com/openai", api_version="2024-10-21",
-                transport=httpx.MockTransport(rec)).list_batches()
+    BatchClient(
+        KEY, "https://res.openai.azure.com/openai", api_version="2024-10-21", transport=httpx.MockTransport(rec)
+    ).list_batches()
     assert rec.last.url.path == "/openai/batches"
 
 
@@ -142,8 +145,7 @@ def test_nothing_configured_uses_shared_local_server(monkeypatch, caplog):
         started.append(1)
         return Server()
 
-    monkeypatch.setitem(sys.modules, "batch_widgets.server.local",
-                        types.SimpleNamespace(shared_server=shared_server))
+    monkeypatch.setitem(sys.modules, "batch_widgets.server.local", types.SimpleNamespace(shared_server=shared_server))
     rec = Recorder()
     with caplog.at_level(logging.INFO, logger="batch_widgets.transport"):
         client = BatchClient(transport=httpx.MockTransport(rec))
@@ -160,8 +162,7 @@ def test_falling_back_to_the_local_server_warns_once_where_a_notebook_shows_it(m
     from batch_widgets.errors import LocalServerWarning
 
     server = types.SimpleNamespace(base_url="http://127.0.0.1:5555/v1", api_key="local-key")
-    monkeypatch.setitem(sys.modules, "batch_widgets.server.local",
-                        types.SimpleNamespace(shared_server=lambda: server))
+    monkeypatch.setitem(sys.modules, "batch_widgets.server.local", types.SimpleNamespace(shared_server=lambda: server))
     monkeypatch.setattr(_config, "_warned_local", False)
     with pytest.warns(LocalServerWarning) as record:
         first = BatchClient(transport=httpx.MockTransport(Recorder()))
@@ -183,8 +184,13 @@ def test_timeout_and_negative_retries():
 
 # -- the key stays secret -------------------------------------------------------------------------------------
 def test_key_never_in_repr_str_errors_or_logs(caplog):
-    echo = {"error": {"message": f"Incorrect API key provided: {KEY}.", "code": "invalid_api_key",
-                      "type": "invalid_request_error"}}
+    echo = {
+        "error": {
+            "message": f"Incorrect API key provided: {KEY}.",
+            "code": "invalid_api_key",
+            "type": "invalid_request_error",
+        }
+    }
     api = FakeBatchAPI(1)
     api.faults = [lambda r: httpx.Response(503)] * 2 + [lambda r: httpx.Response(401, json=echo)]
 
@@ -198,8 +204,17 @@ def test_key_never_in_repr_str_errors_or_logs(caplog):
         broken = BatchClient(KEY, transport=httpx.MockTransport(dropped), sleep=lambda s: None)
         with pytest.raises(APIConnectionError) as conn:
             broken.retrieve_batch("batch_0000")
-    texts = [repr(client), str(client), repr(client._core.config), str(auth.value), repr(auth.value),
-             auth.value.message, str(conn.value), repr(conn.value), caplog.text]
+    texts = [
+        repr(client),
+        str(client),
+        repr(client._core.config),
+        str(auth.value),
+        repr(auth.value),
+        auth.value.message,
+        str(conn.value),
+        repr(conn.value),
+        caplog.text,
+    ]
     assert auth.value.code == "invalid_api_key" and "<redacted>" in auth.value.message
     assert "retry 1 of 2" in caplog.text  # the retries were logged, and without the key
     for text in texts:

@@ -40,9 +40,15 @@ class _Client:
         self.base_url, self.is_local = base_url, is_local
 
 
-@pytest.mark.parametrize("url,local", [("http://127.0.0.1:8765/v1", True), ("http://localhost:1/v1", True),
-                                       ("https://api.openai.com/v1", False),
-                                       ("https://res.openai.azure.com/openai", False)])
+@pytest.mark.parametrize(
+    "url,local",
+    [
+        ("http://127.0.0.1:8765/v1", True),
+        ("http://localhost:1/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("https://res.openai.azure.com/openai", False),
+    ],
+)
 def test_ensure_local_refuses_remote_providers(url, local):
     client = _Client(url)
     assert runs_locally(client) is local
@@ -58,16 +64,21 @@ def test_start_demo_batches_against_a_local_server(tmp_path):
     from batch_widgets import BatchClient
     from batch_widgets.server.local import LocalBatchServer
 
-    with LocalBatchServer(tmp_path, api_key="sk-demo") as server, \
-            BatchClient(base_url=server.base_url, api_key=server.api_key) as client:
+    with (
+        LocalBatchServer(tmp_path, api_key="sk-demo") as server,
+        BatchClient(base_url=server.base_url, api_key=server.api_key) as client,
+    ):
         batches = start_demo_batches(client, n_batches=3, requests_per_batch=10, metadata={"owner": "tests"})
         assert len({b.id for b in batches}) == 3
         for batch in batches:
             done = client.wait(batch.id, progress=False, poll_interval=0.05)
             assert done.status == "completed" and done.request_counts.total == 10
             assert done.metadata["owner"] == "tests" and done.description and done.tags
-        assert [b.description for b in batches] == ["Support ticket triage", "Weekly report summaries",
-                                                   "Help-centre translations (FR)"]
+        assert [b.description for b in batches] == [
+            "Support ticket triage",
+            "Weekly report summaries",
+            "Help-centre translations (FR)",
+        ]
 
 
 def test_seed_demo_history_writes_a_varied_30_day_past(tmp_path):

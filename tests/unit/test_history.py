@@ -23,10 +23,17 @@ T0 = 1_764_400_000
 def fake_history(n=250, **kw):
     api = FakeBatchAPI()
     for i in range(n):
-        api.add_batch(status="completed", created_at=T0 + i * 3600, in_progress_at=T0 + i * 3600 + 10,
-                      finalizing_at=T0 + i * 3600 + 100, completed_at=T0 + i * 3600 + 130,
-                      request_counts={"total": 10, "completed": 9, "failed": 1}, model="gpt-4o-mini",
-                      metadata={"description": f"run {i}", "tags": "even" if i % 2 == 0 else "odd"}, **kw)
+        api.add_batch(
+            status="completed",
+            created_at=T0 + i * 3600,
+            in_progress_at=T0 + i * 3600 + 10,
+            finalizing_at=T0 + i * 3600 + 100,
+            completed_at=T0 + i * 3600 + 130,
+            request_counts={"total": 10, "completed": 9, "failed": 1},
+            model="gpt-4o-mini",
+            metadata={"description": f"run {i}", "tags": "even" if i % 2 == 0 else "odd"},
+            **kw,
+        )
     client = BatchClient(api_key="k", base_url="http://fake/v1", transport=api.transport(), max_retries=0)
     return api, client
 
@@ -48,8 +55,9 @@ def test_refresh_picks_up_new_and_changed_batches():
     active = api.add_batch(status="in_progress", created_at=T0 + 10**6, request_counts={"total": 4})
     history = batch_history(client)
     assert history.stats()["active"] == 1
-    active.update(status="completed", completed_at=T0 + 10**6 + 50,
-                  request_counts={"total": 4, "completed": 4, "failed": 0})
+    active.update(
+        status="completed", completed_at=T0 + 10**6 + 50, request_counts={"total": 4, "completed": 4, "failed": 0}
+    )
     api.add_batch(status="validating", created_at=T0 + 2 * 10**6)
     history.refresh()
     df = history.to_dataframe()
@@ -109,8 +117,14 @@ def test_exports(tmp_path):
 def test_charts_build_and_render_offline(tmp_path):
     _, client = fake_history(30)
     history = batch_history(client)
-    charts = [history.success_failure_chart(), history.status_chart(), history.processing_time_chart(),
-              history.cost_chart(), history.cost_chart(by="model"), history.throughput_chart()]
+    charts = [
+        history.success_failure_chart(),
+        history.status_chart(),
+        history.processing_time_chart(),
+        history.cost_chart(),
+        history.cost_chart(by="model"),
+        history.throughput_chart(),
+    ]
     for chart in charts:
         assert isinstance(chart, (alt.Chart, alt.LayerChart))
         spec = chart.to_dict()
@@ -134,8 +148,11 @@ def test_chart_in_an_exported_html_file_is_inline_svg():
     _, client = fake_history(6)
     bundle = batch_history(client).status_chart()._repr_mimebundle_()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("history.status_chart()", outputs=[
-        nbformat.v4.new_output("display_data", data=bundle)])]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "history.status_chart()", outputs=[nbformat.v4.new_output("display_data", data=bundle)]
+        )
+    ]
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     encoded = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html)  # nbconvert inlines it as an <img>
     assert encoded and base64.b64decode(encoded.group(1)).lstrip().startswith(b"<svg")
@@ -170,10 +187,16 @@ def test_charts_display_as_inline_svg_without_touching_the_renderer():
 
 
 def test_history_against_the_local_server_with_results_cost(tmp_path):
-    with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05) as srv, BatchClient(base_url=srv.base_url,
-                                                                                    api_key="k") as c:
-        first = c.wait(c.submit(build_requests(["a", "b", "c"], model="gpt-4o-mini"), description="one",
-                                tags=["t1"]), poll_interval=0.05, timeout=30, progress=False)
+    with (
+        LocalBatchServer(tmp_path, rate=0, poll_interval=0.05) as srv,
+        BatchClient(base_url=srv.base_url, api_key="k") as c,
+    ):
+        first = c.wait(
+            c.submit(build_requests(["a", "b", "c"], model="gpt-4o-mini"), description="one", tags=["t1"]),
+            poll_interval=0.05,
+            timeout=30,
+            progress=False,
+        )
         second = c.submit(build_requests(["d"], model="gpt-4o-mini"), description="two")
         history = batch_history(c)
         df = history.to_dataframe()
@@ -203,8 +226,7 @@ def test_incremental_refresh_gives_the_same_frame_as_a_full_build():
     running = api.add_batch(status="in_progress", created_at=T0 - 10, request_counts={"total": 5})
     history = batch_history(client)
     history.to_dataframe()  # built once
-    running.update(status="completed", completed_at=T0 + 40,
-                   request_counts={"total": 5, "completed": 5, "failed": 0})
+    running.update(status="completed", completed_at=T0 + 40, request_counts={"total": 5, "completed": 5, "failed": 0})
     api.add_batch(status="validating", created_at=T0 + 10**6, metadata={"tags": "new"})
     history.refresh()
     incremental = history.to_dataframe()

@@ -6,9 +6,14 @@ from batch_widgets.models import Batch, BatchPage
 
 
 def make_batch(i: int, status: str = "completed", completed: int = 10) -> Batch:
-    return Batch(id=f"batch_{i:06d}", input_file_id="file-x", endpoint="/v1/chat/completions",
-                 status=status, created_at=1_700_000_000 + i,
-                 request_counts={"total": 10, "completed": completed, "failed": 0})
+    return Batch(
+        id=f"batch_{i:06d}",
+        input_file_id="file-x",
+        endpoint="/v1/chat/completions",
+        status=status,
+        created_at=1_700_000_000 + i,
+        request_counts={"total": 10, "completed": completed, "failed": 0},
+    )
 
 
 class ListingProvider:
@@ -25,9 +30,13 @@ class ListingProvider:
         self.calls.append(("list", after))
         rows = self.ordered()
         start = 0 if after is None else [b.id for b in rows].index(after) + 1
-        data = rows[start:start + limit]
-        return BatchPage(data=data, first_id=data[0].id if data else None,
-                         last_id=data[-1].id if data else None, has_more=start + limit < len(rows))
+        data = rows[start : start + limit]
+        return BatchPage(
+            data=data,
+            first_id=data[0].id if data else None,
+            last_id=data[-1].id if data else None,
+            has_more=start + limit < len(rows),
+        )
 
     def retrieve_batch(self, batch_id):
         self.calls.append(("get", batch_id))

@@ -20,8 +20,9 @@ FAST = {"poll_interval": 0.05, "max_poll_interval": 0.2, "progress": False}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with LocalBatchServer(tmp_path_factory.mktemp("jobs"), api_key=KEY, rate=0, failure_rate=0.2,
-                          poll_interval=0.05, seed=7) as srv:  # failures drawn per attempt, the same every run
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("jobs"), api_key=KEY, rate=0, failure_rate=0.2, poll_interval=0.05, seed=7
+    ) as srv:  # failures drawn per attempt, the same every run
         yield srv
 
 
@@ -87,8 +88,13 @@ def test_job_splits_retries_and_merges(client):
     assert cost > 0 and source == "usage"
     single = [client.retrieve_batch(b.id) for b in job.batches]
     from batch_widgets.pricing import get_pricing
-    assert cost == pytest.approx(sum(get_pricing().cost(b.model, usage=(
-        b.usage.input_tokens, b.usage.output_tokens, b.usage.cached_tokens))[0] for b in single))
+
+    assert cost == pytest.approx(
+        sum(
+            get_pricing().cost(b.model, usage=(b.usage.input_tokens, b.usage.output_tokens, b.usage.cached_tokens))[0]
+            for b in single
+        )
+    )
     html = job._repr_html_()
     assert job.id in html and "Part 3/3 retry 1" in html and "230 / 230 settled" in html
     assert job.id in repr(job) and "retry round" in str(job)
@@ -186,15 +192,22 @@ def test_retry_on_and_spec():
     spec = JobSpec(requests=10, max_attempts=4, retry_on=("429",), max_enqueued_tokens=99)
     assert JobSpec.decode(spec.encode()) == spec
     assert JobSpec.decode(None, requests=5) == JobSpec(requests=5, max_attempts=1)
-    frame = pd.DataFrame({"ok": [True, False, False, False, False, False],
-                          "status": ["ok", "error", "error", "error", "not_executed", "not_executed"],
-                          "status_code": pd.array([200, 500, 400, 429, None, None], dtype="Int64"),
-                          "error_code": [None, None, "invalid_value", None, "batch_expired", None]})
+    frame = pd.DataFrame(
+        {
+            "ok": [True, False, False, False, False, False],
+            "status": ["ok", "error", "error", "error", "not_executed", "not_executed"],
+            "status_code": pd.array([200, 500, 400, 429, None, None], dtype="Int64"),
+            "error_code": [None, None, "invalid_value", None, "batch_expired", None],
+        }
+    )
     default = [str(c) for c in jobs_module.DEFAULT_RETRY_ON]
     assert retryable_mask(frame, default).tolist() == [False, True, False, True, True, True]
     assert retryable_mask(frame, ["batch_expired"]).tolist() == [False, False, False, False, True, False]
     assert split_parts([b"x" * 9] * 5, [3] * 5, max_requests=10, max_bytes=10**6, max_tokens=7) == [
-        (0, 2), (2, 4), (4, 5)]
+        (0, 2),
+        (2, 4),
+        (4, 5),
+    ]
 
 
 def test_async_job_is_the_same(server):
@@ -213,8 +226,10 @@ def test_async_job_is_the_same(server):
 
 
 def test_cancel_stops_the_whole_job(tmp_path):
-    with LocalBatchServer(tmp_path, api_key=KEY, rate=50, poll_interval=0.05) as srv, \
-            BatchClient(api_key=KEY, base_url=srv.base_url) as client:
+    with (
+        LocalBatchServer(tmp_path, api_key=KEY, rate=50, poll_interval=0.05) as srv,
+        BatchClient(api_key=KEY, base_url=srv.base_url) as client,
+    ):
         job = client.submit_job(prompts(200), max_part_requests=100)
         job.cancel()
         job.wait(timeout=30, **FAST)
@@ -232,9 +247,12 @@ def test_token_limit_refusal_waits_and_submits_again(tmp_path):
     lines = jobs_module.request_lines(requests, None)[0]
     part_tokens = sum(estimate_tokens(line) for line in lines[:30])
     # The provider's limit fits one part at a time; the job does not know it (no max_enqueued_tokens).
-    with LocalBatchServer(tmp_path, api_key=KEY, rate=300, poll_interval=0.05,
-                          enqueued_token_limit=part_tokens + part_tokens // 2) as srv, \
-            BatchClient(api_key=KEY, base_url=srv.base_url) as client:
+    with (
+        LocalBatchServer(
+            tmp_path, api_key=KEY, rate=300, poll_interval=0.05, enqueued_token_limit=part_tokens + part_tokens // 2
+        ) as srv,
+        BatchClient(api_key=KEY, base_url=srv.base_url) as client,
+    ):
         job = client.submit_job(requests, max_part_requests=30, max_attempts=1)
         job.wait(timeout=60, **FAST)
         assert job.status == "completed"

@@ -10,13 +10,22 @@ from batch_widgets.validation import validate_requests
 
 def test_prompts_from_dataframe_with_template_and_system_prompt():
     df = pd.DataFrame({"question": ["What is 2+2?", "Capital of France?"]})
-    lines = build_requests(df, model="gpt-4o-mini", prompt_column="question",
-                           body_template={"temperature": 0, "max_tokens": 50}, system_prompt="Be brief.")
+    lines = build_requests(
+        df,
+        model="gpt-4o-mini",
+        prompt_column="question",
+        body_template={"temperature": 0, "max_tokens": 50},
+        system_prompt="Be brief.",
+    )
     assert [x["custom_id"] for x in lines] == ["request-0", "request-1"]
     first = lines[0]
     assert first["method"] == "POST" and first["url"] == "/v1/chat/completions"
-    assert first["body"] == {"temperature": 0, "max_tokens": 50, "model": "gpt-4o-mini", "messages": [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]}
+    assert first["body"] == {
+        "temperature": 0,
+        "max_tokens": 50,
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}],
+    }
     assert validate_requests(lines).ok
 
 
@@ -28,8 +37,10 @@ def test_ids_are_stable_and_custom_id_column_is_used():
 
 
 def test_messages_column_accepts_lists_and_json_text():
-    rows = [{"messages": [{"role": "user", "content": "hi"}]},
-            {"messages": json.dumps([{"role": "user", "content": "yo"}])}]
+    rows = [
+        {"messages": [{"role": "user", "content": "hi"}]},
+        {"messages": json.dumps([{"role": "user", "content": "yo"}])},
+    ]
     lines = build_requests(rows, model="gpt-4o")
     assert lines[1]["body"]["messages"] == [{"role": "user", "content": "yo"}]
 
@@ -41,8 +52,9 @@ def test_body_column_keeps_complete_bodies_and_fills_model():
     assert lines[1]["body"]["model"] == "gpt-4o-mini"
 
 
-@pytest.mark.parametrize("endpoint, field", [("/v1/embeddings", "input"), ("/v1/completions", "prompt"),
-                                             ("/v1/responses", "input")])
+@pytest.mark.parametrize(
+    "endpoint, field", [("/v1/embeddings", "input"), ("/v1/completions", "prompt"), ("/v1/responses", "input")]
+)
 def test_other_endpoints_put_the_prompt_in_their_field(endpoint, field):
     lines = build_requests(["hello"], endpoint=endpoint, model="m")
     assert lines[0]["body"] == {"model": "m", field: "hello"} and lines[0]["url"] == endpoint

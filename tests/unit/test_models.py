@@ -176,17 +176,31 @@ def test_page_and_file_and_output_lines():
     page = BatchPage.model_validate({"object": "list", "data": [OPENAI_BATCH], "has_more": None})
     assert page.has_more is False and page.data[0].id == "batch_abc123"
     file = FileObject.model_validate(
-        {"id": "file-1", "object": "file", "bytes": 10, "created_at": "2024-03-26T16:45:33Z",
-         "filename": "in.jsonl", "purpose": "batch"}
+        {
+            "id": "file-1",
+            "object": "file",
+            "bytes": 10,
+            "created_at": "2024-03-26T16:45:33Z",
+            "filename": "in.jsonl",
+            "purpose": "batch",
+        }
     )
     assert file.created_at == 1711471533
     ok = BatchOutputLine.model_validate(
-        {"id": "batch_req_1", "custom_id": "r1",
-         "response": {"status_code": 200, "request_id": "req_1", "body": {"x": 1}}, "error": None}
+        {
+            "id": "batch_req_1",
+            "custom_id": "r1",
+            "response": {"status_code": 200, "request_id": "req_1", "body": {"x": 1}},
+            "error": None,
+        }
     )
     failed = BatchOutputLine.model_validate(
-        {"id": "batch_req_2", "custom_id": "r2", "response": None,
-         "error": {"code": "batch_expired", "message": "not run"}}
+        {
+            "id": "batch_req_2",
+            "custom_id": "r2",
+            "response": None,
+            "error": {"code": "batch_expired", "message": "not run"},
+        }
     )
     rejected = BatchOutputLine.model_validate(
         {"id": "batch_req_3", "custom_id": "r3", "response": {"status_code": 400, "body": {"error": {}}}}
@@ -202,10 +216,17 @@ def test_metadata_values_become_strings():
 def test_batch_reads_well_in_a_notebook():
     from batch_widgets.models import Batch
 
-    batch = Batch(id="batch_1", input_file_id="file_1", status="completed", created_at=1_764_400_000,
-                  completed_at=1_764_400_130, endpoint="/v1/chat/completions", model="gpt-4o-mini",
-                  request_counts={"total": 10, "completed": 9, "failed": 1},
-                  metadata={"description": "Nightly <b>eval</b>", "tags": "a,b", "owner": "me"})
+    batch = Batch(
+        id="batch_1",
+        input_file_id="file_1",
+        status="completed",
+        created_at=1_764_400_000,
+        completed_at=1_764_400_130,
+        endpoint="/v1/chat/completions",
+        model="gpt-4o-mini",
+        request_counts={"total": 10, "completed": 9, "failed": 1},
+        metadata={"description": "Nightly <b>eval</b>", "tags": "a,b", "owner": "me"},
+    )
     assert repr(batch) == "<Batch batch_1 completed 10/10 done 'Nightly <b>eval</b>'>"
     page = batch._repr_html_()
     assert "Nightly &lt;b&gt;eval&lt;/b&gt;" in page and "<b>" not in page  # API text is never markup
@@ -213,7 +234,12 @@ def test_batch_reads_well_in_a_notebook():
     assert "9 of 10 requests succeeded, 1 failed" in page and "2 min 10 s" in page
     assert "| tags | a, b |" in batch._repr_markdown_()
     assert str(batch).splitlines()[1].split() == ["id", "batch_1"]
-    failed = Batch(id="batch_2", input_file_id="file_2", status="failed", created_at=1_764_400_000,
-                   errors={"data": [{"code": "invalid_json_line", "message": "not valid JSON", "line": 2}]})
+    failed = Batch(
+        id="batch_2",
+        input_file_id="file_2",
+        status="failed",
+        created_at=1_764_400_000,
+        errors={"data": [{"code": "invalid_json_line", "message": "not valid JSON", "line": 2}]},
+    )
     text = str(failed)
     assert "the input failed validation" in text and "line 2: not valid JSON (invalid_json_line)" in text

@@ -14,8 +14,17 @@ def test_shipped_table_is_dated_and_has_common_models():
     p = Pricing.default()
     assert p.as_of and p.as_of[:4].isdigit()
     assert p.batch_discount == 0.5
-    for model in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3", "o4-mini",
-                  "text-embedding-3-small", "text-embedding-3-large"):
+    for model in (
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano",
+        "o3",
+        "o4-mini",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+    ):
         assert p.price_for(model) is not None, model
 
 
@@ -44,7 +53,9 @@ def test_unknown_model_is_unknown_never_zero():
 def test_cost_sources_in_order():
     p = get_pricing()
     assert p.cost("gpt-4o", usage=(1_000_000, 0, 0), result_usage=(5, 5, 0), completed_requests=3) == (
-        pytest.approx(1.25), "usage")
+        pytest.approx(1.25),
+        "usage",
+    )
     assert p.cost("gpt-4o", result_usage=(0, 1_000_000, 0), completed_requests=3) == (pytest.approx(5.0), "results")
     assert p.cost("whatever", completed_requests=250) == (pytest.approx(0.25), "estimate")
     assert p.cost("gpt-4o") == (None, "unknown")
@@ -70,21 +81,29 @@ def test_bad_price_entries_are_rejected_clearly():
 def test_anthropic_and_mistral_models_cost_at_their_batch_discount():
     pricing = get_pricing()
     # Claude Haiku 4.5: $1 in, $0.10 cache hits, $5 out per 1M; Message Batches take 50 % off.
-    assert pricing.token_cost("claude-haiku-4-5-20251001", 1_000_000, 1_000_000, 500_000) == \
-        pytest.approx((500_000 * 1.00 + 500_000 * 0.10 + 1_000_000 * 5.00) / 1e6 * 0.5)
+    assert pricing.token_cost("claude-haiku-4-5-20251001", 1_000_000, 1_000_000, 500_000) == pytest.approx(
+        (500_000 * 1.00 + 500_000 * 0.10 + 1_000_000 * 5.00) / 1e6 * 0.5
+    )
     assert pricing.price_for("claude-sonnet-4-20250514") == pricing.price_for("claude-sonnet-4-0")
     # Mistral publishes no cached-input price: cached tokens count as ordinary input.
-    assert pricing.token_cost("mistral-small-latest", 2_000_000, 1_000_000, 1_000_000) == \
-        pytest.approx((2_000_000 * 0.10 + 1_000_000 * 0.30) / 1e6 * 0.5)
+    assert pricing.token_cost("mistral-small-latest", 2_000_000, 1_000_000, 1_000_000) == pytest.approx(
+        (2_000_000 * 0.10 + 1_000_000 * 0.30) / 1e6 * 0.5
+    )
 
 
 def test_a_simulated_batch_costs_are_marked_simulated():
     from batch_widgets.models import Batch
     from batch_widgets.pricing import batch_cost
 
-    raw = {"id": "batch_1", "input_file_id": "f", "status": "completed", "created_at": 1, "model": "gpt-4o-mini",
-           "request_counts": {"total": 2, "completed": 2, "failed": 0},
-           "usage": {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}}
+    raw = {
+        "id": "batch_1",
+        "input_file_id": "f",
+        "status": "completed",
+        "created_at": 1,
+        "model": "gpt-4o-mini",
+        "request_counts": {"total": 2, "completed": 2, "failed": 0},
+        "usage": {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500},
+    }
     real_usd, real_source = batch_cost(Batch(**raw))
     usd, source = batch_cost(Batch(**raw, simulated=True))  # as our local server's simulated executor says
     assert (real_source, source) == ("usage", "simulated") and usd == real_usd > 0

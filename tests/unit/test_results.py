@@ -8,24 +8,60 @@ from batch_widgets.results import RESULT_COLUMNS, BatchResults, _read_fast, read
 
 
 def chat_line(cid, content="hi", finish="stop", model="gpt-4o-mini-2024-07-18", prompt=10, completion=3, cached=0):
-    return {"id": f"batch_req_{cid}", "custom_id": cid, "error": None, "response": {
-        "status_code": 200, "request_id": "req_1", "body": {
-            "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None},
-                         "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                      "prompt_tokens_details": {"cached_tokens": cached}}}}}
+    return {
+        "id": f"batch_req_{cid}",
+        "custom_id": cid,
+        "error": None,
+        "response": {
+            "status_code": 200,
+            "request_id": "req_1",
+            "body": {
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": finish,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                    "prompt_tokens_details": {"cached_tokens": cached},
+                },
+            },
+        },
+    }
 
 
 def http_error_line(cid, code="context_length_exceeded", status=400):
-    return {"id": f"batch_req_{cid}", "custom_id": cid, "error": None, "response": {
-        "status_code": status, "request_id": "req_2", "body": {"error": {
-            "message": "too long", "type": "invalid_request_error", "param": "messages", "code": code}}}}
+    return {
+        "id": f"batch_req_{cid}",
+        "custom_id": cid,
+        "error": None,
+        "response": {
+            "status_code": status,
+            "request_id": "req_2",
+            "body": {
+                "error": {"message": "too long", "type": "invalid_request_error", "param": "messages", "code": code}
+            },
+        },
+    }
 
 
 def expired_line(cid):
-    return {"id": f"batch_req_{cid}", "custom_id": cid, "response": None, "error": {
-        "code": "batch_expired", "message": "This request could not be executed before the completion window expired."}}
+    return {
+        "id": f"batch_req_{cid}",
+        "custom_id": cid,
+        "response": None,
+        "error": {
+            "code": "batch_expired",
+            "message": "This request could not be executed before the completion window expired.",
+        },
+    }
 
 
 def write(path, objs, trailing="\n"):
@@ -34,14 +70,21 @@ def write(path, objs, trailing="\n"):
 
 
 def input_line(cid, prompt):
-    return {"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
-            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}}
+    return {
+        "custom_id": cid,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]},
+    }
 
 
 @pytest.fixture
 def files(tmp_path):
-    out = write(tmp_path / "out.jsonl",
-                [chat_line("c", "third 😀", cached=4), chat_line("a", "first", finish="length")], trailing="\n\n\n")
+    out = write(
+        tmp_path / "out.jsonl",
+        [chat_line("c", "third 😀", cached=4), chat_line("a", "first", finish="length")],
+        trailing="\n\n\n",
+    )
     err = write(tmp_path / "err.jsonl", [http_error_line("b"), expired_line("d")])
     inp = write(tmp_path / "in.jsonl", [input_line(c, f"prompt {c}") for c in "abcde"])
     return out, err, inp
@@ -104,19 +147,51 @@ def test_empty_choices_error_only_and_empty_files(tmp_path):
 
 def test_completions_responses_and_embeddings(tmp_path):
     lines = [
-        {"custom_id": "cmp", "response": {"status_code": 200, "body": {
-            "model": "gpt-3.5-turbo-instruct", "choices": [{"text": "done", "finish_reason": "length"}],
-            "usage": {"prompt_tokens": 2, "completion_tokens": 16}}}},
-        {"custom_id": "rsp", "response": {"status_code": 200, "body": {
-            "object": "response", "model": "gpt-4.1", "status": "completed",
-            "output": [{"type": "reasoning", "summary": []},
-                       {"type": "message", "content": [{"type": "output_text", "text": "A. "},
-                                                       {"type": "refusal", "refusal": "no"},
-                                                       {"type": "output_text", "text": "B."}]}],
-            "usage": {"input_tokens": 7, "output_tokens": 4, "input_tokens_details": {"cached_tokens": 1}}}}},
-        {"custom_id": "emb", "response": {"status_code": 200, "body": {
-            "model": "text-embedding-3-small", "data": [{"index": 0, "embedding": [0.5, -0.25]}],
-            "usage": {"prompt_tokens": 3, "total_tokens": 3}}}},
+        {
+            "custom_id": "cmp",
+            "response": {
+                "status_code": 200,
+                "body": {
+                    "model": "gpt-3.5-turbo-instruct",
+                    "choices": [{"text": "done", "finish_reason": "length"}],
+                    "usage": {"prompt_tokens": 2, "completion_tokens": 16},
+                },
+            },
+        },
+        {
+            "custom_id": "rsp",
+            "response": {
+                "status_code": 200,
+                "body": {
+                    "object": "response",
+                    "model": "gpt-4.1",
+                    "status": "completed",
+                    "output": [
+                        {"type": "reasoning", "summary": []},
+                        {
+                            "type": "message",
+                            "content": [
+                                {"type": "output_text", "text": "A. "},
+                                {"type": "refusal", "refusal": "no"},
+                                {"type": "output_text", "text": "B."},
+                            ],
+                        },
+                    ],
+                    "usage": {"input_tokens": 7, "output_tokens": 4, "input_tokens_details": {"cached_tokens": 1}},
+                },
+            },
+        },
+        {
+            "custom_id": "emb",
+            "response": {
+                "status_code": 200,
+                "body": {
+                    "model": "text-embedding-3-small",
+                    "data": [{"index": 0, "embedding": [0.5, -0.25]}],
+                    "usage": {"prompt_tokens": 3, "total_tokens": 3},
+                },
+            },
+        },
     ]
     for fast in (True, False):
         df = read_result_file(write(tmp_path / "m.jsonl", lines), fast=fast).set_index("custom_id")
@@ -136,8 +211,17 @@ def test_fast_and_fallback_paths_agree(tmp_path, files):
 def test_fallback_reads_what_pyarrow_rejects(tmp_path, caplog):
     # base64 embeddings (a string where the schema expects a list) and a plain-text error body
     lines = [
-        {"custom_id": "b64", "response": {"status_code": 200, "body": {
-            "model": "text-embedding-3-small", "data": [{"embedding": "AAAAPw=="}], "usage": {"prompt_tokens": 1}}}},
+        {
+            "custom_id": "b64",
+            "response": {
+                "status_code": 200,
+                "body": {
+                    "model": "text-embedding-3-small",
+                    "data": [{"embedding": "AAAAPw=="}],
+                    "usage": {"prompt_tokens": 1},
+                },
+            },
+        },
         {"custom_id": "txt", "response": {"status_code": 502, "body": "Bad gateway"}, "error": None},
         chat_line("fine", "yes"),
     ]
@@ -162,6 +246,7 @@ def test_broken_line_is_reported_with_its_number(tmp_path):
 
 def test_lines_longer_than_a_block_are_read(tmp_path, monkeypatch):
     from batch_widgets import results as mod
+
     monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 10)
     path = write(tmp_path / "long.jsonl", [chat_line("long", "x" * 5000), chat_line("short")])
     df = mod._to_pandas(mod._read_fast(path))
@@ -186,16 +271,20 @@ def test_frames_with_and_without_inputs_are_cached_separately(files):
     assert results.to_dataframe().loc[0, "text"] == "first"  # callers get copies
 
 
-@pytest.mark.parametrize("rows", [
-    [["a"], None, [], [None], ["bb"], None],               # at most one element: text bytes are shared
-    [["a", "x"], None, [], ["bb"], [None, "y"], ["ccc"]],  # several elements: taken one by one
-    [["a"], ["b"], ["c"]],                                 # exactly one each: no work at all
-])
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [["a"], None, [], [None], ["bb"], None],  # at most one element: text bytes are shared
+        [["a", "x"], None, [], ["bb"], [None, "y"], ["ccc"]],  # several elements: taken one by one
+        [["a"], ["b"], ["c"]],  # exactly one each: no work at all
+    ],
+)
 def test_first_element_of_lists_matches_plain_python(rows):
     from batch_widgets.results import _first
 
-    lists = pa.array([None if r is None else [{"t": v} for v in r] for r in rows],
-                     pa.list_(pa.struct([("t", pa.string())])))
+    lists = pa.array(
+        [None if r is None else [{"t": v} for v in r] for r in rows], pa.list_(pa.struct([("t", pa.string())]))
+    )
     expected = [r[0] if r else None for r in rows]
     assert _first(lists, "t").to_pylist() == expected
     for start in range(1, len(rows)):  # slices keep their offsets into the shared child values
@@ -214,12 +303,21 @@ def test_missing_result_file_gives_a_clear_error_and_missing_inputs_a_warning(tm
 
     api = FakeBatchAPI()
     out = write(tmp_path / "o.jsonl", [chat_line("a")])
-    api.files["file-out"] = {"id": "file-out", "object": "file", "created_at": 1, "filename": "o",
-                             "purpose": "batch_output"}
+    api.files["file-out"] = {
+        "id": "file-out",
+        "object": "file",
+        "created_at": 1,
+        "filename": "o",
+        "purpose": "batch_output",
+    }
     api.contents["file-out"] = out.read_bytes()
     gone = api.add_batch(status="completed", output_file_id="file-expired", request_counts={"total": 1, "completed": 1})
-    kept = api.add_batch(status="completed", output_file_id="file-out", input_file_id="file-in-gone",
-                         request_counts={"total": 1, "completed": 1})
+    kept = api.add_batch(
+        status="completed",
+        output_file_id="file-out",
+        input_file_id="file-in-gone",
+        request_counts={"total": 1, "completed": 1},
+    )
     client = BatchClient(api_key="k", base_url="http://fake/v1", transport=api.transport(), max_retries=0)
     with pytest.raises(NotFoundError, match=f"result file of batch {gone['id']} is gone.*30 days"):
         client.results(gone["id"])

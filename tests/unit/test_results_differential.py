@@ -220,8 +220,12 @@ def test_null_lines_give_the_same_clear_error_on_both_paths(tmp_path, where):
 def test_prompts_survive_the_bodies_sliding_together(tmp_path):
     """The fast input reader reuses the file's buffer for the body column after parsing the prompts from it:
     prompts of every kind (no messages at all here) must be their own copies."""
-    lines = [json.dumps({"custom_id": f"e{i}", "body": {"model": "m", "input": f"text {i} " * (i % 7)}},
-                        separators=(",", ":")) for i in range(300)]
+    lines = [
+        json.dumps(
+            {"custom_id": f"e{i}", "body": {"model": "m", "input": f"text {i} " * (i % 7)}}, separators=(",", ":")
+        )
+        for i in range(300)
+    ]
     inp = write(tmp_path / "in.jsonl", lines)
     fast = mod._read_inputs_fast(inp)
     assert fast is not None and fast.equals(mod._read_inputs_slow(inp))

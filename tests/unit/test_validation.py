@@ -18,8 +18,12 @@ EP = "/v1/chat/completions"
 
 
 def req(i, **over):
-    line = {"custom_id": f"r{i}", "method": "POST", "url": EP,
-            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]}}
+    line = {
+        "custom_id": f"r{i}",
+        "method": "POST",
+        "url": EP,
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]},
+    }
     line.update(over)
     return line
 
@@ -87,8 +91,15 @@ def test_each_problem_has_code_and_line():
 
 
 def test_messages_do_not_repeat_their_field():
-    lines = jl(req(1), req(1), req(3, url="/v1/embeddings"), req(4, method="GET"), req(5, body={"model": "other"}),
-               req(6, body={"model": "gpt-4o-mini", "stream": True}), {"method": "POST", "url": EP, "body": None})
+    lines = jl(
+        req(1),
+        req(1),
+        req(3, url="/v1/embeddings"),
+        req(4, method="GET"),
+        req(5, body={"model": "other"}),
+        req(6, body={"model": "gpt-4o-mini", "stream": True}),
+        {"method": "POST", "url": EP, "body": None},
+    )
     report = validate_lines(lines, endpoint=EP)
     fielded = [p for p in report.problems if p.field]
     assert len(fielded) == len(report.problems) == 7

@@ -19,8 +19,9 @@ KEY = "workflow-test-key"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with LocalBatchServer(tmp_path_factory.mktemp("wf"), api_key=KEY, rate=0, failure_rate=0.25,
-                          poll_interval=0.05) as srv:
+    with LocalBatchServer(
+        tmp_path_factory.mktemp("wf"), api_key=KEY, rate=0, failure_rate=0.25, poll_interval=0.05
+    ) as srv:
         yield srv
 
 
@@ -36,8 +37,7 @@ def prompts(n, start=0):
 
 def test_submit_wait_results_round_trip(client):
     updates = []
-    batch = client.submit(prompts(40), description="smoke run", tags=["eval", "nightly"],
-                          metadata={"owner": "ana"})
+    batch = client.submit(prompts(40), description="smoke run", tags=["eval", "nightly"], metadata={"owner": "ana"})
     assert batch.metadata["description"] == "smoke run"
     assert batch.metadata["tags"] == "eval,nightly" and batch.tags == ["eval", "nightly"]
     assert batch.metadata["owner"] == "ana"
@@ -56,12 +56,17 @@ def test_submit_wait_results_round_trip(client):
     tmpdir = results._tempdir
     results.close()
     import os
+
     assert not os.path.exists(tmpdir)
 
 
 def test_retry_failed_resubmits_only_failures_with_parent(client):
-    parent = client.wait(client.submit(prompts(40, 100), description="to retry", tags=["x"]),
-                         poll_interval=0.05, timeout=60, progress=False)
+    parent = client.wait(
+        client.submit(prompts(40, 100), description="to retry", tags=["x"]),
+        poll_interval=0.05,
+        timeout=60,
+        progress=False,
+    )
     failed = client.results(parent.id).failed_custom_ids()
     assert failed
     child = client.retry_failed(parent.id)
@@ -73,8 +78,10 @@ def test_retry_failed_resubmits_only_failures_with_parent(client):
 
 
 def test_retry_with_nothing_to_retry(tmp_path):
-    with LocalBatchServer(tmp_path, rate=0, poll_interval=0.05) as srv, BatchClient(base_url=srv.base_url,
-                                                                                    api_key="k") as c:
+    with (
+        LocalBatchServer(tmp_path, rate=0, poll_interval=0.05) as srv,
+        BatchClient(base_url=srv.base_url, api_key="k") as c,
+    ):
         batch = c.wait(c.submit(prompts(3)), poll_interval=0.05, timeout=30, progress=False)
         assert batch.request_counts.completed == 3
         with pytest.raises(ValueError, match="no failed"):
@@ -82,8 +89,10 @@ def test_retry_with_nothing_to_retry(tmp_path):
 
 
 def test_cancelled_batch_rows_not_executed_then_retry(tmp_path):
-    with LocalBatchServer(tmp_path, rate=4, poll_interval=0.05) as srv, BatchClient(base_url=srv.base_url,
-                                                                                    api_key="k") as c:
+    with (
+        LocalBatchServer(tmp_path, rate=4, poll_interval=0.05) as srv,
+        BatchClient(base_url=srv.base_url, api_key="k") as c,
+    ):
         batch = c.submit(prompts(30))
         c.cancel_batch(batch.id)
         batch = c.wait(batch.id, poll_interval=0.05, timeout=60, progress=False)
@@ -116,8 +125,10 @@ def test_submit_accepts_a_path_and_jsonl_bytes(client, tmp_path):
     path = write_jsonl(prompts(3), tmp_path / "in.jsonl")
     from_path = client.wait(client.submit(path), poll_interval=0.05, timeout=30, progress=False)
     assert from_path.request_counts.total == 3 and from_path.endpoint == "/v1/chat/completions"
-    data = b"".join(json.dumps(line).encode() + b"\n" for line in build_requests(
-        ["a", "b"], endpoint="/v1/embeddings", model="text-embedding-3-small"))
+    data = b"".join(
+        json.dumps(line).encode() + b"\n"
+        for line in build_requests(["a", "b"], endpoint="/v1/embeddings", model="text-embedding-3-small")
+    )
     embedded = client.wait(client.submit(data + b"\n"), poll_interval=0.05, timeout=30, progress=False)
     assert embedded.endpoint == "/v1/embeddings" and embedded.request_counts.total == 2
     df = client.results(embedded).to_dataframe()
@@ -129,8 +140,9 @@ def test_submit_takes_build_requests_keywords_and_names_its_uploads(client, tmp_
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"id": [7, 8], "question": ["a", "b"]})
     # The error used to say "pass model=", and submit(df, model=...) then raised TypeError.
-    batch = client.submit(frame, model="gpt-4o-mini", prompt_column="question", custom_id_column="id",
-                          description="Eval: run 2/3")
+    batch = client.submit(
+        frame, model="gpt-4o-mini", prompt_column="question", custom_id_column="id", description="Eval: run 2/3"
+    )
     content = client.file_content(batch.input_file_id).decode()
     assert [json.loads(line)["custom_id"] for line in content.splitlines()] == ["7", "8"]
     name = client.retrieve_file(batch.input_file_id).filename
@@ -161,14 +173,15 @@ def test_split_lines_by_count_and_bytes():
 
 
 def test_metadata_limits_have_clear_messages():
-    assert build_metadata({"n": 3}, description="d", tags=["a", " b "]) == {"n": "3", "description": "d",
-                                                                            "tags": "a,b"}
+    assert build_metadata({"n": 3}, description="d", tags=["a", " b "]) == {"n": "3", "description": "d", "tags": "a,b"}
     key_max, value_max = facts.METADATA_MAX_KEY_CHARS, facts.METADATA_MAX_VALUE_CHARS
-    with pytest.raises(InvalidMetadataError,
-                       match=f"key 'kkkkkkkkkkkkkkkkkkkk'... is {key_max + 1} characters, at most {key_max}"):
+    with pytest.raises(
+        InvalidMetadataError, match=f"key 'kkkkkkkkkkkkkkkkkkkk'... is {key_max + 1} characters, at most {key_max}"
+    ):
         build_metadata({"k" * (key_max + 1): "v"})
-    with pytest.raises(InvalidMetadataError,
-                       match=f"value of 'description' is {value_max + 1} characters, at most {value_max}"):
+    with pytest.raises(
+        InvalidMetadataError, match=f"value of 'description' is {value_max + 1} characters, at most {value_max}"
+    ):
         build_metadata(description="d" * (value_max + 1))
     with pytest.raises(InvalidMetadataError, match="commas"):
         build_metadata(tags=["a,b"])
@@ -177,6 +190,7 @@ def test_metadata_limits_have_clear_messages():
 
 
 # -- polling behaviour, with scripted HTTP and the client's own clock and sleep -------------------------------
+
 
 class FakeTime:
     """A clock and a sleep for the client: sleeping advances the clock, no real time passes."""
@@ -202,9 +216,16 @@ def scripted_handler(states, calls):
         if isinstance(state, int):
             return httpx.Response(state, json={"error": {"message": "try later", "type": "server_error"}})
         status, completed = state
-        body = {"id": "b1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "f",
-                "completion_window": "24h", "status": status, "created_at": 1_700_000_000,
-                "request_counts": {"total": 10, "completed": completed, "failed": 0}}
+        body = {
+            "id": "b1",
+            "object": "batch",
+            "endpoint": "/v1/chat/completions",
+            "input_file_id": "f",
+            "completion_window": "24h",
+            "status": status,
+            "created_at": 1_700_000_000,
+            "request_counts": {"total": 10, "completed": completed, "failed": 0},
+        }
         return httpx.Response(200, json=body)
 
     return handle
@@ -215,9 +236,14 @@ def scripted_client(states, time=None):
     A state given as an int is answered with that HTTP error status instead."""
     calls = []
     time = time or FakeTime()
-    client = BatchClient(api_key="k", base_url="http://testserver/v1",
-                         transport=httpx.MockTransport(scripted_handler(states, calls)), max_retries=0,
-                         clock=time.clock, sleep=time.sleep)
+    client = BatchClient(
+        api_key="k",
+        base_url="http://testserver/v1",
+        transport=httpx.MockTransport(scripted_handler(states, calls)),
+        max_retries=0,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
     return client, calls
 
 
@@ -231,8 +257,7 @@ class SyncOrAsync:
         if kind == "sync":
             self.client = BatchClient(transport=httpx.MockTransport(handler), sleep=self.time.sleep, **options)
         else:
-            self.client = AsyncBatchClient(transport=httpx.MockTransport(handler), sleep=self.time.asleep,
-                                           **options)
+            self.client = AsyncBatchClient(transport=httpx.MockTransport(handler), sleep=self.time.asleep, **options)
 
     def wait(self, *args, **kwargs):
         if self.kind == "sync":
@@ -252,7 +277,10 @@ def test_wait_backs_off_while_unchanged_and_resets_on_change(kind):
     assert batch.status == "completed" and len(c.calls) == 10
     assert c.time.sleeps == [1, 2, 4, 8, 8, 8, 1, 2, 4]
     assert [(b.status.value, b.request_counts.completed) for b in seen] == [
-        ("validating", 0), ("in_progress", 5), ("completed", 10)]
+        ("validating", 0),
+        ("in_progress", 5),
+        ("completed", 10),
+    ]
 
 
 @both

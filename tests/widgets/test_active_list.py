@@ -91,8 +91,9 @@ def test_several_finishing_name_each_batch_by_description_or_id():
     c = running(api)  # no description: its id stands in
     w, store = _list(api)
     for raw in (a, b, c):
-        raw.update(status="completed", completed_at=T0 + 100,
-                   request_counts={"total": 10, "completed": 10, "failed": 0})
+        raw.update(
+            status="completed", completed_at=T0 + 100, request_counts={"total": 10, "completed": 10, "failed": 0}
+        )
     store.poll_once()
     prefix, _, names = w._notice["text"].partition(": ")
     assert prefix == "3 batches finished"
@@ -104,16 +105,27 @@ def test_several_finishing_name_each_batch_by_description_or_id():
 
 def test_a_refused_input_reads_as_failed_validation_and_cancel_names_the_batch():
     api = FakeBatchAPI()
-    raw = running(api, status="validating", request_counts={"total": 0, "completed": 0, "failed": 0},
-                  metadata={"description": "Ticket triage"})
+    raw = running(
+        api,
+        status="validating",
+        request_counts={"total": 0, "completed": 0, "failed": 0},
+        metadata={"description": "Ticket triage"},
+    )
     other = running(api, metadata={"description": "Weekly summaries"})
     w, store = _list(api)
     w._dispatch_action(w, {"action": "cancel", "ids": [other["id"]]}, [])
     w.wait_idle(30)
     assert w._notice["text"] == "Cancelling Weekly summaries"  # description, else id, like every notice
-    raw.update(status="failed", failed_at=T0 + 5, errors={"data": [
-        {"code": "invalid_json_line", "message": "not valid JSON", "line": 2},
-        {"code": "missing_model", "message": "missing", "line": 3}]})
+    raw.update(
+        status="failed",
+        failed_at=T0 + 5,
+        errors={
+            "data": [
+                {"code": "invalid_json_line", "message": "not valid JSON", "line": 2},
+                {"code": "missing_model", "message": "missing", "line": 3},
+            ]
+        },
+    )
     store.poll_once()
     text = w._notice["text"]
     assert text == "Batch Ticket triage failed validation: line 2: not valid JSON; 1 more in its details"
@@ -206,17 +218,27 @@ def test_bad_arguments_are_refused():
 
 def _job_batch(api, job_id, part, round_=0, **fields):
     spec = "requests=300;max_attempts=3;retry_on=429,5xx;max_enqueued_tokens="
-    meta = {facts.JOB_ID_KEY: job_id, facts.JOB_PART_KEY: f"{part}/3", facts.JOB_ROUND_KEY: str(round_),
-            facts.JOB_SPEC_KEY: spec,
-            "description": "triage"}
+    meta = {
+        facts.JOB_ID_KEY: job_id,
+        facts.JOB_PART_KEY: f"{part}/3",
+        facts.JOB_ROUND_KEY: str(round_),
+        facts.JOB_SPEC_KEY: spec,
+        "description": "triage",
+    }
     return running(api, metadata=meta, **fields)
 
 
 def test_a_job_is_one_row_that_expands_to_its_batches_and_cancels_as_one():
     api = FakeBatchAPI()
     job = "job_6b0d0000aaaaaaaaaaaa"
-    one = _job_batch(api, job, 1, request_counts={"total": 100, "completed": 100, "failed": 0},
-                     status="completed", completed_at=int(time.time()))
+    one = _job_batch(
+        api,
+        job,
+        1,
+        request_counts={"total": 100, "completed": 100, "failed": 0},
+        status="completed",
+        completed_at=int(time.time()),
+    )
     two = _job_batch(api, job, 2)  # 20 + 5 of 100 done
     three = _job_batch(api, job, 3, request_counts={"total": 100, "completed": 0, "failed": 0})
     alone = running(api)

@@ -26,8 +26,13 @@ class Outage:
 
     def transport(self) -> httpx.MockTransport:
         inner = self.api.transport()
-        return httpx.MockTransport(lambda r: httpx.Response(503, json={"error": {"message": "upstream down"}})
-                                   if self.down else inner.handle_request(r))
+        return httpx.MockTransport(
+            lambda r: (
+                httpx.Response(503, json={"error": {"message": "upstream down"}})
+                if self.down
+                else inner.handle_request(r)
+            )
+        )
 
 
 def _run(api: FakeBatchAPI, name: str) -> dict:

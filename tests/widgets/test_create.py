@@ -20,8 +20,12 @@ KEY = "sk-local-create-secret"
 
 
 def line(i: int, **over) -> dict:
-    req = {"custom_id": f"r{i}", "method": "POST", "url": EP,
-           "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello {i}"}]}}
+    req = {
+        "custom_id": f"r{i}",
+        "method": "POST",
+        "url": EP,
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hello {i}"}]},
+    }
     req.update(over)
     return req
 
@@ -54,16 +58,20 @@ def send_file(w, data: bytes, *, order=None, chunk: int = CHUNK_BYTES, upload_id
     n = -(-len(data) // chunk)
     w._on_create_begin({"upload_id": upload_id, "name": "in.jsonl", "size": len(data), "chunks": n}, [])
     for i in order if order is not None else range(n):
-        w._on_create_chunk({"upload_id": upload_id, "index": i}, [memoryview(data[i * chunk:(i + 1) * chunk])])
+        w._on_create_chunk({"upload_id": upload_id, "index": i}, [memoryview(data[i * chunk : (i + 1) * chunk])])
     w._on_create_commit({"upload_id": upload_id, "endpoint": EP, **opts}, [])
     return w.wait_created(30)
 
 
 def test_limits_and_endpoints_come_from_the_validator(client):
     w = CreateBatch(client)
-    assert w._create_limits == {"max_bytes": facts.MAX_FILE_BYTES, "max_requests": facts.MAX_REQUESTS,
-                                "max_job_bytes": 2 * 1024**3, "chunk_bytes": 4 * 1024 * 1024,
-                                "max_shown_problems": MAX_SHOWN_PROBLEMS}
+    assert w._create_limits == {
+        "max_bytes": facts.MAX_FILE_BYTES,
+        "max_requests": facts.MAX_REQUESTS,
+        "max_job_bytes": 2 * 1024**3,
+        "chunk_bytes": 4 * 1024 * 1024,
+        "max_shown_problems": MAX_SHOWN_PROBLEMS,
+    }
     assert w._create_endpoints == list(facts.ENDPOINTS)
     assert w._view == "create"
 
@@ -76,8 +84,12 @@ def test_chunks_are_reassembled_uploaded_and_the_batch_created(client, monkeypat
     batch_id = send_file(w, data, chunk=chunk, description="nightly eval", tags=" eval , nightly,")
     assert w._create_state == "done", w._create_error
     assert batch_id.startswith("batch")
-    assert w._create_transfer == {"upload_id": "u1", "received": len(data), "total": len(data),
-                                  "chunks": -(-len(data) // chunk)}
+    assert w._create_transfer == {
+        "upload_id": "u1",
+        "received": len(data),
+        "total": len(data),
+        "chunks": -(-len(data) // chunk),
+    }
     assert w._create_progress == {"done": len(data), "total": len(data)}
     batch = client.retrieve_batch(batch_id)
     assert batch.endpoint == EP and batch.description == "nightly eval" and batch.tags == ["eval", "nightly"]
@@ -108,13 +120,16 @@ def test_a_missing_chunk_fails_the_commit_and_uploads_nothing(client, monkeypatc
     assert counts(client) == before
 
 
-@pytest.mark.parametrize("msg, buffers, expected", [
-    ({"upload_id": "other", "index": 0}, [b"x" * 100], "not started"),
-    ({"upload_id": "u1", "index": 9}, [b"x" * 100], "outside 0..2"),
-    ({"upload_id": "u1", "index": 0}, [b"x" * 99], "holds 99 bytes; expected 100"),
-    ({"upload_id": "u1", "index": 2}, [b"x" * 100], "holds 100 bytes; expected 50"),
-    ({"upload_id": "u1", "index": 0}, [], "0 buffers"),
-])
+@pytest.mark.parametrize(
+    "msg, buffers, expected",
+    [
+        ({"upload_id": "other", "index": 0}, [b"x" * 100], "not started"),
+        ({"upload_id": "u1", "index": 9}, [b"x" * 100], "outside 0..2"),
+        ({"upload_id": "u1", "index": 0}, [b"x" * 99], "holds 99 bytes; expected 100"),
+        ({"upload_id": "u1", "index": 2}, [b"x" * 100], "holds 100 bytes; expected 50"),
+        ({"upload_id": "u1", "index": 0}, [], "0 buffers"),
+    ],
+)
 def test_bad_chunks_are_refused_with_a_reason(client, monkeypatch, msg, buffers, expected):
     monkeypatch.setattr("batch_widgets.widgets.create.CHUNK_BYTES", 100)
     w = CreateBatch(client)
@@ -152,7 +167,10 @@ def test_bad_lines_are_reported_with_line_numbers_and_nothing_is_uploaded(client
     send_file(w, data)
     assert w._create_state == "invalid"
     assert [(p["line"], p["code"]) for p in w._create_problems] == [
-        (2, "duplicate_custom_id"), (3, "url_mismatch"), (4, "invalid_json_line")]
+        (2, "duplicate_custom_id"),
+        (3, "url_mismatch"),
+        (4, "invalid_json_line"),
+    ]
     assert w._create_problems[0]["field"] == "custom_id"
     assert w._create_problem_count == 3 and w._create_batch_id == ""
     assert counts(client) == before
@@ -165,12 +183,17 @@ def test_problem_list_sent_to_the_browser_is_capped_but_counted(client):
     assert len(w._create_problems) == MAX_SHOWN_PROBLEMS and w._create_problem_count == 250
 
 
-@pytest.mark.parametrize("opts, expected", [
-    ({"endpoint": "/v1/nope"}, "Unknown endpoint '/v1/nope'"),
-    ({"endpoint": EP, "completion_window": "7d"}, "Unknown completion window '7d'"),
-    ({"endpoint": EP, "description": "x" * (facts.METADATA_MAX_VALUE_CHARS + 1)},
-     f"is {facts.METADATA_MAX_VALUE_CHARS + 1} characters, at most {facts.METADATA_MAX_VALUE_CHARS}"),
-])
+@pytest.mark.parametrize(
+    "opts, expected",
+    [
+        ({"endpoint": "/v1/nope"}, "Unknown endpoint '/v1/nope'"),
+        ({"endpoint": EP, "completion_window": "7d"}, "Unknown completion window '7d'"),
+        (
+            {"endpoint": EP, "description": "x" * (facts.METADATA_MAX_VALUE_CHARS + 1)},
+            f"is {facts.METADATA_MAX_VALUE_CHARS + 1} characters, at most {facts.METADATA_MAX_VALUE_CHARS}",
+        ),
+    ],
+)
 def test_bad_options_are_refused(client, opts, expected):
     before = counts(client)
     w = CreateBatch(client)
@@ -199,21 +222,23 @@ def test_requests_from_python_skip_the_browser(client, tmp_path):
     assert w2._create_source == {"name": "in.jsonl", "bytes": path.stat().st_size, "lines": 2}
     w2._on_create_submit({"endpoint": EP}, [])
     assert w2.wait_created(30).startswith("batch")
-    assert client.file_content(client.retrieve_batch(w2.batch_id).input_file_id).splitlines() == \
-        jsonl(line(7), line(8)).splitlines()
+    assert (
+        client.file_content(client.retrieve_batch(w2.batch_id).input_file_id).splitlines()
+        == jsonl(line(7), line(8)).splitlines()
+    )
     w3 = CreateBatch(client, requests=[line(1), line(2)])
     w3._on_create_submit({"endpoint": EP}, [])
     assert w3.wait_created(30).startswith("batch")
-    assert [json.loads(x) for x in client.file_content(client.retrieve_batch(w3.batch_id).input_file_id)
-            .splitlines()] == [line(1), line(2)]
+    assert [
+        json.loads(x) for x in client.file_content(client.retrieve_batch(w3.batch_id).input_file_id).splitlines()
+    ] == [line(1), line(2)]
 
 
 def test_bad_requests_from_python_show_problems_at_once_and_upload_nothing(client):
     before = counts(client)
     w = CreateBatch(client, requests=[line(1), line(1, method="GET")])
     assert w._create_state == "invalid"
-    assert [(p["line"], p["code"]) for p in w._create_problems] == [(2, "duplicate_custom_id"),
-                                                                     (2, "invalid_method")]
+    assert [(p["line"], p["code"]) for p in w._create_problems] == [(2, "duplicate_custom_id"), (2, "invalid_method")]
     w._on_create_submit({"endpoint": EP}, [])
     w.wait_created(30)
     # client.submit refused them too (InvalidRequestsError): the problems stay, nothing was uploaded
@@ -233,8 +258,7 @@ def test_messages_through_the_comm_with_binary_buffers(client):
     data = jsonl(line(1), line(2))
 
     def deliver(content, buffers=()):
-        w.comm.handle_msg({"content": {"data": {"method": "custom", "content": content}},
-                           "buffers": list(buffers)})
+        w.comm.handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": list(buffers)})
 
     deliver({"action": "create_begin", "upload_id": "c1", "name": "in.jsonl", "size": len(data), "chunks": 1})
     deliver({"action": "create_chunk", "upload_id": "c1", "index": 0}, [memoryview(data)])
@@ -289,7 +313,7 @@ def test_chunks_are_spooled_to_a_temp_file_that_is_always_deleted(client, monkey
     assert w._create_state == "error" and not path.exists()
     path = begin(w, "u3")
     for i in range(1, n):
-        w._on_create_chunk({"upload_id": "u3", "index": i}, [data[i * 100:(i + 1) * 100]])
+        w._on_create_chunk({"upload_id": "u3", "index": i}, [data[i * 100 : (i + 1) * 100]])
     w._on_create_commit({"upload_id": "u3", "endpoint": EP}, [])
     assert w.wait_created(30) and not path.exists()  # uploaded, then deleted
     path = begin(w, "u4")

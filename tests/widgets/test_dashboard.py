@@ -150,8 +150,11 @@ def test_the_dashboard_is_never_behind_the_cell_below_it():
     w.open_batch(raw["id"])
     assert w._rows[raw["id"]]["status"] == "in_progress"
     ticks = store.ticks
-    raw.update(status="completed", completed_at=raw["created_at"] + 60,
-               request_counts={"total": 100, "completed": 95, "failed": 5})
+    raw.update(
+        status="completed",
+        completed_at=raw["created_at"] + 60,
+        request_counts={"total": 100, "completed": 95, "failed": 5},
+    )
     done = client.wait(raw["id"], progress=False)
     assert done.status == "completed" and store.ticks == ticks  # no poll ran
     assert w._rows[raw["id"]]["status"] == "completed" and w._detail["status"] == "completed"
@@ -173,8 +176,12 @@ def test_two_dashboards_with_different_clients_for_one_account_each_use_their_ow
             paths.append(request.url.path)
             return api.handle(request)
 
-        return BatchClient(api_key="sk-same-account", base_url="http://fake.test/v1",
-                           transport=httpx.MockTransport(handle), max_retries=0)
+        return BatchClient(
+            api_key="sk-same-account",
+            base_url="http://fake.test/v1",
+            transport=httpx.MockTransport(handle),
+            max_retries=0,
+        )
 
     paths_a, paths_b = [], []
     a, b = client_with(paths_a), client_with(paths_b)
@@ -197,8 +204,11 @@ def test_a_wrong_key_stops_polling_with_one_banner_and_retry_recovers(caplog):
 
     api = FakeBatchAPI()
     raw = running(api)
-    refuse = lambda r: httpx.Response(401, json={"error": {"message": "Incorrect API key provided.",  # noqa: E731 - a local helper
-                                                           "code": "invalid_api_key"}})
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}}
+        return httpx.Response(401, json=body)
+
     api.faults = [refuse] * 5
     with caplog.at_level("WARNING", logger="batch_widgets"):
         w, store, _ = _dash(api)

@@ -34,8 +34,12 @@ def _with_files(api):
         model="gpt-4o-mini",
         metadata={"description": "nightly eval", "tags": "eval, nightly"},
         errors={"object": "list", "data": [{"code": "invalid_json_line", "message": "bad line", "line": 7}]},
-        usage={"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500,
-               "output_tokens_details": {"reasoning_tokens": 120}},
+        usage={
+            "input_tokens": 1000,
+            "output_tokens": 500,
+            "total_tokens": 1500,
+            "output_tokens_details": {"reasoning_tokens": 120},
+        },
         vendor_field={"x": 1},
     )
 
@@ -128,17 +132,46 @@ def test_results_as_dataframe_previews_and_names_the_notebook_variable(monkeypat
     import json
 
     api = FakeBatchAPI()
-    lines = [{"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
-              "body": {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}} for i in range(7)]
+    lines = [
+        {
+            "custom_id": f"r{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]},
+        }
+        for i in range(7)
+    ]
     api.files["file-in"] = {"id": "file-in", "object": "file", "bytes": 1, "created_at": T0, "filename": "i"}
     api.contents["file-in"] = "".join(json.dumps(line) + "\n" for line in lines).encode()
-    out = [{"id": f"o{i}", "custom_id": f"r{i}", "response": {"status_code": 200, "body": {
-        "model": "m", "choices": [{"index": 0, "finish_reason": "stop",
-                                   "message": {"role": "assistant", "content": f"answer {i}"}}]}}} for i in range(7)]
+    out = [
+        {
+            "id": f"o{i}",
+            "custom_id": f"r{i}",
+            "response": {
+                "status_code": 200,
+                "body": {
+                    "model": "m",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": f"answer {i}"},
+                        }
+                    ],
+                },
+            },
+        }
+        for i in range(7)
+    ]
     api.files["file-out"] = {"id": "file-out", "object": "file", "bytes": 1, "created_at": T0, "filename": "o"}
     api.contents["file-out"] = "".join(json.dumps(line) + "\n" for line in out).encode()
-    raw = finished(api, input_file_id="file-in", output_file_id="file-out", metadata={"description": "Evals"},
-                   request_counts={"total": 7, "completed": 7, "failed": 0})
+    raw = finished(
+        api,
+        input_file_id="file-in",
+        output_file_id="file-out",
+        metadata={"description": "Evals"},
+        request_counts={"total": 7, "completed": 7, "failed": 0},
+    )
     w, _ = _details(api, raw["id"])
     assert w._py_name == "details"  # before it is found in a notebook
     shell = type("Shell", (), {"user_ns": {"my_view": w, "_": w}})()

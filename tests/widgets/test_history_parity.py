@@ -29,8 +29,20 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 T0 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
 HISTORIES = 320
 MODELS = ["gpt-4o-mini", "gpt-4o-mini-2024-07-18", "text-embedding-3-small", "mystery-model-7", None]
-TEXTS = ["nightly eval", "Support triage, batch 2", 'quoted "name"', "=SUM(A1:A2)", "-minus first", "+plus",
-         "@at", "line\nbreak", "ünïcödé ✓", "", "  padded  ", "tab\there"]
+TEXTS = [
+    "nightly eval",
+    "Support triage, batch 2",
+    'quoted "name"',
+    "=SUM(A1:A2)",
+    "-minus first",
+    "+plus",
+    "@at",
+    "line\nbreak",
+    "ünïcödé ✓",
+    "",
+    "  padded  ",
+    "tab\there",
+]
 NODE = """
 import { decodeRows, filterRows, sortRows, emptyFilters, summarize } from "./js/panels/history.js";
 import { toCSV } from "./js/lib/stats.js";
@@ -74,8 +86,14 @@ def _batch(rng: random.Random, i: int, connection: str | None) -> Batch:
         if rng.random() < 0.3:
             meta[key] = rng.choice(TEXTS) or f"v{i}"
     doc = {
-        "id": f"batch_{i:05d}", "object": "batch", "status": status, "endpoint": rng.choice(facts.ENDPOINTS[:3]),
-        "model": model, "input_file_id": f"file-in{i}", "completion_window": "24h", **times,
+        "id": f"batch_{i:05d}",
+        "object": "batch",
+        "status": status,
+        "endpoint": rng.choice(facts.ENDPOINTS[:3]),
+        "model": model,
+        "input_file_id": f"file-in{i}",
+        "completion_window": "24h",
+        **times,
         "output_file_id": f"file-out{i}" if rng.random() < 0.5 else None,
         "error_file_id": f"file-err{i}" if failed else None,
         "request_counts": {"total": total, "completed": done - failed, "failed": failed},
@@ -85,8 +103,12 @@ def _batch(rng: random.Random, i: int, connection: str | None) -> Batch:
         doc["usage"] = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     elif usage == "real":
         tokens_in = rng.randrange(1, 10**7)
-        doc["usage"] = {"input_tokens": tokens_in, "output_tokens": rng.randrange(0, 10**6),
-                        "input_tokens_details": {"cached_tokens": rng.randrange(0, tokens_in)}, "total_tokens": 1}
+        doc["usage"] = {
+            "input_tokens": tokens_in,
+            "output_tokens": rng.randrange(0, 10**6),
+            "input_tokens_details": {"cached_tokens": rng.randrange(0, tokens_in)},
+            "total_tokens": 1,
+        }
     batch = Batch.model_validate(doc)
     return labelled(batch, connection) if connection else batch
 
@@ -121,8 +143,14 @@ def test_browser_statistics_and_csv_equal_stats_and_to_csv():
     # Each history twice: whole, and through a random filter (the panel's chips, search, dates, connection).
     cases = [(b, f) for b, filters in cases for f in ({}, filters)]
     payload = [{"rows": json.loads(json.dumps(encode_rows(b))), "filters": f} for b, f in cases]
-    run = subprocess.run(["node", "--input-type=module", "-e", NODE], input=json.dumps(payload),
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", NODE],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)
     assert len(results) == 2 * HISTORIES

@@ -43,15 +43,24 @@ def populated(n: int = 250) -> FakeBatchAPI:
     api = FakeBatchAPI()
     for i in range(n):
         created = T0 + i * 3600
-        meta = {"description": f"eval run {i}" if i % 10 == 0 else f"job {i}",
-                "tags": "eval,nightly" if i % 3 == 0 else "adhoc"}
+        meta = {
+            "description": f"eval run {i}" if i % 10 == 0 else f"job {i}",
+            "tags": "eval,nightly" if i % 3 == 0 else "adhoc",
+        }
         endpoint = "/v1/embeddings" if i % 5 == 0 else "/v1/chat/completions"
         if i % 4 == 0:
             running(api, created_at=created, in_progress_at=created + 10, metadata=meta, endpoint=endpoint)
         else:
-            finished(api, "completed" if i % 4 != 1 else "failed", created_at=created, in_progress_at=created + 10,
-                     **{"completed_at" if i % 4 != 1 else "failed_at": created + 600}, metadata=meta,
-                     endpoint=endpoint, model="gpt-4o-mini")
+            finished(
+                api,
+                "completed" if i % 4 != 1 else "failed",
+                created_at=created,
+                in_progress_at=created + 10,
+                **{"completed_at" if i % 4 != 1 else "failed_at": created + 600},
+                metadata=meta,
+                endpoint=endpoint,
+                model="gpt-4o-mini",
+            )
     return api
 
 
@@ -109,8 +118,14 @@ def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
 
 
 def test_filters_from_the_browser_are_checked():
-    assert normalize_filters({}) == {"statuses": [], "search": "", "endpoint": "", "since": "", "until": "",
-                                     "connection": ""}
+    assert normalize_filters({}) == {
+        "statuses": [],
+        "search": "",
+        "endpoint": "",
+        "since": "",
+        "until": "",
+        "connection": "",
+    }
     f = normalize_filters({"statuses": ["COMPLETED", "in_progress"], "search": "x", "since": "2026-03-01"})
     assert f["statuses"] == ["in_progress", "completed"]  # canonical order
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
@@ -134,8 +149,7 @@ def test_set_filters_from_python_and_to_dataframe():
     frame = w.to_dataframe()
     assert len(frame) == 25 and set(frame["status"]) == {"failed"}
     w.set_filters(search="EVAL RUN")  # keeps the status filter
-    assert set(w.to_dataframe()["description"]) == {f"eval run {i}" for i in range(100)
-                                                    if i % 10 == 0 and i % 4 == 1}
+    assert set(w.to_dataframe()["description"]) == {f"eval run {i}" for i in range(100) if i % 10 == 0 and i % 4 == 1}
     w.clear_filters()
     w.set_filters(since="2026-03-02", until="2026-03-02", endpoint="/v1/embeddings")
     frame = w.to_dataframe()
@@ -160,15 +174,25 @@ def test_python_filter_rule_equals_the_browser_rule():
     from batch_widgets.connections import labelled
 
     # As a dashboard over several connections shows them: each batch names its connection.
-    batches = [labelled(Batch.model_validate(b), ("OpenAI", "Claude", "Local")[i % 3])
-               for i, b in enumerate(populated(120).batches)]
+    batches = [
+        labelled(Batch.model_validate(b), ("OpenAI", "Claude", "Local")[i % 3])
+        for i, b in enumerate(populated(120).batches)
+    ]
     rows = encode_rows(batches)
     cases = [
-        {"connection": "Claude"}, {"connection": "Local", "statuses": ["completed"]},
-        {"statuses": ["failed", "in_progress"]}, {"search": "Eval"}, {"search": "nightly"}, {"search": "batch_00"},
+        {"connection": "Claude"},
+        {"connection": "Local", "statuses": ["completed"]},
+        {"statuses": ["failed", "in_progress"]},
+        {"search": "Eval"},
+        {"search": "nightly"},
+        {"search": "batch_00"},
         {"endpoint": "/v1/embeddings", "statuses": ["completed"]},
-        {"since": "2026-03-02", "until": "2026-03-03"}, {"until": "2026-03-01"}, {"search": "  JOB 1 "},
-        {"search": "gpt-4o"}, {"search": "embeddings"}, {"search": "run 1"},
+        {"since": "2026-03-02", "until": "2026-03-03"},
+        {"until": "2026-03-01"},
+        {"search": "  JOB 1 "},
+        {"search": "gpt-4o"},
+        {"search": "embeddings"},
+        {"search": "run 1"},
     ]
     history = BatchHistory.from_batches(batches)
     script = """
@@ -181,9 +205,14 @@ process.stdin.on("end", () => {
   console.log(JSON.stringify(cases.map((c) => filterRows(decoded, { ...emptyFilters(), ...c }).map((r) => r.id))));
 });
 """
-    run = subprocess.run(["node", "--input-type=module", "-e", script],
-                         input=json.dumps({"rows": rows, "cases": cases}), capture_output=True, text=True, cwd=ROOT,
-                         timeout=60)
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=json.dumps({"rows": rows, "cases": cases}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     for case, js_ids in zip(cases, json.loads(run.stdout), strict=True):
         expected = ids(history.filter(**history_filter_args(normalize_filters(case))).to_dataframe())
@@ -262,13 +291,18 @@ def test_against_the_local_server_created_batches_show_up_and_filter(tmp_path):
     from batch_widgets.server.local import LocalBatchServer
 
     def req(i):
-        return {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
-                "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]}}
+        return {
+            "custom_id": f"r{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"hi {i}"}]},
+        }
 
-    with LocalBatchServer(tmp_path, api_key="sk-hist", rate=0, poll_interval=0.1) as server, \
-            BatchClient(api_key="sk-hist", base_url=server.base_url, max_retries=0) as client:
-        made = [client.submit([req(i) for i in range(n)], description=f"run {n}", tags=["local"])
-                for n in (2, 3, 4)]
+    with (
+        LocalBatchServer(tmp_path, api_key="sk-hist", rate=0, poll_interval=0.1) as server,
+        BatchClient(api_key="sk-hist", base_url=server.base_url, max_retries=0) as client,
+    ):
+        made = [client.submit([req(i) for i in range(n)], description=f"run {n}", tags=["local"]) for n in (2, 3, 4)]
         client.wait(made, progress=False, timeout=30)
         w = BatchHistoryView(client)
         w.wait_loaded(30)
@@ -315,17 +349,41 @@ def test_rows_say_which_job_part_and_round_each_batch_is():
     from batch_widgets.widgets.history_view import encode_rows
 
     def batch(i, meta):
-        return Batch.model_validate({"id": f"batch_{i}", "input_file_id": "f", "endpoint": "/v1/chat/completions",
-                                     "status": "completed", "created_at": 1_700_000_000 + i, "metadata": meta})
+        return Batch.model_validate(
+            {
+                "id": f"batch_{i}",
+                "input_file_id": "f",
+                "endpoint": "/v1/chat/completions",
+                "status": "completed",
+                "created_at": 1_700_000_000 + i,
+                "metadata": meta,
+            }
+        )
 
     spec = "requests=10;max_attempts=3;retry_on=429;max_enqueued_tokens="
-    rows = encode_rows([
-        batch(0, {facts.JOB_ID_KEY: "job_b", facts.JOB_PART_KEY: "2/2", facts.JOB_ROUND_KEY: "1",
-                  facts.JOB_SPEC_KEY: spec}),
-        batch(1, {"description": "alone"}),
-        batch(2, {facts.GROUP_ID_KEY: "group_old", facts.GROUP_PART_KEY: "1/2"}),  # an old split, not a job
-        batch(3, {facts.JOB_ID_KEY: "job_a", facts.JOB_PART_KEY: "1/1", facts.JOB_ROUND_KEY: "0",
-                  facts.JOB_SPEC_KEY: spec}),
-    ])
+    rows = encode_rows(
+        [
+            batch(
+                0,
+                {
+                    facts.JOB_ID_KEY: "job_b",
+                    facts.JOB_PART_KEY: "2/2",
+                    facts.JOB_ROUND_KEY: "1",
+                    facts.JOB_SPEC_KEY: spec,
+                },
+            ),
+            batch(1, {"description": "alone"}),
+            batch(2, {facts.GROUP_ID_KEY: "group_old", facts.GROUP_PART_KEY: "1/2"}),  # an old split, not a job
+            batch(
+                3,
+                {
+                    facts.JOB_ID_KEY: "job_a",
+                    facts.JOB_PART_KEY: "1/1",
+                    facts.JOB_ROUND_KEY: "0",
+                    facts.JOB_SPEC_KEY: spec,
+                },
+            ),
+        ]
+    )
     assert rows["jobs"] == ["job_a", "job_b"]
     assert (rows["job"], rows["part"], rows["round"]) == ([1, -1, -1, 0], [2, 0, 0, 1], [1, 0, 0, 0])

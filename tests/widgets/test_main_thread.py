@@ -60,8 +60,10 @@ class HoldSyncGuard:
 
 def _versions(raw: dict, count: int) -> list[Batch]:
     """``count`` successive states of one running batch (one more request done each time)."""
-    return [Batch.model_validate({**raw, "request_counts": {"total": 100_000, "completed": k, "failed": 0}})
-            for k in range(1, count + 1)]
+    return [
+        Batch.model_validate({**raw, "request_counts": {"total": 100_000, "completed": k, "failed": 0}})
+        for k in range(1, count + 1)
+    ]
 
 
 def _setup(n_batches: int):
@@ -90,8 +92,10 @@ def test_ten_thousand_updates_from_workers_and_the_main_thread_go_through_the_ma
     work = [_versions(raw, PER_WORKER) for raw in raws[:WORKERS]]
 
     async def main_thread_side():
-        threads = [threading.Thread(target=lambda v=v: [store.put(b) for b in v], name=f"worker-{i}")
-                   for i, v in enumerate(work)]
+        threads = [
+            threading.Thread(target=lambda v=v: [store.put(b) for b in v], name=f"worker-{i}")
+            for i, v in enumerate(work)
+        ]
         for th in threads:
             th.start()
         for batch in _versions(raws[WORKERS], ON_MAIN):  # the main thread writes too (a cell calling wait())

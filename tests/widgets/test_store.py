@@ -96,11 +96,14 @@ def test_failed_refresh_is_announced_to_subscribers():
     assert events[-1].error.startswith("Refresh failed:") and "down for maintenance" in events[-1].error
 
 
-@pytest.mark.parametrize(("status", "title", "fix"), [
-    (401, "The API key was refused (HTTP 401)", "To fix: check api_key= or OPENAI_API_KEY"),
-    (403, "This API key may not use the Batch API here (HTTP 403)", "To fix: check that this key (api_key="),
-    (404, "No Batch API at this base URL (HTTP 404)", "To fix: http://fake.test/v1 has no /batches route"),
-])
+@pytest.mark.parametrize(
+    ("status", "title", "fix"),
+    [
+        (401, "The API key was refused (HTTP 401)", "To fix: check api_key= or OPENAI_API_KEY"),
+        (403, "This API key may not use the Batch API here (HTTP 403)", "To fix: check that this key (api_key="),
+        (404, "No Batch API at this base URL (HTTP 404)", "To fix: http://fake.test/v1 has no /batches route"),
+    ],
+)
 def test_a_fatal_error_stops_polling_says_why_and_logs_no_warning(status, title, fix, caplog):
     import httpx
 

@@ -23,8 +23,15 @@ from ..dialects import MISTRAL_PREFIX
 from .anthropic import AnthropicDialect
 from .mistral import MistralDialect
 
-__all__ = ["PROVIDERS", "PROVIDER_ENV", "detect_provider", "make_dialect", "resolve_provider_config",
-           "AnthropicDialect", "MistralDialect"]
+__all__ = [
+    "PROVIDERS",
+    "PROVIDER_ENV",
+    "detect_provider",
+    "make_dialect",
+    "resolve_provider_config",
+    "AnthropicDialect",
+    "MistralDialect",
+]
 
 PROVIDERS = ("openai", "anthropic", "mistral")
 #: provider -> (API key variable, base-URL variable, default base URL)
@@ -56,8 +63,12 @@ def detect_provider(base_url: Optional[str]) -> str:
     return "openai"
 
 
-def resolve_provider_config(provider: str, api_key: Optional[str] = None, base_url: Optional[str] = None,
-                            env: Optional[Mapping[str, str]] = None) -> Optional[ClientConfig]:
+def resolve_provider_config(
+    provider: str,
+    api_key: Optional[str] = None,
+    base_url: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+) -> Optional[ClientConfig]:
     """Where an Anthropic or Mistral client talks to, from arguments then the provider's environment variables;
     ``None`` when nothing is configured (=> the embedded local server, in this dialect)."""
     env = os.environ if env is None else env

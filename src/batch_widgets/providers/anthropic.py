@@ -43,8 +43,10 @@ log = logging.getLogger("batch_widgets")
 PATH = "/v1/messages/batches"
 _CUSTOM_ID = re.compile(CUSTOM_ID_PATTERN)
 _STATUS_OF_ERROR = {v: k for k, v in reversed(list(ANTHROPIC_ERROR_TYPES.items()))}  # first status per type
-_NO_FILES = ("Anthropic Message Batches have no file upload: the requests travel inline. Use client.submit(...), "
-             "which converts the input lines to Anthropic params.")
+_NO_FILES = (
+    "Anthropic Message Batches have no file upload: the requests travel inline. Use client.submit(...), "
+    "which converts the input lines to Anthropic params."
+)
 
 
 # -- batches -----------------------------------------------------------------------------------------------------
@@ -65,12 +67,21 @@ def batch_from_anthropic(data: dict) -> Batch:
         status = "in_progress"
     ended = data.get("ended_at")
     doc: dict[str, Any] = {
-        "id": data["id"], "object": "batch", "endpoint": ANTHROPIC_ENDPOINT, "input_file_id": "",
-        "completion_window": "24h", "status": status, "created_at": data["created_at"],
-        "in_progress_at": data["created_at"], "expires_at": data.get("expires_at"),
-        "cancelling_at": data.get("cancel_initiated_at"), "output_file_id": data.get("results_url"),
+        "id": data["id"],
+        "object": "batch",
+        "endpoint": ANTHROPIC_ENDPOINT,
+        "input_file_id": "",
+        "completion_window": "24h",
+        "status": status,
+        "created_at": data["created_at"],
+        "in_progress_at": data["created_at"],
+        "expires_at": data.get("expires_at"),
+        "cancelling_at": data.get("cancel_initiated_at"),
+        "output_file_id": data.get("results_url"),
         "request_counts": {"total": sum(n.values()), "completed": n["succeeded"], "failed": n["errored"]},
-        "metadata": None, "usage": None, "provider": "anthropic",
+        "metadata": None,
+        "usage": None,
+        "provider": "anthropic",
     }
     if status in ("completed", "cancelled", "expired") and ended:
         doc[f"{status}_at"] = ended
@@ -82,16 +93,19 @@ def batch_from_anthropic(data: dict) -> Batch:
 def _page(response: httpx.Response) -> BatchPage:
     data = response.json()
     batches = [batch_from_anthropic(d) for d in data.get("data") or []]
-    return BatchPage(data=batches, has_more=bool(data.get("has_more")), first_id=data.get("first_id"),
-                     last_id=data.get("last_id"))
+    return BatchPage(
+        data=batches, has_more=bool(data.get("has_more")), first_id=data.get("first_id"), last_id=data.get("last_id")
+    )
 
 
 def _batch(response: httpx.Response) -> Batch:
     try:
         return batch_from_anthropic(response.json())
     except (ValueError, KeyError, TypeError) as exc:
-        raise APIError(f"{response.request.url.path}: not a valid Anthropic MessageBatch: {str(exc)[:200]}",
-                       status=response.status_code) from exc
+        raise APIError(
+            f"{response.request.url.path}: not a valid Anthropic MessageBatch: {str(exc)[:200]}",
+            status=response.status_code,
+        ) from exc
 
 
 # -- results -----------------------------------------------------------------------------------------------------
@@ -105,8 +119,11 @@ def output_line(line: dict) -> dict:
     elif kind == "errored":
         body = result.get("error") or {}
         inner = body.get("error") if isinstance(body.get("error"), dict) else {}
-        out["response"] = {"status_code": _STATUS_OF_ERROR.get(str((inner or {}).get("type")), 500),
-                           "request_id": body.get("request_id"), "body": body}
+        out["response"] = {
+            "status_code": _STATUS_OF_ERROR.get(str((inner or {}).get("type")), 500),
+            "request_id": body.get("request_id"),
+            "body": body,
+        }
     elif kind in ("canceled", "expired"):
         code = NOT_EXECUTED_CODES["cancelled" if kind == "canceled" else "expired"]
         out["error"] = {"code": code, "message": f"The request was {kind} before it ran."}
@@ -151,8 +168,9 @@ def params_from_line(obj: Any, line: int) -> tuple[Optional[dict], list[LineProb
     problems = []
     cid = obj.get("custom_id")
     if not isinstance(cid, str) or not _CUSTOM_ID.match(cid):
-        problems.append(LineProblem(line, "invalid_custom_id", "Anthropic needs 1-64 letters, digits, '_' or '-'",
-                                    "custom_id"))
+        problems.append(
+            LineProblem(line, "invalid_custom_id", "Anthropic needs 1-64 letters, digits, '_' or '-'", "custom_id")
+        )
     body, url = obj.get("body"), obj.get("url")
     if not isinstance(body, dict):
         return None, problems + [LineProblem(line, "missing_body", "must be a JSON object", "body")]
@@ -163,12 +181,24 @@ def params_from_line(obj: Any, line: int) -> tuple[Optional[dict], list[LineProb
         params, more = _from_chat(body, line)
         problems += more
     else:
-        return None, problems + [LineProblem(line, "unsupported_endpoint",
-                                             f"Anthropic batches answer {ANTHROPIC_ENDPOINT} (or chat-completions "
-                                             f"bodies, translated), not {str(url)[:60]!r}", "url")]
+        return None, problems + [
+            LineProblem(
+                line,
+                "unsupported_endpoint",
+                f"Anthropic batches answer {ANTHROPIC_ENDPOINT} (or chat-completions "
+                f"bodies, translated), not {str(url)[:60]!r}",
+                "url",
+            )
+        ]
     if params is not None and not isinstance(params.get("max_tokens"), int):
-        problems.append(LineProblem(line, "missing_max_tokens", "Anthropic requires max_tokens (an integer); add "
-                                    "max_tokens or max_completion_tokens to the body", "body.max_tokens"))
+        problems.append(
+            LineProblem(
+                line,
+                "missing_max_tokens",
+                "Anthropic requires max_tokens (an integer); add max_tokens or max_completion_tokens to the body",
+                "body.max_tokens",
+            )
+        )
     if problems:
         return None, problems
     return {"custom_id": cid, "params": params}, []
@@ -192,13 +222,20 @@ def _from_chat(body: dict, line: int) -> tuple[Optional[dict], list[LineProblem]
         elif role in ("user", "assistant"):
             converted = _content(content)
             if converted is None:
-                problems.append(LineProblem(line, "unconvertible", "only text content converts to Anthropic "
-                                            "(images, audio and tool calls do not)", where))
+                problems.append(
+                    LineProblem(
+                        line,
+                        "unconvertible",
+                        "only text content converts to Anthropic (images, audio and tool calls do not)",
+                        where,
+                    )
+                )
             else:
                 messages.append({"role": role, "content": converted})
         else:
-            problems.append(LineProblem(line, "unconvertible", f"role {role!r} has no Anthropic equivalent here",
-                                        where))
+            problems.append(
+                LineProblem(line, "unconvertible", f"role {role!r} has no Anthropic equivalent here", where)
+            )
     if not messages and not problems:
         problems.append(LineProblem(line, "unconvertible", "needs at least one user message", "body.messages"))
     for key, value in body.items():
@@ -213,8 +250,9 @@ def _from_chat(body: dict, line: int) -> tuple[Optional[dict], list[LineProblem]
         elif key in _DROP_IF_DEFAULT and value == _DROP_IF_DEFAULT[key]:
             continue
         else:
-            problems.append(LineProblem(line, "unconvertible", f"{key!r} has no Anthropic Messages equivalent",
-                                        f"body.{key}"))
+            problems.append(
+                LineProblem(line, "unconvertible", f"{key!r} has no Anthropic Messages equivalent", f"body.{key}")
+            )
     if system:
         params["system"] = "\n\n".join(system)
     params["messages"] = messages
@@ -241,8 +279,16 @@ def requests_from_lines(lines: Sequence[bytes], source: Optional[str] = None) ->
     """Every input line as Anthropic ``{custom_id, params}``; InvalidRequestsError lists, by line number,
     whatever cannot be converted (nothing is sent then)."""
     if len(lines) > ANTHROPIC_MAX_REQUESTS:
-        raise InvalidRequestsError([LineProblem(None, "too_many_tasks", f"an Anthropic batch holds at most "
-                                                f"{ANTHROPIC_MAX_REQUESTS:,} requests, got {len(lines):,}")], source)
+        raise InvalidRequestsError(
+            [
+                LineProblem(
+                    None,
+                    "too_many_tasks",
+                    f"an Anthropic batch holds at most {ANTHROPIC_MAX_REQUESTS:,} requests, got {len(lines):,}",
+                )
+            ],
+            source,
+        )
     out, problems, seen = [], [], set()
     for n, raw in enumerate(lines, start=1):
         try:
@@ -261,8 +307,16 @@ def requests_from_lines(lines: Sequence[bytes], source: Optional[str] = None) ->
         raise InvalidRequestsError(problems, source)
     size = len(json.dumps({"requests": out}, separators=(",", ":")).encode())
     if size > ANTHROPIC_MAX_BYTES:
-        raise InvalidRequestsError([LineProblem(None, "file_too_large", f"the batch is {size:,} bytes; Anthropic "
-                                                f"takes at most {ANTHROPIC_MAX_BYTES:,}")], source)
+        raise InvalidRequestsError(
+            [
+                LineProblem(
+                    None,
+                    "file_too_large",
+                    f"the batch is {size:,} bytes; Anthropic takes at most {ANTHROPIC_MAX_BYTES:,}",
+                )
+            ],
+            source,
+        )
     return out
 
 
@@ -294,8 +348,13 @@ class AnthropicDialect:
         if kept:
             log.warning("Anthropic Message Batches have no metadata: %s not kept", ", ".join(sorted(kept)))
         # No metadata means no request tag: a create that may have reached the server is never resent.
-        return {"method": "POST", "path": PATH, "parse": _batch, "json": {"requests": requests},
-                "retry_ambiguous": False}
+        return {
+            "method": "POST",
+            "path": PATH,
+            "parse": _batch,
+            "json": {"requests": requests},
+            "retry_ambiguous": False,
+        }
 
     def create_batch(self, *args: Any, **kwargs: Any) -> dict:
         raise UnsupportedByProviderError(_NO_FILES)
@@ -317,12 +376,18 @@ class AnthropicDialect:
         base, url = urlsplit(self.base_url), urlsplit(file_id)
         if not url.scheme or (url.scheme, url.netloc) != (base.scheme, base.netloc):
             # The API key goes with this request: only to the provider's own host.
-            raise UnsupportedByProviderError(f"Anthropic results come from a batch's results_url on "
-                                             f"{base.netloc}; {file_id[:80]!r} is not one")
+            raise UnsupportedByProviderError(
+                f"Anthropic results come from a batch's results_url on {base.netloc}; {file_id[:80]!r} is not one"
+            )
         post: Callable[[Any], Any] = convert_results_file if download is not None else convert_results
-        return {"method": "GET", "path": file_id, "parse": lambda r: r.content, "download": download,
-                "headers": {"Accept": "application/binary"}, "postprocess": post}
+        return {
+            "method": "GET",
+            "path": file_id,
+            "parse": lambda r: r.content,
+            "download": download,
+            "headers": {"Accept": "application/binary"},
+            "postprocess": post,
+        }
 
     def lookup_tagged(self, tag: str) -> Optional[dict]:
         return None  # no metadata, so no tag to look for
-

@@ -28,8 +28,12 @@ from ..models import Batch, BatchPage, FileDeleted, FileObject, FilePage
 
 __all__ = ["MistralDialect", "batch_from_mistral", "file_from_mistral", "mistral_lines"]
 
-_TERMINAL_AT = {"SUCCESS": "completed_at", "FAILED": "failed_at", "TIMEOUT_EXCEEDED": "expired_at",
-                "CANCELLED": "cancelled_at"}
+_TERMINAL_AT = {
+    "SUCCESS": "completed_at",
+    "FAILED": "failed_at",
+    "TIMEOUT_EXCEEDED": "expired_at",
+    "CANCELLED": "cancelled_at",
+}
 _HOURS = re.compile(r"^\s*(\d+)\s*h\s*$")
 
 
@@ -37,14 +41,24 @@ def batch_from_mistral(data: dict) -> Batch:
     status = str(data.get("status") or "")
     inputs = data.get("input_files") or []
     doc: dict[str, Any] = {
-        "id": data["id"], "object": "batch", "endpoint": data.get("endpoint"), "model": data.get("model"),
-        "input_file_id": inputs[0] if inputs else "", "status": status, "created_at": data["created_at"],
-        "in_progress_at": data.get("started_at"), "output_file_id": data.get("output_file"),
+        "id": data["id"],
+        "object": "batch",
+        "endpoint": data.get("endpoint"),
+        "model": data.get("model"),
+        "input_file_id": inputs[0] if inputs else "",
+        "status": status,
+        "created_at": data["created_at"],
+        "in_progress_at": data.get("started_at"),
+        "output_file_id": data.get("output_file"),
         "error_file_id": data.get("error_file"),
-        "request_counts": {"total": data.get("total_requests") or 0,
-                           "completed": data.get("succeeded_requests") or 0,
-                           "failed": data.get("failed_requests") or 0},
-        "metadata": data.get("metadata"), "usage": None, "provider": "mistral",
+        "request_counts": {
+            "total": data.get("total_requests") or 0,
+            "completed": data.get("succeeded_requests") or 0,
+            "failed": data.get("failed_requests") or 0,
+        },
+        "metadata": data.get("metadata"),
+        "usage": None,
+        "provider": "mistral",
     }
     errors = [{"message": e.get("message"), "code": None} for e in data.get("errors") or [] if isinstance(e, dict)]
     if errors:
@@ -101,11 +115,14 @@ class MistralDialect:
             has_more = (page + 1) * limit < int(data.get("total") or 0)
             if jobs and has_more:
                 self._next_page[jobs[-1].id] = page + 1
-            return BatchPage(data=jobs, has_more=has_more, first_id=jobs[0].id if jobs else None,
-                             last_id=jobs[-1].id if jobs else None)
+            return BatchPage(
+                data=jobs,
+                has_more=has_more,
+                first_id=jobs[0].id if jobs else None,
+                last_id=jobs[-1].id if jobs else None,
+            )
 
-        return {"method": "GET", "path": "/v1/batch/jobs", "parse": parse,
-                "params": {"page": page, "page_size": limit}}
+        return {"method": "GET", "path": "/v1/batch/jobs", "parse": parse, "params": {"page": page, "page_size": limit}}
 
     def retrieve_batch(self, batch_id: str) -> dict:
         return {"method": "GET", "path": f"/v1/batch/jobs/{quote(batch_id, safe='')}", "parse": _job}
@@ -113,18 +130,34 @@ class MistralDialect:
     def cancel_batch(self, batch_id: str) -> dict:
         return {"method": "POST", "path": f"/v1/batch/jobs/{quote(batch_id, safe='')}/cancel", "parse": _job}
 
-    def create_batch(self, input_file_id: str, endpoint: str, completion_window: str, metadata: Optional[dict],
-                     output_expires_after: Any, tag: Optional[str]) -> dict:
+    def create_batch(
+        self,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str,
+        metadata: Optional[dict],
+        output_expires_after: Any,
+        tag: Optional[str],
+    ) -> dict:
         if output_expires_after is not None:
             raise ValueError("Mistral jobs have no output_expires_after")
-        body: dict[str, Any] = {"input_files": [input_file_id], "endpoint": endpoint,
-                                "timeout_hours": _hours(completion_window)}
+        body: dict[str, Any] = {
+            "input_files": [input_file_id],
+            "endpoint": endpoint,
+            "timeout_hours": _hours(completion_window),
+        }
         if input_file_id in self._file_models:
             body["model"] = self._file_models[input_file_id]
         if metadata:
             body["metadata"] = metadata
-        return {"method": "POST", "path": "/v1/batch/jobs", "parse": _job, "json": body, "create_tag": tag,
-                "retry_ambiguous": tag is not None}
+        return {
+            "method": "POST",
+            "path": "/v1/batch/jobs",
+            "parse": _job,
+            "json": body,
+            "create_tag": tag,
+            "retry_ambiguous": tag is not None,
+        }
 
     def lookup_tagged(self, tag: str) -> dict:
         def parse(response: httpx.Response) -> Optional[Batch]:
@@ -145,21 +178,30 @@ class MistralDialect:
             return uploaded
 
         files = {"file": (filename, io.BytesIO(raw), "application/jsonl")}
-        return {"method": "POST", "path": "/v1/files", "parse": parse, "data": {"purpose": purpose},
-                "files": files}
+        return {"method": "POST", "path": "/v1/files", "parse": parse, "data": {"purpose": purpose}, "files": files}
 
     def retrieve_file(self, file_id: str) -> dict:
-        return {"method": "GET", "path": f"/v1/files/{quote(file_id, safe='')}",
-                "parse": lambda r: file_from_mistral(r.json())}
+        return {
+            "method": "GET",
+            "path": f"/v1/files/{quote(file_id, safe='')}",
+            "parse": lambda r: file_from_mistral(r.json()),
+        }
 
     def file_content(self, file_id: str, download: Any = None) -> dict:
-        return {"method": "GET", "path": f"/v1/files/{quote(file_id, safe='')}/content",
-                "parse": lambda r: r.content, "headers": {"Accept": "application/octet-stream"},
-                "download": download}
+        return {
+            "method": "GET",
+            "path": f"/v1/files/{quote(file_id, safe='')}/content",
+            "parse": lambda r: r.content,
+            "headers": {"Accept": "application/octet-stream"},
+            "download": download,
+        }
 
     def delete_file(self, file_id: str) -> dict:
-        return {"method": "DELETE", "path": f"/v1/files/{quote(file_id, safe='')}",
-                "parse": lambda r: FileDeleted.model_validate(r.json())}
+        return {
+            "method": "DELETE",
+            "path": f"/v1/files/{quote(file_id, safe='')}",
+            "parse": lambda r: FileDeleted.model_validate(r.json()),
+        }
 
     def list_files(self, purpose: Optional[str], limit: int, after: Optional[str], order: str) -> dict:
         def parse(response: httpx.Response) -> FilePage:
@@ -167,8 +209,12 @@ class MistralDialect:
             files = [file_from_mistral(d) for d in data.get("data") or []]
             return FilePage(data=files, has_more=False)
 
-        return {"method": "GET", "path": "/v1/files", "parse": parse,
-                "params": {"page_size": limit, "purpose": purpose}}
+        return {
+            "method": "GET",
+            "path": "/v1/files",
+            "parse": parse,
+            "params": {"page_size": limit, "purpose": purpose},
+        }
 
 
 def _job(response: httpx.Response) -> Batch:

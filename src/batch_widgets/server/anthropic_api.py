@@ -71,9 +71,14 @@ def message_batch(doc: dict, base_url: str) -> dict:
         tally[{"cancelled": "canceled", "expired": "expired"}.get(status, "errored")] += rest
     ended_at = doc.get(f"{status}_at") if ended else None
     return {
-        "id": doc["id"], "type": "message_batch", "processing_status": ANTHROPIC_PROCESSING_STATUS[status],
-        "request_counts": tally, "ended_at": rfc3339(ended_at), "created_at": rfc3339(doc["created_at"]),
-        "expires_at": rfc3339(doc["expires_at"]), "archived_at": None,
+        "id": doc["id"],
+        "type": "message_batch",
+        "processing_status": ANTHROPIC_PROCESSING_STATUS[status],
+        "request_counts": tally,
+        "ended_at": rfc3339(ended_at),
+        "created_at": rfc3339(doc["created_at"]),
+        "expires_at": rfc3339(doc["expires_at"]),
+        "archived_at": None,
         "cancel_initiated_at": rfc3339(doc.get("cancelling_at")),
         "results_url": f"{base_url.rstrip('/')}{PREFIX}/{doc['id']}/results" if ended else None,
     }
@@ -95,8 +100,10 @@ def result_line(line: dict) -> dict:
             status = response.get("status_code", 500) if response else 500
             inner = (body or {}).get("error") if isinstance(body, dict) else None
             message = (inner or {}).get("message") or error.get("message") or "The request failed."
-            body = {"type": "error", "error": {"type": ANTHROPIC_ERROR_TYPES.get(status, "api_error"),
-                                               "message": message}}
+            body = {
+                "type": "error",
+                "error": {"type": ANTHROPIC_ERROR_TYPES.get(status, "api_error"), "message": message},
+            }
         result = {"type": "errored", "error": body}
     return {"custom_id": line.get("custom_id"), "result": result}
 
@@ -134,8 +141,9 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         requests = body.get("requests") if isinstance(body, dict) else None
         lines, model = _check_requests(requests)
         if not executor.supports(ANTHROPIC_ENDPOINT):
-            raise AnthropicFailure(400, f"The {executor.name} executor of the local batch server does not answer "
-                                   f"{ANTHROPIC_ENDPOINT}.")
+            raise AnthropicFailure(
+                400, f"The {executor.name} executor of the local batch server does not answer {ANTHROPIC_ENDPOINT}."
+            )
         now = int(time.time())
         batch_id = new_id("msgbatch_")
         file_id = new_id("file-")
@@ -148,20 +156,37 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         window = settings.window_seconds or 24 * 3600
         # Anthropic checks requests when the batch is created, so it starts in progress (no validating phase).
         doc = {
-            "id": batch_id, "object": "batch", "endpoint": ANTHROPIC_ENDPOINT, "model": model, "errors": None,
-            "input_file_id": file_id, "completion_window": "24h", "status": "in_progress", "output_file_id": None,
-            "error_file_id": None, "created_at": now, "in_progress_at": now, "expires_at": now + window,
-            "finalizing_at": None, "completed_at": None, "failed_at": None, "expired_at": None,
-            "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": len(lines), "completed": 0, "failed": 0}, "metadata": None, "usage": None,
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": ANTHROPIC_ENDPOINT,
+            "model": model,
+            "errors": None,
+            "input_file_id": file_id,
+            "completion_window": "24h",
+            "status": "in_progress",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": now,
+            "expires_at": now + window,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "metadata": None,
+            "usage": None,
         }
         storage.insert_batch(doc, {"dialect": "anthropic"})
         runner.wake()
         return message_batch(doc, str(request.base_url))
 
     @router.get(PREFIX)
-    def list_batches(request: Request, limit: Optional[str] = None, after_id: Optional[str] = None,
-                     before_id: Optional[str] = None) -> Any:
+    def list_batches(
+        request: Request, limit: Optional[str] = None, after_id: Optional[str] = None, before_id: Optional[str] = None
+    ) -> Any:
         check_version(request)
         size = 20
         if limit is not None:
@@ -175,8 +200,12 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
                 raise AnthropicFailure(400, f"{name}: not a Message Batch id: {cursor[:80]!r}.")
         docs, has_more = storage.list_batches(limit=size, after=after_id, before=before_id, glob="msgbatch_*")
         data = [message_batch(d, str(request.base_url)) for d in docs]
-        return {"data": data, "has_more": has_more, "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None}
+        return {
+            "data": data,
+            "has_more": has_more,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
 
     @router.get(PREFIX + "/{batch_id}")
     def retrieve(request: Request, batch_id: str) -> Any:
@@ -204,8 +233,11 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         check_version(request)
         doc = batch_or_404(batch_id)
         if doc["status"] not in _TERMINAL:
-            raise AnthropicFailure(400, f"Message Batch {batch_id} is still processing; cancel it and wait until "
-                                   "it has ended before deleting it.")
+            raise AnthropicFailure(
+                400,
+                f"Message Batch {batch_id} is still processing; cancel it and wait until "
+                "it has ended before deleting it.",
+            )
         storage.delete_batch(batch_id)
         for key in ("input_file_id", "output_file_id", "error_file_id"):
             if doc.get(key):
@@ -217,13 +249,16 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         check_version(request)
         doc = batch_or_404(batch_id)
         if doc["status"] not in _TERMINAL:
-            raise AnthropicFailure(400, f"Message Batch {batch_id} has not ended yet; results are available once "
-                                   "processing_status is 'ended'.")
+            raise AnthropicFailure(
+                400,
+                f"Message Batch {batch_id} has not ended yet; results are available once processing_status is 'ended'.",
+            )
         paths = [storage.file_path(doc[k]) for k in ("output_file_id", "error_file_id") if doc.get(k)]
         return StreamingResponse(_result_lines(paths), media_type="application/x-jsonl")
 
-    @router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"],
-                      include_in_schema=False)
+    @router.api_route(
+        PREFIX + "/{rest:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"], include_in_schema=False
+    )
     def unknown(request: Request, rest: str) -> Any:
         raise AnthropicFailure(404, f"Unknown request URL: {request.method} {request.url.path}.")
 
@@ -244,8 +279,9 @@ def _check_requests(requests: Any) -> tuple[list[str], Optional[str]]:
     if not isinstance(requests, list) or not requests:
         raise AnthropicFailure(400, "requests: must be a non-empty list of {custom_id, params}.")
     if len(requests) > ANTHROPIC_MAX_REQUESTS:
-        raise AnthropicFailure(400, f"requests: a Message Batch holds at most {ANTHROPIC_MAX_REQUESTS:,} requests, "
-                               f"got {len(requests):,}.")
+        raise AnthropicFailure(
+            400, f"requests: a Message Batch holds at most {ANTHROPIC_MAX_REQUESTS:,} requests, got {len(requests):,}."
+        )
     seen: set[str] = set()
     lines, model = [], None
     for i, item in enumerate(requests):
@@ -256,15 +292,20 @@ def _check_requests(requests: Any) -> tuple[list[str], Optional[str]]:
         if not isinstance(cid, str) or not _CUSTOM_ID_RE.match(cid):
             raise AnthropicFailure(400, f"{where}.custom_id: must be 1-64 letters, digits, '_' or '-'.")
         if cid in seen:
-            raise AnthropicFailure(400, f"{where}.custom_id: {cid!r} is used by an earlier request; custom_id "
-                                   "must be unique within a batch.")
+            raise AnthropicFailure(
+                400,
+                f"{where}.custom_id: {cid!r} is used by an earlier request; custom_id must be unique within a batch.",
+            )
         seen.add(cid)
         if not isinstance(params, dict):
             raise AnthropicFailure(400, f"{where}.params: Field required (an object of Messages API parameters).")
         if not isinstance(params.get("model"), str) or not params["model"]:
             raise AnthropicFailure(400, f"{where}.params.model: Field required.")
-        if isinstance(params.get("max_tokens"), bool) or not isinstance(params.get("max_tokens"), int) \
-                or params["max_tokens"] < 1:
+        if (
+            isinstance(params.get("max_tokens"), bool)
+            or not isinstance(params.get("max_tokens"), int)
+            or params["max_tokens"] < 1
+        ):
             raise AnthropicFailure(400, f"{where}.params.max_tokens: Field required (a positive integer).")
         if not isinstance(params.get("messages"), list):
             raise AnthropicFailure(400, f"{where}.params.messages: Field required (a list of messages).")

@@ -44,15 +44,29 @@ log = logging.getLogger("batch_widgets.server")
 
 
 class APIFailure(Exception):
-    def __init__(self, status: int, message: str, *, param: Optional[str] = None, code: Optional[str] = None,
-                 type: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: Optional[str] = None,
+        code: Optional[str] = None,
+        type: Optional[str] = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.type = type or ("server_error" if status >= 500 else "invalid_request_error")
 
 
-def error_response(status: int, message: str, *, param: Optional[str] = None, code: Optional[str] = None,
-                   type: Optional[str] = None, headers: Optional[dict] = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    *,
+    param: Optional[str] = None,
+    code: Optional[str] = None,
+    type: Optional[str] = None,
+    headers: Optional[dict] = None,
+) -> JSONResponse:
     err = APIFailure(status, message, param=param, code=code, type=type)
     body = {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -73,10 +87,16 @@ class CreateBatch(BaseModel):
 
 def create_app(settings: ServerSettings) -> FastAPI:
     storage = Storage(settings.data_dir)
-    executor = make_executor(settings.executor, rate=settings.rate, latency=settings.latency,
-                             failure_rate=settings.failure_rate, upstream_url=settings.upstream_url,
-                             upstream_api_key=settings.upstream_api_key, concurrency=settings.concurrency,
-                             seed=settings.seed)
+    executor = make_executor(
+        settings.executor,
+        rate=settings.rate,
+        latency=settings.latency,
+        failure_rate=settings.failure_rate,
+        upstream_url=settings.upstream_url,
+        upstream_api_key=settings.upstream_api_key,
+        concurrency=settings.concurrency,
+        seed=settings.seed,
+    )
     runner = Runner(storage, executor, settings)
     if settings.webhook_url:
         if not settings.webhook_secret:
@@ -95,8 +115,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
             runner.stop()
             storage.close()
 
-    app = FastAPI(title="batch_widgets local batch server", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="batch_widgets local batch server", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.storage, app.state.runner, app.state.settings = storage, runner, settings
     _install_error_handlers(app)
     if settings.api_key:
@@ -118,14 +139,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
         try:
             purpose = upload.fields.get("purpose")
             if upload.filename is None:
-                raise APIFailure(400, "Missing required parameter: 'file'.", param="file",
-                                 code="missing_required_parameter")
+                raise APIFailure(
+                    400, "Missing required parameter: 'file'.", param="file", code="missing_required_parameter"
+                )
             if purpose is None:
-                raise APIFailure(400, "Missing required parameter: 'purpose'.", param="purpose",
-                                 code="missing_required_parameter")
+                raise APIFailure(
+                    400, "Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter"
+                )
             if purpose != "batch":
-                raise APIFailure(400, f"Invalid value for 'purpose': {purpose[:40]!r}. The local batch server only "
-                                 "accepts purpose 'batch'.", param="purpose", code="invalid_value")
+                raise APIFailure(
+                    400,
+                    f"Invalid value for 'purpose': {purpose[:40]!r}. The local batch server only "
+                    "accepts purpose 'batch'.",
+                    param="purpose",
+                    code="invalid_value",
+                )
             now = int(time.time())
             expires_at = _upload_expiry(upload.fields, now)
             file_id = new_id("file-")
@@ -136,8 +164,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return storage.add_file(file_id, upload.nbytes, now, upload.filename, purpose, expires_at)
 
     @app.get("/v1/files")
-    def list_files(purpose: Optional[str] = None, limit: int = Query(10_000, ge=1, le=10_000),
-                   after: Optional[str] = None, order: Literal["asc", "desc"] = "desc") -> Any:
+    def list_files(
+        purpose: Optional[str] = None,
+        limit: int = Query(10_000, ge=1, le=10_000),
+        after: Optional[str] = None,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> Any:
         data, has_more = storage.list_files(purpose=purpose, limit=limit, after=after, order=order)
         return _page(data, has_more)
 
@@ -148,8 +180,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.get("/v1/files/{file_id}/content")
     def file_content(file_id: str) -> Any:
         doc = _file_or_404(storage, file_id)
-        return _FileResponse(storage.file_path(file_id), media_type="application/octet-stream",
-                            filename=doc["filename"], content_disposition_type="attachment")
+        return _FileResponse(
+            storage.file_path(file_id),
+            media_type="application/octet-stream",
+            filename=doc["filename"],
+            content_disposition_type="attachment",
+        )
 
     @app.delete("/v1/files/{file_id}")
     def delete_file(file_id: str) -> Any:
@@ -170,42 +206,78 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.post("/v1/batches")
     def create_batch(body: CreateBatch) -> Any:
         if body.endpoint not in ENDPOINTS:
-            raise APIFailure(400, f"Invalid value for 'endpoint': {body.endpoint[:80]!r}. Supported: "
-                             + ", ".join(ENDPOINTS) + ".", param="endpoint", code="invalid_value")
+            raise APIFailure(
+                400,
+                f"Invalid value for 'endpoint': {body.endpoint[:80]!r}. Supported: " + ", ".join(ENDPOINTS) + ".",
+                param="endpoint",
+                code="invalid_value",
+            )
         if not executor.supports(body.endpoint):
-            raise APIFailure(400, f"The {executor.name} executor of the local batch server does not answer "
-                             f"{body.endpoint}.", param="endpoint", code="unsupported_endpoint")
+            raise APIFailure(
+                400,
+                f"The {executor.name} executor of the local batch server does not answer {body.endpoint}.",
+                param="endpoint",
+                code="unsupported_endpoint",
+            )
         if body.completion_window not in COMPLETION_WINDOWS:
-            raise APIFailure(400, f"Invalid value for 'completion_window': {body.completion_window[:40]!r}. "
-                             "Supported values are: " + ", ".join(f"'{w}'" for w in COMPLETION_WINDOWS) + ".",
-                             param="completion_window", code="invalid_value")
+            raise APIFailure(
+                400,
+                f"Invalid value for 'completion_window': {body.completion_window[:40]!r}. "
+                "Supported values are: " + ", ".join(f"'{w}'" for w in COMPLETION_WINDOWS) + ".",
+                param="completion_window",
+                code="invalid_value",
+            )
         # The server's own --window-seconds shortens every window, to show expiry in a demo or a test.
         window = settings.window_seconds or parse_window(body.completion_window)
         _check_metadata(body.metadata)
         seconds = body.output_expires_after.seconds if body.output_expires_after else None
         if seconds is not None and not MIN_EXPIRES_AFTER_SECONDS <= seconds <= MAX_EXPIRES_AFTER_SECONDS:
-            raise APIFailure(400, f"output_expires_after.seconds must be between {MIN_EXPIRES_AFTER_SECONDS} and "
-                             f"{MAX_EXPIRES_AFTER_SECONDS}.",
-                             param="output_expires_after.seconds", code="invalid_value")
+            raise APIFailure(
+                400,
+                f"output_expires_after.seconds must be between {MIN_EXPIRES_AFTER_SECONDS} and "
+                f"{MAX_EXPIRES_AFTER_SECONDS}.",
+                param="output_expires_after.seconds",
+                code="invalid_value",
+            )
         source = _file_or_404(storage, body.input_file_id, param="input_file_id")
         if source["purpose"] != "batch":
-            raise APIFailure(400, f"The input file {body.input_file_id} has purpose {source['purpose']!r}; "
-                             "a batch needs a file uploaded with purpose 'batch'.", param="input_file_id",
-                             code="invalid_value")
+            raise APIFailure(
+                400,
+                f"The input file {body.input_file_id} has purpose {source['purpose']!r}; "
+                "a batch needs a file uploaded with purpose 'batch'.",
+                param="input_file_id",
+                code="invalid_value",
+            )
         now = int(time.time())
         doc = {
-            "id": new_id("batch_"), "object": "batch", "endpoint": body.endpoint, "model": None, "errors": None,
-            "input_file_id": body.input_file_id, "completion_window": body.completion_window,
-            "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
-            "in_progress_at": None, "expires_at": now + window, "finalizing_at": None, "completed_at": None,
-            "failed_at": None, "expired_at": None, "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": body.metadata,
+            "id": new_id("batch_"),
+            "object": "batch",
+            "endpoint": body.endpoint,
+            "model": None,
+            "errors": None,
+            "input_file_id": body.input_file_id,
+            "completion_window": body.completion_window,
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
+            "expires_at": now + window,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": body.metadata,
             "usage": None,
         }
         if executor.name == "simulated":  # say so: clients mark these batches' costs as simulated
             doc[SIMULATED_FIELD] = True
-        storage.insert_batch(doc, {"output_expires_after": {"anchor": "created_at", "seconds": seconds}
-                                   if seconds else None})
+        storage.insert_batch(
+            doc, {"output_expires_after": {"anchor": "created_at", "seconds": seconds} if seconds else None}
+        )
         runner.wake()
         return doc
 
@@ -245,8 +317,13 @@ def _outcome(status: int, body: Any) -> Any:
 
 
 def _page(data: list[dict], has_more: bool) -> dict:
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
 
 
 class _FileResponse(FileResponse):
@@ -270,19 +347,30 @@ def _batch_or_404(storage: Storage, batch_id: str) -> dict:
 
 
 def _too_large(limit: int) -> APIFailure:
-    return APIFailure(413, f"The file is too large: the limit for batch input files is {limit:,} bytes.",
-                      param="file", code="file_too_large")
+    return APIFailure(
+        413,
+        f"The file is too large: the limit for batch input files is {limit:,} bytes.",
+        param="file",
+        code="file_too_large",
+    )
 
 
 def _upload_expiry(fields: dict[str, str], now: int) -> Optional[int]:
     seconds = fields.get("expires_after[seconds]")
     if seconds is None:
         return None
-    if fields.get("expires_after[anchor]", "created_at") != "created_at" or not seconds.isdigit() \
-            or not MIN_EXPIRES_AFTER_SECONDS <= int(seconds) <= MAX_EXPIRES_AFTER_SECONDS:
-        raise APIFailure(400, "expires_after needs anchor 'created_at' and seconds between "
-                         f"{MIN_EXPIRES_AFTER_SECONDS} and {MAX_EXPIRES_AFTER_SECONDS}.",
-                         param="expires_after", code="invalid_value")
+    if (
+        fields.get("expires_after[anchor]", "created_at") != "created_at"
+        or not seconds.isdigit()
+        or not MIN_EXPIRES_AFTER_SECONDS <= int(seconds) <= MAX_EXPIRES_AFTER_SECONDS
+    ):
+        raise APIFailure(
+            400,
+            "expires_after needs anchor 'created_at' and seconds between "
+            f"{MIN_EXPIRES_AFTER_SECONDS} and {MAX_EXPIRES_AFTER_SECONDS}.",
+            param="expires_after",
+            code="invalid_value",
+        )
     return now + int(seconds)
 
 
@@ -290,13 +378,21 @@ def _check_metadata(metadata: Optional[dict[str, str]]) -> None:
     if not metadata:
         return
     if len(metadata) > METADATA_MAX_KEYS:
-        raise APIFailure(400, f"metadata can hold at most {METADATA_MAX_KEYS} key-value pairs.", param="metadata",
-                         code="invalid_value")
+        raise APIFailure(
+            400,
+            f"metadata can hold at most {METADATA_MAX_KEYS} key-value pairs.",
+            param="metadata",
+            code="invalid_value",
+        )
     for key, value in metadata.items():
         if len(key) > METADATA_MAX_KEY_CHARS or len(value) > METADATA_MAX_VALUE_CHARS:
-            raise APIFailure(400, f"metadata key {key[:METADATA_MAX_KEY_CHARS]!r}: keys are at most "
-                             f"{METADATA_MAX_KEY_CHARS} characters and values at most {METADATA_MAX_VALUE_CHARS}.",
-                             param="metadata", code="invalid_value")
+            raise APIFailure(
+                400,
+                f"metadata key {key[:METADATA_MAX_KEY_CHARS]!r}: keys are at most "
+                f"{METADATA_MAX_KEY_CHARS} characters and values at most {METADATA_MAX_VALUE_CHARS}.",
+                param="metadata",
+                code="invalid_value",
+            )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -347,13 +443,15 @@ class _BearerAuth:
         if hmac.compare_digest(given, self.expected) or (given_x and hmac.compare_digest(given_x, self.expected_x)):
             return await self.app(scope, receive, send)
         if scope["path"].startswith(anthropic_api.PREFIX):
-            response = anthropic_api.anthropic_error(401, "invalid x-api-key" if given_x or given
-                                                     else "x-api-key header is required")
+            response = anthropic_api.anthropic_error(
+                401, "invalid x-api-key" if given_x or given else "x-api-key header is required"
+            )
         elif scope["path"].startswith(mistral_api.PREFIX):
             response = mistral_api.mistral_error(401, "Unauthorized")
         elif not given:
-            response = error_response(401, "You didn't provide an API key. Send 'Authorization: Bearer <key>'.",
-                                      code="missing_api_key")
+            response = error_response(
+                401, "You didn't provide an API key. Send 'Authorization: Bearer <key>'.", code="missing_api_key"
+            )
         else:
             response = error_response(401, "Incorrect API key provided.", code="invalid_api_key")
         await response(scope, receive, send)

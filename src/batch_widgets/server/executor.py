@@ -26,12 +26,29 @@ from .. import _retry
 from ..dialects import ANTHROPIC_ENDPOINT, ANTHROPIC_ERROR_TYPES
 from ..tokens import estimate_input_tokens
 
-__all__ = ["Executor", "SimulatedExecutor", "UpstreamExecutor", "make_executor", "usage_of", "Outcome", "check_body",
-           "SIMULATED_MODELS", "SIMULATED_ENDPOINTS"]
+__all__ = [
+    "Executor",
+    "SimulatedExecutor",
+    "UpstreamExecutor",
+    "make_executor",
+    "usage_of",
+    "Outcome",
+    "check_body",
+    "SIMULATED_MODELS",
+    "SIMULATED_ENDPOINTS",
+]
 
 Outcome = tuple[int, Any]  # (HTTP status code, JSON body)
-SIMULATED_ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/embeddings",
-                       "/v1/moderations", "/v1/images/generations", "/v1/images/edits", ANTHROPIC_ENDPOINT)
+SIMULATED_ENDPOINTS = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/moderations",
+    "/v1/images/generations",
+    "/v1/images/edits",
+    ANTHROPIC_ENDPOINT,
+)
 
 
 class Executor:
@@ -72,12 +89,20 @@ def usage_of(body: Any) -> tuple[int, int, int, int]:
     if "input_tokens" in usage:  # responses API
         details_in = usage.get("input_tokens_details") or {}
         details_out = usage.get("output_tokens_details") or {}
-        return (int(usage.get("input_tokens") or 0), int(details_in.get("cached_tokens") or 0),
-                int(usage.get("output_tokens") or 0), int(details_out.get("reasoning_tokens") or 0))
+        return (
+            int(usage.get("input_tokens") or 0),
+            int(details_in.get("cached_tokens") or 0),
+            int(usage.get("output_tokens") or 0),
+            int(details_out.get("reasoning_tokens") or 0),
+        )
     details_in = usage.get("prompt_tokens_details") or {}
     details_out = usage.get("completion_tokens_details") or {}
-    return (int(usage.get("prompt_tokens") or 0), int(details_in.get("cached_tokens") or 0),
-            int(usage.get("completion_tokens") or 0), int(details_out.get("reasoning_tokens") or 0))
+    return (
+        int(usage.get("prompt_tokens") or 0),
+        int(details_in.get("cached_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        int(details_out.get("reasoning_tokens") or 0),
+    )
 
 
 # -- simulated -------------------------------------------------------------------------------------------------
@@ -96,9 +121,21 @@ _FAILURES = (
 
 #: The models the simulated executor lists at /v1/models (it answers any model name, as a stand-in must).
 SIMULATED_MODELS: tuple[str, ...] = (
-    "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini",
-    "o3", "o4-mini", "gpt-3.5-turbo-instruct", "text-embedding-3-small", "text-embedding-3-large",
-    "omni-moderation-latest", "gpt-image-1",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "gpt-4o",
+    "gpt-4o-mini",
+    "o3",
+    "o4-mini",
+    "gpt-3.5-turbo-instruct",
+    "text-embedding-3-small",
+    "text-embedding-3-large",
+    "omni-moderation-latest",
+    "gpt-image-1",
 )
 _MODELS_CREATED = 1_700_000_000  # a fixed, plausible creation time for the simulated catalogue
 
@@ -123,8 +160,9 @@ class SimulatedExecutor(Executor):
 
     name = "simulated"
 
-    def __init__(self, rate: float = 0.0, latency: float = 0.0, failure_rate: float = 0.0,
-                 seed: Optional[int] = None) -> None:
+    def __init__(
+        self, rate: float = 0.0, latency: float = 0.0, failure_rate: float = 0.0, seed: Optional[int] = None
+    ) -> None:
         if rate < 0 or latency < 0 or not 0 <= failure_rate <= 1:
             raise ValueError("rate and latency must be >= 0 and failure_rate within [0, 1]")
         self.rate, self.latency, self.failure_rate, self.seed = rate, latency, failure_rate, seed
@@ -173,8 +211,10 @@ class SimulatedExecutor(Executor):
             if roll.random() < self.failure_rate:
                 status, etype, code, message = _FAILURES[roll.randrange(len(_FAILURES))]
                 if endpoint == ANTHROPIC_ENDPOINT:  # Anthropic's error body
-                    return status, {"type": "error", "error": {"type": ANTHROPIC_ERROR_TYPES[status],
-                                                               "message": message}}
+                    return status, {
+                        "type": "error",
+                        "error": {"type": ANTHROPIC_ERROR_TYPES[status], "message": message},
+                    }
                 return status, {"error": {"message": message, "type": etype, "param": None, "code": code}}
         digest = hashlib.blake2b(f"{self.seed or 0}|{model}|{custom_id}".encode(), digest_size=8).digest()
         rng = random.Random(int.from_bytes(digest, "big"))
@@ -203,50 +243,105 @@ class SimulatedExecutor(Executor):
             return 200, _message(body, model, text, token, prompt_tokens, completion_tokens, cached)
         finish = "length" if truncated else "stop"
         if endpoint == "/v1/responses":
-            output = [{"type": "message", "id": f"msg_{token}", "status": "incomplete" if truncated else "completed",
-                       "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]}]
+            output = [
+                {
+                    "type": "message",
+                    "id": f"msg_{token}",
+                    "status": "incomplete" if truncated else "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            ]
             if reasoning:
                 output.insert(0, {"type": "reasoning", "id": f"rs_{token}", "summary": []})
             return 200, {
-                "id": f"resp_{token}", "object": "response", "created_at": now,
-                "status": "incomplete" if truncated else "completed", "model": model, "output": output,
-                "error": None, "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
-                "instructions": None, "metadata": {}, "max_output_tokens": cap,
-                "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto", "tools": [], "top_p": 1.0,
-                "usage": {"input_tokens": prompt_tokens,
-                          "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
-                          "output_tokens": completion_tokens,
-                          "output_tokens_details": {"reasoning_tokens": reasoning},
-                          "total_tokens": prompt_tokens + completion_tokens}}
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens,
-                 "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
-                 "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
-                                               "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+                "id": f"resp_{token}",
+                "object": "response",
+                "created_at": now,
+                "status": "incomplete" if truncated else "completed",
+                "model": model,
+                "output": output,
+                "error": None,
+                "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
+                "instructions": None,
+                "metadata": {},
+                "max_output_tokens": cap,
+                "parallel_tool_calls": True,
+                "temperature": 1.0,
+                "tool_choice": "auto",
+                "tools": [],
+                "top_p": 1.0,
+                "usage": {
+                    "input_tokens": prompt_tokens,
+                    "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+                    "output_tokens": completion_tokens,
+                    "output_tokens_details": {"reasoning_tokens": reasoning},
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": reasoning,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
         if endpoint == "/v1/completions":
-            return 200, {"id": f"cmpl-{token}", "object": "text_completion", "created": now, "model": model,
-                         "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
-                         "usage": usage}
+            return 200, {
+                "id": f"cmpl-{token}",
+                "object": "text_completion",
+                "created": now,
+                "model": model,
+                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
+                "usage": usage,
+            }
         return 200, {
-            "id": f"chatcmpl-{token}", "object": "chat.completion", "created": now, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None,
-                                                 "annotations": []},
-                         "logprobs": None, "finish_reason": finish}],
-            "usage": usage, "service_tier": "default", "system_fingerprint": f"fp_{token[:10]}"}
+            "id": f"chatcmpl-{token}",
+            "object": "chat.completion",
+            "created": now,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": usage,
+            "service_tier": "default",
+            "system_fingerprint": f"fp_{token[:10]}",
+        }
 
 
-def _message(body: dict, model: str, text: str, token: str, input_tokens: int, output_tokens: int,
-             cached: int) -> dict:
+def _message(body: dict, model: str, text: str, token: str, input_tokens: int, output_tokens: int, cached: int) -> dict:
     """A Messages API response: content blocks, stop_reason, usage; the text is cut at ``max_tokens``."""
     limit = body.get("max_tokens")
     stop = "end_turn"
     if isinstance(limit, int) and 0 < limit < output_tokens:
         words = text.split()[: max(1, int(limit / 1.3))]
         text, output_tokens, stop = " ".join(words), limit, "max_tokens"
-    return {"id": f"msg_{token}", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}], "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens - cached, "output_tokens": output_tokens,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached, "service_tier": "batch"}}
+    return {
+        "id": f"msg_{token}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens - cached,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": cached,
+            "service_tier": "batch",
+        },
+    }
 
 
 def _output_cap(endpoint: str, body: dict) -> Optional[int]:
@@ -262,8 +357,14 @@ def _output_cap(endpoint: str, body: dict) -> Optional[int]:
 # -- request body checks -----------------------------------------------------------------------------------
 CHAT_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 #: The field each endpoint cannot do without.
-REQUIRED_FIELD = {"/v1/completions": "prompt", "/v1/embeddings": "input", "/v1/responses": "input",
-                  "/v1/moderations": "input", "/v1/images/generations": "prompt", "/v1/images/edits": "prompt"}
+REQUIRED_FIELD = {
+    "/v1/completions": "prompt",
+    "/v1/embeddings": "input",
+    "/v1/responses": "input",
+    "/v1/moderations": "input",
+    "/v1/images/generations": "prompt",
+    "/v1/images/edits": "prompt",
+}
 
 
 def _invalid(message: str, param: Optional[str], code: str) -> dict:
@@ -293,26 +394,39 @@ def _check_messages(messages: Any) -> Optional[dict]:
     if messages is _MISSING or messages is None:
         return _missing("messages")
     if not isinstance(messages, list):
-        return _invalid(f"Invalid type for 'messages': expected an array, but got {_json_kind(messages)} instead.",
-                        "messages", "invalid_type")
+        return _invalid(
+            f"Invalid type for 'messages': expected an array, but got {_json_kind(messages)} instead.",
+            "messages",
+            "invalid_type",
+        )
     if not messages:
-        return _invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
-                        "empty array instead.", "messages", "empty_array")
+        return _invalid(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            "messages",
+            "empty_array",
+        )
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(message, dict):
-            return _invalid(f"Invalid type for '{where}': expected an object, but got {_json_kind(message)} "
-                            "instead.", where, "invalid_type")
+            return _invalid(
+                f"Invalid type for '{where}': expected an object, but got {_json_kind(message)} instead.",
+                where,
+                "invalid_type",
+            )
         role = message.get("role")
         if role is None:
             return _missing(f"{where}.role")
         if role not in CHAT_ROLES:
             supported = ", ".join(f"'{r}'" for r in CHAT_ROLES[:-1]) + f", and '{CHAT_ROLES[-1]}'"
-            return _invalid(f"Invalid value: {str(role)[:40]!r}. Supported values are: {supported}.",
-                            f"{where}.role", "invalid_value")
+            return _invalid(
+                f"Invalid value: {str(role)[:40]!r}. Supported values are: {supported}.",
+                f"{where}.role",
+                "invalid_value",
+            )
         # An assistant turn may carry tool calls instead of content; every other turn needs content.
-        if "content" not in message and not (role == "assistant" and (message.get("tool_calls")
-                                                                      or message.get("function_call"))):
+        if "content" not in message and not (
+            role == "assistant" and (message.get("tool_calls") or message.get("function_call"))
+        ):
             return _missing(f"{where}.content")
     return None
 
@@ -327,14 +441,16 @@ def _json_kind(value: Any) -> str:
 
 
 def _model_not_found(model_id: str) -> dict:
-    return _invalid(f"The model '{model_id[:80]}' does not exist or you do not have access to it.", None,
-                    "model_not_found")
+    return _invalid(
+        f"The model '{model_id[:80]}' does not exist or you do not have access to it.", None, "model_not_found"
+    )
 
 
 def _tiny_png(size: int = 8) -> str:
     """A valid ``size`` x ``size`` RGB PNG (a soft gradient), base64-encoded: what an image answer carries."""
-    rows = b"".join(b"\x00" + bytes(v for x in range(size) for v in (32 * x % 256, 32 * y % 256, 160))
-                    for y in range(size))
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(size) for v in (32 * x % 256, 32 * y % 256, 160)) for y in range(size)
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -351,10 +467,16 @@ def _images(body: dict, now: int, prompt_tokens: int) -> dict:
     n = body.get("n")
     n = n if isinstance(n, int) and 1 <= n <= 10 else 1
     output_tokens = 272 * n  # a small square image at low quality
-    return {"created": now, "data": [{"b64_json": TINY_PNG_B64} for _ in range(n)],
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": output_tokens,
-                      "total_tokens": prompt_tokens + output_tokens,
-                      "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": 0}}}
+    return {
+        "created": now,
+        "data": [{"b64_json": TINY_PNG_B64} for _ in range(n)],
+        "usage": {
+            "input_tokens": prompt_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": prompt_tokens + output_tokens,
+            "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": 0},
+        },
+    }
 
 
 def _inputs(body: dict) -> list:
@@ -371,13 +493,29 @@ def _embeddings(body: dict, model: str, rng: random.Random, prompt_tokens: int) 
         vec = [rng.gauss(0.0, 1.0) for _ in range(dims)]
         norm = sum(v * v for v in vec) ** 0.5 or 1.0
         data.append({"object": "embedding", "index": i, "embedding": [round(v / norm, 6) for v in vec]})
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
 
 
-_CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
-               "self-harm", "self-harm/intent", "self-harm/instructions", "sexual", "sexual/minors", "violence",
-               "violence/graphic")
+_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 
 
 def _moderation(body: dict, model: str, rng: random.Random, token: str) -> dict:
@@ -385,8 +523,14 @@ def _moderation(body: dict, model: str, rng: random.Random, token: str) -> dict:
     for _ in _inputs(body):
         scores = {c: round(rng.random() ** 6, 6) for c in _CATEGORIES}
         flags = {c: s > 0.8 for c, s in scores.items()}
-        results.append({"flagged": any(flags.values()), "categories": flags, "category_scores": scores,
-                        "category_applied_input_types": {c: ["text"] for c in _CATEGORIES}})
+        results.append(
+            {
+                "flagged": any(flags.values()),
+                "categories": flags,
+                "category_scores": scores,
+                "category_applied_input_types": {c: ["text"] for c in _CATEGORIES},
+            }
+        )
     return {"id": f"modr-{token}", "model": model or "omni-moderation-latest", "results": results}
 
 
@@ -398,9 +542,17 @@ class UpstreamExecutor(Executor):
 
     name = "upstream"
 
-    def __init__(self, base_url: str, *, api_key: Optional[str] = None, concurrency: int = 8,
-                 max_retries: int = 3, timeout: float = 600.0, backoff: float = 1.0,
-                 transport: Optional[httpx.BaseTransport] = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: Optional[str] = None,
+        concurrency: int = 8,
+        max_retries: int = 3,
+        timeout: float = 600.0,
+        backoff: float = 1.0,
+        transport: Optional[httpx.BaseTransport] = None,
+    ) -> None:
         if not base_url:
             raise ValueError("the upstream executor needs upstream_url (an OpenAI-compatible base URL)")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -408,8 +560,9 @@ class UpstreamExecutor(Executor):
         self.concurrency = max(1, int(concurrency))
         self.max_retries = max_retries
         self.backoff = backoff  # scales _retry's backoff (tests make it tiny); a server's Retry-After is kept
-        self._client = httpx.Client(headers=headers, timeout=timeout, transport=transport,
-                                    limits=httpx.Limits(max_connections=self.concurrency))
+        self._client = httpx.Client(
+            headers=headers, timeout=timeout, transport=transport, limits=httpx.Limits(max_connections=self.concurrency)
+        )
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bw-upstream")
         self._stop = threading.Event()
 
@@ -450,8 +603,9 @@ class UpstreamExecutor(Executor):
                     return 502, _upstream_error(f"upstream request failed: {type(exc).__name__}")
                 delay = _retry.retry_delay(attempt) * self.backoff
             else:
-                if attempt >= self.max_retries or not _retry.should_retry_status(response.status_code,
-                                                                                  response.headers):
+                if attempt >= self.max_retries or not _retry.should_retry_status(
+                    response.status_code, response.headers
+                ):
                     return response.status_code, _json_body(response)
                 requested = _retry.retry_after_seconds(response.headers)
                 delay = _retry.retry_delay(attempt, response.headers)
@@ -470,13 +624,27 @@ def _json_body(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        return {"error": {"message": response.text[:500], "type": "server_error", "param": None,
-                          "code": "invalid_upstream_response"}}
+        return {
+            "error": {
+                "message": response.text[:500],
+                "type": "server_error",
+                "param": None,
+                "code": "invalid_upstream_response",
+            }
+        }
 
 
-def make_executor(kind: str, *, rate: float = 0.0, latency: float = 0.0, failure_rate: float = 0.0,
-                  upstream_url: Optional[str] = None, upstream_api_key: Optional[str] = None,
-                  concurrency: int = 8, seed: Optional[int] = None) -> Executor:
+def make_executor(
+    kind: str,
+    *,
+    rate: float = 0.0,
+    latency: float = 0.0,
+    failure_rate: float = 0.0,
+    upstream_url: Optional[str] = None,
+    upstream_api_key: Optional[str] = None,
+    concurrency: int = 8,
+    seed: Optional[int] = None,
+) -> Executor:
     if kind == "simulated":
         return SimulatedExecutor(rate=rate, latency=latency, failure_rate=failure_rate, seed=seed)
     if kind == "upstream":

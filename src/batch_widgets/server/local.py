@@ -41,26 +41,52 @@ class LocalBatchServer:
     ...     client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
     """
 
-    def __init__(self, data_dir: Optional[os.PathLike | str] = None, *, host: str = "127.0.0.1", port: int = 0,
-                 api_key: Optional[str] = None, executor: str = "simulated", upstream_url: Optional[str] = None,
-                 rate: float = 0.0, latency: float = 0.0, failure_rate: float = 0.0,
-                 upstream_api_key: Optional[str] = None, concurrency: int = 8,
-                 window_seconds: Optional[int] = None, max_upload_bytes: Optional[int] = None,
-                 poll_interval: float = 0.5, startup_timeout: float = 30.0,
-                 enqueued_token_limit: Optional[int] = None, seed: Optional[int] = None,
-                 webhook_url: Optional[str] = None, webhook_secret: Optional[str] = None,
-                 insecure_allow_no_api_key: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Optional[os.PathLike | str] = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: Optional[str] = None,
+        executor: str = "simulated",
+        upstream_url: Optional[str] = None,
+        rate: float = 0.0,
+        latency: float = 0.0,
+        failure_rate: float = 0.0,
+        upstream_api_key: Optional[str] = None,
+        concurrency: int = 8,
+        window_seconds: Optional[int] = None,
+        max_upload_bytes: Optional[int] = None,
+        poll_interval: float = 0.5,
+        startup_timeout: float = 30.0,
+        enqueued_token_limit: Optional[int] = None,
+        seed: Optional[int] = None,
+        webhook_url: Optional[str] = None,
+        webhook_secret: Optional[str] = None,
+        insecure_allow_no_api_key: bool = False,
+    ) -> None:
         import uvicorn
 
         from .app import create_app
 
         check_bind(host, api_key, insecure_allow_no_api_key)
         self.settings = ServerSettings(
-            data_dir=Path(data_dir) if data_dir is not None else default_data_dir(), api_key=api_key,
-            executor=executor, upstream_url=upstream_url, upstream_api_key=upstream_api_key,
-            concurrency=concurrency, rate=rate, latency=latency, failure_rate=failure_rate,
-            window_seconds=window_seconds, poll_interval=poll_interval, enqueued_token_limit=enqueued_token_limit,
-            seed=seed, webhook_url=webhook_url, webhook_secret=webhook_secret)
+            data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
+            api_key=api_key,
+            executor=executor,
+            upstream_url=upstream_url,
+            upstream_api_key=upstream_api_key,
+            concurrency=concurrency,
+            rate=rate,
+            latency=latency,
+            failure_rate=failure_rate,
+            window_seconds=window_seconds,
+            poll_interval=poll_interval,
+            enqueued_token_limit=enqueued_token_limit,
+            seed=seed,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+        )
         if max_upload_bytes is not None:
             self.settings.max_upload_bytes = max_upload_bytes
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -70,11 +96,13 @@ class LocalBatchServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name="bw-local-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="bw-local-server", daemon=True
+        )
         self._closed = False
         self._thread.start()
         try:
@@ -151,11 +179,12 @@ def shared_server() -> LocalBatchServer:
     global _shared
     with _shared_lock:
         if _shared is None or _shared._closed:
-            options: dict[str, Any] = {key: float(os.environ.get(f"BATCH_WIDGETS_{key.upper()}", value))
-                       for key, value in SHARED_DEFAULTS.items()}
+            options: dict[str, Any] = {
+                key: float(os.environ.get(f"BATCH_WIDGETS_{key.upper()}", value))
+                for key, value in SHARED_DEFAULTS.items()
+            }
             api_key = os.environ.get("BATCH_WIDGETS_LOCAL_API_KEY") or secrets.token_urlsafe(32)
             _shared = LocalBatchServer(default_data_dir(), api_key=api_key, **options)
             atexit.register(_shared.close)
-            log.debug("started the embedded local batch server at %s (data in %s)",
-                     _shared.base_url, _shared.data_dir)
+            log.debug("started the embedded local batch server at %s (data in %s)", _shared.base_url, _shared.data_dir)
         return _shared

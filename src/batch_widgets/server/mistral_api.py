@@ -37,11 +37,13 @@ class MistralFailure(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-def mistral_error(status: int, message: str, *, param: Optional[str] = None,
-                  code: Optional[str] = None) -> JSONResponse:
+def mistral_error(
+    status: int, message: str, *, param: Optional[str] = None, code: Optional[str] = None
+) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "internal_error"
-    return JSONResponse({"object": "error", "message": message, "type": kind, "param": param, "code": code},
-                        status_code=status)
+    return JSONResponse(
+        {"object": "error", "message": message, "type": kind, "param": param, "code": code}, status_code=status
+    )
 
 
 def _job_id() -> str:
@@ -55,25 +57,49 @@ def file_object(doc: dict) -> dict:
     name = doc["filename"]
     output = doc["purpose"] == "batch_output"
     sample = ("batch_error" if name.endswith("_error.jsonl") else "batch_result") if output else "batch_request"
-    return {"id": doc["id"], "object": "file", "bytes": doc["bytes"], "created_at": doc["created_at"],
-            "filename": name, "purpose": "batch", "sample_type": sample, "source": "mistral" if output else "upload",
-            "num_lines": None, "mimetype": "application/jsonl", "signature": None, "expires_at": doc["expires_at"],
-            "visibility": "workspace"}
+    return {
+        "id": doc["id"],
+        "object": "file",
+        "bytes": doc["bytes"],
+        "created_at": doc["created_at"],
+        "filename": name,
+        "purpose": "batch",
+        "sample_type": sample,
+        "source": "mistral" if output else "upload",
+        "num_lines": None,
+        "mimetype": "application/jsonl",
+        "signature": None,
+        "expires_at": doc["expires_at"],
+        "visibility": "workspace",
+    }
 
 
 def batch_job(doc: dict) -> dict:
     """Our stored batch document as Mistral's BatchJob."""
     counts = doc["request_counts"]
     status = doc["status"]
-    errors = [{"message": (f"line {e['line']}: " if e.get("line") else "") + (e.get("message") or ""), "count": 1}
-              for e in ((doc.get("errors") or {}).get("data") or [])]
+    errors = [
+        {"message": (f"line {e['line']}: " if e.get("line") else "") + (e.get("message") or ""), "count": 1}
+        for e in ((doc.get("errors") or {}).get("data") or [])
+    ]
     return {
-        "id": doc["id"], "object": "batch", "input_files": doc.get("input_files") or [doc["input_file_id"]],
-        "metadata": doc.get("metadata"), "endpoint": doc["endpoint"], "model": doc.get("model"), "agent_id": None,
-        "output_file": doc.get("output_file_id"), "error_file": doc.get("error_file_id"), "errors": errors,
-        "outputs": None, "status": MISTRAL_STATUS[status], "created_at": doc["created_at"],
-        "total_requests": counts["total"], "completed_requests": counts["completed"] + counts["failed"],
-        "succeeded_requests": counts["completed"], "failed_requests": counts["failed"],
+        "id": doc["id"],
+        "object": "batch",
+        "input_files": doc.get("input_files") or [doc["input_file_id"]],
+        "metadata": doc.get("metadata"),
+        "endpoint": doc["endpoint"],
+        "model": doc.get("model"),
+        "agent_id": None,
+        "output_file": doc.get("output_file_id"),
+        "error_file": doc.get("error_file_id"),
+        "errors": errors,
+        "outputs": None,
+        "status": MISTRAL_STATUS[status],
+        "created_at": doc["created_at"],
+        "total_requests": counts["total"],
+        "completed_requests": counts["completed"] + counts["failed"],
+        "succeeded_requests": counts["completed"],
+        "failed_requests": counts["failed"],
         "started_at": doc.get("in_progress_at"),
         "completed_at": doc.get(ENDED_AT_FIELDS[status]) if status in _TERMINAL else None,
     }
@@ -114,8 +140,12 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
             if received.filename is None:
                 raise MistralFailure(422, "Field required: 'file'.", param="file")
             if purpose != "batch":
-                raise MistralFailure(422, f"The local server keeps batch files only: purpose must be 'batch' (got "
-                                     f"{(purpose or 'none')[:40]!r}).", param="purpose")
+                raise MistralFailure(
+                    422,
+                    f"The local server keeps batch files only: purpose must be 'batch' (got "
+                    f"{(purpose or 'none')[:40]!r}).",
+                    param="purpose",
+                )
             now = int(time.time())
             expiry = received.fields.get("expiry")  # hours, per Mistral's upload form
             expires_at = now + int(expiry) * 3600 if expiry and expiry.isdigit() else None
@@ -130,8 +160,11 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
     def list_files(page: int = 0, page_size: int = 100) -> Any:
         docs, _ = storage.list_files(purpose=None, limit=10**9, after=None, order="desc")
         start = max(0, page) * max(1, page_size)
-        return {"data": [file_object(d) for d in docs[start:start + max(1, page_size)]], "object": "list",
-                "total": len(docs)}
+        return {
+            "data": [file_object(d) for d in docs[start : start + max(1, page_size)]],
+            "object": "list",
+            "total": len(docs),
+        }
 
     @router.get("/files/{file_id}")
     def retrieve_file(file_id: str) -> Any:
@@ -146,8 +179,12 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
     @router.get("/files/{file_id}/content")
     def download(file_id: str) -> Any:
         doc = file_or_404(file_id)
-        return FileResponse(storage.file_path(file_id), media_type="application/octet-stream",
-                            filename=doc["filename"], content_disposition_type="attachment")
+        return FileResponse(
+            storage.file_path(file_id),
+            media_type="application/octet-stream",
+            filename=doc["filename"],
+            content_disposition_type="attachment",
+        )
 
     # -- batch jobs --------------------------------------------------------------------------------------------
     @router.post("/batch/jobs")
@@ -160,25 +197,33 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
             raise MistralFailure(422, "The request body must be a JSON object.")
         endpoint = body.get("endpoint")
         if endpoint not in MISTRAL_ENDPOINTS:
-            raise MistralFailure(422, f"endpoint must be one of {', '.join(MISTRAL_ENDPOINTS)}; got "
-                                 f"{str(endpoint)[:80]!r}.", param="endpoint")
+            raise MistralFailure(
+                422,
+                f"endpoint must be one of {', '.join(MISTRAL_ENDPOINTS)}; got {str(endpoint)[:80]!r}.",
+                param="endpoint",
+            )
         if not executor.supports(endpoint):
-            raise MistralFailure(400, f"The {executor.name} executor of the local batch server does not answer "
-                                 f"{endpoint}.", param="endpoint")
+            raise MistralFailure(
+                400,
+                f"The {executor.name} executor of the local batch server does not answer {endpoint}.",
+                param="endpoint",
+            )
         model = body.get("model")
         if model is not None and not isinstance(model, str):
             raise MistralFailure(422, "model must be a string.", param="model")
         metadata = body.get("metadata")
-        if metadata is not None and not (isinstance(metadata, dict)
-                                         and all(isinstance(v, str) for v in metadata.values())):
+        if metadata is not None and not (
+            isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+        ):
             raise MistralFailure(422, "metadata must map strings to strings.", param="metadata")
         hours = body.get("timeout_hours", 24)
         if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
             raise MistralFailure(422, "timeout_hours must be a positive integer.", param="timeout_hours")
         input_files, inline = body.get("input_files"), body.get("requests")
         if bool(input_files) == bool(inline):
-            raise MistralFailure(422, "Give either input_files (ids of uploaded files) or requests, not both.",
-                                 param="input_files")
+            raise MistralFailure(
+                422, "Give either input_files (ids of uploaded files) or requests, not both.", param="input_files"
+            )
         sources = []
         if input_files:
             if not isinstance(input_files, list) or not all(isinstance(f, str) for f in input_files):
@@ -200,20 +245,38 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         storage.add_file(file_id, nbytes, now, f"{job_id}_requests.jsonl", "batch")
         window = settings.window_seconds or hours * 3600
         doc = {
-            "id": job_id, "object": "batch", "endpoint": endpoint, "model": model, "errors": None,
-            "input_file_id": file_id, "input_files": input_files or [file_id], "completion_window": f"{hours}h",
-            "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
-            "in_progress_at": None, "expires_at": now + window, "finalizing_at": None, "completed_at": None,
-            "failed_at": None, "expired_at": None, "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": metadata, "usage": None,
+            "id": job_id,
+            "object": "batch",
+            "endpoint": endpoint,
+            "model": model,
+            "errors": None,
+            "input_file_id": file_id,
+            "input_files": input_files or [file_id],
+            "completion_window": f"{hours}h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": now,
+            "in_progress_at": None,
+            "expires_at": now + window,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": metadata,
+            "usage": None,
         }
         storage.insert_batch(doc, {"dialect": "mistral"})
         runner.wake()
         return batch_job(doc)
 
     @router.get("/batch/jobs")
-    def list_jobs(request: Request, page: int = 0, page_size: int = 100, model: Optional[str] = None,
-                  order_by: str = "-created") -> Any:
+    def list_jobs(
+        request: Request, page: int = 0, page_size: int = 100, model: Optional[str] = None, order_by: str = "-created"
+    ) -> Any:
         wanted = set(request.query_params.getlist("status"))
         docs, _ = storage.list_batches(limit=10**9, after=None, glob=_JOB_GLOB)
         jobs = [batch_job(d) for d in docs if (not model or d.get("model") == model)]
@@ -221,7 +284,7 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         if order_by == "created":
             jobs.reverse()
         start = max(0, page) * max(1, page_size)
-        return {"data": jobs[start:start + max(1, page_size)], "object": "list", "total": len(jobs)}
+        return {"data": jobs[start : start + max(1, page_size)], "object": "list", "total": len(jobs)}
 
     @router.get("/batch/jobs/{job_id}")
     def get_job(job_id: str) -> Any:
@@ -238,8 +301,9 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
 
         doc, status = storage.update_batch(job_id, change)
         if status in _TERMINAL and not doc.get("cancelling_at"):
-            raise MistralFailure(400, f"Batch job {job_id} is {MISTRAL_STATUS[status]} and cannot be cancelled.",
-                                 param="job_id")
+            raise MistralFailure(
+                400, f"Batch job {job_id} is {MISTRAL_STATUS[status]} and cannot be cancelled.", param="job_id"
+            )
         runner.wake()
         return batch_job(doc)
 
@@ -247,8 +311,12 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
     def delete(job_id: str) -> Any:
         doc = job_or_404(job_id)
         if doc["status"] not in _TERMINAL:
-            raise MistralFailure(400, f"Batch job {job_id} is {MISTRAL_STATUS[doc['status']]}; cancel it and wait "
-                                 "until it ends before deleting it.", param="job_id")
+            raise MistralFailure(
+                400,
+                f"Batch job {job_id} is {MISTRAL_STATUS[doc['status']]}; cancel it and wait "
+                "until it ends before deleting it.",
+                param="job_id",
+            )
         storage.delete_batch(job_id)
         return {"id": job_id, "object": "batch", "deleted": True}
 
@@ -282,5 +350,7 @@ def _openai_line(raw: Any, n: int, endpoint: str, model: Optional[str]) -> str:
     if model and "model" not in body:
         body["model"] = model
     cid = item.get("custom_id")
-    return json.dumps({"custom_id": str(n - 1) if cid is None else cid, "method": "POST", "url": endpoint,
-                       "body": body}, separators=(",", ":"))
+    return json.dumps(
+        {"custom_id": str(n - 1) if cid is None else cid, "method": "POST", "url": endpoint, "body": body},
+        separators=(",", ":"),
+    )

@@ -36,8 +36,10 @@ __all__ = ["Runner"]
 
 _UNRUN = {
     "cancelled": (NOT_EXECUTED_CODES["cancelled"], "This request was not executed because the batch was cancelled."),
-    "expired": (NOT_EXECUTED_CODES["expired"],
-                "This request could not be executed before the completion window expired."),
+    "expired": (
+        NOT_EXECUTED_CODES["expired"],
+        "This request could not be executed before the completion window expired.",
+    ),
 }
 _STOP = "stop"  # the server is closing: leave the batch as it is, the next start resumes it
 
@@ -84,8 +86,9 @@ class Runner:
                     for batch_id in self.storage.active_batch_ids():
                         worker = self._workers.get(batch_id)
                         if worker is None or not worker.is_alive():
-                            worker = threading.Thread(target=self._work, args=(batch_id,), daemon=True,
-                                                      name=f"bw-{batch_id}")
+                            worker = threading.Thread(
+                                target=self._work, args=(batch_id,), daemon=True, name=f"bw-{batch_id}"
+                            )
                             self._workers[batch_id] = worker
                             worker.start()
                     self._workers = {k: t for k, t in self._workers.items() if t.is_alive()}
@@ -125,10 +128,17 @@ class Runner:
                 return
             log.exception("batch %s failed in the runner", batch_id)
             message = f"the local server failed: {type(exc).__name__}"
-            self._set(batch_id, lambda d: d.update(
-                status="failed", failed_at=_now(),
-                errors={"object": "list", "data": [{"code": "server_error", "line": None, "param": None,
-                                                    "message": message}]}))
+            self._set(
+                batch_id,
+                lambda d: d.update(
+                    status="failed",
+                    failed_at=_now(),
+                    errors={
+                        "object": "list",
+                        "data": [{"code": "server_error", "line": None, "param": None, "message": message}],
+                    },
+                ),
+            )
         finally:
             self.storage.release()
 
@@ -151,11 +161,21 @@ class Runner:
         path = self.storage.file_path(doc["input_file_id"])
         if path.exists():
             report = validate_file(path, endpoint=doc["endpoint"])
-            problems = [{"code": p.code, "message": p.message, "param": p.field, "line": p.line}
-                        for p in report.problems]
+            problems = [
+                {"code": p.code, "message": p.message, "param": p.field, "line": p.line} for p in report.problems
+            ]
         else:
-            report, problems = None, [{"code": "file_not_found", "line": None, "param": "input_file_id",
-                                       "message": f"the input file {doc['input_file_id']} was deleted"}]
+            report, problems = (
+                None,
+                [
+                    {
+                        "code": "file_not_found",
+                        "line": None,
+                        "param": "input_file_id",
+                        "message": f"the input file {doc['input_file_id']} was deleted",
+                    }
+                ],
+            )
 
         limit = self.settings.enqueued_token_limit
         estimate = None
@@ -164,13 +184,22 @@ class Runner:
                 estimate = estimate_lines_tokens(fh)
 
         with self.storage.write() as db:
+
             def change(d: dict) -> str:
                 if d["status"] != "validating":  # cancelled meanwhile
                     return d["status"]
-                if report is not None and estimate is not None and limit is not None \
-                        and self.storage.enqueued_tokens(report.model, db) + estimate > limit:
-                    d.update(status="failed", failed_at=_now(), model=report.model, errors={
-                        "object": "list", "data": [_token_limit_error(report.model, limit)]})
+                if (
+                    report is not None
+                    and estimate is not None
+                    and limit is not None
+                    and self.storage.enqueued_tokens(report.model, db) + estimate > limit
+                ):
+                    d.update(
+                        status="failed",
+                        failed_at=_now(),
+                        model=report.model,
+                        errors={"object": "list", "data": [_token_limit_error(report.model, limit)]},
+                    )
                 elif report is not None and report.ok:
                     d.update(status="in_progress", in_progress_at=_now(), model=report.model)
                     d["request_counts"]["total"] = report.line_count
@@ -233,9 +262,12 @@ class Runner:
                 continue
             status, body = outcome
             ok = 200 <= status < 300
-            line = {"id": f"batch_req_{secrets.token_hex(12)}", "custom_id": cid,
-                    "response": {"status_code": status, "request_id": f"req_{secrets.token_hex(12)}", "body": body},
-                    "error": None}
+            line = {
+                "id": f"batch_req_{secrets.token_hex(12)}",
+                "custom_id": cid,
+                "response": {"status_code": status, "request_id": f"req_{secrets.token_hex(12)}", "body": body},
+                "error": None,
+            }
             rows.append((idx, int(ok), json.dumps(line, separators=(",", ":"))))
             if ok:
                 ok_count += 1
@@ -268,8 +300,9 @@ class Runner:
             for key, written, kind in (("output_file_id", output, "output"), ("error_file_id", errors, "error")):
                 if written:
                     file_id, nbytes = written
-                    self.storage.add_file(file_id, nbytes, now, f"{batch_id}_{kind}.jsonl", "batch_output",
-                                          expires_at, db=db)
+                    self.storage.add_file(
+                        file_id, nbytes, now, f"{batch_id}_{kind}.jsonl", "batch_output", expires_at, db=db
+                    )
                     ids[key] = file_id
 
             def close(d: dict) -> None:
@@ -295,9 +328,15 @@ class Runner:
                 except (ValueError, AttributeError):  # cancelled before validation: skip unparseable lines
                     continue
                 if isinstance(cid, str):
-                    yield json.dumps({"id": f"batch_req_{secrets.token_hex(12)}", "custom_id": cid,
-                                      "response": None, "error": {"code": code, "message": message}},
-                                     separators=(",", ":"))
+                    yield json.dumps(
+                        {
+                            "id": f"batch_req_{secrets.token_hex(12)}",
+                            "custom_id": cid,
+                            "response": None,
+                            "error": {"code": code, "message": message},
+                        },
+                        separators=(",", ":"),
+                    )
 
     def _write_file(self, lines: Iterable[str]) -> Optional[tuple[str, int]]:
         """Write lines to a new file; (file id, size) or None when there were no lines."""
@@ -318,15 +357,23 @@ class Runner:
 
 def _token_limit_error(model: Optional[str], limit: int) -> dict:
     # OpenAI's wording (openai/openai-python#2084); the organisation of a local server is "local".
-    return {"code": TOKEN_LIMIT_CODE, "line": None, "param": None,
-            "message": f"Enqueued token limit reached for {model} in organization org-local. Limit: {limit:,} "
-                       "enqueued tokens. Please try submitting fewer tasks or wait for other batches to finish."}
+    return {
+        "code": TOKEN_LIMIT_CODE,
+        "line": None,
+        "param": None,
+        "message": f"Enqueued token limit reached for {model} in organization org-local. Limit: {limit:,} "
+        "enqueued tokens. Please try submitting fewer tasks or wait for other batches to finish.",
+    }
 
 
 def _add_usage(doc: dict, tokens: list[int]) -> None:
-    usage = doc.get("usage") or {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0},
-                                 "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0},
-                                 "total_tokens": 0}
+    usage = doc.get("usage") or {
+        "input_tokens": 0,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 0,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 0,
+    }
     usage["input_tokens"] += tokens[0]
     usage["input_tokens_details"]["cached_tokens"] += tokens[1]
     usage["output_tokens"] += tokens[2]
@@ -337,4 +384,3 @@ def _add_usage(doc: dict, tokens: list[int]) -> None:
 
 def _now() -> int:
     return int(time.time())
-

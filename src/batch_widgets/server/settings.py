@@ -34,7 +34,9 @@ def check_bind(host: str, api_key: Optional[str], insecure: bool = False) -> Non
     raise ValueError(
         f"refusing to bind {host} without an API key: anyone who can reach this machine could use the server "
         "(and, in upstream mode, spend the upstream key). Set --api-key (or $BATCH_WIDGETS_LOCAL_API_KEY), "
-        f"bind 127.0.0.1, or pass {INSECURE_FLAG} if you really mean an open server.")
+        f"bind 127.0.0.1, or pass {INSECURE_FLAG} if you really mean an open server."
+    )
+
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -66,7 +66,6 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
-
 def default_data_dir() -> Path:
     """``$BATCH_WIDGETS_HOME``, else the platform's user data directory for batch_widgets."""
     env = os.environ.get("BATCH_WIDGETS_HOME")
@@ -174,8 +173,16 @@ class Storage:
     def temp_path(self) -> Path:
         return self.files_dir / f"tmp-{secrets.token_hex(8)}.part"
 
-    def add_file(self, file_id: str, nbytes: int, created_at: int, filename: str, purpose: str,
-                 expires_at: Optional[int] = None, db: Optional[sqlite3.Connection] = None) -> dict:
+    def add_file(
+        self,
+        file_id: str,
+        nbytes: int,
+        created_at: int,
+        filename: str,
+        purpose: str,
+        expires_at: Optional[int] = None,
+        db: Optional[sqlite3.Connection] = None,
+    ) -> dict:
         row = (file_id, nbytes, created_at, filename, purpose, expires_at)
         sql = "INSERT INTO files (id, bytes, created_at, filename, purpose, expires_at) VALUES (?,?,?,?,?,?)"
         if db is not None:
@@ -186,15 +193,18 @@ class Storage:
         return _file_doc(row)
 
     def get_file(self, file_id: str) -> Optional[dict]:
-        row = self._db().execute(
-            "SELECT id, bytes, created_at, filename, purpose, expires_at FROM files WHERE id = ?", (file_id,)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT id, bytes, created_at, filename, purpose, expires_at FROM files WHERE id = ?", (file_id,))
+            .fetchone()
+        )
         if row is None or (row[5] is not None and row[5] <= self.clock()):
             return None  # an expired file is gone, even before the sweeper deletes it
         return _file_doc(row)
 
-    def list_files(self, *, purpose: Optional[str], limit: int, after: Optional[str],
-                   order: str) -> tuple[list[dict], bool]:
+    def list_files(
+        self, *, purpose: Optional[str], limit: int, after: Optional[str], order: str
+    ) -> tuple[list[dict], bool]:
         desc = order != "asc"
         where: list[str] = ["(expires_at IS NULL OR expires_at > ?)"]
         args: list[Any] = [self.clock()]
@@ -224,10 +234,14 @@ class Storage:
         ``expires_after``), except the input of a batch still running. Returns how many went."""
         marks = ",".join("?" * len(ACTIVE_STATUSES))
         with self.write() as db:
-            ids = [r[0] for r in db.execute(
-                "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ? AND id NOT IN "
-                f"(SELECT json_extract(doc, '$.input_file_id') FROM batches WHERE status IN ({marks}))",
-                (self.clock(), *ACTIVE_STATUSES))]
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ? AND id NOT IN "
+                    f"(SELECT json_extract(doc, '$.input_file_id') FROM batches WHERE status IN ({marks}))",
+                    (self.clock(), *ACTIVE_STATUSES),
+                )
+            ]
             db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in ids])
         for file_id in ids:
             try:
@@ -239,8 +253,10 @@ class Storage:
     # -- batches -------------------------------------------------------------------------------------------
     def insert_batch(self, doc: dict, options: Optional[dict] = None) -> None:
         with self.write() as db:
-            db.execute("INSERT INTO batches (id, status, doc, options) VALUES (?,?,?,?)",
-                       (doc["id"], doc["status"], json.dumps(doc), json.dumps(options or {})))
+            db.execute(
+                "INSERT INTO batches (id, status, doc, options) VALUES (?,?,?,?)",
+                (doc["id"], doc["status"], json.dumps(doc), json.dumps(options or {})),
+            )
 
     def get_batch(self, batch_id: str) -> Optional[dict]:
         row = self._db().execute("SELECT doc FROM batches WHERE id = ?", (batch_id,)).fetchone()
@@ -258,8 +274,9 @@ class Storage:
         row = self._db().execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
         return row[0] if row else None
 
-    def list_batches(self, *, limit: int, after: Optional[str], before: Optional[str] = None,
-                     glob: Optional[str] = None) -> tuple[list[dict], bool]:
+    def list_batches(
+        self, *, limit: int, after: Optional[str], before: Optional[str] = None, glob: Optional[str] = None
+    ) -> tuple[list[dict], bool]:
         """Newest first; ``after`` is the id of the last batch of the previous page, ``before`` the id of the first
         batch of the next (newer) page. ``glob`` keeps one dialect's ids (e.g. ``batch_*``)."""
         where, args = [], []
@@ -289,8 +306,11 @@ class Storage:
 
     def active_batch_ids(self) -> list[str]:
         marks = ",".join("?" * len(ACTIVE_STATUSES))
-        rows = self._db().execute(f"SELECT id FROM batches WHERE status IN ({marks}) ORDER BY seq",
-                                  ACTIVE_STATUSES).fetchall()
+        rows = (
+            self._db()
+            .execute(f"SELECT id FROM batches WHERE status IN ({marks}) ORDER BY seq", ACTIVE_STATUSES)
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
     def enqueued_tokens(self, model: Optional[str], db: sqlite3.Connection) -> int:
@@ -298,15 +318,20 @@ class Storage:
         marks = ",".join("?" * len(ACTIVE_STATUSES))
         row = db.execute(
             "SELECT COALESCE(SUM(json_extract(options, '$.estimated_tokens')), 0) FROM batches "
-            f"WHERE status IN ({marks}) AND json_extract(doc, '$.model') IS ?", (*ACTIVE_STATUSES, model)).fetchone()
+            f"WHERE status IN ({marks}) AND json_extract(doc, '$.model') IS ?",
+            (*ACTIVE_STATUSES, model),
+        ).fetchone()
         return int(row[0] or 0)
 
     def set_batch_option(self, batch_id: str, key: str, value: Any, db: sqlite3.Connection) -> None:
-        db.execute("UPDATE batches SET options = json_set(options, ?, json(?)) WHERE id = ?",
-                   (f"$.{key}", json.dumps(value), batch_id))
+        db.execute(
+            "UPDATE batches SET options = json_set(options, ?, json(?)) WHERE id = ?",
+            (f"$.{key}", json.dumps(value), batch_id),
+        )
 
-    def update_batch(self, batch_id: str, change: Callable[[dict], Any],
-                     db: Optional[sqlite3.Connection] = None) -> tuple[dict, Any]:
+    def update_batch(
+        self, batch_id: str, change: Callable[[dict], Any], db: Optional[sqlite3.Connection] = None
+    ) -> tuple[dict, Any]:
         """Apply ``change(doc)`` atomically; returns (doc, what change returned). Raises KeyError if unknown."""
         if db is None:
             with self.write() as w:
@@ -326,39 +351,55 @@ class Storage:
     def _queue_event(self, db: sqlite3.Connection, kind: str, batch_id: str) -> None:
         now = int(time.time())
         event_id = f"evt_{secrets.token_hex(16)}"
-        body = json.dumps({"id": event_id, "object": "event", "created_at": now, "type": kind,
-                           "data": {"id": batch_id}}, separators=(",", ":"))
-        db.execute("INSERT INTO webhook_events (id, webhook_id, body, next_attempt_at) VALUES (?,?,?,?)",
-                   (event_id, f"wh_{secrets.token_hex(16)}", body, time.time()))
+        body = json.dumps(
+            {"id": event_id, "object": "event", "created_at": now, "type": kind, "data": {"id": batch_id}},
+            separators=(",", ":"),
+        )
+        db.execute(
+            "INSERT INTO webhook_events (id, webhook_id, body, next_attempt_at) VALUES (?,?,?,?)",
+            (event_id, f"wh_{secrets.token_hex(16)}", body, time.time()),
+        )
 
     def due_events(self, now: float, limit: int = 50) -> list[tuple[str, str, str, int]]:
         """Undelivered events whose next attempt is due: (event id, webhook id, body, attempts so far)."""
-        return self._db().execute(
-            "SELECT id, webhook_id, body, attempts FROM webhook_events WHERE delivered_at IS NULL "
-            "AND next_attempt_at <= ? ORDER BY seq LIMIT ?", (now, limit)).fetchall()
+        return (
+            self._db()
+            .execute(
+                "SELECT id, webhook_id, body, attempts FROM webhook_events WHERE delivered_at IS NULL "
+                "AND next_attempt_at <= ? ORDER BY seq LIMIT ?",
+                (now, limit),
+            )
+            .fetchall()
+        )
 
     def next_event_due(self) -> Optional[float]:
-        row = self._db().execute("SELECT MIN(next_attempt_at) FROM webhook_events WHERE delivered_at IS NULL"
-                                 ).fetchone()
+        row = (
+            self._db().execute("SELECT MIN(next_attempt_at) FROM webhook_events WHERE delivered_at IS NULL").fetchone()
+        )
         return row[0] if row else None
 
     def event_delivered(self, event_id: str) -> None:
         with self.write() as db:
-            db.execute("UPDATE webhook_events SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
-                       (int(time.time()), event_id))
+            db.execute(
+                "UPDATE webhook_events SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                (int(time.time()), event_id),
+            )
 
     def event_failed(self, event_id: str, next_attempt_at: float) -> None:
         with self.write() as db:
-            db.execute("UPDATE webhook_events SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
-                       (next_attempt_at, event_id))
+            db.execute(
+                "UPDATE webhook_events SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                (next_attempt_at, event_id),
+            )
 
     # -- results -------------------------------------------------------------------------------------------
-    def add_results(self, batch_id: str, rows: Iterable[tuple[int, int, str]],
-                    change: Callable[[dict], Any]) -> dict:
+    def add_results(self, batch_id: str, rows: Iterable[tuple[int, int, str]], change: Callable[[dict], Any]) -> dict:
         """Insert (idx, ok, line) rows and update the batch document, in one transaction."""
         with self.write() as db:
-            db.executemany("INSERT OR IGNORE INTO results (batch_id, idx, ok, line) VALUES (?,?,?,?)",
-                           [(batch_id, idx, ok, line) for idx, ok, line in rows])
+            db.executemany(
+                "INSERT OR IGNORE INTO results (batch_id, idx, ok, line) VALUES (?,?,?,?)",
+                [(batch_id, idx, ok, line) for idx, ok, line in rows],
+            )
             doc, _ = self.update_batch(batch_id, change, db)
         return doc
 
@@ -367,8 +408,9 @@ class Storage:
         return {r[0] for r in rows}
 
     def result_lines(self, batch_id: str, ok: bool) -> Iterator[str]:
-        cur = self._db().execute("SELECT line FROM results WHERE batch_id = ? AND ok = ? ORDER BY idx",
-                                 (batch_id, 1 if ok else 0))
+        cur = self._db().execute(
+            "SELECT line FROM results WHERE batch_id = ? AND ok = ? ORDER BY idx", (batch_id, 1 if ok else 0)
+        )
         while True:
             chunk = cur.fetchmany(1000)
             if not chunk:
@@ -382,5 +424,14 @@ class Storage:
 
 def _file_doc(row: tuple) -> dict:
     file_id, nbytes, created_at, filename, purpose, expires_at = row
-    return {"id": file_id, "object": "file", "bytes": nbytes, "created_at": created_at, "filename": filename,
-            "purpose": purpose, "status": "processed", "status_details": None, "expires_at": expires_at}
+    return {
+        "id": file_id,
+        "object": "file",
+        "bytes": nbytes,
+        "created_at": created_at,
+        "filename": filename,
+        "purpose": purpose,
+        "status": "processed",
+        "status_details": None,
+        "expires_at": expires_at,
+    }

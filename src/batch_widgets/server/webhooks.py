@@ -31,8 +31,16 @@ GIVE_UP_AFTER = 3 * 86400.0
 
 
 class WebhookSender:
-    def __init__(self, storage: Storage, url: str, secret: str, *, timeout: float = 10.0,
-                 first_retry: float = FIRST_RETRY, transport: Optional[httpx.BaseTransport] = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        url: str,
+        secret: str,
+        *,
+        timeout: float = 10.0,
+        first_retry: float = FIRST_RETRY,
+        transport: Optional[httpx.BaseTransport] = None,
+    ) -> None:
         webhook_key(secret)  # a malformed secret fails at start, not at the first delivery
         self.storage, self.url, self._secret = storage, url, secret
         self.first_retry = first_retry
@@ -76,9 +84,13 @@ class WebhookSender:
 
     def _deliver(self, event_id: str, webhook_id: str, body: str, attempts: int) -> None:
         timestamp = int(time.time())
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": webhook_id,
-                   "webhook-timestamp": str(timestamp),
-                   "webhook-signature": sign_webhook(self._secret, webhook_id, timestamp, body)}
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_webhook(self._secret, webhook_id, timestamp, body),
+        }
         try:
             response = self._client.post(self.url, content=body.encode(), headers=headers)
             ok, why = response.is_success, f"HTTP {response.status_code}"
@@ -92,7 +104,7 @@ class WebhookSender:
             log.warning("webhook %s: giving up after %d attempts (%s)", event_id, attempts + 1, why)
             self.storage.event_delivered(event_id)  # no more attempts (the batch itself is still readable)
             return
-        delay = min(self.first_retry * 2.0 ** attempts, MAX_RETRY_GAP)
+        delay = min(self.first_retry * 2.0**attempts, MAX_RETRY_GAP)
         log.info("webhook %s not delivered (%s); attempt %d in %.0f s", event_id, why, attempts + 2, delay)
         self.storage.event_failed(event_id, time.time() + delay)
 

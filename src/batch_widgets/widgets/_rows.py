@@ -105,9 +105,18 @@ def job_row(job_id: str, batches: list[Batch], seen: Optional[float]) -> dict[st
         "seen": round(at, 3),
         "parts": state.parts,
         "round": max((_round_of(b) for b in batches), default=0),
-        "batches": [{"id": b.id, "part": _part_of(b)[0], "round": _round_of(b), "status": b.status.value,
-                     "total": b.request_counts.total, "completed": b.request_counts.completed,
-                     "failed": b.request_counts.failed} for b in members],
+        "batches": [
+            {
+                "id": b.id,
+                "part": _part_of(b)[0],
+                "round": _round_of(b),
+                "status": b.status.value,
+                "total": b.request_counts.total,
+                "completed": b.request_counts.completed,
+                "failed": b.request_counts.failed,
+            }
+            for b in members
+        ],
     }
 
 

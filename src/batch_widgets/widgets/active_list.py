@@ -117,8 +117,9 @@ class ActiveListMixin(RowSyncMixin):
             self._rows_apply(changed, [])
         for row in finished_jobs:
             name = row["description"] or row["id"]
-            text = (f"Job {name} {row['status']}: {row['completed']:,} of {row['total']:,} requests succeeded"
-                    + (f", {row['failed']:,} failed" if row["failed"] else ""))
+            text = f"Job {name} {row['status']}: {row['completed']:,} of {row['total']:,} requests succeeded" + (
+                f", {row['failed']:,} failed" if row["failed"] else ""
+            )
             ok = row["status"] == "completed" and not row["failed"]
             self._show_notice(text, "success" if ok else "warning")
         return True
@@ -149,8 +150,9 @@ class ActiveListMixin(RowSyncMixin):
                 if counts.failed:
                     text += f", {counts.failed} failed"
         else:
-            names = ", ".join(f"{b.label} ({'failed validation' if b.failed_validation else b.status.value})"
-                              for b in batches)
+            names = ", ".join(
+                f"{b.label} ({'failed validation' if b.failed_validation else b.status.value})" for b in batches
+            )
             text = f"{len(batches)} batches finished: {names}"
         ok = all(b.status.value == "completed" and not b.request_counts.failed for b in batches)
         self._show_notice(text, "success" if ok else "warning")
@@ -169,8 +171,9 @@ class ActiveListMixin(RowSyncMixin):
         rows = getattr(self, "_rows", None) or {}
         store = self._store
         running_job = any(r.get("kind") == "job" and r["status"] == "in_progress" for r in rows.values())
-        if store is not None and (not store.loaded or running_job
-                                  or any((b := store.get(i)) is not None and b.is_active for i in rows)):
+        if store is not None and (
+            not store.loaded or running_job or any((b := store.get(i)) is not None and b.is_active for i in rows)
+        ):
             mine = self.poll_interval
         return min_interval(mine, super()._poll_wants())
 

@@ -110,10 +110,11 @@ class BatchWidgetBase(anywidget.AnyWidget):
         client it was given (its timeout, retries, transport); a store polls with its connection's first one."""
         from ..store import get_store
 
-        for given in ([client] if clients is None else list(dict(clients).values())):
+        for given in [client] if clients is None else list(dict(clients).values()):
             if isinstance(given, AsyncBatchTransport):
-                raise TypeError(f"{type(self).__name__} needs a sync client (BatchClient), not an "
-                                f"{type(given).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__} needs a sync client (BatchClient), not an {type(given).__name__}"
+                )
             if given is not None and not isinstance(given, BatchClient):
                 raise TypeError(f"{type(self).__name__} takes a BatchClient, got {type(given).__name__}")
         if clients is not None:

@@ -107,6 +107,7 @@ def _preview(requests: Any) -> tuple[str, int, Any]:
     The size caps are left out here: ``client.submit`` splits inputs over 50,000 requests or 200 MB into
     several batches. A path is streamed (constant memory, however big the file).
     """
+
     def checker_for(source: str) -> validation.LineValidator:
         return validation.LineValidator(None, source=source, max_requests=10**12, max_bytes=10**15)
 
@@ -207,12 +208,15 @@ class CreateMixin(PanelMixinBase):
             return
         limit = self._create_limits["max_job_bytes"]
         if size > limit:  # the browser checks this first; a second check costs nothing
-            self._create_fail(f"The file is {size} bytes; at most {limit} can be sent from the browser (a bigger "
-                              "one: client.submit_job(path) in Python). Nothing was sent.")
+            self._create_fail(
+                f"The file is {size} bytes; at most {limit} can be sent from the browser (a bigger "
+                "one: client.submit_job(path) in Python). Nothing was sent."
+            )
             return
         self._create_drop_upload()
-        self._create_upload = _Spool(str(msg.get("upload_id") or ""), str(msg.get("name") or "upload.jsonl"),
-                                     size, chunks)
+        self._create_upload = _Spool(
+            str(msg.get("upload_id") or ""), str(msg.get("name") or "upload.jsonl"), size, chunks
+        )
         with self.hold_sync():
             self._create_state = "receiving"
             self._create_error = ""
@@ -220,8 +224,7 @@ class CreateMixin(PanelMixinBase):
             self._create_problems = []
             self._create_problem_count = 0
             self._create_progress = {}
-            self._create_transfer = {"upload_id": self._create_upload.id, "received": 0, "total": size,
-                                     "chunks": 0}
+            self._create_transfer = {"upload_id": self._create_upload.id, "received": 0, "total": size, "chunks": 0}
 
     def _on_create_chunk(self, msg: dict, buffers: list) -> None:
         up = self._create_upload
@@ -245,8 +248,12 @@ class CreateMixin(PanelMixinBase):
             self._create_fail(f"Chunk {index} arrived twice.")
             return
         up.write(index, data)
-        self._create_transfer = {"upload_id": up.id, "received": up.received, "total": up.size,
-                                 "chunks": len(up.chunks)}
+        self._create_transfer = {
+            "upload_id": up.id,
+            "received": up.received,
+            "total": up.size,
+            "chunks": len(up.chunks),
+        }
 
     def _on_create_commit(self, msg: dict, _buffers: list) -> None:
         up = self._create_upload
@@ -318,6 +325,7 @@ class CreateMixin(PanelMixinBase):
             self._create_error = ""
             self._create_batch_id = ""
             self._create_job = {}
+
         # Handlers return at once (the kernel must keep reading messages); the worker reports through traits.
         def run() -> None:
             try:
@@ -333,8 +341,7 @@ class CreateMixin(PanelMixinBase):
         """A file from the browser: validate again, upload with byte progress, create; the file is then deleted."""
         try:
             # The whole file is checked; over one batch's caps it becomes a job of several parts.
-            checker = validation.LineValidator(options["endpoint"], source=name, max_requests=10**12,
-                                               max_bytes=10**15)
+            checker = validation.LineValidator(options["endpoint"], source=name, max_requests=10**12, max_bytes=10**15)
             with open(path, "rb") as fh:
                 for raw in fh:
                     checker.feed(raw)
@@ -356,8 +363,9 @@ class CreateMixin(PanelMixinBase):
         finally:
             path.unlink(missing_ok=True)
         self._set(_create_progress={"done": size, "total": size}, _create_state="creating")
-        batch = client.create_batch(file.id, options["endpoint"], completion_window=options["completion_window"],
-                                    metadata=options["metadata"])
+        batch = client.create_batch(
+            file.id, options["endpoint"], completion_window=options["completion_window"], metadata=options["metadata"]
+        )
         self._create_done([batch])
 
     def _create_submit_run(self, requests: Any, options: dict[str, Any]) -> None:
@@ -367,8 +375,11 @@ class CreateMixin(PanelMixinBase):
 
         self._set(_create_state="uploading")
         client = self._create_client()
-        args = {"endpoint": options["endpoint"], "metadata": options["metadata"],
-                "completion_window": options["completion_window"]}
+        args = {
+            "endpoint": options["endpoint"],
+            "metadata": options["metadata"],
+            "completion_window": options["completion_window"],
+        }
         job = None
         try:
             try:
@@ -397,8 +408,10 @@ class CreateMixin(PanelMixinBase):
         self._set(_create_job={"id": job.id, "parts": job.parts})
         self._create_done(job.batches)
         # After _create_done, so a dashboard's "created" notice does not hide this one.
-        self._show_notice(f"The requests were over one batch's limits: job {job.id} was created with {job.parts} "
-                          "parts (its row in Active shows them all).")
+        self._show_notice(
+            f"The requests were over one batch's limits: job {job.id} was created with {job.parts} "
+            "parts (its row in Active shows them all)."
+        )
 
     def _create_done(self, batches: list) -> None:
         store = getattr(self, "_store", None)

@@ -70,8 +70,9 @@ class BatchDashboard(HistoryMixin, CreateMixin, DetailsMixin, ActiveListMixin, B
         if change["new"]:
             self.open_batch(change["new"])
             batch = self._store.get(change["new"]) if self._store is not None else None
-            self._show_notice(f"Batch {batch.label if batch else change['new']} created; its details are open "
-                              "below.", "success")
+            self._show_notice(
+                f"Batch {batch.label if batch else change['new']} created; its details are open below.", "success"
+            )
 
     def _store_changed(self, event: Any) -> None:
         super()._store_changed(event)

@@ -154,8 +154,7 @@ class DetailsMixin(PanelMixinBase):
         except NotFoundError:
             return self._file_gone(batch, kind)
         self._write(
-            self.send,
-            {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
+            self.send, {"type": "download", "filename": f"{batch.id}_{kind}.jsonl", "mime": "application/jsonl"}, [data]
         )
 
     def _file_gone(self, batch: Batch, kind: str) -> None:
@@ -163,7 +162,9 @@ class DetailsMixin(PanelMixinBase):
             self._set(_files_gone=[*self._files_gone, kind])
         self._show_notice(
             f"The {kind} file of {batch.label} has expired: the provider deleted it (output_expires_after, or its "
-            "retention period ended), so it can no longer be downloaded.", "warning")
+            "retention period ended), so it can no longer be downloaded.",
+            "warning",
+        )
 
     def _on_retry_failed(self, _msg: dict, _buffers: list) -> None:
         """Resubmit the shown batch's failed requests as a new batch, then show that batch."""
@@ -183,9 +184,7 @@ class DetailsMixin(PanelMixinBase):
         # _dispatch_action on the shell thread.
         self._set(_results_preview=results_preview(batch.id, frame))
         name = self._py_name
-        self._show_notice(
-            f"{len(frame):,} result rows of {batch.label} are in {name}.results_frame.", "success"
-        )
+        self._show_notice(f"{len(frame):,} result rows of {batch.label} are in {name}.results_frame.", "success")
 
 
 #: Columns the preview shows, when the frame has them (the answer or the error, not every field).

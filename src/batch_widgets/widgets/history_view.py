@@ -37,8 +37,17 @@ _TABLES = ("statuses", "endpoints", "jobs", "cost_sources", "connections", "time
 
 
 #: Timestamp fields sent per row, by their API names (the browser derives the end time from the status).
-TIME_FIELDS = ("created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at",
-               "cancelling_at", "cancelled_at", "expires_at")
+TIME_FIELDS = (
+    "created_at",
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+    "expires_at",
+)
 
 
 def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
@@ -61,11 +70,34 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
     job_ids = [job_id_of(b) for b in batches]
     jobs = sorted({j for j in job_ids if j})
     job_code = {j: i for i, j in enumerate(jobs)}
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "id", "desc", "tags", "status", "endpoint", "model", "total", "completed", "failed", *TIME_FIELDS,
-        "cost", "cost_source", "conn", "input_file", "output_file", "error_file", "input_tokens", "output_tokens",
-        "cached_tokens", "meta", "job", "part",
-        "round")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "id",
+            "desc",
+            "tags",
+            "status",
+            "endpoint",
+            "model",
+            "total",
+            "completed",
+            "failed",
+            *TIME_FIELDS,
+            "cost",
+            "cost_source",
+            "conn",
+            "input_file",
+            "output_file",
+            "error_file",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "meta",
+            "job",
+            "part",
+            "round",
+        )
+    }
     times = [cols[name] for name in TIME_FIELDS]
     for b, job in zip(batches, job_ids, strict=True):
         meta = b.metadata or {}
@@ -98,8 +130,16 @@ def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
         cols["job"].append(job_code[job] if job else -1)
         cols["part"].append(part)
         cols["round"].append(round_)
-    return {"n": len(batches), "statuses": list(STATUSES), "endpoints": endpoints, "jobs": jobs,
-            "cost_sources": list(COST_SOURCES), "connections": connections, "time_fields": list(TIME_FIELDS), **cols}
+    return {
+        "n": len(batches),
+        "statuses": list(STATUSES),
+        "endpoints": endpoints,
+        "jobs": jobs,
+        "cost_sources": list(COST_SOURCES),
+        "connections": connections,
+        "time_fields": list(TIME_FIELDS),
+        **cols,
+    }
 
 
 def encode_history(batches: Iterable[Batch]) -> dict[str, Any]:
@@ -123,9 +163,14 @@ def normalize_filters(raw: Any) -> dict[str, Any]:
     if not isinstance(raw_statuses, (list, tuple)):
         raise ValueError(f"history filter 'statuses' must be a list, got {type(raw_statuses).__name__}")
     statuses = [BatchStatus.parse(s).value for s in raw_statuses]
-    out = {"statuses": [s for s in STATUSES if s in statuses], "search": str(raw.get("search") or ""),
-           "endpoint": str(raw.get("endpoint") or ""), "since": "", "until": "",
-           "connection": str(raw.get("connection") or "")}
+    out = {
+        "statuses": [s for s in STATUSES if s in statuses],
+        "search": str(raw.get("search") or ""),
+        "endpoint": str(raw.get("endpoint") or ""),
+        "since": "",
+        "until": "",
+        "connection": str(raw.get("connection") or ""),
+    }
     for key in ("since", "until"):
         value = raw.get(key) or ""
         if isinstance(value, (date, datetime)):
@@ -320,4 +365,3 @@ class BatchHistoryView(HistoryMixin, BatchWidgetBase):
         super()._history_open(batch_id)
         if self.on_open is None:
             self._show_notice(f"Open it with BatchDetails({batch_id!r})", "info")
-

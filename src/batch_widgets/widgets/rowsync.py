@@ -102,8 +102,9 @@ def snapshot_trait() -> Any:
 class RowSyncMixin(PanelMixinBase):
     """Sends a panel's RowTable changes: ``_sync_change(snapshot_name, patch_name, changed, dropped)``."""
 
-    def _sync_change(self, table_trait: str, patch_trait: str, changed: Mapping[str, Any],
-                     dropped: Iterable[str] = ()) -> bool:
+    def _sync_change(
+        self, table_trait: str, patch_trait: str, changed: Mapping[str, Any], dropped: Iterable[str] = ()
+    ) -> bool:
         """Apply a change to the table in ``table_trait`` and send it; True if something changed."""
         table: RowTable = getattr(self, table_trait)
         with table.lock:
