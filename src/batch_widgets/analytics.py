@@ -27,7 +27,7 @@ from .facts import (
     TAGS_SEPARATOR,
     visible_metadata,
 )
-from .models import Batch, BatchStatus
+from .models import BATCH_TIMESTAMP_FIELDS, Batch, BatchStatus
 
 if TYPE_CHECKING:
     from .pricing import Pricing
@@ -42,18 +42,8 @@ __all__ = [
     "to_timestamp",
 ]
 
-TIMESTAMP_COLUMNS = (
-    "created_at",
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-    "expires_at",
-    "ended_at",
-)
+#: The Batch timestamps plus the derived end time.
+TIMESTAMP_COLUMNS = (*BATCH_TIMESTAMP_FIELDS, "ended_at")
 DURATION_COLUMNS = ("queue_seconds", "run_seconds", "finalize_seconds", "total_seconds")
 _STRING_COLUMNS = (
     "id",

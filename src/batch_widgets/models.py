@@ -195,16 +195,17 @@ class BatchUsage(_Open):
         return self.output_tokens_details.reasoning_tokens if self.output_tokens_details else 0
 
 
-_TIMESTAMP_FIELDS = (
+#: The Batch fields that are Unix timestamps, by their API names (analytics and the history widget use this order).
+BATCH_TIMESTAMP_FIELDS = (
     "created_at",
     "in_progress_at",
-    "expires_at",
     "finalizing_at",
     "completed_at",
     "failed_at",
     "expired_at",
     "cancelling_at",
     "cancelled_at",
+    "expires_at",
 )
 
 
@@ -258,7 +259,7 @@ class Batch(RichDisplay, _Open):
             data["completion_window"] = facts.DEFAULT_COMPLETION_WINDOW
         if isinstance(data.get("errors"), list):  # some gateways send a bare list
             data["errors"] = {"object": "list", "data": data["errors"]}
-        for key in _TIMESTAMP_FIELDS:
+        for key in BATCH_TIMESTAMP_FIELDS:
             if key in data:
                 data[key] = to_unix_seconds(data[key])
         return data

@@ -18,7 +18,7 @@ import traitlets as t
 from .. import facts
 from ..facts import visible_metadata
 from ..jobs import job_id_of, job_position
-from ..models import Batch, BatchStatus
+from ..models import BATCH_TIMESTAMP_FIELDS, Batch, BatchStatus
 from ._columnar import pack_columns
 from .base import BatchWidgetBase, log
 from .rowsync import RowSyncMixin, RowTable, snapshot_trait
@@ -37,17 +37,7 @@ _TABLES = ("statuses", "endpoints", "jobs", "cost_sources", "connections", "time
 
 
 #: Timestamp fields sent per row, by their API names (the browser derives the end time from the status).
-TIME_FIELDS = (
-    "created_at",
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-    "expires_at",
-)
+TIME_FIELDS = BATCH_TIMESTAMP_FIELDS
 
 
 def encode_rows(batches: Iterable[Batch]) -> dict[str, Any]:
