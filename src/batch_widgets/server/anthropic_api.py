@@ -31,7 +31,7 @@ from ..dialects import (
     CUSTOM_ID_PATTERN,
 )
 from ..facts import CANCELLABLE_STATUSES, NOT_EXECUTED_CODES, TERMINAL_STATUSES
-from .storage import Storage, new_id
+from .storage import Storage, new_batch_doc, new_id
 
 __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]
 
@@ -155,30 +155,18 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         storage.add_file(file_id, nbytes, now, f"{batch_id}_requests.jsonl", "batch")
         window = settings.window_seconds or 24 * 3600
         # Anthropic checks requests when the batch is created, so it starts in progress (no validating phase).
-        doc = {
-            "id": batch_id,
-            "object": "batch",
-            "endpoint": ANTHROPIC_ENDPOINT,
-            "model": model,
-            "errors": None,
-            "input_file_id": file_id,
-            "completion_window": "24h",
-            "status": "in_progress",
-            "output_file_id": None,
-            "error_file_id": None,
-            "created_at": now,
-            "in_progress_at": now,
-            "expires_at": now + window,
-            "finalizing_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "expired_at": None,
-            "cancelling_at": None,
-            "cancelled_at": None,
-            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-            "metadata": None,
-            "usage": None,
-        }
+        doc = new_batch_doc(
+            batch_id,
+            endpoint=ANTHROPIC_ENDPOINT,
+            model=model,
+            input_file_id=file_id,
+            completion_window="24h",
+            now=now,
+            window=window,
+            metadata=None,
+            status="in_progress",
+            total=len(lines),
+        )
         storage.insert_batch(doc, {"dialect": "anthropic"})
         runner.wake()
         return message_batch(doc, str(request.base_url))

@@ -35,7 +35,7 @@ from . import anthropic_api, mistral_api
 from .executor import make_executor
 from .runner import Runner
 from .settings import ServerSettings, parse_window
-from .storage import BATCH_ID_RE, FILE_ID_RE, Storage, new_id
+from .storage import BATCH_ID_RE, FILE_ID_RE, Storage, new_batch_doc, new_id
 from .upload import BadUpload, UploadTooLarge, receive_upload
 
 __all__ = ["create_app", "APIFailure"]
@@ -249,30 +249,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 code="invalid_value",
             )
         now = int(time.time())
-        doc = {
-            "id": new_id("batch_"),
-            "object": "batch",
-            "endpoint": body.endpoint,
-            "model": None,
-            "errors": None,
-            "input_file_id": body.input_file_id,
-            "completion_window": body.completion_window,
-            "status": "validating",
-            "output_file_id": None,
-            "error_file_id": None,
-            "created_at": now,
-            "in_progress_at": None,
-            "expires_at": now + window,
-            "finalizing_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "expired_at": None,
-            "cancelling_at": None,
-            "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0},
-            "metadata": body.metadata,
-            "usage": None,
-        }
+        doc = new_batch_doc(
+            new_id("batch_"),
+            endpoint=body.endpoint,
+            model=None,
+            input_file_id=body.input_file_id,
+            completion_window=body.completion_window,
+            now=now,
+            window=window,
+            metadata=body.metadata,
+        )
         if executor.name == "simulated":  # say so: clients mark these batches' costs as simulated
             doc[SIMULATED_FIELD] = True
         storage.insert_batch(

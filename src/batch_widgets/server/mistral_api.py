@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from ..dialects import MISTRAL_ENDPOINTS, MISTRAL_PREFIX, MISTRAL_STATUS
 from ..facts import CANCELLABLE_STATUSES, ENDED_AT_FIELDS, TERMINAL_STATUSES
-from .storage import FILE_ID_RE, Storage, new_id
+from .storage import FILE_ID_RE, Storage, new_batch_doc, new_id
 from .upload import BadUpload, UploadTooLarge, receive_upload
 
 __all__ = ["register", "MistralFailure", "mistral_error", "PREFIX"]
@@ -244,31 +244,17 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
         tmp.replace(storage.file_path(file_id))
         storage.add_file(file_id, nbytes, now, f"{job_id}_requests.jsonl", "batch")
         window = settings.window_seconds or hours * 3600
-        doc = {
-            "id": job_id,
-            "object": "batch",
-            "endpoint": endpoint,
-            "model": model,
-            "errors": None,
-            "input_file_id": file_id,
-            "input_files": input_files or [file_id],
-            "completion_window": f"{hours}h",
-            "status": "validating",
-            "output_file_id": None,
-            "error_file_id": None,
-            "created_at": now,
-            "in_progress_at": None,
-            "expires_at": now + window,
-            "finalizing_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "expired_at": None,
-            "cancelling_at": None,
-            "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0},
-            "metadata": metadata,
-            "usage": None,
-        }
+        doc = new_batch_doc(
+            job_id,
+            endpoint=endpoint,
+            model=model,
+            input_file_id=file_id,
+            completion_window=f"{hours}h",
+            now=now,
+            window=window,
+            metadata=metadata,
+        )
+        doc["input_files"] = input_files or [file_id]
         storage.insert_batch(doc, {"dialect": "mistral"})
         runner.wake()
         return batch_job(doc)

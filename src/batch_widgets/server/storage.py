@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from ..facts import ACTIVE_STATUSES
 from ..webhooks import BATCH_EVENTS
 
-__all__ = ["Storage", "default_data_dir", "new_id", "FILE_ID_RE", "BATCH_ID_RE"]
+__all__ = ["Storage", "default_data_dir", "new_id", "new_batch_doc", "FILE_ID_RE", "BATCH_ID_RE"]
 
 FILE_ID_RE = re.compile(r"^file-[A-Za-z0-9]{1,64}$")
 BATCH_ID_RE = re.compile(r"^batch_[A-Za-z0-9]{1,64}$")
@@ -78,6 +78,47 @@ def default_data_dir() -> Path:
 
 _last_ms = 0
 _id_lock = threading.Lock()
+
+
+def new_batch_doc(
+    batch_id: str,
+    *,
+    endpoint: str,
+    model: Optional[str],
+    input_file_id: str,
+    completion_window: str,
+    now: int,
+    window: int,
+    metadata: Optional[dict],
+    status: str = "validating",
+    total: int = 0,
+) -> dict[str, Any]:
+    """A new batch's stored document, in the OpenAI shape every dialect stores; the timestamps still to come are
+    None. A batch created ``in_progress`` (Anthropic checks requests up front) starts its run at ``now``."""
+    return {
+        "id": batch_id,
+        "object": "batch",
+        "endpoint": endpoint,
+        "model": model,
+        "errors": None,
+        "input_file_id": input_file_id,
+        "completion_window": completion_window,
+        "status": status,
+        "output_file_id": None,
+        "error_file_id": None,
+        "created_at": now,
+        "in_progress_at": now if status == "in_progress" else None,
+        "expires_at": now + window,
+        "finalizing_at": None,
+        "completed_at": None,
+        "failed_at": None,
+        "expired_at": None,
+        "cancelling_at": None,
+        "cancelled_at": None,
+        "request_counts": {"total": total, "completed": 0, "failed": 0},
+        "metadata": metadata,
+        "usage": None,
+    }
 
 
 def new_id(prefix: str) -> str:
