@@ -50,6 +50,7 @@ from typing import (
 from .display import Fields, RichDisplay
 from .errors import BadRequestError, BatchWidgetsError, ConflictError, InvalidRequestsError, LineProblem
 from .facts import (
+    DEFAULT_COMPLETION_WINDOW,
     DESCRIPTION_KEY,
     EXPIRED,
     JOB_ID_KEY,
@@ -322,7 +323,7 @@ class _State:
         parts: int,
         *,
         endpoint: str,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
         metadata: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.job_id, self.spec, self.parts = job_id, spec, parts
@@ -1192,7 +1193,7 @@ class JobsMixin:
         description: Optional[str] = None,
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
         max_attempts: int = 3,
         retry_on: Iterable[Union[int, str]] = DEFAULT_RETRY_ON,
         max_enqueued_tokens: Optional[int] = None,
@@ -1250,7 +1251,7 @@ class AsyncJobsMixin:
         description: Optional[str] = None,
         tags: Optional[Sequence[str]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        completion_window: str = "24h",
+        completion_window: str = DEFAULT_COMPLETION_WINDOW,
         max_attempts: int = 3,
         retry_on: Iterable[Union[int, str]] = DEFAULT_RETRY_ON,
         max_enqueued_tokens: Optional[int] = None,
