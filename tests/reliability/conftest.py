@@ -41,6 +41,26 @@ def faulty(server, clock):
 
 
 @pytest.fixture
+def unretried(server):
+    """(client, transport): a BatchClient with no retry budget, so that every poll tick meets the fault head-on."""
+    from batch_widgets.client import BatchClient
+
+    transport = FaultTransport()
+    client = BatchClient(
+        api_key=SECRET,
+        base_url=server.base_url,
+        transport=transport,
+        sleep=FakeClock().sleep,
+        max_retries=0,
+        timeout=5.0,
+    )
+    try:
+        yield client, transport
+    finally:
+        client.close()
+
+
+@pytest.fixture
 def plain(server):
     """A client with no faults, to see what the server really holds."""
     from batch_widgets.client import BatchClient

@@ -4,7 +4,7 @@ and recovers by itself once the faults stop; no exception ever escapes its threa
 from __future__ import annotations
 
 import pytest
-from faults import ENDPOINT, FAULTS, SECRET, FakeClock, FaultTransport, request_lines, wait_until
+from faults import ENDPOINT, FAULTS, SECRET, request_lines, wait_until
 
 from batch_widgets.store import BatchStore
 
@@ -13,21 +13,9 @@ FAILING = sorted(set(FAULTS) - {"stuck_cursor", "empty_page_has_more"})
 
 
 @pytest.fixture
-def store_client(server):
+def store_client(unretried):
     """A client with no retry budget, so that every poll tick meets the fault head-on."""
-    from batch_widgets.client import BatchClient
-
-    transport = FaultTransport()
-    client = BatchClient(
-        api_key=SECRET,
-        base_url=server.base_url,
-        transport=transport,
-        sleep=FakeClock().sleep,
-        max_retries=0,
-        timeout=5.0,
-    )
-    yield client, transport
-    client.close()
+    return unretried
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -4,7 +4,7 @@ polling, and clear the banner by themselves once the API answers again. Nothing 
 from __future__ import annotations
 
 import pytest
-from faults import ENDPOINT, SECRET, FakeClock, FaultTransport, request_lines, wait_until
+from faults import ENDPOINT, SECRET, request_lines, wait_until
 
 from batch_widgets.store import clear_stores
 
@@ -13,22 +13,10 @@ WIDGET_FAULTS = ["server_error", "connect_error", "drop_mid_body", "malformed_js
 
 
 @pytest.fixture
-def fault_client(server):
-    from batch_widgets.client import BatchClient
-
+def fault_client(unretried):
     clear_stores()
-    transport = FaultTransport()
-    client = BatchClient(
-        api_key=SECRET,
-        base_url=server.base_url,
-        transport=transport,
-        sleep=FakeClock().sleep,
-        max_retries=0,
-        timeout=5.0,
-    )
-    yield client, transport
+    yield unretried
     clear_stores()
-    client.close()
 
 
 @pytest.fixture(scope="module")
