@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import pathlib
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -35,3 +39,33 @@ def report(suite: str, rows: list[Row]) -> None:
     with open(OUT / "results.jsonl", "a") as fh:
         for row in rows:
             fh.write(json.dumps({"suite": suite, **asdict(row)}) + "\n")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_local_server(data_dir: str, api_key: str, cwd: Optional[pathlib.Path] = None) -> tuple[subprocess.Popen, str]:
+    """Our local server in its own process on a free port: (process, base URL) once it accepts connections.
+    The caller terminates the process."""
+    port = free_port()
+    command = ["-m", "batch_widgets.server.cli", "serve", "--port", str(port), "--data-dir", data_dir]
+    server = subprocess.Popen(
+        [sys.executable, *command, "--api-key", api_key],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"http://127.0.0.1:{port}/v1"
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                server.wait(10)
+                raise SystemExit("the local server did not start") from None
+            time.sleep(0.1)

@@ -14,13 +14,11 @@ import argparse
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-from _table import Row, report
+from _table import Row, report, start_local_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KERNEL = r"""
@@ -47,12 +45,6 @@ t2 = time.perf_counter()
 print(json.dumps({"before_mb": before, "after_mb": rss(), "receive_s": t1 - t0, "create_s": t2 - t1,
                   "batch_id": batch_id, "state": w._create_state, "error": w._create_error}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_input(path: pathlib.Path, mb: int) -> int:
@@ -133,35 +125,9 @@ def main() -> int:
         lines = write_input(data, args.mb)
         if lines > 50_000:
             raise SystemExit(f"{lines} lines: more than one batch holds; lower --mb")
-        port, key = free_port(), "sk-bench-create"
-        server = subprocess.Popen(
-            [
-                python,
-                "-m",
-                "batch_widgets.server.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                tmp + "/srv",
-                "--api-key",
-                key,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
+        key = "sk-bench-create"
+        server, url = start_local_server(tmp + "/srv", key, cwd=ROOT)
         try:
-            url = f"http://127.0.0.1:{port}/v1"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("the local server did not start") from None
-                    time.sleep(0.2)
             env = {**os.environ, "KEY": key, "URL": url}
             run = subprocess.run(
                 [python, "-c", KERNEL, str(data)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=900

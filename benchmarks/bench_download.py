@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-from _table import Row, report
+from _table import Row, report, start_local_server
 
 SIZE_MB = 200
 CLIENT = r"""
@@ -34,12 +32,6 @@ print(json.dumps({"before_mb": before, "after_mb": after, "result": result}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_client(env: dict, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", CLIENT, *args], env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -53,31 +45,10 @@ def main() -> None:
         with open(source, "wb") as fh:
             for _ in range(SIZE_MB * 1024 * 1024 // len(line)):
                 fh.write(line)
-        port, key = free_port(), "bench-key"
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "batch_widgets.server.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp / "data"),
-                "--api-key",
-                key,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        env = {**os.environ, "KEY": key, "URL": f"http://127.0.0.1:{port}/v1"}
+        key = "bench-key"
+        server, url = start_local_server(str(tmp / "data"), key)
+        env = {**os.environ, "KEY": key, "URL": url}
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
             up = run_client(env, "upload", str(source))
             down = run_client(env, "download", up["result"], str(tmp / "copy.jsonl"))
             same = (tmp / "copy.jsonl").stat().st_size == source.stat().st_size

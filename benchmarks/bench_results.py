@@ -26,7 +26,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import tempfile
 import threading
 import time
 
-from _table import Row, report
+from _table import Row, report, start_local_server
 
 WORDS = (
     "the model answered with a long and careful explanation of batch processing, tokens, latency, "
@@ -288,12 +287,6 @@ print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": rows, "peak_kb": statu
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_static(folder: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     """A plain static file server over loopback (the transfer's baseline)."""
 
@@ -348,30 +341,8 @@ def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subproc
             }
         )
     storage.close()
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batch_widgets.server.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            data,
-            "--api-key",
-            "bench",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return server, f"http://127.0.0.1:{port}/v1", batches
+    server, url = start_local_server(data, "bench")
+    return server, url, batches
 
 
 def run(code: str, output: str, inputs: str, target: str, env: dict) -> dict:
