@@ -218,20 +218,25 @@ def test_client_list_models_sync_and_async(server):
     assert [m.id for m in asyncio.run(go())] == list(SIMULATED_MODELS)
 
 
-def test_client_refuses_an_endpoint_the_target_does_not_accept_before_uploading(server, sdk):
-    from batch_widgets import BatchClient
-    from batch_widgets.errors import InvalidRequestsError
-
-    before = len(sdk.files.list().data)
-    speech = [
+def speech_requests(n: int = 3) -> list[dict]:
+    """Requests for /v1/audio/speech, an endpoint the batch target does not accept."""
+    return [
         {
             "custom_id": f"s{i}",
             "method": "POST",
             "url": "/v1/audio/speech",
             "body": {"model": "tts-1", "input": "hi", "voice": "alloy"},
         }
-        for i in range(3)
+        for i in range(n)
     ]
+
+
+def test_client_refuses_an_endpoint_the_target_does_not_accept_before_uploading(server, sdk):
+    from batch_widgets import BatchClient
+    from batch_widgets.errors import InvalidRequestsError
+
+    before = len(sdk.files.list().data)
+    speech = speech_requests()
     with BatchClient(api_key="none", base_url=server.base_url) as client:
         with pytest.raises(InvalidRequestsError) as info:
             client.submit(speech)
@@ -332,15 +337,7 @@ def test_submit_job_also_refuses_an_endpoint_the_target_does_not_accept(server, 
     from batch_widgets.errors import InvalidRequestsError
 
     before = len(sdk.files.list().data)
-    speech = [
-        {
-            "custom_id": f"s{i}",
-            "method": "POST",
-            "url": "/v1/audio/speech",
-            "body": {"model": "tts-1", "input": "hi", "voice": "alloy"},
-        }
-        for i in range(3)
-    ]
+    speech = speech_requests()
     with BatchClient(api_key="none", base_url=server.base_url) as client, pytest.raises(InvalidRequestsError) as info:
         client.submit_job(speech)
     assert [p.code for p in info.value.problems] == ["unsupported_endpoint"]
