@@ -30,7 +30,7 @@ from ..dialects import (
     ANTHROPIC_PROCESSING_STATUS,
     CUSTOM_ID_PATTERN,
 )
-from ..facts import CANCELLABLE_STATUSES, NOT_EXECUTED_CODES, TERMINAL_STATUSES
+from ..facts import NOT_EXECUTED_CODES, TERMINAL_STATUSES
 from .storage import Storage, new_batch_doc, new_id
 
 __all__ = ["register", "AnthropicFailure", "anthropic_error", "PREFIX"]
@@ -204,13 +204,7 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
     def cancel(request: Request, batch_id: str) -> Any:
         check_version(request)
         batch_or_404(batch_id)
-
-        def change(d: dict) -> str:
-            if d["status"] in CANCELLABLE_STATUSES:
-                d.update(status="cancelling", cancelling_at=int(time.time()))
-            return d["status"]
-
-        doc, status = storage.update_batch(batch_id, change)
+        doc, status = storage.request_cancel(batch_id)
         if status in _TERMINAL and not doc.get("cancelling_at"):
             raise AnthropicFailure(409, f"Message Batch {batch_id} has already ended and cannot be canceled.")
         runner.wake()

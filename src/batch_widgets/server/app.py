@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..facts import (
-    CANCELLABLE_STATUSES,
     COMPLETION_WINDOWS,
     DEFAULT_COMPLETION_WINDOW,
     ENDPOINTS,
@@ -279,16 +278,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.post("/v1/batches/{batch_id}/cancel")
     def cancel_batch(batch_id: str) -> Any:
         _batch_or_404(storage, batch_id)
-
-        def cancel(d: dict) -> str:
-            if d["status"] in CANCELLABLE_STATUSES:
-                d.update(status="cancelling", cancelling_at=int(time.time()))
-                return "ok"
-            return "ok" if d["status"] == "cancelling" else d["status"]
-
-        doc, outcome = storage.update_batch(batch_id, cancel)
-        if outcome != "ok":
-            raise APIFailure(409, f"Cannot cancel a batch with status '{outcome}'.", code="batch_not_cancellable")
+        doc, status = storage.request_cancel(batch_id)
+        if status != "cancelling":
+            raise APIFailure(409, f"Cannot cancel a batch with status '{status}'.", code="batch_not_cancellable")
         runner.wake()
         return doc
 

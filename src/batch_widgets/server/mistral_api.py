@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from ..dialects import MISTRAL_ENDPOINTS, MISTRAL_PREFIX, MISTRAL_STATUS
-from ..facts import CANCELLABLE_STATUSES, ENDED_AT_FIELDS, TERMINAL_STATUSES
+from ..facts import ENDED_AT_FIELDS, TERMINAL_STATUSES
 from .storage import FILE_ID_RE, Storage, new_batch_doc, new_id
 from .upload import BadUpload, UploadTooLarge, receive_upload
 
@@ -279,13 +279,7 @@ def register(app: FastAPI, storage: Storage, runner: Any, executor: Any, setting
     @router.post("/batch/jobs/{job_id}/cancel")
     def cancel(job_id: str) -> Any:
         job_or_404(job_id)
-
-        def change(d: dict) -> str:
-            if d["status"] in CANCELLABLE_STATUSES:
-                d.update(status="cancelling", cancelling_at=int(time.time()))
-            return d["status"]
-
-        doc, status = storage.update_batch(job_id, change)
+        doc, status = storage.request_cancel(job_id)
         if status in _TERMINAL and not doc.get("cancelling_at"):
             raise MistralFailure(
                 400, f"Batch job {job_id} is {MISTRAL_STATUS[status]} and cannot be cancelled.", param="job_id"

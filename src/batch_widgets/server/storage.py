@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from ..facts import ACTIVE_STATUSES
+from ..facts import ACTIVE_STATUSES, CANCELLABLE_STATUSES
 from ..webhooks import BATCH_EVENTS
 
 __all__ = ["Storage", "default_data_dir", "new_id", "new_batch_doc", "FILE_ID_RE", "BATCH_ID_RE"]
@@ -387,6 +387,17 @@ class Storage:
         if self.record_events and doc["status"] in BATCH_EVENTS and before not in BATCH_EVENTS:
             self._queue_event(db, BATCH_EVENTS[doc["status"]], batch_id)  # same transaction: never lost, never twice
         return doc, result
+
+    def request_cancel(self, batch_id: str) -> tuple[dict, str]:
+        """Move a cancellable batch to ``cancelling`` (atomically); returns (doc, its status afterwards). Each API
+        dialect words its own refusal from that status."""
+
+        def change(d: dict) -> str:
+            if d["status"] in CANCELLABLE_STATUSES:
+                d.update(status="cancelling", cancelling_at=int(time.time()))
+            return d["status"]
+
+        return self.update_batch(batch_id, change)
 
     # -- webhook events ------------------------------------------------------------------------------------
     def _queue_event(self, db: sqlite3.Connection, kind: str, batch_id: str) -> None:
