@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "unit"))
 
 from _table import Row, report  # noqa: E402 - after the sys.path insert above
-from fake_batch_api import FakeBatchAPI  # noqa: E402 - after the sys.path insert above
+from fake_batch_api import FakeBatchAPI, history_api  # noqa: E402 - after the sys.path insert above
 
 from batch_widgets import store as store_module  # noqa: E402 - after the sys.path insert above
 from batch_widgets.client import BatchClient  # noqa: E402 - after the sys.path insert above
@@ -39,18 +39,7 @@ class TickStore(BatchStore):
 
 
 def build(known: int, active: int) -> FakeBatchAPI:
-    api = FakeBatchAPI()
-    for i in range(known):
-        running = i >= known - active  # the newest ones run
-        api.add_batch(
-            created_at=T0 + i,
-            status="in_progress" if running else "completed",
-            in_progress_at=T0 + i + 5,
-            completed_at=None if running else T0 + i + 600,
-            request_counts={"total": 1000, "completed": 100 if running else 1000, "failed": 0},
-            metadata={"description": f"job {i}", "tags": "bench"},
-        )
-    return api
+    return history_api(known, active, T0, {"total": 1000, "completed": 100, "failed": 0}, "bench")
 
 
 def main() -> None:

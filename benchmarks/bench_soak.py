@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "unit"))
 
 from _table import Row, report  # noqa: E402 - after the sys.path insert above
-from fake_batch_api import FakeBatchAPI  # noqa: E402 - after the sys.path insert above
+from fake_batch_api import FakeBatchAPI, history_api  # noqa: E402 - after the sys.path insert above
 
 from batch_widgets.client import BatchClient  # noqa: E402 - after the sys.path insert above
 from batch_widgets.store import clear_stores, get_store  # noqa: E402 - after the sys.path insert above
@@ -47,18 +47,7 @@ def rss_bytes() -> int:
 
 
 def build(known: int, active: int) -> FakeBatchAPI:
-    api = FakeBatchAPI()
-    for i in range(known):
-        running = i >= known - active  # the newest ones run
-        api.add_batch(
-            created_at=T0 + i,
-            status="in_progress" if running else "completed",
-            in_progress_at=T0 + i + 5,
-            completed_at=None if running else T0 + i + 600,
-            request_counts={"total": 10**9 if running else 1000, "completed": 0 if running else 1000, "failed": 0},
-            metadata={"description": f"job {i}", "tags": "soak"},
-        )
-    return api
+    return history_api(known, active, T0, {"total": 10**9, "completed": 0, "failed": 0}, "soak")
 
 
 def wait_threads(baseline: int, timeout: float = 10.0) -> int:

@@ -133,6 +133,22 @@ class FakeBatchAPI:
         return httpx.Response(200, json=self.files[file_id])
 
 
+def history_api(known: int, active: int, t0: int, running_counts: dict[str, int], tag: str) -> FakeBatchAPI:
+    """`known` batches created a second apart from t0, of which the newest `active` run (the live benchmarks')."""
+    api = FakeBatchAPI()
+    for i in range(known):
+        running = i >= known - active  # the newest ones run
+        api.add_batch(
+            created_at=t0 + i,
+            status="in_progress" if running else "completed",
+            in_progress_at=t0 + i + 5,
+            completed_at=None if running else t0 + i + 600,
+            request_counts=dict(running_counts) if running else {"total": 1000, "completed": 1000, "failed": 0},
+            metadata={"description": f"job {i}", "tags": tag},
+        )
+    return api
+
+
 def _error(status: int, message: str, code: Optional[str] = None) -> httpx.Response:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
     return httpx.Response(status, json=body, headers={"x-request-id": f"req_{status}"})
