@@ -124,15 +124,15 @@ def artifacts() -> pathlib.Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory):
-    root, home = tmp_path_factory.mktemp("lab_root"), tmp_path_factory.mktemp("lab_home")
+def _jupyter_server(tmp_path_factory, module: str, name: str):
+    """Run `python -m <module>` (jupyterlab or notebook) on a free port with a token; yield where it is; stop it."""
+    root, home = tmp_path_factory.mktemp(f"{name}_root"), tmp_path_factory.mktemp(f"{name}_home")
     _fill_root(root)
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        module,
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
@@ -141,16 +141,22 @@ def lab_server(tmp_path_factory):
         f"--ServerApp.root_dir={root}",
         *ROOT_FLAG,
     ]
+    log = home / f"{name}.log"
     t0 = time.perf_counter()
-    proc = _start(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", home / "lab.log", _environment(home))
+    proc = _start(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", log, _environment(home))
     yield SimpleNamespace(
         url=f"http://127.0.0.1:{port}",
         token=token,
         root=root,
-        log=home / "lab.log",
+        log=log,
         startup_s=round(time.perf_counter() - t0, 2),
     )
     _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory):
+    yield from _jupyter_server(tmp_path_factory, "jupyterlab", "lab")
 
 
 @pytest.fixture(scope="session")
@@ -213,31 +219,7 @@ def marimo_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def notebook_server(tmp_path_factory):
     """Jupyter Notebook 7 (the classic-style UI on JupyterLab components), like lab_server."""
-    root, home = tmp_path_factory.mktemp("nb7_root"), tmp_path_factory.mktemp("nb7_home")
-    _fill_root(root)
-    port, token = _free_port(), secrets.token_hex(16)
-    cmd = [
-        sys.executable,
-        "-m",
-        "notebook",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        *ROOT_FLAG,
-    ]
-    t0 = time.perf_counter()
-    proc = _start(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", home / "nb7.log", _environment(home))
-    yield SimpleNamespace(
-        url=f"http://127.0.0.1:{port}",
-        token=token,
-        root=root,
-        log=home / "nb7.log",
-        startup_s=round(time.perf_counter() - t0, 2),
-    )
-    _stop(proc)
+    yield from _jupyter_server(tmp_path_factory, "notebook", "nb7")
 
 
 @pytest.fixture(scope="session")
