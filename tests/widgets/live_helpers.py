@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
 import sys
 from typing import Any
 
@@ -72,3 +74,17 @@ def install_store(client: Any, **kwargs: Any) -> ManualStore:
     store = ManualStore(client, **kwargs)
     store_module._stores[client.connection_key] = store
     return store
+
+
+def run_node(script: str, payload: Any, timeout: float = 60) -> Any:
+    """Run an ES-module script with node from the repo root, `payload` as JSON on its stdin; its stdout as JSON."""
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=pathlib.Path(__file__).resolve().parents[2],
+        timeout=timeout,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)

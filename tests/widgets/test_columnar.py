@@ -4,9 +4,9 @@ import base64
 import json
 import pathlib
 import shutil
-import subprocess
 
 import pytest
+from live_helpers import run_node
 
 from batch_widgets.widgets._columnar import pack_columns, unpack_columns
 from batch_widgets.widgets.history_view import encode_rows
@@ -92,16 +92,7 @@ process.stdin.on("end", () => {
   console.log(JSON.stringify(unpackColumns(p), (k, v) => (ArrayBuffer.isView(v) ? Array.from(v) : v)));
 });
 """
-    run = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    return run_node(script, payload)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -182,13 +173,4 @@ process.stdin.on("end", () => {
   console.log(JSON.stringify({ same: a === b, rows: JSON.parse(a).length }));
 });
 """
-    run = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == {"same": True, "rows": PACK_ROWS + 7}
+    assert run_node(script, payload) == {"same": True, "rows": PACK_ROWS + 7}

@@ -11,13 +11,12 @@ node, and through ``BatchHistory.filter(...).stats()`` / ``to_csv()`` with the s
 from __future__ import annotations
 
 import json
-import pathlib
 import random
 import shutil
-import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from live_helpers import run_node
 
 from batch_widgets import facts
 from batch_widgets.connections import labelled
@@ -25,7 +24,6 @@ from batch_widgets.history import BatchHistory
 from batch_widgets.models import Batch
 from batch_widgets.widgets.history_view import encode_rows, history_filter_args, normalize_filters
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 T0 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
 HISTORIES = 320
 MODELS = ["gpt-4o-mini", "gpt-4o-mini-2024-07-18", "text-embedding-3-small", "mystery-model-7", None]
@@ -143,16 +141,7 @@ def test_browser_statistics_and_csv_equal_stats_and_to_csv():
     # Each history twice: whole, and through a random filter (the panel's chips, search, dates, connection).
     cases = [(b, f) for b, filters in cases for f in ({}, filters)]
     payload = [{"rows": json.loads(json.dumps(encode_rows(b))), "filters": f} for b, f in cases]
-    run = subprocess.run(
-        ["node", "--input-type=module", "-e", NODE],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
-    results = json.loads(run.stdout)
+    results = run_node(NODE, payload, timeout=120)
     assert len(results) == 2 * HISTORIES
     covered = {"statuses": set(), "sources": set()}
     for (batches, filters), js in zip(cases, results, strict=True):

@@ -3,16 +3,13 @@ the browser (the same rule, checked against the JS code itself), open-details, e
 
 from __future__ import annotations
 
-import json
-import pathlib
 import shutil
-import subprocess
 import time
 from datetime import datetime, timezone
 
 import httpx
 import pytest
-from live_helpers import FakeBatchAPI, comm_messages, finished, install_store, make_client, running
+from live_helpers import FakeBatchAPI, comm_messages, finished, install_store, make_client, run_node, running
 
 from batch_widgets import facts
 from batch_widgets.history import BatchHistory
@@ -26,7 +23,6 @@ from batch_widgets.widgets.history_view import (
     normalize_filters,
 )
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 DAY = 86400
 T0 = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
 
@@ -205,16 +201,7 @@ process.stdin.on("end", () => {
   console.log(JSON.stringify(cases.map((c) => filterRows(decoded, { ...emptyFilters(), ...c }).map((r) => r.id))));
 });
 """
-    run = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        input=json.dumps({"rows": rows, "cases": cases}),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    for case, js_ids in zip(cases, json.loads(run.stdout), strict=True):
+    for case, js_ids in zip(cases, run_node(script, {"rows": rows, "cases": cases}), strict=True):
         expected = ids(history.filter(**history_filter_args(normalize_filters(case))).to_dataframe())
         assert expected == js_ids, case
         assert js_ids or case == {"until": "2026-03-01"} or case.get("search") == "batch_00"
