@@ -72,7 +72,8 @@ json_values = st.recursive(
     max_leaves=12,
 )
 
-STATUS_WORDS = [s.value for s in BatchStatus] + [
+#: Other platforms' status words the model accepts, each normalised to one of ours.
+ALIASES = [
     "running",
     "progress",
     "succeeded",
@@ -83,10 +84,8 @@ STATUS_WORDS = [s.value for s in BatchStatus] + [
     "pending",
     "cancellation_requested",
     "timeout_exceeded",
-    "in-progress",
-    "In Progress",
-    "inprogress",
 ]
+STATUS_WORDS = [s.value for s in BatchStatus] + ALIASES + ["in-progress", "In Progress", "inprogress"]
 status_spellings = st.sampled_from(STATUS_WORDS).flatmap(
     lambda w: st.sampled_from([w, w.upper(), w.title(), f"  {w} ", w.swapcase()])
 )
@@ -276,19 +275,7 @@ def test_status_any_case_or_synonym(spelling):
 def test_unknown_status_is_a_validation_error(word):
     base = {"id": "b", "input_file_id": "f", "created_at": 1}
     key = word.strip().lower().replace("-", "_").replace(" ", "_")
-    known = {s.value for s in BatchStatus} | {
-        "running",
-        "progress",
-        "inprogress",
-        "succeeded",
-        "success",
-        "canceled",
-        "canceling",
-        "queued",
-        "pending",
-        "cancellation_requested",
-        "timeout_exceeded",
-    }
+    known = {s.value for s in BatchStatus} | set(ALIASES) | {"inprogress"}
     if key in known:
         return
     with pytest.raises(pydantic.ValidationError):
