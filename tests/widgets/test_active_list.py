@@ -11,6 +11,7 @@ from live_helpers import T0, FakeBatchAPI, comm_messages, finished, install_stor
 
 from batch_widgets import facts
 from batch_widgets import store as store_module
+from batch_widgets.widgets import rowsync
 from batch_widgets.widgets.active_list import BatchList
 
 
@@ -70,6 +71,37 @@ def test_a_view_that_opens_later_starts_from_the_current_rows():
     assert state["_rows"]["version"] == state["_rows_patch"]["version"]  # the patch is already in the snapshot
     assert state["_rows"]["rows"][a["id"]]["completed"] == 70
     assert not hasattr(w, "_on_rows_resync") and "get_state" not in type(w).__dict__
+
+
+def test_the_last_patch_alone_brings_an_older_snapshot_up_to_date():
+    # A front end keeps only a trait's latest value until its view code has started (the ESM loads after the
+    # model exists), so patches that come meanwhile collapse into the last one: it must carry them all.
+    api = FakeBatchAPI()
+    a, b = running(api), running(api)
+    w, store = _list(api)
+    created_with = w.get_state()["_rows"]  # the state a front-end model was created from
+    a["request_counts"] = {"total": 100, "completed": 60, "failed": 5}
+    store.poll_once()
+    b["request_counts"] = {"total": 100, "completed": 80, "failed": 0}
+    store.poll_once()
+    last = w._rows_patch
+    assert last["version"] > created_with["version"]
+    rows = {**created_with["rows"], **last["rows"]}
+    assert (rows[a["id"]]["completed"], rows[b["id"]]["completed"]) == (60, 80)
+
+
+def test_once_front_ends_have_started_a_patch_carries_its_own_change_only():
+    api = FakeBatchAPI()
+    a, b = running(api), running(api)
+    w, store = _list(api)
+    w.get_state()  # a front end starts from the snapshot...
+    later = w._rows.clock() + rowsync.CUMULATIVE_SECONDS
+    w._rows.clock = lambda: later  # ...and follows patches by now
+    a["request_counts"] = {"total": 100, "completed": 60, "failed": 5}
+    store.poll_once()
+    b["request_counts"] = {"total": 100, "completed": 80, "failed": 0}
+    store.poll_once()
+    assert list(w._rows_patch["rows"]) == [b["id"]]  # one batch moved: one row travels
 
 
 def test_finish_raises_a_notice_and_calls_on_complete():

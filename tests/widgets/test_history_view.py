@@ -104,8 +104,10 @@ def test_a_change_sends_only_a_patch_and_no_change_sends_nothing():
     assert patch["id"] == [api.batches[0]["id"]] and STATUSES[patch["status"][0]] == "completed"
     api.add_batch(created_at=T0 + 999 * 3600)
     w._store.refresh()
-    # the next patch carries the next change only, on top of the previous one
-    assert w._history_patch["id"] == [api.batches[0]["id"]] and w._history_patch["version"] > patch["version"]
+    # the next patch is cumulative: every row changed since the snapshot was sent, so its latest value alone
+    # brings a front end up to date (one that started while earlier patches came keeps only the last one)
+    assert w._history_patch["id"] == [patch["id"][0], api.batches[0]["id"]]
+    assert w._history_patch["version"] > patch["version"]
     # a front end that starts now gets both changes in the snapshot, which the last patch is already part of
     state = w.get_state()
     assert state["_history_rows"]["n"] == 31 and state["_history_rows"]["version"] == state["_history_patch"]["version"]

@@ -16,6 +16,8 @@ from .rowsync import RowSyncMixin, RowTable, snapshot_trait
 
 #: Batches that ended this recently (seconds) are shown when a list opens, so a just-finished run is visible.
 RECENT_SECONDS = 15 * 60
+#: Past this many rows in the cumulative patch, the whole (short) list is sent instead and the patch starts afresh.
+PATCH_FOLD_ROWS = 50
 
 
 def _encode_rows(rows: list[dict]) -> dict[str, Any]:
@@ -27,7 +29,7 @@ class ActiveListMixin(RowSyncMixin):
     """Traits and handlers of the Active panel; composed by ``BatchList`` and ``BatchDashboard``."""
 
     #: id -> compact row (see _rows.batch_row): the rows on show. Synced by the one row-sync protocol
-    #: (widgets/rowsync.py): a snapshot always current when a front end asks, and a patch per change.
+    #: (widgets/rowsync.py): a snapshot always current when a front end asks, and a cumulative patch.
     _rows = snapshot_trait()
     _rows_patch = t.Dict().tag(sync=True)  # {"version", "base", "drop": [ids], "rows": {id: row}}
     #: False until the first refresh has answered (the view shows a loading state, not "no batches").
@@ -46,14 +48,14 @@ class ActiveListMixin(RowSyncMixin):
         self.poll_interval = poll_interval
         self._recent_seconds = recent_seconds
         self._dismissed: set[str] = set()
-        self._rows = RowTable(_encode_rows)
+        self._rows = RowTable(_encode_rows, fold_rows=PATCH_FOLD_ROWS)
         self._rows_lock = self._rows.lock
         #: job id -> its batches: a job is one row (keyed by the job id) that expands to them.
         self._job_members: dict[str, dict[str, Batch]] = {}
 
-    def _rows_apply(self, changed: dict[str, Any], dropped: list[str]) -> None:
-        """Change the rows on show and send the views one patch with just these rows."""
-        self._sync_change("_rows", "_rows_patch", changed, dropped)
+    def _rows_apply(self, changed: dict[str, Any], dropped: list[str], *, whole: bool = False) -> None:
+        """Change the rows on show and send the views the patch (``whole``: the snapshot, after a load)."""
+        self._sync_change("_rows", "_rows_patch", changed, dropped, whole=whole)
 
     @t.validate("poll_interval")
     def _valid_poll_interval(self, proposal: Any) -> float:
@@ -82,7 +84,7 @@ class ActiveListMixin(RowSyncMixin):
         ended = max((b.ended_at or 0 for b in members), default=0)
         return now - ended <= self._recent_seconds
 
-    def _list_update(self, batches: Iterable[Batch]) -> bool:
+    def _list_update(self, batches: Iterable[Batch], *, whole: bool = False) -> bool:
         """Add/replace rows for these batches; send a patch only if some row really changed."""
         store = self._store
         now = time.time()
@@ -114,7 +116,7 @@ class ActiveListMixin(RowSyncMixin):
                         finished_jobs.append(row)
             if not changed:
                 return False
-            self._rows_apply(changed, [])
+            self._rows_apply(changed, [], whole=whole)
         for row in finished_jobs:
             name = row["description"] or row["id"]
             text = f"Job {name} {row['status']}: {row['completed']:,} of {row['total']:,} requests succeeded" + (
@@ -126,7 +128,7 @@ class ActiveListMixin(RowSyncMixin):
 
     def _list_load(self) -> None:
         if self._store is not None and self._store.loaded:
-            self._list_update(self._store.batches())
+            self._list_update(self._store.batches(), whole=True)
             self._loaded = True
 
     def _store_changed(self, event: StoreEvent) -> None:
