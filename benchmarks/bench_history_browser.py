@@ -33,21 +33,13 @@ from _table import Row, report
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from labkit import CHROMIUM_ARGS  # noqa: E402 - after the sys.path insert above
 
 from batch_widgets.models import Batch  # noqa: E402 - after the sys.path insert above
 from batch_widgets.widgets.history_view import encode_history, encode_rows  # noqa: E402 - after the sys.path insert above
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
 ORIGIN = "http://bench.local"
 FIRST_RENDER_MS = 1000.0
 SIZE_RATIO = 0.40

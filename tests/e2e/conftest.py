@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import pytest
 
 pytest.importorskip("playwright")
+from labkit import CHROMIUM_ARGS  # noqa: E402 - after the importorskip above
 from playwright.sync_api import sync_playwright  # noqa: E402 - after the importorskip above
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -31,18 +32,6 @@ ARTIFACTS = REPO / "test-artifacts"
 SCREENSHOTS = REPO / "docs" / "screenshots" if os.environ.get("BW_UPDATE_SCREENSHOTS") else ARTIFACTS / "screenshots"
 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Every host but loopback fails DNS inside the browser: a green test cannot depend on a CDN.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
 # User settings for an isolated JupyterLab: no news or update toasts; every cell stays in the DOM.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},

@@ -8,6 +8,19 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
+# Every host but loopback fails DNS inside the browser: a green test or benchmark cannot depend on a CDN.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+
 
 def write_notebook(path, cells: list[str]) -> None:
     """A notebook of code cells (a string starting with "# md" becomes a markdown cell)."""
