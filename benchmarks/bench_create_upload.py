@@ -94,7 +94,11 @@ def browser_check(mb: int) -> dict:
 
     files = {
         "/": (PAGE.encode(), "text/html"),
-        "/validate.js": ((ROOT / "js/lib/validate.js").read_bytes(), "text/javascript"),
+        # validate.js and the modules it imports (the generated facts)
+        **{
+            f"/{name}": ((ROOT / "js/lib" / name).read_bytes(), "text/javascript")
+            for name in ("validate.js", "facts.js")
+        },
     }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
