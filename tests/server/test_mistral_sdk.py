@@ -30,7 +30,7 @@ def _lines(n: int, *, with_model: bool = False) -> bytes:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with LocalBatchServer(
-        tmp_path_factory.mktemp("mistral"), api_key=API_KEY, failure_rate=0.2, poll_interval=0.1
+        tmp_path_factory.mktemp("mistral"), api_key=API_KEY, failure_rate=0.5, poll_interval=0.1
     ) as srv:
         yield srv
 

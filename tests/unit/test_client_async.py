@@ -66,7 +66,7 @@ def test_async_workflow_round_trip_on_the_local_server(tmp_path):
             child = await client.wait(child, poll_interval=0.05, timeout=60, progress=False)
             assert child.request_counts.total == done.request_counts.failed
 
-    with LocalBatchServer(tmp_path / "srv", rate=0, failure_rate=0.4, poll_interval=0.05) as server:
+    with LocalBatchServer(tmp_path / "srv", rate=0, failure_rate=0.5, poll_interval=0.05) as server:
         asyncio.run(main(server))
 
 
