@@ -10,9 +10,9 @@ from batch_widgets.server.local import LocalBatchServer
 
 @pytest.fixture(scope="module")
 def fast_server(tmp_path_factory):
-    """As fast as possible, 10 % failures, API key required."""
+    """As fast as possible, 10 % failures (seeded: the same requests fail on every run), API key required."""
     with LocalBatchServer(
-        tmp_path_factory.mktemp("fast"), api_key=API_KEY, rate=0, failure_rate=0.1, poll_interval=0.1
+        tmp_path_factory.mktemp("fast"), api_key=API_KEY, rate=0, failure_rate=0.1, poll_interval=0.1, seed=11
     ) as server:
         yield server
 
