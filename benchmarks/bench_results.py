@@ -10,9 +10,9 @@ files for it: short prompts (~20 MB) and long prompts (~200 MB). Per input, in t
   storage) vs the SDK pattern over HTTP (``files.content(id).text``).
 
 And the transfer: our client's streamed download of the 86 MB file from our server vs a plain static file
-server (Python's http.server) read with urllib, both over loopback. Each approach runs in a fresh subprocess
-(peak memory = that approach alone), round-robin so noise falls on all alike. The output-parse-only rows are
-information.
+server (Python's http.server, in its own process like ours) read with urllib, both over loopback. Each approach
+runs in a fresh subprocess (peak memory = that approach alone), round-robin so noise falls on all alike. The
+output-parse-only rows are information.
 
     .venv/bin/python benchmarks/bench_results.py [--lines 50000] [--repeat 3]
 """
@@ -20,20 +20,18 @@ information.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from _table import Row, report, start_local_server
+from _table import Row, free_port, report, start_local_server
 
 WORDS = (
     "the model answered with a long and careful explanation of batch processing, tokens, latency, "
@@ -287,16 +285,22 @@ print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": rows, "peak_kb": statu
 """
 
 
-def start_static(folder: str) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """A plain static file server over loopback (the transfer's baseline)."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+def start_static(folder: str) -> tuple[subprocess.Popen, str]:
+    """A plain static file server over loopback (the transfer's baseline): Python's http.server in its own
+    process, as our server is, so neither shares a process (and its GIL) with the bench."""
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder, str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"http://127.0.0.1:{port}"
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                raise SystemExit("the static file server did not start") from None
+            time.sleep(0.1)
 
 
 def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subprocess.Popen, str, dict[str, str]]:
@@ -398,9 +402,9 @@ def main() -> None:
             for key, (code, path, job_env) in jobs.items():
                 runs[key].append(run(code, output, path, target, job_env))
     finally:
-        api.terminate()
-        api.wait(10)
-        static.shutdown()
+        for server in (api, static):
+            server.terminate()
+            server.wait(10)
     med = {key: statistics.median(r["seconds"] for r in rs) for key, rs in runs.items()}
     cpu = {key: statistics.median(r["cpu"] for r in rs) for key, rs in runs.items()}
     peak = {key: max(r["peak_kb"] for r in rs) * 1024 for key, rs in runs.items()}
@@ -474,6 +478,16 @@ def main() -> None:
                 static_dl / ours_dl,
                 ">= 0.7x",
                 static_dl / ours_dl >= 0.7,
+            )
+        )
+
+        def spread(approach: str) -> str:
+            rates = [size / r["seconds"] / 1e6 for r in runs["transfer", approach]]
+            return f"{min(rates):.0f}-{max(rates):.0f} MB/s"
+
+        rows.append(
+            Row(
+                f"  same, range of {args.repeat} runs", spread("ours"), f"static {spread('static')}", None, "info", None
             )
         )
     if ("parse", "batch_widgets read_result_file") in med:

@@ -71,7 +71,12 @@ class Download:
         if not resumed:
             self.written = 0
         self.resumable = response.headers.get("content-encoding", "identity") == "identity"
-        return self.tmp.open("ab" if resumed else "wb")
+        # Not "wb": truncating a file, even an empty one, makes ext4 start writing it to disk when it is closed
+        # (auto_da_alloc); closing and later deleting a 90 MB download then took ~8x longer.
+        fh = self.tmp.open("ab")
+        if not resumed and fh.tell():
+            fh.truncate(0)
+        return fh
 
     def write(self, fh: BinaryIO, chunk: bytes) -> None:
         fh.write(chunk)

@@ -32,6 +32,7 @@ import httpx
 from . import _retry
 from ._config import ClientConfig, resolve_config, warn_local_fallback
 from ._files import Download, FileInput, upload_source
+from ._network import default_transport
 from ._responses import error_from_response, model_parser
 from .errors import APIConnectionError, APIError, APITimeoutError, UnsupportedByProviderError
 from .facts import DEFAULT_COMPLETION_WINDOW, METADATA_MAX_KEYS, REQUEST_TAG_KEY
@@ -154,7 +155,8 @@ class _Core:
         self.timeout = timeout
         self.rand: Callable[[], float] = random.random
 
-    def http_options(self, transport: Any) -> dict[str, Any]:
+    def http_options(self, transport: Any, is_async: bool) -> dict[str, Any]:
+        transport = default_transport(transport, is_async)
         return {"headers": self.config.headers(), "timeout": self.timeout, "transport": transport}
 
     def request(self, http: Union[httpx.Client, httpx.AsyncClient], call: _Call) -> httpx.Request:
@@ -512,7 +514,7 @@ class BatchTransport(_ClientCommon):
     ) -> None:
         http_hooks, self._batch_hooks = _split_hooks(event_hooks)
         self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout, provider)
-        self._http = httpx.Client(**self._core.http_options(transport), event_hooks=http_hooks)
+        self._http = httpx.Client(**self._core.http_options(transport, False), event_hooks=http_hooks)
         self.sleep = sleep
         self.clock = clock
 
@@ -665,7 +667,7 @@ class AsyncBatchTransport(_ClientCommon):
     ) -> None:
         http_hooks, self._batch_hooks = _split_hooks(event_hooks)
         self._core = _make_core(api_key, base_url, organization, project, api_version, max_retries, timeout, provider)
-        self._http = httpx.AsyncClient(**self._core.http_options(transport), event_hooks=http_hooks)
+        self._http = httpx.AsyncClient(**self._core.http_options(transport, True), event_hooks=http_hooks)
         self.sleep = sleep
         self.clock = clock
 

@@ -1,0 +1,156 @@
+"""The clients' default transport (large socket reads, ``_network``) keeps what the client promises.
+
+Against a real socket server that breaks off or stalls mid-body: a dropped download resumes with ``Range``, a stall
+is a typed timeout, sync and async alike. The response's ``network_stream`` extension (httpcore's) shows which
+stream carried each answer. A proxy set in the environment is still used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+import pytest
+
+from batch_widgets._network import READ_SIZE, AsyncLargeReadStream, LargeReadStream
+from batch_widgets.client import AsyncBatchClient, BatchClient
+from batch_widgets.errors import APITimeoutError
+
+CONTENT = bytes(range(256)) * (3 * (1 << 20) // 256)  # 3 MiB: several large reads
+
+
+class FileServer:
+    """Serves CONTENT at any URL, one connection per request, honouring ``Range: bytes=N-``. The first ``drops``
+    answers send ``cut`` bytes of the body, then close the connection (or, with ``stall``, go quiet)."""
+
+    def __init__(self, cut: int, drops: int = 1, stall: bool = False) -> None:
+        self.cut, self.drops, self.stall = cut, drops, stall
+        self.requests: list[tuple[str, str | None]] = []  # (request line, Range header)
+        self.release = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    head += data
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:] if line)}
+                ranged = headers.get("range")
+                self.requests.append((lines[0], ranged))
+                start = int(ranged.removeprefix("bytes=").rstrip("-")) if ranged else 0
+                body = CONTENT[start:]
+                status = "206 Partial Content" if ranged else "200 OK"
+                extra = f"Content-Range: bytes {start}-{len(CONTENT) - 1}/{len(CONTENT)}\r\n" if ranged else ""
+                conn.sendall(
+                    f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n".encode()
+                )
+                if len(self.requests) <= self.drops:
+                    conn.sendall(body[: self.cut])
+                    if self.stall:
+                        self.release.wait(10)
+                    continue  # the connection closes with the body unfinished
+                conn.sendall(body)
+
+    def close(self) -> None:
+        self.release.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def serve():
+    servers: list[FileServer] = []
+
+    def start(*args, **kwargs) -> FileServer:
+        servers.append(FileServer(*args, **kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _streams(hooked: list) -> set[type]:
+    return {type(response.extensions.get("network_stream")) for response in hooked}
+
+
+def test_a_dropped_download_resumes_through_the_large_read_stream(serve, tmp_path):
+    cut = (1 << 20) + 12_345
+    server = serve(cut, drops=2)
+    seen: list = []
+    client = BatchClient("k", server.url + "/v1", sleep=lambda s: None, event_hooks={"response": [seen.append]})
+    with client:
+        out = client.download_file("file-1", tmp_path / "out.jsonl")
+    assert out.read_bytes() == CONTENT
+    assert [r for _, r in server.requests] == [None, f"bytes={cut}-", f"bytes={2 * cut}-"]
+    assert _streams(seen) == {LargeReadStream}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_async_a_dropped_download_resumes_through_the_large_read_stream(serve, tmp_path):
+    cut = (1 << 20) + 12_345
+    server = serve(cut)
+    seen: list = []
+
+    async def main():
+        async def hook(response):
+            seen.append(response)
+
+        hooks = {"response": [hook]}
+        async with AsyncBatchClient(
+            "k", server.url + "/v1", sleep=lambda s: asyncio.sleep(0), event_hooks=hooks
+        ) as client:
+            return await client.download_file("file-1", tmp_path / "out.jsonl")
+
+    out = asyncio.run(main())
+    assert out.read_bytes() == CONTENT
+    assert [r for _, r in server.requests] == [None, f"bytes={cut}-"]
+    assert _streams(seen) == {AsyncLargeReadStream}
+
+
+def test_a_stalled_download_is_a_typed_timeout(serve, tmp_path):
+    server = serve(100_000, stall=True)
+    with BatchClient("k", server.url + "/v1", timeout=0.5, max_retries=0) as client:
+        with pytest.raises(APITimeoutError):
+            client.download_file("file-1", tmp_path / "out.jsonl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_proxy_from_the_environment_is_still_used(serve, monkeypatch, tmp_path):
+    proxy = serve(0, drops=0)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    seen: list = []
+    hooks = {"response": [seen.append]}
+    with BatchClient("k", "http://files.example.invalid/v1", event_hooks=hooks) as client:
+        out = client.download_file("file-1", tmp_path / "out.jsonl")
+    assert out.read_bytes() == CONTENT
+    assert proxy.requests[0][0] == "GET http://files.example.invalid/v1/files/file-1/content HTTP/1.1"
+    assert LargeReadStream not in _streams(seen)  # httpx's own proxy transport
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.reads: list[tuple[int, float | None]] = []
+
+    def read(self, max_bytes, timeout=None):
+        self.reads.append((max_bytes, timeout))
+        return b"x"
+
+
+def test_reads_ask_for_large_pieces_and_keep_the_timeout():
+    inner = Recorder()
+    assert LargeReadStream(inner).read(65_536, 2.5) == b"x"  # type: ignore[arg-type]
+    assert LargeReadStream(inner).read(4 * READ_SIZE) == b"x"  # type: ignore[arg-type]
+    assert inner.reads == [(READ_SIZE, 2.5), (4 * READ_SIZE, None)]
+    assert READ_SIZE >= 1 << 20
