@@ -8,7 +8,10 @@ stream carried each answer. A proxy set in the environment is still used.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 
 import pytest
@@ -24,12 +27,12 @@ class FileServer:
     """Serves CONTENT at any URL, one connection per request, honouring ``Range: bytes=N-``. The first ``drops``
     answers send ``cut`` bytes of the body, then close the connection (or, with ``stall``, go quiet)."""
 
-    def __init__(self, cut: int, drops: int = 1, stall: bool = False) -> None:
-        self.cut, self.drops, self.stall = cut, drops, stall
+    def __init__(self, cut: int, drops: int = 1, stall: bool = False, tls: ssl.SSLContext | None = None) -> None:
+        self.cut, self.drops, self.stall, self.tls = cut, drops, stall, tls
         self.requests: list[tuple[str, str | None]] = []  # (request line, Range header)
         self.release = threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -38,6 +41,8 @@ class FileServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             with conn:
                 head = b""
                 while b"\r\n\r\n" not in head:
@@ -117,6 +122,30 @@ def test_async_a_dropped_download_resumes_through_the_large_read_stream(serve, t
     assert out.read_bytes() == CONTENT
     assert [r for _, r in server.requests] == [None, f"bytes={cut}-"]
     assert _streams(seen) == {AsyncLargeReadStream}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_goes_through_the_large_read_stream(serve, monkeypatch, tmp_path):
+    """Providers are reached over TLS: the wrapped stream's start_tls must hand back a working, wrapped stream."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = serve((1 << 20) + 1, tls=context)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # httpx trusts it (trust_env)
+    seen: list = []
+    hooks = {"response": [seen.append]}
+    with BatchClient("k", server.url + "/v1", timeout=10, sleep=lambda s: None, event_hooks=hooks) as client:
+        out = client.download_file("file-1", tmp_path / "downloads")
+    assert out.read_bytes() == CONTENT
+    assert [r for _, r in server.requests] == [None, f"bytes={(1 << 20) + 1}-"]
+    assert _streams(seen) == {LargeReadStream}
+    assert all(isinstance(r.extensions["network_stream"].get_extra_info("socket"), ssl.SSLSocket) for r in seen)
 
 
 def test_a_stalled_download_is_a_typed_timeout(serve, tmp_path):
