@@ -133,8 +133,10 @@ def assert_paths_agree(out, err, inp, batch=None):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, monkeypatch):
+@pytest.mark.parametrize("gather", [0, 1 << 30], ids=["strings gathered", "strings taken"])
+def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, gather, monkeypatch):
     monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 14)  # embeddings (~30 KB a line) straddle reader blocks
+    monkeypatch.setattr(mod, "_GATHER_BYTES_PER_ROW", gather)  # both ways of putting strings in input order
     rng = random.Random(seed)
     ids = [f"req-{i}" if rng.random() < 0.9 else f'r\u00e9q {i} "q"' for i in range(400)]
     inputs = [dump(input_line(rng, cid), rng) for cid in ids]
@@ -229,3 +231,14 @@ def test_prompts_survive_the_bodies_sliding_together(tmp_path):
     inp = write(tmp_path / "in.jsonl", lines)
     fast = mod._read_inputs_fast(inp)
     assert fast is not None and fast.equals(mod._read_inputs_slow(inp))
+
+
+def test_first_element_skips_what_a_null_list_still_spans():
+    """A null list may keep a length in Arrow; its elements are not the row's (the reader's lists do not, but a
+    sliced or computed one can)."""
+    import pyarrow as pa
+
+    choices = pa.array([{"text": "a"}, {"text": "hidden"}, {"text": "c"}])
+    lists = pa.ListArray.from_arrays(pa.array([0, 1, 2, 3], pa.int32()), choices, mask=pa.array([False, True, False]))
+    assert mod._first(lists, "text").to_pylist() == ["a", None, "c"]
+    assert mod._first(lists.slice(1), "text").to_pylist() == [None, "c"]
