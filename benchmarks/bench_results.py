@@ -300,7 +300,9 @@ before = status("VmRSS")
 start, cpu = time.perf_counter(), time.process_time()
 exec(code)
 elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": rows, "peak_kb": status("VmHWM") - before}))
+peak_kb = status("VmHWM") - before
+frame_bytes = int(df.memory_usage(deep=True).sum()) if "df" in globals() else None  # what the call returned
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "rows": rows, "peak_kb": peak_kb, "frame_bytes": frame_bytes}))
 """
 
 
@@ -427,6 +429,7 @@ def main() -> None:
     med = {key: statistics.median(r["seconds"] for r in rs) for key, rs in runs.items()}
     cpu = {key: statistics.median(r["cpu"] for r in rs) for key, rs in runs.items()}
     peak = {key: max(r["peak_kb"] for r in rs) * 1024 for key, rs in runs.items()}
+    frame = {key: rs[-1]["frame_bytes"] for key, rs in runs.items()}
     print(f"{'case':<10}{'approach':<40}{'median s':>10}{'cpu s':>8}{'peak MB':>9}")
     for (case, name), seconds in med.items():
         print(f"{case:<10}{name:<40}{seconds:>10.3f}{cpu[case, name]:>8.3f}{peak[case, name] / 1e6:>9.0f}")
@@ -467,6 +470,14 @@ def main() -> None:
                 f"{peak[case, 'ours'] / 1e6:.0f} MB",
                 f"files {both / 1e6:.0f} MB",
                 peak[case, "ours"] / both,
+                "info",
+                None,
+            ),
+            Row(
+                "  same, vs the frame it returns",
+                f"{peak[case, 'ours'] / 1e6:.0f} MB",
+                f"frame {frame[case, 'ours'] / 1e6:.0f} MB",
+                peak[case, "ours"] / frame[case, "ours"],
                 "info",
                 None,
             ),
