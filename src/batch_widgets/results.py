@@ -296,7 +296,12 @@ def _read_fast(path: PathLike, block_size: int = _BLOCK_SIZE) -> pa.Table:
         if "straddl" not in str(exc) or block_size >= _MAX_BLOCK_SIZE:
             raise
         return _read_fast(path, _MAX_BLOCK_SIZE)
-    return _columns(table)  # chunk by chunk: the parsed file is never copied into one contiguous chunk
+    columns = _columns(table)  # chunk by chunk: the parsed file is never copied into one contiguous chunk
+    del table
+    # The parse's scratch memory goes back to the OS now rather than at the allocator's leisure: the join that
+    # follows then peaks ~35 MB lower on a 90 MB output (bench_results), at no measurable cost in time.
+    pa.default_memory_pool().release_unused()
+    return columns
 
 
 # --------------------------------------------------------------------------------------------- slow path
