@@ -47,25 +47,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_server(command: list[str], port: int, what: str, cwd: Optional[pathlib.Path] = None) -> subprocess.Popen:
+    """``command`` (a server on ``port`` of loopback) in its own process, returned once it accepts connections.
+    The caller terminates the process."""
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                server.wait(10)
+                raise SystemExit(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
 def start_local_server(data_dir: str, api_key: str, cwd: Optional[pathlib.Path] = None) -> tuple[subprocess.Popen, str]:
     """Our local server in its own process on a free port: (process, base URL) once it accepts connections.
     The caller terminates the process."""
     port = free_port()
     command = ["-m", "batch_widgets.server.cli", "serve", "--port", str(port), "--data-dir", data_dir]
-    server = subprocess.Popen(
-        [sys.executable, *command, "--api-key", api_key],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=cwd,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, f"http://127.0.0.1:{port}/v1"
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
-                server.wait(10)
-                raise SystemExit("the local server did not start") from None
-            time.sleep(0.1)
+    server = start_server([sys.executable, *command, "--api-key", api_key], port, "the local server", cwd)
+    return server, f"http://127.0.0.1:{port}/v1"

@@ -25,14 +25,13 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from _table import Row, free_port, report, start_local_server
+from _table import Row, free_port, report, start_local_server, start_server
 
 WORDS = (
     "the model answered with a long and careful explanation of batch processing, tokens, latency, "
@@ -311,17 +310,7 @@ def start_static(folder: str) -> tuple[subprocess.Popen, str]:
     process, as our server is, so neither shares a process (and its GIL) with the bench."""
     port = free_port()
     command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder, str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, f"http://127.0.0.1:{port}"
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
-                raise SystemExit("the static file server did not start") from None
-            time.sleep(0.1)
+    return start_server(command, port, "the static file server"), f"http://127.0.0.1:{port}"
 
 
 def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subprocess.Popen, str, dict[str, str]]:
