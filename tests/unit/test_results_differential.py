@@ -219,6 +219,37 @@ def test_null_lines_give_the_same_clear_error_on_both_paths(tmp_path, where):
     assert errors[0] == errors[1]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":1}\n{"b":2}\n',
+        b'{"a":1}\r\n  \t{"b":2}\r\n\r\n   \n{"c":3}',
+        b"  \n\n{}\n",
+        b'{"a":1}\nnull\n{"b":2}\n',
+        b"null\n",
+        b'{"a":1}\n   [1]\n',
+        b'{"a":1}\n \t 7',
+        b'{"a":"x\\ny"}\n{"b":2}\n   ',
+    ],
+)
+def test_result_file_guard_sees_every_line_start_however_the_file_is_cut(tmp_path, text):
+    """pyarrow's reader crashes on a line holding just ``null``; the guard checks what it hands over piece by piece,
+    so a line start cut between two pieces (even between its blanks and its first byte) must still be seen."""
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(text)
+    lines = [line.lstrip(b" \t\r\f\v") for line in text.split(b"\n")]
+    expected = all(not line.strip() or line.startswith(b"{") for line in lines)
+    for size in range(1, len(text) + 1):
+        with mod._ObjectLines(path) as reader:
+            try:
+                while reader.read(size):
+                    pass
+                seen = True
+            except mod._NotAnObjectLine:
+                seen = False
+        assert seen == expected, (text, size)
+
+
 def test_prompts_survive_the_bodies_sliding_together(tmp_path):
     """The fast input reader reuses the file's buffer for the body column after parsing the prompts from it:
     prompts of every kind (no messages at all here) must be their own copies."""
