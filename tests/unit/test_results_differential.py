@@ -273,3 +273,19 @@ def test_first_element_skips_what_a_null_list_still_spans():
     lists = pa.ListArray.from_arrays(pa.array([0, 1, 2, 3], pa.int32()), choices, mask=pa.array([False, True, False]))
     assert mod._first(lists, "text").to_pylist() == ["a", None, "c"]
     assert mod._first(lists.slice(1), "text").to_pylist() == [None, "c"]
+
+
+@pytest.mark.parametrize("bad_line", [1, 5])  # in the first and in the second half the fast reader checks apart
+def test_input_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_path, bad_line):
+    out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "r0", "response": None})])
+    lines = [f'{{"custom_id":"r{i}","body":{{"messages":[{{"role":"user","content":"hi {i}"}}]}}}}' for i in range(6)]
+    raw = [line.encode() for line in lines]
+    raw[bad_line - 1] = raw[bad_line - 1].replace(b"hi", b"h\xff")
+    inp = tmp_path / "in.jsonl"
+    inp.write_bytes(b"\n".join(raw) + b"\n")
+    errors = []
+    for fast in (True, False):
+        with pytest.raises(ValueError, match=f"line {bad_line}: not valid JSON") as caught:
+            BatchResults(out, None, inp, fast=fast).to_dataframe()
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
