@@ -631,6 +631,27 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
             body_end = body_end - step
     if (raw[body_start] != ord("{")).any() or (body_end <= body_start).any():
         return None
+    # Two halves of the lines at once (most of the work is pyarrow's or memmove, which let go of the GIL).
+    half = len(start) // 2 if size >= _TWO_PARTS_FROM else 0
+    parts = [slice(0, half), slice(half, len(start))] if half else [slice(0, len(start))]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-inputs") as pool:
+        later = [pool.submit(_read_input_part, data, start[p], end[p], body_start[p], body_end[p]) for p in parts[1:]]
+        tables = [_read_input_part(data, start[parts[0]], end[parts[0]], body_start[parts[0]], body_end[parts[0]])]
+        tables += [future.result() for future in later]
+    if any(table is None for table in tables):
+        return None
+    return pa.concat_tables(tables)
+
+
+# Input files from this size on are read in two parts at once.
+_TWO_PARTS_FROM = 8 << 20
+
+
+def _read_input_part(data: mmap.mmap, start: Any, end: Any, body_start: Any, body_end: Any) -> Optional[pa.Table]:
+    """The lines ``data[start[i]:end[i]]`` (in order, next to each other) whose bodies are
+    ``data[body_start[i]:body_end[i]]``, as an input table; ``None`` when a cut is not at the top level."""
+    import numpy as np
+
     # The heads, closed as '... "body":null}', one per line: their custom_id.
     heads = pc.binary_join_element_wise(_spans(data, start, body_start), "}\n", "null")
     offsets = np.frombuffer(heads.buffers()[1], dtype=np.int32)[heads.offset : heads.offset + len(heads) + 1]
@@ -642,8 +663,8 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
     )["custom_id"]
     if len(ids) != len(start) or ids.null_count:
         return None
-    # Blank everything but the bodies, so the buffer is a JSON-lines file of bodies, and parse it in place.
-    del raw
+    # Blank everything but the bodies, so this part of the buffer is a JSON-lines file of bodies, and parse it in
+    # place.
     view = memoryview(data)
     for lo, hi, end_lo, end_hi in zip(
         start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist(), strict=True
@@ -652,28 +673,20 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
         view[end_lo:end_hi] = (
             _SPACES[: end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else b" " * (end_hi - end_lo)
         )
-    prompts = _read_json_lines(pa.py_buffer(data), _BODY_PROMPT, len(start))
-    # The prompts are copied out of the parse on a second thread (pyarrow lets go of the GIL) while this one
-    # slides the bodies together at the front of the same buffer: it becomes the body column's text, with no
-    # second copy of the file (memmove in place; fresh memory costs page faults on these machines).
-    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="batch_widgets-inputs") as pool:
-        prompting = pool.submit(_prompt_column, prompts)
-        del prompts
-        at = 0
-        for lo, hi in zip(body_start.tolist(), body_end.tolist(), strict=True):
-            view[at : at + hi - lo] = view[lo:hi]
-            at += hi - lo
-        view.release()
-        offsets = np.zeros(len(start) + 1, dtype=np.int64)
-        np.cumsum(body_end - body_start, out=offsets[1:])
-        text = pa.py_buffer(data)[:at]
-        body = pa.StringArray.from_buffers(len(start), pa.py_buffer(offsets.astype(np.int32)), text)
-        # UTF-8 (the JSON reader does not check it), in two halves at once: pyarrow lets go of the GIL.
-        half = len(body) // 2
-        checking = pool.submit(body.slice(half).validate, full=True)
-        body.slice(0, half).validate(full=True)
-        checking.result()
-        prompt = prompting.result()
+    first = int(start[0])
+    prompt = _prompt_column(_read_json_lines(pa.py_buffer(data)[first : int(end[-1])], _BODY_PROMPT, len(start)))
+    # Then slide the bodies together at the front of the part: it becomes the body column's text, with no second
+    # copy of the file (memmove in place; fresh memory costs page faults on these machines).
+    at = first
+    for lo, hi in zip(body_start.tolist(), body_end.tolist(), strict=True):
+        view[at : at + hi - lo] = view[lo:hi]
+        at += hi - lo
+    view.release()
+    offsets = np.zeros(len(start) + 1, dtype=np.int64)
+    np.cumsum(body_end - body_start, out=offsets[1:])
+    text = pa.py_buffer(data)[first:at]
+    body = pa.StringArray.from_buffers(len(start), pa.py_buffer(offsets.astype(np.int32)), text)
+    body.validate(full=True)  # UTF-8: the JSON reader does not check it
     return pa.table({"custom_id": ids.combine_chunks(), "input": prompt, "body": body}, schema=_INPUT_SCHEMA)
 
 

@@ -134,9 +134,11 @@ def assert_paths_agree(out, err, inp, batch=None):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("gather", [0, 1 << 30], ids=["strings gathered", "strings taken"])
-def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, gather, monkeypatch):
+@pytest.mark.parametrize("parts", [0, 1 << 40], ids=["inputs in two parts", "inputs whole"])
+def test_fast_and_line_by_line_paths_give_equal_frames(tmp_path, seed, gather, parts, monkeypatch):
     monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 14)  # embeddings (~30 KB a line) straddle reader blocks
     monkeypatch.setattr(mod, "_GATHER_BYTES_PER_ROW", gather)  # both ways of putting strings in input order
+    monkeypatch.setattr(mod, "_TWO_PARTS_FROM", parts)  # input files read whole, and in two parts at once
     rng = random.Random(seed)
     ids = [f"req-{i}" if rng.random() < 0.9 else f'r\u00e9q {i} "q"' for i in range(400)]
     inputs = [dump(input_line(rng, cid), rng) for cid in ids]
@@ -193,7 +195,9 @@ def test_input_lines_in_other_layouts_agree(tmp_path):
     ]
 
 
-def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monkeypatch):
+@pytest.mark.parametrize("parts", [0, 1 << 40], ids=["in two parts", "whole"])
+def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monkeypatch, parts):
+    monkeypatch.setattr(mod, "_TWO_PARTS_FROM", parts)
     lines = [
         json.dumps(input_line(random.Random(i), f"r{i}"), ensure_ascii=False, separators=(",", ":")) for i in range(50)
     ]
@@ -203,6 +207,8 @@ def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monke
     assert table.column("body").to_pylist() == [
         json.dumps(json.loads(x)["body"], ensure_ascii=False, separators=(",", ":")) for x in lines
     ]
+    assert table.column("custom_id").to_pylist() == [f"r{i}" for i in range(50)]
+    assert table.column("input").to_pylist() == [mod._prompt_of(json.loads(x)["body"]) for x in lines]
 
 
 @pytest.mark.parametrize("where", ["output", "input"])
@@ -275,8 +281,9 @@ def test_first_element_skips_what_a_null_list_still_spans():
     assert mod._first(lists.slice(1), "text").to_pylist() == [None, "c"]
 
 
-@pytest.mark.parametrize("bad_line", [1, 5])  # in the first and in the second half the fast reader checks apart
-def test_input_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_path, bad_line):
+@pytest.mark.parametrize("bad_line", [1, 5])  # in the first and in the second part
+def test_input_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_path, bad_line, monkeypatch):
+    monkeypatch.setattr(mod, "_TWO_PARTS_FROM", 0)  # the fast reader checks each part apart
     out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "r0", "response": None})])
     lines = [f'{{"custom_id":"r{i}","body":{{"messages":[{{"role":"user","content":"hi {i}"}}]}}}}' for i in range(6)]
     raw = [line.encode() for line in lines]
