@@ -11,6 +11,8 @@ from typing import BinaryIO, Iterator, Optional, Union
 
 import httpx
 
+from ._network import aread_body, direct_length, read_body
+
 DEFAULT_UPLOAD_NAME = "batch_input.jsonl"
 
 FileInput = Union[str, "os.PathLike[str]", bytes, BinaryIO]
@@ -78,9 +80,43 @@ class Download:
             fh.truncate(0)
         return fh
 
-    def write(self, fh: BinaryIO, chunk: bytes) -> None:
+    def write(self, fh: BinaryIO, chunk: Union[bytes, memoryview]) -> None:
         fh.write(chunk)
         self.written += len(chunk)
+
+    def save(self, response: httpx.Response) -> Path:
+        """Write the body of ``response`` to the file, then move the file into place. A plain answer of known
+        length (``_network.direct_length``) is taken from h11 only for what h11 has already read; the rest comes
+        straight from the connection."""
+        with self.open(response) as fh:
+            left = direct_length(response)
+            if left is None:
+                for chunk in response.iter_bytes():
+                    self.write(fh, chunk)
+            else:
+                for chunk in response.iter_raw():  # h11's buffered part (or one read): nothing lost, nothing twice
+                    self.write(fh, chunk)
+                    left -= len(chunk)
+                    if left:
+                        read_body(response, left, lambda piece: self.write(fh, piece))
+                        break
+        return self.finish()
+
+    async def asave(self, response: httpx.Response) -> Path:
+        """``save`` for an async response."""
+        with self.open(response) as fh:
+            left = direct_length(response)
+            if left is None:
+                async for chunk in response.aiter_bytes():
+                    self.write(fh, chunk)
+            else:
+                async for chunk in response.aiter_raw():
+                    self.write(fh, chunk)
+                    left -= len(chunk)
+                    if left:
+                        await aread_body(response, left, lambda piece: self.write(fh, piece))
+                        break
+        return self.finish()
 
     def finish(self) -> Path:
         os.replace(self.tmp, self.target)

@@ -557,10 +557,7 @@ class BatchTransport(_ClientCommon):
             response.read()
             result = call.parse(response)
         else:
-            with call.download.open(response) as fh:
-                for chunk in response.iter_bytes():
-                    call.download.write(fh, chunk)
-            result = call.download.finish()
+            result = call.download.save(response)
         return call.postprocess(result) if call.postprocess else result
 
     # -- batches -------------------------------------------------------------------------------------------
@@ -715,10 +712,7 @@ class AsyncBatchTransport(_ClientCommon):
             await response.aread()
             result = call.parse(response)
         else:
-            with call.download.open(response) as fh:
-                async for chunk in response.aiter_bytes():
-                    call.download.write(fh, chunk)
-            result = call.download.finish()
+            result = await call.download.asave(response)
         return call.postprocess(result) if call.postprocess else result
 
     async def list_batches(self, limit: int = 20, after: Optional[str] = None) -> BatchPage:
