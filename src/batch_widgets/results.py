@@ -11,6 +11,7 @@ file (cancelled, expired) become rows with ``status="not_executed"``.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import mmap
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from .models import Batch
     from .pricing import Pricing
     from .transport import AsyncBatchTransport, BatchTransport
+
+    _Keys = concurrent.futures.Future[pa.Array]  # an input file's custom ids, handed over as soon as they are known
 
 log = logging.getLogger("batch_widgets")
 
@@ -504,11 +507,12 @@ _BODY_KEY = b'"body":'
 _SPACES = b" " * 4096
 
 
-def read_input_table(path: PathLike, *, fast: bool = True) -> pa.Table:
-    """``custom_id``, ``input`` and ``body`` (the body's JSON text as in the file) of every input line."""
+def read_input_table(path: PathLike, *, fast: bool = True, keys: Optional[_Keys] = None) -> pa.Table:
+    """``custom_id``, ``input`` and ``body`` (the body's JSON text as in the file) of every input line. ``keys``,
+    when given, gets the custom ids as soon as they are known (before the bodies are read, on the fast path)."""
     if fast:
         try:
-            table = _read_inputs_fast(path)
+            table = _read_inputs_fast(path, keys)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             log.info("batch_widgets: pyarrow could not read %s (%s); reading it line by line", path, exc)
         else:
@@ -559,7 +563,7 @@ def _spans(data: Any, start: Any, end: Any) -> pa.StringArray:
     return pc.take(views, pa.array(np.arange(0, len(views), 2)))
 
 
-def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
+def _read_inputs_fast(path: PathLike, keys: Optional[_Keys] = None) -> Optional[pa.Table]:
     """Input lines read with pyarrow, never one Python object per line. ``None`` when a line does not have the
     usual shape (``{"custom_id": ..., ..., "body": {...}}`` with ``body`` last), for the line-by-line reader.
 
@@ -607,27 +611,6 @@ def _read_inputs_fast(path: PathLike) -> Optional[pa.Table]:
             body_end = body_end - step
     if (raw[body_start] != ord("{")).any() or (body_end <= body_start).any():
         return None
-    # Two halves of the lines at once (most of the work is pyarrow's or memmove, which let go of the GIL).
-    half = len(start) // 2 if size >= _TWO_PARTS_FROM else 0
-    parts = [slice(0, half), slice(half, len(start))] if half else [slice(0, len(start))]
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-inputs") as pool:
-        later = [pool.submit(_read_input_part, data, start[p], end[p], body_start[p], body_end[p]) for p in parts[1:]]
-        tables = [_read_input_part(data, start[parts[0]], end[parts[0]], body_start[parts[0]], body_end[parts[0]])]
-        tables += [future.result() for future in later]
-    if any(table is None for table in tables):
-        return None
-    return pa.concat_tables(tables)
-
-
-# Input files from this size on are read in two parts at once.
-_TWO_PARTS_FROM = 8 << 20
-
-
-def _read_input_part(data: mmap.mmap, start: Any, end: Any, body_start: Any, body_end: Any) -> Optional[pa.Table]:
-    """The lines ``data[start[i]:end[i]]`` (in order, next to each other) whose bodies are
-    ``data[body_start[i]:body_end[i]]``, as an input table; ``None`` when a cut is not at the top level."""
-    import numpy as np
-
     # The heads, closed as '... "body":null}', one per line: their custom_id.
     heads = pc.binary_join_element_wise(_spans(data, start, body_start), "}\n", "null")
     offsets = np.frombuffer(heads.buffers()[1], dtype=np.int32)[heads.offset : heads.offset + len(heads) + 1]
@@ -636,9 +619,36 @@ def _read_input_part(data: mmap.mmap, start: Any, end: Any, body_start: Any, bod
         parse_options=paj.ParseOptions(
             explicit_schema=pa.schema([("custom_id", _S)]), unexpected_field_behavior="ignore"
         ),
-    )["custom_id"]
+    )["custom_id"].combine_chunks()
     if len(ids) != len(start) or ids.null_count:
         return None
+    if keys is not None:
+        keys.set_result(ids)  # the answers can be put in input order while the bodies are read
+    # Two halves of the lines at once (most of the work is pyarrow's or memmove, which let go of the GIL).
+    half = len(start) // 2 if size >= _TWO_PARTS_FROM else 0
+    parts = [slice(0, half), slice(half, len(start))] if half else [slice(0, len(start))]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-inputs") as pool:
+        later = [pool.submit(_read_input_part, data, start[p], end[p], body_start[p], body_end[p]) for p in parts[1:]]
+        read = [_read_input_part(data, start[parts[0]], end[parts[0]], body_start[parts[0]], body_end[parts[0]])]
+        read += [future.result() for future in later]
+    if any(part is None for part in read):
+        return None
+    prompts, bodies = zip(*read, strict=True)
+    columns = {"custom_id": ids, "input": pa.chunked_array(prompts, _S), "body": pa.chunked_array(bodies, _S)}
+    return pa.table(columns, schema=_INPUT_SCHEMA)
+
+
+# Input files from this size on are read in two parts at once.
+_TWO_PARTS_FROM = 8 << 20
+
+
+def _read_input_part(
+    data: mmap.mmap, start: Any, end: Any, body_start: Any, body_end: Any
+) -> Optional[tuple[pa.Array, pa.Array]]:
+    """Prompts and bodies of the lines ``data[start[i]:end[i]]`` (in order, next to each other) whose bodies are
+    ``data[body_start[i]:body_end[i]]``; ``None`` when a body is not one JSON object."""
+    import numpy as np
+
     # Blank everything but the bodies, so this part of the buffer is a JSON-lines file of bodies, and parse it in
     # place.
     view = memoryview(data)
@@ -663,7 +673,7 @@ def _read_input_part(data: mmap.mmap, start: Any, end: Any, body_start: Any, bod
     text = pa.py_buffer(data)[first:at]
     body = pa.StringArray.from_buffers(len(start), pa.py_buffer(offsets.astype(np.int32)), text)
     body.validate(full=True)  # UTF-8: the JSON reader does not check it
-    return pa.table({"custom_id": ids.combine_chunks(), "input": prompt, "body": body}, schema=_INPUT_SCHEMA)
+    return prompt, body
 
 
 def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size: int = _BLOCK_SIZE) -> pa.Table:
@@ -829,13 +839,35 @@ def _gather_strings(column: pa.ChunkedArray, rows: Any) -> pa.StringArray:
     )
 
 
-def _join(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
-    """Result rows beside their input rows, in input order (a left join on ``custom_id``, as pandas' merge:
-    an input matched by several result lines gets one row each); inputs with no result line get
+@dataclasses.dataclass
+class _Placed:
+    """Result columns in input order (see :func:`_place_results`), waiting for the input columns."""
+
+    columns: dict[str, Any]
+    extra: Optional[dict[str, Any]]  # result lines whose custom_id is no input's
+    input_take: Any  # the input row of each row, or None: the input rows as they are
+
+    def with_inputs(self, inputs: pa.Table) -> pa.Table:
+        columns = dict(self.columns)
+        for name in ("input", "body"):
+            column = inputs[name]
+            columns[name] = column if self.input_take is None else column.take(pa.array(self.input_take))
+        table = pa.table(columns, schema=_FRAME_SCHEMA)
+        if self.extra:  # result lines whose custom_id is not an input (should not happen; keep them visible)
+            rows = len(next(iter(self.extra.values())))
+            extra = pa.table(
+                {**self.extra, "input": pa.nulls(rows, _S), "body": pa.nulls(rows, _S)}, schema=_FRAME_SCHEMA
+            )
+            table = pa.concat_tables([table, extra])
+        return table
+
+
+def _place_results(results: pa.Table, keys: pa.Array, missing: str) -> _Placed:
+    """The result rows in the order of the input rows whose custom ids are ``keys`` (a left join on ``custom_id``,
+    as pandas' merge: an input matched by several result lines gets one row each); inputs with no result line get
     ``status=missing``; result lines matching no input come last. Keys are dictionary codes, all in numpy."""
     import numpy as np
 
-    keys = inputs["custom_id"].combine_chunks()
     result_ids = results["custom_id"].combine_chunks()
     columns = {name: results[name] for name in _RESULT_SCHEMA.names}
     del results  # the caller keeps no reference: each parsed column goes as soon as it is placed
@@ -884,17 +916,11 @@ def _join(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
     joined["custom_id"] = keys if inputs_in_place else keys.take(pa.array(input_take))
     joined["status"] = pc.if_else(absent, missing, joined["status"])
     joined["ok"] = pc.if_else(absent, False, joined["ok"])
-    for name in ("input", "body"):
-        joined[name] = inputs[name] if inputs_in_place else inputs[name].take(pa.array(input_take))
-    table = pa.table(joined, schema=_FRAME_SCHEMA)
-    if len(extra):  # result lines whose custom_id is not an input (should not happen; keep them visible)
-        rest["input"] = rest["body"] = pa.nulls(len(extra), _S)
-        table = pa.concat_tables([table, pa.table(rest, schema=_FRAME_SCHEMA)])
-    return table
+    return _Placed(joined, rest if len(extra) else None, None if inputs_in_place else input_take)
 
 
 def _join_slow(inputs: pa.Table, results: pa.Table, missing: str) -> pa.Table:
-    """The same join, one row at a time with a dict (the reference :func:`_join` is tested against)."""
+    """The whole join, one row at a time with a dict (the reference :func:`_place_results` is tested against)."""
     result_rows = results.to_pylist()
     by_id: dict[str, list[dict]] = {}
     for row in result_rows:
@@ -1047,13 +1073,23 @@ class BatchResults:
             self._inputs = list(read_jsonl(self.input_file))  # typed as the Mappings a caller may pass
         return self._inputs
 
-    def _input_table(self) -> Optional[pa.Table]:
-        """``custom_id``, ``input`` (the prompt) and ``body`` (its JSON text) of each input line, in order."""
-        if self._inputs is not None:
-            return _input_table_of(self._inputs)
-        if self.input_file is None:
-            return None
-        return read_input_table(self.input_file, fast=self._fast)
+    def _input_table(self, keys: Optional[_Keys] = None) -> Optional[pa.Table]:
+        """``custom_id``, ``input`` (the prompt) and ``body`` (its JSON text) of each input line, in order;
+        ``keys`` gets the custom ids as soon as they are known, whichever way the inputs are read."""
+        try:
+            if self._inputs is not None:
+                table = _input_table_of(self._inputs)
+            elif self.input_file is None:
+                return None
+            else:
+                table = read_input_table(self.input_file, fast=self._fast, keys=keys)
+        except BaseException as exc:
+            if keys is not None and not keys.done():
+                keys.set_exception(exc)
+            raise
+        if keys is not None and not keys.done():
+            keys.set_result(table["custom_id"].combine_chunks())
+        return table
 
     # -- the frame
     def to_dataframe(self, *, include_inputs: bool = True) -> "pd.DataFrame":
@@ -1079,11 +1115,16 @@ class BatchResults:
         # The inputs are read on a second thread while the results are read here: both readers spend much of
         # their time in pyarrow and numpy, which let go of the GIL (~30 % off the whole harvest on 2 cores).
         missing = "pending" if self.batch is not None and self.batch.is_active else "not_executed"
-        join = _join if self._fast else _join_slow
+        keys: _Keys = concurrent.futures.Future()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-inputs") as pool:
-            reading = pool.submit(self._input_table)
-            # Handed straight to the join (no name holds them here), which frees each parsed column once placed.
-            return _to_pandas(join(results=self._results_table(), inputs=reading.result(), missing=missing))
+            reading = pool.submit(self._input_table, keys)
+            if not self._fast:
+                return _to_pandas(_join_slow(results=self._results_table(), inputs=reading.result(), missing=missing))
+            # The answers go into input order as soon as the input file's custom ids are known, while its bodies
+            # are still being read (with long prompts that is most of the wait). The parsed results are handed
+            # straight over (no name holds them here), so each parsed column is freed once placed.
+            placed = _place_results(results=self._results_table(), keys=keys.result(), missing=missing)
+            return _to_pandas(placed.with_inputs(reading.result()))
 
     def join(self, frame: "pd.DataFrame", on: Optional[str] = None, *, suffix: str = "_result") -> "pd.DataFrame":
         """``frame`` (the user's own rows the requests were built from) with each row's result beside it.
