@@ -471,6 +471,14 @@ def main() -> None:
                 None,
             ),
             Row(
+                "  same, vs the bare read's peak + the frame",
+                f"{peak[case, 'ours'] / 1e6:.0f} MB",
+                f"{peak[case, 'floor'] / 1e6:.0f} + {frame[case, 'ours'] / 1e6:.0f} MB",
+                peak[case, "ours"] / (peak[case, "floor"] + frame[case, "ours"]),
+                "info",
+                None,
+            ),
+            Row(
                 "  whole harvest, CPU seconds",
                 f"{cpu[case, 'ours']:.3f} s",
                 f"read_json {cpu[case, 'floor']:.3f} s",
