@@ -315,7 +315,7 @@ def start_static(folder: str) -> tuple[subprocess.Popen, str]:
 
 def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subprocess.Popen, str, dict[str, str]]:
     """Our local server, its storage holding the output file and one completed batch per input file."""
-    from batch_widgets.server.storage import Storage
+    from batch_widgets.server.storage import Storage, new_batch_doc
 
     data = os.path.join(folder, "server")
     storage = Storage(data)
@@ -330,30 +330,26 @@ def start_api(folder: str, output: str, inputs: dict[str, str]) -> tuple[subproc
     for name, path in inputs.items():
         file_id, batches[name] = f"file-input{name}", f"{BATCH_ID}{name}"
         add(path, file_id, "batch")
-        storage.insert_batch(
-            {
-                "id": batches[name],
-                "object": "batch",
-                "endpoint": "/v1/chat/completions",
-                "errors": None,
-                "input_file_id": file_id,
-                "completion_window": "24h",
-                "status": "completed",
-                "output_file_id": "file-output0",
-                "error_file_id": None,
-                "created_at": now,
-                "in_progress_at": now,
-                "expires_at": now + 86400,
-                "finalizing_at": now,
-                "completed_at": now,
-                "failed_at": None,
-                "expired_at": None,
-                "cancelling_at": None,
-                "cancelled_at": None,
-                "request_counts": {"total": 50000, "completed": 49000, "failed": 1000},
-                "metadata": None,
-            }
+        doc = new_batch_doc(
+            batches[name],
+            endpoint="/v1/chat/completions",
+            model=None,
+            input_file_id=file_id,
+            completion_window="24h",
+            now=now,
+            window=86400,
+            metadata=None,
+            status="completed",
+            total=50000,
         )
+        doc.update(
+            output_file_id="file-output0",
+            in_progress_at=now,
+            finalizing_at=now,
+            completed_at=now,
+            request_counts={"total": 50000, "completed": 49000, "failed": 1000},
+        )
+        storage.insert_batch(doc)
     storage.close()
     server, url = start_local_server(data, "bench")
     return server, url, batches

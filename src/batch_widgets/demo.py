@@ -215,7 +215,7 @@ def seed_demo_history(
     ``$BATCH_WIDGETS_HOME``), which a running or later-started local server then lists. The records have no
     output files (their details offer no download). Deterministic for a given ``seed`` and ``now``.
     """
-    from .server.storage import Storage, default_data_dir
+    from .server.storage import Storage, default_data_dir, new_batch_doc
 
     rng = random.Random(seed)
     end = int(time.time() if now is None else now)
@@ -231,30 +231,20 @@ def seed_demo_history(
                 run = max(90, int(total / 1000 * per_k * rng.uniform(0.6, 3.0)))
                 fate = rng.random()
                 failed = int(total * rng.choice([0, 0, 0, 0.002, 0.01, 0.03, 0.12]))
-                doc: dict[str, Any] = {
-                    "id": "batch_" + f"{created * 1000 + rng.randrange(1000):012x}" + f"{rng.getrandbits(48):012x}",
-                    "object": "batch",
-                    "endpoint": endpoint,
-                    "model": model,
-                    "errors": None,
-                    "input_file_id": f"file-{rng.getrandbits(64):016x}",
-                    "completion_window": DEFAULT_COMPLETION_WINDOW,
-                    "status": "completed",
-                    "output_file_id": None,
-                    "error_file_id": None,
-                    "created_at": created,
-                    "in_progress_at": in_progress,
-                    "expires_at": created + 86_400,
-                    "finalizing_at": None,
-                    "completed_at": None,
-                    "failed_at": None,
-                    "expired_at": None,
-                    "cancelling_at": None,
-                    "cancelled_at": None,
-                    "request_counts": {"total": total, "completed": 0, "failed": 0},
-                    "metadata": {DESCRIPTION_KEY: desc, TAGS_KEY: tags},
-                    "usage": None,
-                }
+                batch_id = "batch_" + f"{created * 1000 + rng.randrange(1000):012x}" + f"{rng.getrandbits(48):012x}"
+                doc = new_batch_doc(
+                    batch_id,
+                    endpoint=endpoint,
+                    model=model,
+                    input_file_id=f"file-{rng.getrandbits(64):016x}",
+                    completion_window=DEFAULT_COMPLETION_WINDOW,
+                    now=created,
+                    window=86_400,
+                    metadata={DESCRIPTION_KEY: desc, TAGS_KEY: tags},
+                    status="completed",
+                    total=total,
+                )
+                doc["in_progress_at"] = in_progress
                 if fate < 0.04:  # the input file did not validate: nothing ran
                     doc.update(
                         status="failed",
