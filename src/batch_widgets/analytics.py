@@ -326,22 +326,7 @@ def summary_stats(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 #: Text columns of the CSV export whose cells are defused when they start like a spreadsheet formula.
-_TEXT_COLUMNS = (
-    "id",
-    "status",
-    "endpoint",
-    "model",
-    "description",
-    "tags",
-    "input_file_id",
-    "output_file_id",
-    "error_file_id",
-    GROUP_ID_KEY,
-    PARENT_KEY,
-    "cost_source",
-    "metadata",
-    "connection",
-)
+_TEXT_COLUMNS = (*_STRING_COLUMNS, "tags", "metadata")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

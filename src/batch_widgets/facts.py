@@ -130,15 +130,7 @@ LIBRARY_KEYS: tuple[str, ...] = (
 HIDDEN_KEYS: tuple[str, ...] = (REQUEST_TAG_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY)
 #: Keys that belong to one batch only: a retry does not copy them from its parent (a retried part of a job is
 #: not part of the job).
-PER_BATCH_KEYS: tuple[str, ...] = (
-    REQUEST_TAG_KEY,
-    GROUP_ID_KEY,
-    GROUP_PART_KEY,
-    PARENT_KEY,
-    JOB_ROUND_KEY,
-    JOB_SPEC_KEY,
-    JOB_TOKENS_KEY,
-)
+PER_BATCH_KEYS: tuple[str, ...] = tuple(key for key in LIBRARY_KEYS if key not in (DESCRIPTION_KEY, TAGS_KEY))
 
 
 def visible_metadata(metadata: Any) -> dict[str, str]:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch_widgets.models import (
+    BATCH_TIMESTAMP_FIELDS,
     Batch,
     BatchOutputLine,
     BatchPage,
@@ -89,17 +90,7 @@ STATUS_WORDS = [s.value for s in BatchStatus] + ALIASES + ["in-progress", "In Pr
 status_spellings = st.sampled_from(STATUS_WORDS).flatmap(
     lambda w: st.sampled_from([w, w.upper(), w.title(), f"  {w} ", w.swapcase()])
 )
-TIMESTAMP_KEYS = [
-    "created_at",
-    "in_progress_at",
-    "expires_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-]
+TIMESTAMP_KEYS = list(BATCH_TIMESTAMP_FIELDS)  # created_at first
 # Realistic moments (2001..2096): seconds and milliseconds are then unambiguous.
 seconds = st.integers(min_value=1_000_000_001, max_value=4_000_000_000)
 
