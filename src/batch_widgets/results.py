@@ -613,7 +613,7 @@ def _read_inputs_fast(path: PathLike, keys: Optional[_Keys] = None) -> Optional[
         return None
     # The heads, closed as '... "body":null}', one per line: their custom_id.
     heads = pc.binary_join_element_wise(_spans(data, start, body_start), "}\n", "null")
-    offsets = np.frombuffer(heads.buffers()[1], dtype=np.int32)[heads.offset : heads.offset + len(heads) + 1]
+    offsets = _offsets(heads)
     ids = paj.read_json(
         pa.BufferReader(heads.buffers()[2][offsets[0] : offsets[-1]]),
         parse_options=paj.ParseOptions(
