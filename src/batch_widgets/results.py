@@ -289,14 +289,14 @@ def _columns(table: pa.Table) -> pa.Table:
     )
 
 
-def _read_fast(path: PathLike, block_size: int = _BLOCK_SIZE) -> pa.Table:
-    options = paj.ReadOptions(block_size=block_size, use_threads=True)
+def _read_fast(path: PathLike, block_size: Optional[int] = None) -> pa.Table:
+    options = paj.ReadOptions(block_size=block_size or _BLOCK_SIZE, use_threads=True)
     parse = paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False)
     try:
         table = paj.read_json(path, read_options=options, parse_options=parse)
     except pa.ArrowInvalid as exc:
         # A line longer than a block (big embeddings): read again with blocks that fit it.
-        if "straddl" not in str(exc) or block_size >= _MAX_BLOCK_SIZE:
+        if "straddl" not in str(exc) or block_size == _MAX_BLOCK_SIZE:
             raise
         return _read_fast(path, _MAX_BLOCK_SIZE)
     columns = _columns(table)  # chunk by chunk: the parsed file is never copied into one contiguous chunk
@@ -504,7 +504,6 @@ _BODY_PROMPT = pa.schema(
     ]
 )
 _BODY_KEY = b'"body":'
-_SPACES = b" " * 4096
 
 
 def read_input_table(path: PathLike, *, fast: bool = True, keys: Optional[_Keys] = None) -> pa.Table:
@@ -628,13 +627,13 @@ def _read_inputs_fast(path: PathLike, keys: Optional[_Keys] = None) -> Optional[
     half = len(start) // 2 if size >= _TWO_PARTS_FROM else 0
     parts = [slice(0, half), slice(half, len(start))] if half else [slice(0, len(start))]
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-inputs") as pool:
-        later = [pool.submit(_read_input_part, data, start[p], end[p], body_start[p], body_end[p]) for p in parts[1:]]
-        read = [_read_input_part(data, start[parts[0]], end[parts[0]], body_start[parts[0]], body_end[parts[0]])]
+        later = [pool.submit(_read_input_part, data, int(start[p][0]), body_start[p], body_end[p]) for p in parts[1:]]
+        read = [_read_input_part(data, int(start[0]), body_start[parts[0]], body_end[parts[0]])]
         read += [future.result() for future in later]
-    if any(part is None for part in read):
-        return None
     prompts, bodies = zip(*read, strict=True)
-    columns = {"custom_id": ids, "input": pa.chunked_array(prompts, _S), "body": pa.chunked_array(bodies, _S)}
+    body = pa.chunked_array([chunk for part in bodies for chunk in part.chunks], _S)
+    prompt = pa.chunked_array([chunk for part in prompts for chunk in part.chunks], _S)
+    columns = {"custom_id": ids, "input": prompt, "body": body}
     return pa.table(columns, schema=_INPUT_SCHEMA)
 
 
@@ -643,46 +642,46 @@ _TWO_PARTS_FROM = 8 << 20
 
 
 def _read_input_part(
-    data: mmap.mmap, start: Any, end: Any, body_start: Any, body_end: Any
-) -> Optional[tuple[pa.Array, pa.Array]]:
-    """Prompts and bodies of the lines ``data[start[i]:end[i]]`` (in order, next to each other) whose bodies are
-    ``data[body_start[i]:body_end[i]]``; ``None`` when a body is not one JSON object."""
+    data: mmap.mmap, first: int, body_start: Any, body_end: Any
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Prompts and bodies of the lines from byte ``first`` on (in order, next to each other) whose bodies are
+    ``data[body_start[i]:body_end[i]]``; raises ``ArrowInvalid`` when the bodies are not one JSON object each."""
     import numpy as np
 
-    # Blank everything but the bodies, so this part of the buffer is a JSON-lines file of bodies, and parse it in
-    # place.
-    view = memoryview(data)
-    for lo, hi, end_lo, end_hi in zip(
-        start.tolist(), body_start.tolist(), body_end.tolist(), end.tolist(), strict=True
-    ):
-        view[lo:hi] = _SPACES[: hi - lo] if hi - lo <= len(_SPACES) else b" " * (hi - lo)
-        view[end_lo:end_hi] = (
-            _SPACES[: end_hi - end_lo] if end_hi - end_lo <= len(_SPACES) else b" " * (end_hi - end_lo)
-        )
-    first = int(start[0])
-    prompt = _prompt_column(_read_json_lines(pa.py_buffer(data)[first : int(end[-1])], _BODY_PROMPT, len(start)))
-    # Then slide the bodies together at the front of the part: it becomes the body column's text, with no second
-    # copy of the file (memmove in place; fresh memory costs page faults on these machines).
-    at = first
-    for lo, hi in zip(body_start.tolist(), body_end.tolist(), strict=True):
-        view[at : at + hi - lo] = view[lo:hi]
-        at += hi - lo
-    view.release()
-    offsets = np.zeros(len(start) + 1, dtype=np.int64)
-    np.cumsum(body_end - body_start, out=offsets[1:])
-    text = pa.py_buffer(data)[first:at]
-    body = pa.StringArray.from_buffers(len(start), pa.py_buffer(offsets.astype(np.int32)), text)
+    # Slide the bodies together at the front of the part, one memmove each, in place (fresh memory costs page
+    # faults on these machines). The JSON reader parses objects written one after another, so the slid bodies
+    # are both what it reads and the body column's text; a newline after each group of about half a reader
+    # block lets it cut the text into blocks (for both cores, and bounded memory). Each group is one chunk.
+    lengths = body_end - body_start
+    ends = np.cumsum(lengths)
+    group = (ends - lengths) // (_BLOCK_SIZE // 2)
+    into = first + ends - lengths + group  # each group's newline shifts those after it
+    move = data.move
+    for at, lo, length in zip(into.tolist(), body_start.tolist(), lengths.tolist(), strict=True):
+        move(at, lo, length)
+    last = np.flatnonzero(np.diff(group, append=group[-1] + 1))  # each group's last row
+    np.frombuffer(data, np.uint8)[into[last] + lengths[last]] = ord("\n")
+    buffer, chunks, row = pa.py_buffer(data), [], 0
+    for end_row in (last + 1).tolist():
+        offsets = into[row:end_row] - into[row]
+        size = int(offsets[-1] + lengths[end_row - 1])
+        chunk = buffer[int(into[row]) : int(into[row]) + size]
+        offsets = pa.py_buffer(np.append(offsets, size).astype(np.int32))
+        chunks.append(pa.StringArray.from_buffers(end_row - row, offsets, chunk))
+        row = end_row
+    body = pa.chunked_array(chunks, _S)
     body.validate(full=True)  # UTF-8: the JSON reader does not check it
-    return prompt, body
+    text = buffer[first : int(into[-1] + lengths[-1]) + 1]
+    return _prompt_column(_read_json_lines(text, _BODY_PROMPT, len(lengths))), body
 
 
-def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size: int = _BLOCK_SIZE) -> pa.Table:
-    options = paj.ReadOptions(block_size=block_size, use_threads=True)
+def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size: Optional[int] = None) -> pa.Table:
+    options = paj.ReadOptions(block_size=block_size or _BLOCK_SIZE, use_threads=True)
     parse = paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
         table = paj.read_json(pa.BufferReader(buffer), read_options=options, parse_options=parse)
     except pa.ArrowInvalid as exc:
-        if "straddl" not in str(exc) or block_size >= _MAX_BLOCK_SIZE:
+        if "straddl" not in str(exc) or block_size == _MAX_BLOCK_SIZE:
             raise
         return _read_json_lines(buffer, schema, rows, _MAX_BLOCK_SIZE)
     if table.num_rows != rows:
@@ -690,26 +689,50 @@ def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size
     return table
 
 
-def _prompt_column(bodies: pa.Table) -> pa.Array:
-    """:func:`_prompt_of` over parsed bodies: the last message's text, else ``input``, else ``prompt``; the texts
-    are placed with :func:`_place_strings`, straight from the parse."""
+def _prompt_column(bodies: pa.Table) -> pa.ChunkedArray:
+    """:func:`_prompt_of` over parsed bodies: the last message's text, else ``input``, else ``prompt``. Long texts
+    are kept where the parse put them (see :func:`_keep_in_place`), short ones placed by :func:`_place_strings`."""
     import numpy as np
 
-    contents, rows, base = [], [], 0
+    contents, rows = [], []
     for messages in bodies.column("messages").chunks:
         offsets = _offsets(messages)
         has = np.diff(offsets) > 0
         if messages.null_count:
             has &= _valid(messages)
-        rows.append(np.where(has, offsets[1:] - 1 + base, -1))
+        rows.append(np.where(has, offsets[1:] - 1, -1))
         contents.append(_f(messages.values, "content"))
-        base += len(messages.values)
-    last = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    prompt = _place_strings(pa.chunked_array(contents, _S), last)
+    total = sum(len(r) for r in rows)
+    if all((r >= 0).all() for r in rows) and sum(c.nbytes for c in contents) >= _GATHER_BYTES_PER_ROW * total:
+        kept = [_keep_in_place(content, last) for content, last in zip(contents, rows, strict=True)]
+        return pa.chunked_array(kept, _S)
+    bases = np.cumsum([0] + [len(c) for c in contents[:-1]])
+    last = np.concatenate([np.where(r >= 0, r + base, -1) for r, base in zip(rows, bases, strict=True)])
+    prompt = _place_strings(pa.chunked_array(contents, _S), last) if total else pa.nulls(0, _S)
     if (last < 0).any():  # no messages: the input or the prompt
         fallback = pc.coalesce(bodies.column("input"), bodies.column("prompt")).combine_chunks()
         prompt = pc.if_else(pa.array(last >= 0), prompt, fallback)
-    return prompt
+    return pa.chunked_array([prompt], _S)
+
+
+def _keep_in_place(strings: pa.StringArray, rows: Any) -> pa.StringArray:
+    """``strings[rows]`` (rows increasing) moved to the front of ``strings``' own text buffer, which the caller owns
+    and reads no more: no new memory (fresh memory costs a page fault per 4 KiB here), one memmove a row."""
+    import numpy as np
+
+    offsets, data = _offsets(strings), strings.buffers()[2]
+    valid = _valid(strings)[rows]
+    start = offsets[rows]
+    length = np.where(valid, offsets[rows + 1] - start, 0)
+    into = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(length, out=into[1:])
+    if into[-1]:
+        view = memoryview(data).cast("B")  # overlapping moves are safe: memoryview copies through a buffer then
+        for at, lo, size in zip(into[:-1].tolist(), start.tolist(), length.tolist(), strict=True):
+            view[at : at + size] = view[lo : lo + size]
+        view.release()
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(len(rows), pa.py_buffer(into.astype(np.int32)), data, bitmap)
 
 
 _DECODER = json.JSONDecoder()

@@ -211,6 +211,35 @@ def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monke
     assert table.column("input").to_pylist() == [mod._prompt_of(json.loads(x)["body"]) for x in lines]
 
 
+@pytest.mark.parametrize("parts", [0, 1 << 40], ids=["in two parts", "whole"])
+def test_long_prompts_kept_in_place_agree_with_the_line_by_line_path(tmp_path, monkeypatch, parts):
+    """Chat inputs with long prompts: each prompt stays in the parse's own buffer (moved to its front), the bodies
+    are slid together in groups; small blocks make many of both."""
+    monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 13)
+    monkeypatch.setattr(mod, "_GATHER_BYTES_PER_ROW", 0)
+    monkeypatch.setattr(mod, "_TWO_PARTS_FROM", parts)
+    kept = []
+    keep = mod._keep_in_place
+    monkeypatch.setattr(mod, "_keep_in_place", lambda *a: kept.append(keep(*a)) or kept[-1])
+    rng = random.Random(5)
+    lines = []
+    for i in range(300):
+        last = {"role": "user", "content": rng.choice(TEXTS) * rng.randint(20, 60)}
+        if i % 37 == 0:
+            last = {"role": "assistant", "content": None}  # a null last message: a null prompt
+        system = {"role": "system", "content": "be brief " * rng.randint(0, 3)}
+        body = {"model": "m", "messages": [system, last] if i % 5 else [last]}
+        lines.append(dump({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}, rng))
+    inp = write(tmp_path / "in.jsonl", lines)
+    out = write(
+        tmp_path / "out.jsonl", [json.dumps({"custom_id": f"r{i}", "response": None}) for i in range(0, 300, 3)]
+    )
+    frame = assert_paths_agree(out, None, inp)
+    assert len(kept) > 2  # the in-place way ran, on several reader blocks
+    assert frame["input"].isna().sum() == 9
+    assert frame["input"].tolist()[1] == json.loads(lines[1])["body"]["messages"][-1]["content"]
+
+
 @pytest.mark.parametrize("where", ["output", "input"])
 def test_null_lines_give_the_same_clear_error_on_both_paths(tmp_path, where):
     out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "a", "response": None}), "null"])
