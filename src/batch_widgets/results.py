@@ -529,6 +529,21 @@ def _fresh_memory(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)
 
 
+def _private_copy(path: PathLike, size: int) -> Optional[mmap.mmap]:
+    """The file's first ``size`` bytes in writable memory of our own. On Linux a private mapping of the file,
+    populated: the kernel copies the page cache straight into it (no zeroing pass first, ~1/3 less time than
+    reading into fresh memory), and later changes to the file do not reach it. Elsewhere, read into fresh memory."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    with open(path, "rb", buffering=0) as fh:
+        if populate:
+            if os.fstat(fh.fileno()).st_size < size:
+                return None
+            flags, prot = mmap.MAP_PRIVATE | populate, mmap.PROT_READ | mmap.PROT_WRITE
+            return mmap.mmap(fh.fileno(), size, flags=flags, prot=prot)
+        data = _fresh_memory(size)
+        return data if fh.readinto(data) == size else None
+
+
 def _line_bounds(data: Union[bytes, bytearray, mmap.mmap]) -> tuple[Any, Any]:
     """Start and end (newline excluded) of every line, as int64 arrays (a C ``find`` per line)."""
     import numpy as np
@@ -575,10 +590,9 @@ def _read_inputs_fast(path: PathLike, keys: Optional[_Keys] = None) -> Optional[
     size = os.path.getsize(path)
     if size == 0:
         return _INPUT_SCHEMA.empty_table()
-    data = _fresh_memory(size)
-    with open(path, "rb", buffering=0) as fh:
-        if fh.readinto(data) != size:
-            return None
+    data = _private_copy(path, size)
+    if data is None:
+        return None
     raw = np.frombuffer(data, dtype=np.uint8)
     start, end = _line_bounds(data)
     for blank in _BLANKS:  # trailing blanks (and \r) are not part of the line
