@@ -622,7 +622,8 @@ def _read_inputs_fast(path: PathLike, keys: Optional[_Keys] = None) -> Optional[
             body_start = body_start + step
         while (step := raw[body_end - 1] == blank).any():
             body_end = body_end - step
-    if (raw[body_start] != ord("{")).any() or (body_end <= body_start).any():
+    # Each body is parsed on a line of its own: it must open and close like an object.
+    if (body_end <= body_start).any() or (raw[body_start] != ord("{")).any() or (raw[body_end - 1] != ord("}")).any():
         return None
     # The heads, closed as '... "body":null}', one per line: their custom_id.
     heads = pc.binary_join_element_wise(_spans(data, start, body_start), "}\n", "null")
@@ -662,31 +663,25 @@ def _read_input_part(
     ``data[body_start[i]:body_end[i]]``; raises ``ArrowInvalid`` when the bodies are not one JSON object each."""
     import numpy as np
 
-    # Slide the bodies together at the front of the part, one memmove each, in place (fresh memory costs page
-    # faults on these machines). The JSON reader parses objects written one after another, so the slid bodies
-    # are both what it reads and the body column's text; a newline after each group of about half a reader
-    # block lets it cut the text into blocks (for both cores, and bounded memory). Each group is one chunk.
+    # Slide the bodies to the front of the part, one memmove each, in place (fresh memory costs page faults on
+    # these machines), each followed by a newline, and parse them there. No JSON string holds a raw newline, so
+    # a body that starts with "{" and ends with "}" on its own line is exactly one object, or the parse fails.
     lengths = body_end - body_start
     ends = np.cumsum(lengths)
-    group = (ends - lengths) // (_BLOCK_SIZE // 2)
-    into = first + ends - lengths + group  # each group's newline shifts those after it
+    lines = first + ends - lengths + np.arange(len(lengths))
     move = data.move
-    for at, lo, length in zip(into.tolist(), body_start.tolist(), lengths.tolist(), strict=True):
+    for at, lo, length in zip(lines.tolist(), body_start.tolist(), lengths.tolist(), strict=True):
         move(at, lo, length)
-    last = np.flatnonzero(np.diff(group, append=group[-1] + 1))  # each group's last row
-    np.frombuffer(data, np.uint8)[into[last] + lengths[last]] = ord("\n")
-    buffer, chunks, row = pa.py_buffer(data), [], 0
-    for end_row in (last + 1).tolist():
-        offsets = into[row:end_row] - into[row]
-        size = int(offsets[-1] + lengths[end_row - 1])
-        chunk = buffer[int(into[row]) : int(into[row]) + size]
-        offsets = pa.py_buffer(np.append(offsets, size).astype(np.int32))
-        chunks.append(pa.StringArray.from_buffers(end_row - row, offsets, chunk))
-        row = end_row
-    body = pa.chunked_array(chunks, _S)
+    np.frombuffer(data, np.uint8)[lines + lengths] = ord("\n")
+    buffer = pa.py_buffer(data)
+    parsed = _read_json_lines(buffer[first : int(lines[-1] + lengths[-1]) + 1], _BODY_PROMPT, len(lengths))
+    # Then close the newlines up (the parse keeps no view of these bytes): the text is the body column.
+    for at, lo, length in zip((first + ends - lengths).tolist(), lines.tolist(), lengths.tolist(), strict=True):
+        move(at, lo, length)
+    offsets = pa.py_buffer(np.append(0, ends).astype(np.int32))
+    body = pa.StringArray.from_buffers(len(lengths), offsets, buffer[first : first + int(ends[-1])])
     body.validate(full=True)  # UTF-8: the JSON reader does not check it
-    text = buffer[first : int(into[-1] + lengths[-1]) + 1]
-    return _prompt_column(_read_json_lines(text, _BODY_PROMPT, len(lengths))), body
+    return _prompt_column(parsed), pa.chunked_array([body], _S)
 
 
 def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size: Optional[int] = None) -> pa.Table:

@@ -213,8 +213,8 @@ def test_fast_input_reader_reads_our_layout_without_falling_back(tmp_path, monke
 
 @pytest.mark.parametrize("parts", [0, 1 << 40], ids=["in two parts", "whole"])
 def test_long_prompts_kept_in_place_agree_with_the_line_by_line_path(tmp_path, monkeypatch, parts):
-    """Chat inputs with long prompts: each prompt stays in the parse's own buffer (moved to its front), the bodies
-    are slid together in groups; small blocks make many of both."""
+    """Chat inputs with long prompts: each prompt stays in the parse's own buffer (moved to its front); small
+    blocks make many of those buffers."""
     monkeypatch.setattr(mod, "_BLOCK_SIZE", 1 << 13)
     monkeypatch.setattr(mod, "_GATHER_BYTES_PER_ROW", 0)
     monkeypatch.setattr(mod, "_TWO_PARTS_FROM", parts)
@@ -238,6 +238,20 @@ def test_long_prompts_kept_in_place_agree_with_the_line_by_line_path(tmp_path, m
     assert len(kept) > 2  # the in-place way ran, on several reader blocks
     assert frame["input"].isna().sum() == 9
     assert frame["input"].tolist()[1] == json.loads(lines[1])["body"]["messages"][-1]["content"]
+
+
+def test_bodies_that_would_merge_back_to_back_are_refused_on_both_paths(tmp_path):
+    """Three bad bodies that read as three objects when written one after another: the first opens a string the
+    second closes, the third holds two objects. Each body is parsed on its own line, so both paths refuse them."""
+    out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "1", "response": None})])
+    lines = ['{"custom_id":"1","body":{"a":"}}', '{"custom_id":"2","body":{"}}', '{"custom_id":"3","body":{}{}}']
+    inp = write(tmp_path / "in.jsonl", lines)
+    errors = []
+    for fast in (True, False):
+        with pytest.raises(ValueError, match="line 1: not valid JSON") as caught:
+            BatchResults(out, None, inp, fast=fast).to_dataframe()
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
 
 
 @pytest.mark.parametrize("where", ["output", "input"])
