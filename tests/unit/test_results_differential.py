@@ -132,6 +132,16 @@ def assert_paths_agree(out, err, inp, batch=None):
     return fast if include_inputs else BatchResults(out, err, inp, batch=batch).to_dataframe()
 
 
+def assert_paths_refuse(out, inp, match):
+    """Both paths raise the same ValueError, which names the bad line."""
+    errors = []
+    for fast in (True, False):
+        with pytest.raises(ValueError, match=match) as caught:
+            BatchResults(out, None, inp, fast=fast).to_dataframe()
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("gather", [0, 1 << 30], ids=["strings gathered", "strings taken"])
 @pytest.mark.parametrize("parts", [0, 1 << 40], ids=["inputs in two parts", "inputs whole"])
@@ -246,12 +256,7 @@ def test_bodies_that_would_merge_back_to_back_are_refused_on_both_paths(tmp_path
     out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "1", "response": None})])
     lines = ['{"custom_id":"1","body":{"a":"}}', '{"custom_id":"2","body":{"}}', '{"custom_id":"3","body":{}{}}']
     inp = write(tmp_path / "in.jsonl", lines)
-    errors = []
-    for fast in (True, False):
-        with pytest.raises(ValueError, match="line 1: not valid JSON") as caught:
-            BatchResults(out, None, inp, fast=fast).to_dataframe()
-        errors.append(str(caught.value))
-    assert errors[0] == errors[1]
+    assert_paths_refuse(out, inp, "line 1: not valid JSON")
 
 
 @pytest.mark.parametrize("where", ["output", "input"])
@@ -260,12 +265,7 @@ def test_null_lines_give_the_same_clear_error_on_both_paths(tmp_path, where):
     inp = write(tmp_path / "in.jsonl", ['{"custom_id":"a","body":{}}', "null"])
     if where == "input":
         out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "a", "response": None})])
-    errors = []
-    for fast in (True, False):
-        with pytest.raises(ValueError, match="line 2: expected a JSON object") as caught:
-            BatchResults(out, None, inp, fast=fast).to_dataframe()
-        errors.append(str(caught.value))
-    assert errors[0] == errors[1]
+    assert_paths_refuse(out, inp, "line 2: expected a JSON object")
 
 
 @pytest.mark.parametrize(
@@ -327,9 +327,4 @@ def test_input_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_pat
     raw[bad_line - 1] = raw[bad_line - 1].replace(b"hi", b"h\xff")
     inp = tmp_path / "in.jsonl"
     inp.write_bytes(b"\n".join(raw) + b"\n")
-    errors = []
-    for fast in (True, False):
-        with pytest.raises(ValueError, match=f"line {bad_line}: not valid JSON") as caught:
-            BatchResults(out, None, inp, fast=fast).to_dataframe()
-        errors.append(str(caught.value))
-    assert errors[0] == errors[1]
+    assert_paths_refuse(out, inp, f"line {bad_line}: not valid JSON")
