@@ -3,7 +3,7 @@
 // of batch_widgets/analytics.py (summary_stats, the frame's derived columns) and the bytes of
 // BatchHistory.to_csv(). tests/widgets/test_history_parity.py runs both on generated histories and compares
 // them number for number; change a formula here and there together.
-import { ACTIVE_STATUSES, ENDED_AT_FIELDS, GROUP_ID_KEY, PARENT_KEY, STATUSES } from "./facts.js";
+import { ACTIVE_STATUSES, ENDED_AT_FIELDS, FRAME_COLUMNS, GROUP_ID_KEY, PARENT_KEY, STATUSES } from "./facts.js";
 
 /**
  * One batch as the panel holds it (decoded from the kernel's columns; see js/panels/history.js decodeRows).
@@ -156,18 +156,6 @@ export function summarize(rows) {
   };
 }
 
-/** The columns of BatchHistory.to_csv() (analytics.FRAME_COLUMNS), in order. */
-export const CSV_COLUMNS = [
-  "id", "status", "endpoint", "model", "description", "tags",
-  "created_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at", "cancelling_at",
-  "cancelled_at", "expires_at", "ended_at",
-  "queue_seconds", "run_seconds", "finalize_seconds", "total_seconds",
-  "total_requests", "completed_requests", "failed_requests", "success_rate",
-  "input_file_id", "output_file_id", "error_file_id",
-  "input_tokens", "output_tokens", "cached_tokens", "cost", "cost_source",
-  GROUP_ID_KEY, PARENT_KEY, "metadata", "connection",
-];
-
 /** A Unix time as pandas writes a UTC timestamp in a CSV ("2026-11-30 04:25:37+00:00"). @param {number | null} s */
 function csvTime(s) {
   if (s === null || s === undefined) return null;
@@ -193,7 +181,7 @@ function csvCell(v) {
 }
 
 /**
- * One row's values in CSV_COLUMNS order (numbers formatted as pandas writes them).
+ * One row's values in FRAME_COLUMNS order (numbers formatted as pandas writes them).
  * @param {StatRow} r
  */
 export function csvValues(r) {
@@ -230,7 +218,7 @@ export function csvValues(r) {
  * @param {StatRow[]} rows
  */
 export function toCSV(rows) {
-  const lines = [CSV_COLUMNS.join(",")];
+  const lines = [FRAME_COLUMNS.join(",")];
   for (const r of rows) lines.push(csvValues(r).map(csvCell).join(","));
   return lines.join("\n") + "\n";
 }

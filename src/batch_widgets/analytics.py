@@ -20,14 +20,17 @@ import pyarrow.compute as pc
 from .facts import (
     ACTIVE_STATUSES,
     DESCRIPTION_KEY,
+    DURATION_COLUMNS,
+    FRAME_COLUMNS,
     GROUP_ID_KEY,
     PARENT_KEY,
     STATUSES,
     TAGS_KEY,
     TAGS_SEPARATOR,
+    TIMESTAMP_COLUMNS,
     visible_metadata,
 )
-from .models import BATCH_TIMESTAMP_FIELDS, Batch, BatchStatus
+from .models import Batch, BatchStatus
 
 if TYPE_CHECKING:
     from .pricing import Pricing
@@ -42,9 +45,6 @@ __all__ = [
     "to_timestamp",
 ]
 
-#: The Batch timestamps plus the derived end time.
-TIMESTAMP_COLUMNS = (*BATCH_TIMESTAMP_FIELDS, "ended_at")
-DURATION_COLUMNS = ("queue_seconds", "run_seconds", "finalize_seconds", "total_seconds")
 _STRING_COLUMNS = (
     "id",
     "status",
@@ -58,32 +58,6 @@ _STRING_COLUMNS = (
     PARENT_KEY,
     "cost_source",
     "connection",
-)
-FRAME_COLUMNS = (
-    "id",
-    "status",
-    "endpoint",
-    "model",
-    "description",
-    "tags",
-    *TIMESTAMP_COLUMNS,
-    *DURATION_COLUMNS,
-    "total_requests",
-    "completed_requests",
-    "failed_requests",
-    "success_rate",
-    "input_file_id",
-    "output_file_id",
-    "error_file_id",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost",
-    "cost_source",
-    GROUP_ID_KEY,
-    PARENT_KEY,
-    "metadata",
-    "connection",  # the label of the batch's connection when a view watches several (clients={...}), else None
 )
 _STRING = pd.StringDtype("pyarrow")
 _TAGS = pd.ArrowDtype(pa.list_(pa.string()))

@@ -132,6 +132,50 @@ HIDDEN_KEYS: tuple[str, ...] = (REQUEST_TAG_KEY, JOB_SPEC_KEY, JOB_TOKENS_KEY)
 #: not part of the job).
 PER_BATCH_KEYS: tuple[str, ...] = tuple(key for key in LIBRARY_KEYS if key not in (DESCRIPTION_KEY, TAGS_KEY))
 
+# --------------------------------------------------------------------------------------------- history frame
+#: The Batch fields that are Unix timestamps, by their API names, in display order.
+BATCH_TIMESTAMP_FIELDS: tuple[str, ...] = (
+    "created_at",
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+    "expires_at",
+)
+#: The history frame's times: the Batch timestamps plus the derived end time.
+TIMESTAMP_COLUMNS: tuple[str, ...] = (*BATCH_TIMESTAMP_FIELDS, "ended_at")
+DURATION_COLUMNS: tuple[str, ...] = ("queue_seconds", "run_seconds", "finalize_seconds", "total_seconds")
+#: The columns of ``BatchHistory.to_dataframe()`` and of its CSV, in order (the browser's CSV export too).
+FRAME_COLUMNS: tuple[str, ...] = (
+    "id",
+    "status",
+    "endpoint",
+    "model",
+    "description",
+    "tags",
+    *TIMESTAMP_COLUMNS,
+    *DURATION_COLUMNS,
+    "total_requests",
+    "completed_requests",
+    "failed_requests",
+    "success_rate",
+    "input_file_id",
+    "output_file_id",
+    "error_file_id",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost",
+    "cost_source",
+    GROUP_ID_KEY,
+    PARENT_KEY,
+    "metadata",
+    "connection",  # the label of the batch's connection when a view watches several (clients={...}), else None
+)
+
 
 def visible_metadata(metadata: Any) -> dict[str, str]:
     """Metadata without the :data:`HIDDEN_KEYS` (what views and exports show)."""
@@ -175,6 +219,7 @@ _JS_NAMES = (
     "LIBRARY_KEYS",
     "HIDDEN_KEYS",
     "COST_SOURCES",
+    "FRAME_COLUMNS",
 )
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from . import facts
 from .display import Fields, RichDisplay, duration, when
-from .facts import ENDPOINTS
+from .facts import BATCH_TIMESTAMP_FIELDS, ENDPOINTS
 
 __all__ = [
     "ENDPOINTS",
@@ -193,20 +193,6 @@ class BatchUsage(_Open):
     def reasoning_tokens(self) -> int:
         """Part of ``output_tokens`` (and billed as output): what the model spent thinking."""
         return self.output_tokens_details.reasoning_tokens if self.output_tokens_details else 0
-
-
-#: The Batch fields that are Unix timestamps, by their API names (analytics and the history widget use this order).
-BATCH_TIMESTAMP_FIELDS = (
-    "created_at",
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-    "expires_at",
-)
 
 
 class Batch(RichDisplay, _Open):

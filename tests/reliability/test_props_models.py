@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batch_widgets.facts import BATCH_TIMESTAMP_FIELDS
 from batch_widgets.models import (
-    BATCH_TIMESTAMP_FIELDS,
     Batch,
     BatchOutputLine,
     BatchPage,

@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Optional
 import traitlets as t
 
 from .. import facts
-from ..facts import visible_metadata
+from ..facts import BATCH_TIMESTAMP_FIELDS, visible_metadata
 from ..jobs import job_id_of, job_position
-from ..models import BATCH_TIMESTAMP_FIELDS, Batch, BatchStatus
+from ..models import Batch, BatchStatus
 from ._columnar import pack_columns
 from .base import BatchWidgetBase, log
 from .rowsync import RowSyncMixin, RowTable, snapshot_trait
