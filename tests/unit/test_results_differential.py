@@ -279,18 +279,18 @@ def test_null_lines_give_the_same_clear_error_on_both_paths(tmp_path, where):
         b'{"a":1}\n   [1]\n',
         b'{"a":1}\n \t 7',
         b'{"a":"x\\ny"}\n{"b":2}\n   ',
+        b'{"a":1}\n\nnull\n',
     ],
 )
-def test_result_file_guard_sees_every_line_start_however_the_file_is_cut(tmp_path, text):
-    """pyarrow's reader crashes on a line holding just ``null``; the guard reads the file piece by piece, so a line
-    start cut between two pieces (even between its blanks and its first byte) must still be seen."""
+def test_result_file_guard_sees_every_line_start_wherever_the_file_ends(tmp_path, text):
+    """pyarrow's reader crashes on a line holding just ``null``: the guard must see every line's first byte past
+    its blanks, in every prefix of these files (a file may end in blanks, mid-line or on a newline)."""
     path = tmp_path / "out.jsonl"
-    path.write_bytes(text)
-    lines = [line.lstrip(b" \t\r\f\v") for line in text.split(b"\n")]
-    expected = all(not line.strip() or line.startswith(b"{") for line in lines)
-    for size in range(1, len(text) + 1):
-        seen = mod._only_objects(path, piece=size)
-        assert seen == expected, (text, size)
+    for size in range(len(text) + 1):
+        path.write_bytes(text[:size])
+        lines = [line.lstrip(b" \t\r\f\v") for line in text[:size].split(b"\n")]
+        expected = all(not line.strip() or line.startswith(b"{") for line in lines)
+        assert mod._only_objects(path) == expected, (text, size)
 
 
 def test_prompts_survive_the_bodies_sliding_together(tmp_path):
