@@ -319,12 +319,39 @@ def test_first_element_skips_what_a_null_list_still_spans():
 
 
 @pytest.mark.parametrize("bad_line", [1, 5])  # in the first and in the second part
-def test_input_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_path, bad_line, monkeypatch):
+@pytest.mark.parametrize("where", [b"hi", b'"r', b"POST"], ids=["body", "custom id", "head"])
+def test_input_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_path, bad_line, where, monkeypatch):
     monkeypatch.setattr(mod, "_TWO_PARTS_FROM", 0)  # the fast reader checks each part apart
     out = write(tmp_path / "out.jsonl", [json.dumps({"custom_id": "r0", "response": None})])
-    lines = [f'{{"custom_id":"r{i}","body":{{"messages":[{{"role":"user","content":"hi {i}"}}]}}}}' for i in range(6)]
+    lines = [
+        f'{{"custom_id":"r{i}","method":"POST","body":{{"messages":[{{"role":"user","content":"hi {i}"}}]}}}}'
+        for i in range(6)
+    ]
     raw = [line.encode() for line in lines]
-    raw[bad_line - 1] = raw[bad_line - 1].replace(b"hi", b"h\xff")
+    raw[bad_line - 1] = raw[bad_line - 1].replace(where, where[:1] + b"\xff" + where[2:])
     inp = tmp_path / "in.jsonl"
     inp.write_bytes(b"\n".join(raw) + b"\n")
     assert_paths_refuse(out, inp, f"line {bad_line}: not valid JSON")
+
+
+@pytest.mark.parametrize("field", [b"content", b"custom_id", b"finish_reason"])
+def test_output_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_path, field):
+    """pyarrow's JSON reader copies strings without checking their UTF-8: the fast path must not hand such a
+    frame on (it fails later, far from the cause)."""
+    rows = [
+        {
+            "custom_id": f"r{i}",
+            "response": {
+                "status_code": 200,
+                "body": {"choices": [{"message": {"content": f"answer {i}"}, "finish_reason": "stop"}]},
+            },
+        }
+        for i in range(5)
+    ]
+    raw = [json.dumps(row).encode() for row in rows]
+    value = {b"content": b"answer 3", b"custom_id": b"r3", b"finish_reason": b"stop"}[field]
+    raw[3] = raw[3].replace(value, value[:1] + b"\xff" + value[2:])
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"\n".join(raw) + b"\n")
+    inp = write(tmp_path / "in.jsonl", ['{"custom_id":"r0","body":{}}'])
+    assert_paths_refuse(out, inp, "line 4: not valid JSON")
