@@ -291,12 +291,11 @@ def _columns(table: pa.Table) -> pa.Table:
 
 def _check_utf8(table: pa.Table) -> None:
     """Raise ``ArrowInvalid`` unless every string in ``table`` is UTF-8: pyarrow's JSON reader copies strings
-    without checking (a bad byte would surface later, far from its line). Chunks are checked on two threads (the
-    check lets go of the GIL): ~35 ms for 46 MB of answers on one."""
-    chunks = [chunk for column in table.columns if pa.types.is_string(column.type) for chunk in column.chunks]
-    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="batch_widgets-utf8") as pool:
-        for _ in pool.map(lambda chunk: chunk.validate(full=True), chunks):
-            pass
+    without checking (a bad byte would surface later, far from its line). ~35 ms for 46 MB of answers; it lets go
+    of the GIL, so the harvest runs it beside the join."""
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            column.validate(full=True)
 
 
 def _read_fast(path: PathLike, block_size: Optional[int] = None) -> pa.Table:
@@ -311,7 +310,6 @@ def _read_fast(path: PathLike, block_size: Optional[int] = None) -> pa.Table:
         return _read_fast(path, _MAX_BLOCK_SIZE)
     columns = _columns(table)  # chunk by chunk: the parsed file is never copied into one contiguous chunk
     del table
-    _check_utf8(columns)
     # The parse's scratch memory goes back to the OS now rather than at the allocator's leisure: the join that
     # follows then peaks ~35 MB lower on a 90 MB output (bench_results), at no measurable cost in time.
     pa.default_memory_pool().release_unused()
@@ -468,13 +466,21 @@ def _only_objects(path: PathLike) -> bool:
 
 def read_result_table(path: PathLike, *, fast: bool = True) -> pa.Table:
     """The result columns of one output or error file as an Arrow table (fast path, else line by line)."""
+    return _read_result_table(path, fast=fast, check=True)
+
+
+def _read_result_table(path: PathLike, *, fast: bool, check: bool) -> pa.Table:
+    """:func:`read_result_table`; with ``check=False`` the fast path's UTF-8 check is left to the caller."""
     if os.path.getsize(path) == 0:
         return _RESULT_SCHEMA.empty_table()
     if fast and not _only_objects(path):
         fast = False  # the line-by-line reader reports the bad line by number
     if fast:
         try:
-            return _read_fast(path)
+            table = _read_fast(path)
+            if check:
+                _check_utf8(table)
+            return table
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             log.info("batch_widgets: pyarrow could not read %s (%s); reading it line by line", path, exc)
     return _read_slow(path)
@@ -909,7 +915,7 @@ def _place_results(results: pa.Table, keys: pa.Array, missing: str) -> _Placed:
 
     result_ids = results["custom_id"].combine_chunks()
     columns = {name: results[name] for name in _RESULT_SCHEMA.names}
-    del results  # the caller keeps no reference: each parsed column goes as soon as it is placed
+    del results  # each parsed column goes as soon as it is placed (and checked: see BatchResults._build)
     unique = pc.unique(keys)
     input_code = pc.index_in(keys, value_set=unique).to_numpy()
     result_code = pc.fill_null(pc.index_in(result_ids, value_set=unique), -1).to_numpy()
@@ -1144,8 +1150,10 @@ class BatchResults:
             self._frames[key] = self._build(key)
         return self._frames[key].copy()
 
-    def _results_table(self) -> pa.Table:
-        tables = [read_result_table(p, fast=self._fast) for p in (self.output_file, self.error_file) if p]
+    def _results_table(self, *, fast: Optional[bool] = None, check: bool = True) -> pa.Table:
+        fast = self._fast if fast is None else fast
+        files = (self.output_file, self.error_file)
+        tables = [_read_result_table(p, fast=fast, check=check) for p in files if p]
         return pa.concat_tables(tables) if tables else _RESULT_SCHEMA.empty_table()
 
     def _build(self, include_inputs: bool) -> "pd.DataFrame":
@@ -1160,9 +1168,18 @@ class BatchResults:
             if not self._fast:
                 return _to_pandas(_join_slow(results=self._results_table(), inputs=reading.result(), missing=missing))
             # The answers go into input order as soon as the input file's custom ids are known, while its bodies
-            # are still being read (with long prompts that is most of the wait). The parsed results are handed
-            # straight over (no name holds them here), so each parsed column is freed once placed.
-            placed = _place_results(results=self._results_table(), keys=keys.result(), missing=missing)
+            # are still being read (with long prompts that is most of the wait). Their UTF-8 check runs beside
+            # that (it lets go of the GIL; ~35 ms for 46 MB of answers), on its own thread.
+            results = self._results_table(check=False)
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-utf8") as checker:
+                checked = checker.submit(_check_utf8, results)
+                placed = _place_results(results=results, keys=keys.result(), missing=missing)
+                del results  # each parsed column goes once placed and checked
+                try:
+                    checked.result()
+                except pa.ArrowInvalid:  # a string that is not UTF-8: the line-by-line reader names its line
+                    slow = self._results_table(fast=False)
+                    return _to_pandas(_join_slow(results=slow, inputs=reading.result(), missing=missing))
             return _to_pandas(placed.with_inputs(reading.result()))
 
     def join(self, frame: "pd.DataFrame", on: Optional[str] = None, *, suffix: str = "_result") -> "pd.DataFrame":

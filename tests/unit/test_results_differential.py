@@ -354,4 +354,7 @@ def test_output_that_is_not_utf8_gives_the_same_clear_error_on_both_paths(tmp_pa
     out = tmp_path / "out.jsonl"
     out.write_bytes(b"\n".join(raw) + b"\n")
     inp = write(tmp_path / "in.jsonl", ['{"custom_id":"r0","body":{}}'])
-    assert_paths_refuse(out, inp, "line 4: not valid JSON")
+    assert_paths_refuse(out, inp, "line 4: not valid JSON")  # joined to inputs: checked beside the join
+    for read in (mod.read_result_file, lambda path: BatchResults(path).to_dataframe()):  # checked at once
+        with pytest.raises(ValueError, match="line 4: not valid JSON"):
+            read(out)
