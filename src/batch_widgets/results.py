@@ -746,14 +746,15 @@ def _keep_in_place(strings: pa.StringArray, rows: Any) -> pa.StringArray:
     valid = _valid(strings)[rows]
     start = offsets[rows]
     length = np.where(valid, offsets[rows + 1] - start, 0)
-    into = np.zeros(len(rows) + 1, np.int64)
-    np.cumsum(length, out=into[1:])
-    if into[-1]:
+    # Moved within the array's own bytes, from its first string on (a buffer may start with another array's).
+    into = offsets[0] + np.concatenate([np.zeros(1, np.int64), np.cumsum(length)])
+    if into[-1] > into[0]:
         view = memoryview(data).cast("B")  # overlapping moves are safe: memoryview copies through a buffer then
         for at, lo, size in zip(into[:-1].tolist(), start.tolist(), length.tolist(), strict=True):
             view[at : at + size] = view[lo : lo + size]
         view.release()
     bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    data = data if data is not None else pa.py_buffer(b"")
     return pa.StringArray.from_buffers(len(rows), pa.py_buffer(into.astype(np.int32)), data, bitmap)
 
 

@@ -307,6 +307,18 @@ def test_prompts_survive_the_bodies_sliding_together(tmp_path):
     assert fast is not None and fast.equals(mod._read_inputs_slow(inp))
 
 
+def test_keeping_strings_in_place_touches_only_the_arrays_own_bytes():
+    """A slice shares its buffer with the strings before it: keeping some of the slice's strings moves them within
+    the slice's bytes and leaves the others' bytes alone."""
+    import numpy as np
+    import pyarrow as pa
+
+    strings = pa.array(["aaa", "bb", "cccc", None, "dd", "e"])
+    kept = mod._keep_in_place(strings.slice(2), np.array([1, 2, 3]))
+    assert kept.to_pylist() == [None, "dd", "e"]
+    assert strings.slice(0, 2).to_pylist() == ["aaa", "bb"]
+
+
 def test_first_element_skips_what_a_null_list_still_spans():
     """A null list may keep a length in Arrow; its elements are not the row's (the reader's lists do not, but a
     sliced or computed one can)."""
