@@ -300,16 +300,26 @@ def _check_utf8(table: pa.Table) -> None:
             column.validate(full=True)
 
 
-def _read_fast(path: PathLike, block_size: Optional[int] = None) -> pa.Table:
-    options = paj.ReadOptions(block_size=block_size or _BLOCK_SIZE, use_threads=True)
-    parse = paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False)
+def _read_json(source: Union[PathLike, pa.Buffer], schema: pa.Schema) -> pa.Table:
+    """The fields of ``schema`` in each JSON line of ``source`` (a path or a buffer), others skipped; both cores
+    parse, a reader block each."""
+    parse = paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+    def read(block_size: int) -> pa.Table:
+        options = paj.ReadOptions(block_size=block_size, use_threads=True)
+        stream = pa.BufferReader(source) if isinstance(source, pa.Buffer) else source
+        return paj.read_json(stream, read_options=options, parse_options=parse)
+
     try:
-        table = paj.read_json(path, read_options=options, parse_options=parse)
+        return read(_BLOCK_SIZE)
     except pa.ArrowInvalid as exc:
-        # A line longer than a block (big embeddings): read again with blocks that fit it.
-        if "straddl" not in str(exc) or block_size == _MAX_BLOCK_SIZE:
+        if "straddl" not in str(exc):
             raise
-        return _read_fast(path, _MAX_BLOCK_SIZE)
+        return read(_MAX_BLOCK_SIZE)  # a line longer than a block (big embeddings): blocks that fit it
+
+
+def _read_fast(path: PathLike) -> pa.Table:
+    table = _read_json(path, LINE_SCHEMA)
     columns = _columns(table)  # chunk by chunk: the parsed file is never copied into one contiguous chunk
     del table
     # The parse's scratch memory goes back to the OS now rather than at the allocator's leisure: the join that
@@ -696,15 +706,8 @@ def _read_input_part(
     return _prompt_column(parsed), pa.chunked_array([body], _S)
 
 
-def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int, block_size: Optional[int] = None) -> pa.Table:
-    options = paj.ReadOptions(block_size=block_size or _BLOCK_SIZE, use_threads=True)
-    parse = paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    try:
-        table = paj.read_json(pa.BufferReader(buffer), read_options=options, parse_options=parse)
-    except pa.ArrowInvalid as exc:
-        if "straddl" not in str(exc) or block_size == _MAX_BLOCK_SIZE:
-            raise
-        return _read_json_lines(buffer, schema, rows, _MAX_BLOCK_SIZE)
+def _read_json_lines(buffer: pa.Buffer, schema: pa.Schema, rows: int) -> pa.Table:
+    table = _read_json(buffer, schema)
     if table.num_rows != rows:
         raise pa.ArrowInvalid(f"expected {rows} bodies, read {table.num_rows}")
     return table
