@@ -175,6 +175,13 @@ def _valid(array: pa.Array) -> Any:
     return array.is_valid().to_numpy(zero_copy_only=False)
 
 
+def _bitmap(valid: Any) -> Optional[pa.Buffer]:
+    """Arrow's validity bitmap for a numpy bool array (None: all valid)."""
+    import numpy as np
+
+    return None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
 def _first(lists: pa.Array, *path: str) -> pa.Array:
     """Field ``path`` of element 0 of each list; null where the list is null or empty.
 
@@ -199,9 +206,8 @@ def _first(lists: pa.Array, *path: str) -> pa.Array:
         before = np.cumsum(has, dtype=np.int32)  # present elements up to and including each row
         spread = _offsets(values)[np.concatenate([np.zeros(1, np.int32), before])]
         valid = has & (_valid(values)[np.maximum(before - 1, 0)] if len(values) else False)
-        bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
         data = values.buffers()[2] or pa.py_buffer(b"")
-        return pa.StringArray.from_buffers(len(lists), pa.py_buffer(spread), data, bitmap)
+        return pa.StringArray.from_buffers(len(lists), pa.py_buffer(spread), data, _bitmap(valid))
     return pc.take(values, pa.array(np.where(has, offsets[:-1], 0), mask=~has))
 
 
@@ -755,9 +761,8 @@ def _keep_in_place(strings: pa.StringArray, rows: Any) -> pa.StringArray:
         for at, lo, size in zip(into[:-1].tolist(), start.tolist(), length.tolist(), strict=True):
             view[at : at + size] = view[lo : lo + size]
         view.release()
-    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     data = data if data is not None else pa.py_buffer(b"")
-    return pa.StringArray.from_buffers(len(rows), pa.py_buffer(into.astype(np.int32)), data, bitmap)
+    return pa.StringArray.from_buffers(len(rows), pa.py_buffer(into.astype(np.int32)), data, _bitmap(valid))
 
 
 _DECODER = json.JSONDecoder()
@@ -883,7 +888,7 @@ def _gather_strings(column: pa.ChunkedArray, rows: Any) -> pa.StringArray:
         len(rows),
         pa.py_buffer(offsets.astype(np.int32)),
         pa.py_buffer(data),
-        None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little")),
+        _bitmap(present),
     )
 
 
