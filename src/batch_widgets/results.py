@@ -1171,23 +1171,22 @@ class BatchResults:
         # their time in pyarrow and numpy, which let go of the GIL (~30 % off the whole harvest on 2 cores).
         missing = "pending" if self.batch is not None and self.batch.is_active else "not_executed"
         keys: _Keys = concurrent.futures.Future()
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-inputs") as pool:
+        with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="batch_widgets-harvest") as pool:
             reading = pool.submit(self._input_table, keys)
             if not self._fast:
                 return _to_pandas(_join_slow(results=self._results_table(), inputs=reading.result(), missing=missing))
             # The answers go into input order as soon as the input file's custom ids are known, while its bodies
             # are still being read (with long prompts that is most of the wait). Their UTF-8 check runs beside
-            # that (it lets go of the GIL; ~35 ms for 46 MB of answers), on its own thread.
+            # that, on the pool's other thread (it lets go of the GIL; ~35 ms for 46 MB of answers).
             results = self._results_table(check=False)
-            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batch_widgets-utf8") as checker:
-                checked = checker.submit(_check_utf8, results)
-                placed = _place_results(results=results, keys=keys.result(), missing=missing)
-                del results  # each parsed column goes once placed and checked
-                try:
-                    checked.result()
-                except pa.ArrowInvalid:  # a string that is not UTF-8: the line-by-line reader names its line
-                    slow = self._results_table(fast=False)
-                    return _to_pandas(_join_slow(results=slow, inputs=reading.result(), missing=missing))
+            checked = pool.submit(_check_utf8, results)
+            placed = _place_results(results=results, keys=keys.result(), missing=missing)
+            del results  # each parsed column goes once placed and checked
+            try:
+                checked.result()
+            except pa.ArrowInvalid:  # a string that is not UTF-8: the line-by-line reader names its line
+                slow = self._results_table(fast=False)
+                return _to_pandas(_join_slow(results=slow, inputs=reading.result(), missing=missing))
             return _to_pandas(placed.with_inputs(reading.result()))
 
     def join(self, frame: "pd.DataFrame", on: Optional[str] = None, *, suffix: str = "_result") -> "pd.DataFrame":
