@@ -176,8 +176,8 @@ rows = len(df)
 
 FLOOR = """
 import pyarrow.json as paj
-from batch_widgets.results import LINE_SCHEMA
-options = paj.ReadOptions(block_size=4 << 20)  # as ours
+from batch_widgets.results import _BLOCK_SIZE, LINE_SCHEMA
+options = paj.ReadOptions(block_size=_BLOCK_SIZE)  # as ours
 out = paj.read_json(OUTPUT, read_options=options,
                     parse_options=paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore"))
 inp = paj.read_json(INPUT, read_options=options)
@@ -253,8 +253,8 @@ rows = len(df)
 """,
     "pyarrow read_json + schema (raw)": """
 import pyarrow.json as paj
-from batch_widgets.results import LINE_SCHEMA
-t = paj.read_json(OUTPUT, read_options=paj.ReadOptions(block_size=4 << 20),
+from batch_widgets.results import _BLOCK_SIZE, LINE_SCHEMA
+t = paj.read_json(OUTPUT, read_options=paj.ReadOptions(block_size=_BLOCK_SIZE),
                   parse_options=paj.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="ignore"))
 rows = t.num_rows
 """,
